@@ -23,6 +23,7 @@ from typing import Any
 
 from codegen import swagger as sw
 from codegen._jsonio import read_json, write_json
+from codegen._normalize import neutral_picklist
 
 FIELD_KEYS = (
     "name",
@@ -207,7 +208,7 @@ class Builder:
     def _soap_reference(self, ref: str) -> str:
         if not ref:
             return ""
-        return self.soap_to_rest.get(ref, ref)
+        return str(self.soap_to_rest.get(ref, ref))
 
     def build_fields(
         self, ent: EntityDraft, props: dict[str, dict[str, Any]]
@@ -243,16 +244,7 @@ class Builder:
 
     @staticmethod
     def _neutral_picklist(values: Iterable[dict[str, Any]] | None, field_name: str) -> list[dict[str, Any]] | None:
-        if values is None:
-            return None
-        out = []
-        for pv in values:
-            item = dict(pv)
-            if not item.get("isSystem"):
-                item["label"] = f"{field_name} {item['value']}"
-            out.append(item)
-        out.sort(key=lambda v: (v.get("sortOrder") or 0, str(v.get("value"))))
-        return out
+        return neutral_picklist(values, field_name)
 
     def _neutral_field(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = {key: raw.get(key) for key in FIELD_KEYS}
@@ -344,7 +336,7 @@ class Builder:
             for route in other.routes:
                 if route.parent == ent.name:
                     child_routes.append({"entity": other.name, "child": route.child, "url": route.url})
-        child_routes.sort(key=lambda r: r["url"])
+        child_routes.sort(key=lambda r: str(r["url"]))
 
         soap_info = self.soap.get(ent.soap_entity or "", {}).get("info", {})
         can = {
