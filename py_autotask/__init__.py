@@ -1,0 +1,87 @@
+"""py-autotask: a typed, code-generated client for the Autotask PSA REST API.
+
+>>> from py_autotask import AutotaskClient, F
+>>> with AutotaskClient() as client:  # doctest: +SKIP
+...     for ticket in client.tickets.query_all_iter(F("status").eq(1)):
+...         print(ticket.id, ticket.title)
+
+Importing the package is cheap: the clients (httpx, pydantic) load on first attribute access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .exceptions import (
+    AutotaskAPIError,
+    AutotaskAuthError,
+    AutotaskConfigError,
+    AutotaskConnectionError,
+    AutotaskError,
+    AutotaskMethodNotAllowedError,
+    AutotaskNotFoundError,
+    AutotaskOperationNotSupportedError,
+    AutotaskPermissionError,
+    AutotaskRateLimitError,
+    AutotaskServerError,
+    AutotaskValidationError,
+)
+from .query import F, Filter, FilterArg, and_, build_query_body, or_
+
+if TYPE_CHECKING:
+    from ._client import AsyncAutotaskClient, AutotaskClient
+    from ._config import Credentials
+    from ._model import AutotaskModel, Page, PageDetails
+
+__all__ = [
+    "AsyncAutotaskClient",
+    "AutotaskAPIError",
+    "AutotaskAuthError",
+    "AutotaskClient",
+    "AutotaskConfigError",
+    "AutotaskConnectionError",
+    "AutotaskError",
+    "AutotaskMethodNotAllowedError",
+    "AutotaskModel",
+    "AutotaskNotFoundError",
+    "AutotaskOperationNotSupportedError",
+    "AutotaskPermissionError",
+    "AutotaskRateLimitError",
+    "AutotaskServerError",
+    "AutotaskValidationError",
+    "Credentials",
+    "F",
+    "Filter",
+    "FilterArg",
+    "Page",
+    "PageDetails",
+    "__version__",
+    "and_",
+    "build_query_body",
+    "or_",
+]
+
+_LAZY = {
+    "AutotaskClient": "._client",
+    "AsyncAutotaskClient": "._client",
+    "Credentials": "._config",
+    "AutotaskModel": "._model",
+    "Page": "._model",
+    "PageDetails": "._model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'py_autotask' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,317 @@
+"""``AutotaskClient`` and ``AsyncAutotaskClient``: thin shells around :mod:`py_autotask._core`.
+
+The shells resolve the zone once, send what the core builds and return the raw response to it. The
+seam for the runtime layer (pacing, retries, circuit breaker, caching) is :meth:`_send`: every API
+call goes through it, with an :class:`~py_autotask._core.ApiRequest` that names the entity and
+operation, and it returns the :class:`~py_autotask._core.ApiResponse` without interpreting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from ._config import Credentials, adiscover_api_url, discover_api_url, mask_username
+from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
+from .exceptions import AutotaskConfigError, AutotaskConnectionError
+
+if TYPE_CHECKING:
+    # Until the generated layer exists the mixins are empty (see the guard below).
+    class SyncEntitiesMixin:
+        pass
+
+    class AsyncEntitiesMixin:
+        pass
+
+else:
+    try:
+        from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
+    except ModuleNotFoundError as exc:  # TODO(generated): drop this guard once codegen ships
+        if exc.name not in ("py_autotask_generated", "py_autotask_generated._client_mixin"):
+            raise
+
+        class SyncEntitiesMixin:
+            pass
+
+        class AsyncEntitiesMixin:
+            pass
+
+
+__all__ = ["AsyncAutotaskClient", "AutotaskClient"]
+
+logger = logging.getLogger("py_autotask")
+
+E = TypeVar("E")
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class _ClientBase:
+    """State and behaviour shared by both shells; no I/O. Listed before the generated mixin in the
+    clients' bases so its ``_entity`` is the one used."""
+
+    _core: ClientCore
+
+    def _init_base(
+        self,
+        username: str | None,
+        secret: str | None,
+        integration_code: str | None,
+        api_url: str | None,
+        impersonation_resource_id: int | None,
+        next_page_method: NextPageMethod,
+    ) -> None:
+        credentials = Credentials.resolve(
+            username,
+            secret,
+            integration_code,
+            api_url,
+            impersonation_resource_id=impersonation_resource_id,
+        )
+        self._core = ClientCore(credentials, next_page_method=next_page_method)
+        self._entities: dict[type[Any], Any] = {}
+
+    @property
+    def credentials(self) -> Credentials:
+        """The credentials in use (their ``repr`` hides the secret values)."""
+        return self._core.credentials
+
+    @property
+    def api_url(self) -> str | None:
+        """The REST base URL (``.../ATServicesRest/V1.0/``), ``None`` until zone discovery ran."""
+        return self._core.base_url
+
+    def _entity(self, cls: type[E]) -> E:
+        """The per-client instance of a generated entity class (created on first use)."""
+        instance = self._entities.get(cls)
+        if instance is None:
+            instance = cls(self)  # type: ignore[call-arg]
+            self._entities[cls] = instance
+        return instance
+
+    def _make_request(
+        self, method: str, path_or_url: str, params: Mapping[str, Any] | None, json: Any
+    ) -> ApiRequest:
+        if not isinstance(method, str) or not method.strip():
+            raise AutotaskConfigError("method must be an HTTP method name such as 'GET'")
+        str_params = {str(k): str(v) for k, v in params.items()} if params else None
+        return ApiRequest(
+            method.strip().upper(), path_or_url, json=json, params=str_params, operation="raw"
+        )
+
+    def _response(self, prepared: PreparedRequest, response: httpx.Response) -> ApiResponse:
+        logger.debug(
+            "%s %s -> %s", prepared.method, self._core.safe_url(prepared.url), response.status_code
+        )
+        return ApiResponse(response.status_code, response.headers, response.content, prepared)
+
+    def _connection_error(
+        self, prepared: PreparedRequest, exc: httpx.TransportError
+    ) -> AutotaskConnectionError:
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        url = self._core.safe_url(prepared.url)
+        detail = self._core.safe_url(str(exc))
+        return AutotaskConnectionError(
+            f"{prepared.method} {url} {kind}: {type(exc).__name__}: {detail}",
+            method=prepared.method,
+            url=url,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(api_url={self.api_url!r}, "
+            f"username={mask_username(self._core.credentials.username)!r})"
+        )
+
+
+def _httpx_request(prepared: PreparedRequest) -> httpx.Request:
+    return httpx.Request(
+        prepared.method, prepared.url, headers=dict(prepared.headers), content=prepared.content
+    )
+
+
+class AutotaskClient(_ClientBase, SyncEntitiesMixin):
+    """Synchronous Autotask REST client.
+
+    Credentials fall back to ``AUTOTASK_USERNAME`` / ``AUTOTASK_SECRET`` /
+    ``AUTOTASK_INTEGRATION_CODE`` / ``AUTOTASK_API_URL``. Without an ``api_url`` the zone is
+    discovered on the first call. Pass ``http_client`` to reuse your own ``httpx.Client`` (it is not
+    closed by :meth:`close`) or ``transport`` to plug in e.g. ``httpx.MockTransport``.
+    ``next_page_method`` is how ``nextPageUrl`` is followed after a POST query ('POST' re-sends the
+    same QueryModel body; 'GET' sends none).
+    """
+
+    def __init__(
+        self,
+        username: str | None = None,
+        secret: str | None = None,
+        integration_code: str | None = None,
+        api_url: str | None = None,
+        *,
+        impersonation_resource_id: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        next_page_method: NextPageMethod = "POST",
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise AutotaskConfigError("pass either http_client or transport, not both")
+        self._init_base(
+            username, secret, integration_code, api_url, impersonation_resource_id, next_page_method
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
+        self._zone_lock = threading.Lock()
+
+    # --- the seam ---------------------------------------------------------------------------------
+
+    def _send(self, request: ApiRequest) -> ApiResponse:
+        """Send one API request and return the raw response (no status interpretation).
+
+        This is where the runtime layer adds pacing, retries, the circuit breaker and caching.
+        """
+        self._ensure_api_url()
+        return self._transmit(self._core.prepare(request))
+
+    def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
+        try:
+            response = self._http.send(_httpx_request(prepared))
+        except httpx.TransportError as exc:
+            raise self._connection_error(prepared, exc) from exc
+        return self._response(prepared, response)
+
+    def _ensure_api_url(self) -> None:
+        if self._core.base_url is not None:
+            return
+        with self._zone_lock:
+            if self._core.base_url is None:
+                self._core.set_base_url(self._discover_api_url())
+
+    def _discover_api_url(self) -> str:
+        """Zone discovery (unauthenticated); the runtime layer adds caching/probing here."""
+        return discover_api_url(self._core.credentials.username, self._http)
+
+    # --- public -----------------------------------------------------------------------------------
+
+    def raw_request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Call any endpoint: ``path_or_url`` is relative to the REST base (``"Tickets/123"``,
+        ``"ThresholdInformation"``) or an absolute URL on the API host. Returns the parsed JSON body
+        (``None`` when empty); failures raise the usual :class:`AutotaskAPIError` subclasses."""
+        request = self._make_request(method, path_or_url, params, json)
+        return self._core.read_json(self._send(request))
+
+    def close(self) -> None:
+        """Close the underlying ``httpx.Client`` if this client created it."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> AutotaskClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
+    """Asynchronous Autotask REST client; use ``async with AsyncAutotaskClient(...) as client``.
+
+    Same arguments as :class:`AutotaskClient`, with an ``httpx.AsyncClient`` /
+    ``httpx.AsyncBaseTransport``.
+    """
+
+    def __init__(
+        self,
+        username: str | None = None,
+        secret: str | None = None,
+        integration_code: str | None = None,
+        api_url: str | None = None,
+        *,
+        impersonation_resource_id: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        next_page_method: NextPageMethod = "POST",
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise AutotaskConfigError("pass either http_client or transport, not both")
+        self._init_base(
+            username, secret, integration_code, api_url, impersonation_resource_id, next_page_method
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._zone_lock = asyncio.Lock()
+
+    # --- the seam ---------------------------------------------------------------------------------
+
+    async def _send(self, request: ApiRequest) -> ApiResponse:
+        """Async twin of :meth:`AutotaskClient._send` (the runtime layer's hook)."""
+        await self._ensure_api_url()
+        return await self._transmit(self._core.prepare(request))
+
+    async def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
+        try:
+            response = await self._http.send(_httpx_request(prepared))
+        except httpx.TransportError as exc:
+            raise self._connection_error(prepared, exc) from exc
+        return self._response(prepared, response)
+
+    async def _ensure_api_url(self) -> None:
+        if self._core.base_url is not None:
+            return
+        async with self._zone_lock:
+            if self._core.base_url is None:
+                self._core.set_base_url(await self._discover_api_url())
+
+    async def _discover_api_url(self) -> str:
+        """Zone discovery (unauthenticated); the runtime layer adds caching/probing here."""
+        return await adiscover_api_url(self._core.credentials.username, self._http)
+
+    # --- public -----------------------------------------------------------------------------------
+
+    async def raw_request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Async twin of :meth:`AutotaskClient.raw_request`."""
+        request = self._make_request(method, path_or_url, params, json)
+        return self._core.read_json(await self._send(request))
+
+    async def close(self) -> None:
+        """Close the underlying ``httpx.AsyncClient`` if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncAutotaskClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,830 @@
+"""The I/O-free core: request building, routing, response parsing and error mapping.
+
+The sync and async clients only *send* what this module builds and hand the raw response back to it.
+Nothing here performs I/O or sleeps, so every rule (root vs ``Parent/{parentId}/Child`` routing,
+QueryModel bodies, ``nextPageUrl`` following, error classification) is written once and tested
+without a network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any, Final, Literal, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pydantic
+
+from ._config import Credentials, normalize_api_url
+from ._model import (
+    AutotaskModel,
+    CountResult,
+    OperationResult,
+    Page,
+    parse_item,
+    parse_page,
+)
+from ._spec import EntitySpec, RouteSpec
+from ._version import __version__
+from .exceptions import (
+    AutotaskAPIError,
+    AutotaskAuthError,
+    AutotaskConfigError,
+    AutotaskMethodNotAllowedError,
+    AutotaskNotFoundError,
+    AutotaskOperationNotSupportedError,
+    AutotaskPermissionError,
+    AutotaskRateLimitError,
+    AutotaskServerError,
+    AutotaskValidationError,
+)
+from .query import to_api_value
+
+__all__ = [
+    "ApiRequest",
+    "ApiResponse",
+    "ClientCore",
+    "NextPageMethod",
+    "PreparedRequest",
+    "WriteData",
+    "child_delete_request",
+    "child_get_request",
+    "child_list_request",
+    "child_write_request",
+    "count_request",
+    "create_request",
+    "delete_request",
+    "error_from_response",
+    "get_request",
+    "next_page_request",
+    "parse_retry_after",
+    "query_request",
+    "redact_url",
+    "replace_request",
+    "update_request",
+]
+
+logger = logging.getLogger("py_autotask")
+
+M = TypeVar("M", bound=AutotaskModel)
+
+NextPageMethod = Literal["POST", "GET"]
+
+#: What write methods accept: a params TypedDict / mapping of API field names, or a model instance
+#: (only its set fields are sent).
+WriteData: TypeAlias = Mapping[str, Any] | AutotaskModel
+
+
+# --- request / response values --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRequest:
+    """A request before credentials and the base URL are applied.
+
+    ``path`` is relative to the REST base (``"Tickets/query"``) or an absolute URL
+    (``pageDetails.nextPageUrl``). ``entity``/``operation`` name what is being done, for error
+    messages and for per-endpoint pacing in the transport layer.
+    """
+
+    method: str
+    path: str
+    json: Any = None
+    params: Mapping[str, str] | None = None
+    entity: str | None = None
+    operation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A fully resolved request. ``headers`` carry credentials and are left out of ``repr``."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes | None = field(default=None, repr=False)
+    source: ApiRequest | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """What a shell hands back: status, headers, the raw body bytes and the request sent."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+    request: PreparedRequest
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+# --- URLs -----------------------------------------------------------------------------------------
+
+_SECRET_QUERY_KEYS: Final = frozenset({"user", "username", "secret", "apiintegrationcode"})
+
+
+def redact_url(url: str, secrets: Sequence[str] = ()) -> str:
+    """``url`` with credential-bearing query values (``user=``) and any known secret masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+            query = urlencode(
+                [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs],
+                safe="*",
+            )
+            url = urlunsplit(parts._replace(query=query))
+    for value in secrets:
+        if value and len(value) >= 4:
+            url = url.replace(value, "***")
+    return url
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), parts.netloc.lower())
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+_THREAD_LIMIT_RE: Final = re.compile(r"itgenatr005|thread\s+(threshold|limit)", re.IGNORECASE)
+_AUTH_RE: Final = re.compile(
+    r"(integration\s*code|tracking\s+identifier|user\s*name|api\s+user|credentials?)"
+    r"[^.;]{0,40}?\b(is\s+)?(invalid|not\s+valid|incorrect|not\s+found|unknown|does\s+not\s+exist)"
+    r"|\b(invalid|incorrect|unknown)\s+(api\s+)?(integration\s*code|tracking\s+identifier|"
+    r"user\s*name|username|credentials?|api\s+user)"
+    r"|authentication\s+failed|unauthori[sz]ed",
+    re.IGNORECASE,
+)
+_VALIDATION_RE: Final = re.compile(
+    r"required|invalid|not\s+valid|does\s+not\s+exist|must\s+|cannot|can\s*not|unable\s+to\s+find"
+    r"|not\s+allowed|already\s+exists|unique|read[-\s]?only|exceed|maximum|too\s+long|length"
+    r"|conversion\s+failed|out\s+of\s+range|picklist|maxrecords|query\s+syntax|you\s+must"
+    r"|not\s+supported|is\s+not\s+a\s+valid|duplicate",
+    re.IGNORECASE,
+)
+_HTML_TITLE_RE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG_RE: Final = re.compile(r"<[^>]+>")
+_SPACE_RE: Final = re.compile(r"\s+")
+
+
+def _body_text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
+
+
+def _parse_error_body(body: bytes) -> tuple[list[str], str, bool]:
+    """``(errors, message, is_json)`` from an error body; never raises."""
+    text = _body_text(body).strip()
+    if not text:
+        return [], "", True
+    try:
+        data = json.loads(text)
+    except ValueError:
+        title = _HTML_TITLE_RE.search(text)
+        snippet = title.group(1) if title else _TAG_RE.sub(" ", text)
+        snippet = _SPACE_RE.sub(" ", snippet).strip()
+        if len(snippet) > 300:
+            snippet = snippet[:297] + "..."
+        return [], f"non-JSON response body: {snippet}" if snippet else "", False
+    errors: list[str] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if str(key).lower() in ("errors", "message", "exceptionmessage", "error"):
+                if isinstance(value, list):
+                    errors.extend(v if isinstance(v, str) else json.dumps(v) for v in value)
+                elif isinstance(value, str):
+                    errors.append(value)
+                elif value is not None:
+                    errors.append(json.dumps(value))
+    elif isinstance(data, list):
+        errors.extend(v if isinstance(v, str) else json.dumps(v) for v in data)
+    elif isinstance(data, str):
+        errors.append(data)
+    message = "; ".join(errors)
+    if not message:
+        message = text if len(text) <= 300 else text[:297] + "..."
+    return errors, message, True
+
+
+def _is_thread_limit_body(body: bytes) -> bool:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(data, Mapping) or "item" in data or "items" in data:
+        return False
+    errors, _message, _is_json = _parse_error_body(body)
+    return bool(errors) and any(_THREAD_LIMIT_RE.search(e) for e in errors)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if now is None:
+            import time
+
+            now = time.time()
+        seconds = when.timestamp() - now
+    return max(0.0, seconds)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def _validation_hint(text: str) -> str:
+    lowered = text.lower()
+    if "read-only" in lowered or "read only" in lowered or "readonly" in lowered:
+        return "a field in the payload is read-only; remove it"
+    if "conversion failed" in lowered:
+        return "a value has the wrong type for its field (e.g. text for an integer picklist)"
+    if "unable to find" in lowered:
+        return "a field name is unknown to this entity; check IncludeFields/filter field names"
+    if "maxrecords" in lowered:
+        return "MaxRecords must be between 1 and 500"
+    if "does not exist or is invalid" in lowered:
+        return "a referenced record id does not exist (or the API user cannot see it)"
+    if "required" in lowered:
+        return "supply the required field(s) named above"
+    if "already exists" in lowered or "unique" in lowered:
+        return "a record with this unique value exists already; update it instead"
+    return "fix the request data; validation errors are not retried"
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    secrets: Sequence[str] = (),
+    now: float | None = None,
+) -> AutotaskAPIError:
+    """Build the right :class:`AutotaskAPIError` subclass for a failed response.
+
+    Classification uses the body as well as the status: ``Itgenatr005`` anywhere in the body means a
+    thread-limit rejection whatever the status; a 500 that says the user name or integration code is
+    invalid is an auth error; 400/500 with validation wording is a validation error. ``secrets`` are
+    scrubbed from every text of the error.
+    """
+    errors, message, is_json = _parse_error_body(body)
+    if not message:
+        try:
+            message = f"{HTTPStatus(status).phrase} (empty body)"
+        except ValueError:
+            message = "(empty body)"
+    safe_url = redact_url(url, secrets)
+    method = method.upper()
+    raw_text = _body_text(body)
+    joined = " ".join(errors) or message
+    common: dict[str, Any] = {
+        "status_code": status,
+        "errors": errors,
+        "method": method,
+        "url": safe_url,
+    }
+
+    error: AutotaskAPIError
+    thread_limit = bool(_THREAD_LIMIT_RE.search(raw_text))
+    if status == 429 or thread_limit:
+        retry_after = parse_retry_after(_header(headers, "Retry-After"), now=now)
+        if thread_limit:
+            hint = (
+                "Autotask's thread limit was hit (few concurrent requests allowed per endpoint "
+                "and integration code, 3 for new integrations); reduce concurrency and retry"
+            )
+        else:
+            hint = (
+                "Autotask's request threshold was hit (10,000 requests per rolling hour per "
+                "database, shared by all integrations); slow down and retry later"
+            )
+        if retry_after is not None:
+            hint += f" (Retry-After: {retry_after:g}s)"
+        error = AutotaskRateLimitError(
+            message, hint=hint, retry_after=retry_after, thread_limit=thread_limit, **common
+        )
+    elif status == 401:
+        error = AutotaskAuthError(
+            message,
+            hint="check UserName and Secret; the user needs the 'API User (API-only)' "
+            "security level",
+            **common,
+        )
+    elif status == 403:
+        error = AutotaskPermissionError(
+            message,
+            hint="the API user's security level does not allow this entity or operation",
+            **common,
+        )
+    elif status == 404:
+        if not is_json:
+            hint = "no such route on this host: check api_url (zone) and the entity/URL"
+        else:
+            hint = "the record or route does not exist"
+        if method == "PATCH":
+            hint += "; some zones reject collection-level PATCH, replace() (PUT) may work"
+        error = AutotaskNotFoundError(message, hint=hint, **common)
+    elif status == 405:
+        error = AutotaskMethodNotAllowedError(
+            message,
+            hint=f"Autotask does not accept {method} on this URL (updates go to the collection "
+            "URL with 'id' in the body; child records are written and deleted through the "
+            "parent URL)",
+            **common,
+        )
+    elif status in (400, 500) and _AUTH_RE.search(joined):
+        error = AutotaskAuthError(
+            message,
+            hint="check the user name and ApiIntegrationCode (the API tracking identifier); "
+            "Autotask answers 500, not 401, for these",
+            **common,
+        )
+    elif status in (400, 500) and errors and _VALIDATION_RE.search(joined):
+        error = AutotaskValidationError(message, hint=_validation_hint(joined), **common)
+    elif status >= 500:
+        error = AutotaskServerError(
+            message,
+            hint="Autotask reported a server error; retrying may help if it is transient",
+            **common,
+        )
+    else:
+        error = AutotaskAPIError(message, hint="Autotask rejected the request", **common)
+    error._redact(secrets)
+    return error
+
+
+# --- routing --------------------------------------------------------------------------------------
+
+
+def _route_label(route: RouteSpec) -> str:
+    return f"{route.parent}/{{parentId}}/{route.child}"
+
+
+def _supported(spec: EntitySpec) -> str:
+    parts: list[str] = []
+    if spec.root_operations:
+        parts.append(f"{', '.join(sorted(spec.root_operations))} at {spec.name}")
+    for route in spec.parent_routes:
+        if route.operations:
+            parts.append(f"{', '.join(sorted(route.operations))} at {_route_label(route)}")
+    return "; ".join(parts) if parts else "nothing"
+
+
+def _not_supported(spec: EntitySpec, op: str) -> AutotaskOperationNotSupportedError:
+    return AutotaskOperationNotSupportedError(
+        f"{spec.name} does not support '{op}'. Supported: {_supported(spec)}"
+    )
+
+
+def _check_id(value: Any, what: str = "id") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AutotaskConfigError(f"{what} must be an integer, got {value!r}")
+    if value < 0:
+        raise AutotaskConfigError(f"{what} must not be negative, got {value}")
+    return value
+
+
+def _lookup(data: Mapping[str, Any], name: str) -> tuple[bool, Any]:
+    """Case-insensitive key lookup (Autotask field names are case-insensitive)."""
+    if name in data:
+        return True, data[name]
+    lowered = name.lower()
+    for key, value in data.items():
+        if key.lower() == lowered:
+            return True, value
+    return False, None
+
+
+def _write_body(data: WriteData) -> dict[str, Any]:
+    if isinstance(data, AutotaskModel):
+        return data.to_api_dict()
+    if not isinstance(data, Mapping):
+        raise AutotaskConfigError(
+            f"write data must be a dict of API field names or a model, not {type(data).__name__}"
+        )
+    body = to_api_value(data)
+    assert isinstance(body, dict)
+    return body
+
+
+def _select_parent_route(
+    spec: EntitySpec,
+    op: str,
+    body: Mapping[str, Any] | None,
+    parent_id: int | None,
+    parent: str | None,
+) -> tuple[RouteSpec, int]:
+    candidates = [r for r in spec.parent_routes if op in r.operations]
+    if parent is not None:
+        candidates = [r for r in candidates if r.parent.lower() == parent.lower()]
+        if not candidates:
+            raise _not_supported(spec, f"{op} under {parent}")
+    if not candidates:
+        raise _not_supported(spec, op)
+    if parent_id is not None:
+        _check_id(parent_id, "parent_id")
+        if len(candidates) == 1:
+            return candidates[0], parent_id
+        if body is not None:
+            for route in candidates:
+                if route.parent_id_field and _lookup(body, route.parent_id_field)[0]:
+                    return route, parent_id
+        raise AutotaskConfigError(
+            f"{spec.name} {op}: parent_id={parent_id} is ambiguous between "
+            + ", ".join(_route_label(r) for r in candidates)
+            + "; pass parent=<parent collection name>"
+        )
+    if body is not None:
+        for route in candidates:
+            if route.parent_id_field:
+                _found, value = _lookup(body, route.parent_id_field)
+                if value is not None:
+                    return route, _check_id(value, route.parent_id_field)
+    needs = " or ".join(
+        f"{_route_label(r)} (field {r.parent_id_field!r})" if r.parent_id_field else _route_label(r)
+        for r in candidates
+    )
+    raise AutotaskConfigError(
+        f"{spec.name} {op} must go through its parent: {needs}. Pass parent_id=..."
+        + (" or set the parent id field in the data" if body is not None else "")
+    )
+
+
+def _check_parent_field(route: RouteSpec, body: Mapping[str, Any], parent_id: int) -> None:
+    if not route.parent_id_field:
+        return
+    _found, value = _lookup(body, route.parent_id_field)
+    if value is not None and value != parent_id:
+        raise AutotaskConfigError(
+            f"{route.parent_id_field}={value!r} in the data does not match parent_id={parent_id} "
+            f"of {_route_label(route)}"
+        )
+
+
+def get_request(
+    spec: EntitySpec, id: int, *, parent_id: int | None = None, parent: str | None = None
+) -> ApiRequest:
+    """``GET {Entity}/{id}``; through ``{Parent}/{parentId}/{Child}/{id}`` when the root lacks get."""
+    _check_id(id)
+    if "get" in spec.root_operations:
+        return ApiRequest("GET", f"{spec.name}/{id}", entity=spec.name, operation="get")
+    route, pid = _select_parent_route(spec, "get", None, parent_id, parent)
+    return child_get_request(spec, route, pid, id)
+
+
+def query_request(spec: EntitySpec, body: Mapping[str, Any]) -> ApiRequest:
+    """``POST {Entity}/query`` with a QueryModel body (never ``?search=``)."""
+    if "query" not in spec.root_operations:
+        raise _not_supported(spec, "query")
+    return ApiRequest("POST", f"{spec.name}/query", json=body, entity=spec.name, operation="query")
+
+
+def count_request(spec: EntitySpec, body: Mapping[str, Any]) -> ApiRequest:
+    """``POST {Entity}/query/count`` -> ``{"queryCount": n}``."""
+    if "count" not in spec.root_operations:
+        raise _not_supported(spec, "count")
+    return ApiRequest(
+        "POST", f"{spec.name}/query/count", json=body, entity=spec.name, operation="count"
+    )
+
+
+def next_page_request(
+    entity: str | None,
+    next_page_url: str,
+    body: Mapping[str, Any] | None,
+    method: NextPageMethod = "POST",
+) -> ApiRequest:
+    """Follow an absolute ``pageDetails.nextPageUrl``: POST with the same QueryModel body (default,
+    what Autotask expects after a POST query) or GET; child-collection lists always use GET."""
+    if method not in ("POST", "GET"):
+        raise AutotaskConfigError(f"next page method must be 'POST' or 'GET', not {method!r}")
+    if body is None or method == "GET":
+        return ApiRequest("GET", next_page_url, entity=entity, operation="next")
+    return ApiRequest("POST", next_page_url, json=body, entity=entity, operation="next")
+
+
+def _write_request(
+    spec: EntitySpec,
+    op: Literal["create", "update", "replace"],
+    data: WriteData,
+    parent_id: int | None,
+    parent: str | None,
+) -> ApiRequest:
+    body = _write_body(data)
+    if op in ("update", "replace"):
+        found, id_value = _lookup(body, "id")
+        if not found or id_value is None:
+            raise AutotaskConfigError(f"{spec.name} {op} needs 'id' in the data")
+        _check_id(id_value)
+    method = {"create": "POST", "update": "PATCH", "replace": "PUT"}[op]
+    if op in spec.root_operations and parent is None:
+        return ApiRequest(method, spec.name, json=body, entity=spec.name, operation=op)
+    route, pid = _select_parent_route(spec, op, body, parent_id, parent)
+    return child_write_request(spec, route, pid, op, body)
+
+
+def create_request(
+    spec: EntitySpec, data: WriteData, *, parent_id: int | None = None, parent: str | None = None
+) -> ApiRequest:
+    """``POST {Entity}`` or ``POST {Parent}/{parentId}/{Child}`` -> ``{"itemId": n}``."""
+    return _write_request(spec, "create", data, parent_id, parent)
+
+
+def update_request(
+    spec: EntitySpec, data: WriteData, *, parent_id: int | None = None, parent: str | None = None
+) -> ApiRequest:
+    """``PATCH`` on the collection URL with ``id`` in the body; only the keys given are sent."""
+    return _write_request(spec, "update", data, parent_id, parent)
+
+
+def replace_request(
+    spec: EntitySpec, data: WriteData, *, parent_id: int | None = None, parent: str | None = None
+) -> ApiRequest:
+    """``PUT`` on the collection URL with ``id`` in the body (full replace)."""
+    return _write_request(spec, "replace", data, parent_id, parent)
+
+
+def delete_request(
+    spec: EntitySpec, id: int, *, parent_id: int | None = None, parent: str | None = None
+) -> ApiRequest:
+    """``DELETE {Entity}/{id}`` or ``DELETE {Parent}/{parentId}/{Child}/{id}``."""
+    _check_id(id)
+    if "delete" in spec.root_operations and parent is None:
+        return ApiRequest("DELETE", f"{spec.name}/{id}", entity=spec.name, operation="delete")
+    route, pid = _select_parent_route(spec, "delete", None, parent_id, parent)
+    return child_delete_request(spec, route, pid, id)
+
+
+def _require_route_op(spec: EntitySpec, route: RouteSpec, op: str) -> None:
+    if op not in route.operations:
+        raise AutotaskOperationNotSupportedError(
+            f"{_route_label(route)} ({spec.name}) does not support '{op}'. "
+            f"Supported: {_supported(spec)}"
+        )
+
+
+def child_list_request(spec: EntitySpec, route: RouteSpec, parent_id: int) -> ApiRequest:
+    """``GET {Parent}/{parentId}/{Child}`` (paged through ``nextPageUrl``)."""
+    _require_route_op(spec, route, "list")
+    path = route.path(_check_id(parent_id, "parent_id"))
+    return ApiRequest("GET", path, entity=spec.name, operation="list")
+
+
+def child_get_request(spec: EntitySpec, route: RouteSpec, parent_id: int, id: int) -> ApiRequest:
+    """``GET {Parent}/{parentId}/{Child}/{id}``."""
+    _require_route_op(spec, route, "get")
+    path = f"{route.path(_check_id(parent_id, 'parent_id'))}/{_check_id(id)}"
+    return ApiRequest("GET", path, entity=spec.name, operation="get")
+
+
+def child_write_request(
+    spec: EntitySpec,
+    route: RouteSpec,
+    parent_id: int,
+    op: Literal["create", "update", "replace"],
+    data: WriteData,
+) -> ApiRequest:
+    """POST/PATCH/PUT on ``{Parent}/{parentId}/{Child}``."""
+    _require_route_op(spec, route, op)
+    body = _write_body(data)
+    pid = _check_id(parent_id, "parent_id")
+    _check_parent_field(route, body, pid)
+    if op in ("update", "replace"):
+        found, id_value = _lookup(body, "id")
+        if not found or id_value is None:
+            raise AutotaskConfigError(f"{spec.name} {op} needs 'id' in the data")
+        _check_id(id_value)
+    method = {"create": "POST", "update": "PATCH", "replace": "PUT"}[op]
+    return ApiRequest(method, route.path(pid), json=body, entity=spec.name, operation=op)
+
+
+def child_delete_request(spec: EntitySpec, route: RouteSpec, parent_id: int, id: int) -> ApiRequest:
+    """``DELETE {Parent}/{parentId}/{Child}/{id}``."""
+    _require_route_op(spec, route, "delete")
+    path = f"{route.path(_check_id(parent_id, 'parent_id'))}/{_check_id(id)}"
+    return ApiRequest("DELETE", path, entity=spec.name, operation="delete")
+
+
+# --- the core object ------------------------------------------------------------------------------
+
+
+class ClientCore:
+    """Credentials + base URL + the rules to turn :class:`ApiRequest` into wire requests and raw
+    responses into results or errors. Shared by the sync and async clients."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        next_page_method: NextPageMethod = "POST",
+        user_agent: str | None = None,
+    ) -> None:
+        if next_page_method not in ("POST", "GET"):
+            raise AutotaskConfigError(
+                f"next_page_method must be 'POST' or 'GET', not {next_page_method!r}"
+            )
+        self.credentials = credentials
+        self.next_page_method: NextPageMethod = next_page_method
+        self.user_agent = user_agent or f"py-autotask/{__version__}"
+        self.base_url: str | None = credentials.api_url
+
+    # URL and header building
+
+    def set_base_url(self, url: str) -> None:
+        self.base_url = normalize_api_url(url)
+
+    def resolve_url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        """Absolute URL for ``path``. Absolute URLs on another origin are re-based onto the
+        configured API origin so credentials never leave for a host the user did not configure."""
+        base = self.base_url
+        if base is None:
+            raise AutotaskConfigError("api_url is not resolved yet (zone discovery has not run)")
+        if "://" in path:
+            if _origin(path) == _origin(base):
+                url = path
+            else:
+                parts = urlsplit(path)
+                marker = parts.path.lower().find("/atservicesrest/")
+                if marker < 0:
+                    raise AutotaskConfigError(
+                        f"refusing to send credentials to {redact_url(path)}: it is not on the "
+                        f"configured API host {base}"
+                    )
+                base_parts = urlsplit(base)
+                base_marker = base_parts.path.lower().find("/atservicesrest/")
+                prefix = base_parts.path[:base_marker] if base_marker >= 0 else ""
+                url = urlunsplit(
+                    (
+                        base_parts.scheme,
+                        base_parts.netloc,
+                        prefix + parts.path[marker:],
+                        parts.query,
+                        "",
+                    )
+                )
+                logger.debug("re-based %s onto %s", redact_url(path), base)
+        else:
+            url = base + path.lstrip("/")
+        if params:
+            url += ("&" if urlsplit(url).query else "?") + urlencode(params)
+        return url
+
+    def headers(self, *, has_body: bool) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        headers.update(self.credentials.auth_headers())
+        if has_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def prepare(self, request: ApiRequest) -> PreparedRequest:
+        content = None
+        if request.json is not None:
+            content = json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
+        return PreparedRequest(
+            method=request.method,
+            url=self.resolve_url(request.path, request.params),
+            headers=self.headers(has_body=content is not None),
+            content=content,
+            source=request,
+        )
+
+    # errors
+
+    def error(self, response: ApiResponse) -> AutotaskAPIError:
+        return error_from_response(
+            response.status_code,
+            response.content,
+            response.request.method,
+            response.request.url,
+            headers=response.headers,
+            secrets=self.credentials.secret_values(),
+        )
+
+    def raise_for_status(self, response: ApiResponse) -> None:
+        if not response.is_success:
+            raise self.error(response)
+        # A thread-limit rejection may arrive under a non-error status; only an error-shaped body
+        # counts (a record whose text mentions the code must not).
+        if b"tgenatr005" in response.content.lower() and _is_thread_limit_body(response.content):
+            raise self.error(response)
+
+    def safe_url(self, url: str) -> str:
+        return redact_url(url, self.credentials.secret_values())
+
+    def _bad_body(self, response: ApiResponse, expected: str, exc: Exception) -> AutotaskAPIError:
+        if isinstance(exc, pydantic.ValidationError):
+            details = exc.errors()
+            if details:
+                where = ".".join(str(p) for p in details[0]["loc"])
+                detail = f"{where}: {details[0]['msg']}" if where else details[0]["msg"]
+            else:
+                detail = str(exc)
+        else:
+            detail = str(exc)
+        _errors, snippet, _is_json = _parse_error_body(response.content[:2000])
+        error = AutotaskAPIError(
+            f"response is not a valid {expected} ({detail})"
+            + (f"; body starts: {snippet[:200]}" if snippet else ""),
+            status_code=response.status_code,
+            method=response.request.method,
+            url=response.request.url,
+            hint="the response did not have the documented shape; check api_url and the entity",
+        )
+        error._redact(self.credentials.secret_values())
+        return error
+
+    # response readers (each raises for a failed status first)
+
+    def read_item(self, model: type[M], response: ApiResponse) -> M | None:
+        """Get-by-id: ``{"item": {...}}`` -> model; ``{"item": null}`` or a JSON/empty 404 -> None.
+        A 404 with a non-JSON (IIS HTML) body means the route does not exist and raises."""
+        if response.status_code == 404:
+            _errors, _message, is_json = _parse_error_body(response.content)
+            if is_json:
+                return None
+        self.raise_for_status(response)
+        try:
+            return parse_item(model, response.content)
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise self._bad_body(response, f"{model.__name__} item", exc) from exc
+
+    def read_page(self, model: type[M], response: ApiResponse) -> Page[M]:
+        """Query/list page, validated in one ``model_validate_json`` call."""
+        self.raise_for_status(response)
+        try:
+            return parse_page(model, response.content)
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise self._bad_body(response, f"page of {model.__name__}", exc) from exc
+
+    def read_count(self, response: ApiResponse) -> int:
+        self.raise_for_status(response)
+        try:
+            return CountResult.model_validate_json(response.content).query_count
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise self._bad_body(response, "count result", exc) from exc
+
+    def read_item_id(self, response: ApiResponse, *, fallback: int | None = None) -> int:
+        """``{"itemId": n}`` of a write; ``fallback`` (the record id) when the body has none."""
+        self.raise_for_status(response)
+        try:
+            result = (
+                OperationResult.model_validate_json(response.content)
+                if response.content.strip()
+                else OperationResult()
+            )
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise self._bad_body(response, "operation result", exc) from exc
+        if result.item_id is not None:
+            return result.item_id
+        if fallback is not None:
+            return fallback
+        raise self._bad_body(response, "operation result", ValueError("no itemId in the response"))
+
+    def read_json(self, response: ApiResponse) -> Any:
+        """Parsed JSON body (``None`` for an empty body)."""
+        self.raise_for_status(response)
+        if not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise self._bad_body(response, "JSON body", exc) from exc
+
+    def read_none(self, response: ApiResponse) -> None:
+        """For deletes: succeed on 2xx whatever the body."""
+        self.raise_for_status(response)
+
+
+def record_id(data: WriteData) -> int | None:
+    """The ``id`` of write data, if present."""
+    body = data.to_api_dict() if isinstance(data, AutotaskModel) else data
+    _found, value = _lookup(body, "id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,182 @@
+"""The py-autotask error tree.
+
+Every error raised by the client derives from :class:`AutotaskError`. Errors that come from an HTTP
+response are :class:`AutotaskAPIError` subclasses, built by one factory
+(:func:`py_autotask._core.error_from_response`) that classifies the response by status *and* body —
+Autotask answers 500 for bad integration codes and validation failures, and may report a thread-limit
+rejection (``Itgenatr005``) under a non-429 status.
+
+``str(exc)`` always contains Autotask's own ``errors[]`` text verbatim plus a short hint. Credentials
+(``UserName``, ``Secret``, ``ApiIntegrationCode``) never appear in messages, URLs or reprs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AutotaskAPIError",
+    "AutotaskAuthError",
+    "AutotaskConfigError",
+    "AutotaskConnectionError",
+    "AutotaskError",
+    "AutotaskMethodNotAllowedError",
+    "AutotaskNotFoundError",
+    "AutotaskOperationNotSupportedError",
+    "AutotaskPermissionError",
+    "AutotaskRateLimitError",
+    "AutotaskServerError",
+    "AutotaskValidationError",
+]
+
+
+class AutotaskError(Exception):
+    """Base class of every error raised by py-autotask."""
+
+
+class AutotaskConfigError(AutotaskError, ValueError):
+    """The client or the call is misconfigured: missing credentials, a bad ``api_url``, a missing
+    parent id for a child route, an out-of-range ``MaxRecords``. Nothing was sent to Autotask."""
+
+
+class AutotaskOperationNotSupportedError(AutotaskError):
+    """The entity does not support the requested operation (according to its spec)."""
+
+
+class AutotaskConnectionError(AutotaskError):
+    """The request never produced an HTTP response: DNS, TLS, connection reset, timeout."""
+
+    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class AutotaskAPIError(AutotaskError):
+    """Autotask answered with a non-success HTTP status (or an unusable success body).
+
+    Attributes:
+        status_code: the HTTP status.
+        errors: Autotask's ``errors[]`` strings, verbatim (empty when the body had none).
+        message: a one-line summary (the joined ``errors[]``, or a snippet of a non-JSON body).
+        method: the HTTP method of the failed request.
+        url: the request URL, with credentials removed.
+        hint: a short suggestion of what to do, or ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        errors: Sequence[str] = (),
+        method: str = "",
+        url: str = "",
+        hint: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.errors: list[str] = list(errors)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.method} {self.url}".strip()
+        head = f"HTTP {self.status_code}" + (f" from {where}" if where else "")
+        text = f"{head}: {self.message}" if self.message else head
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, errors={self.errors!r}, "
+            f"method={self.method!r}, url={self.url!r})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only constructor arguments: rebuild from the instance state so errors pickle
+        # (multiprocessing, pytest-xdist) without losing their attributes.
+        return (_restore_api_error, (type(self), dict(self.__dict__)))
+
+    def _redact(self, secrets: Sequence[str]) -> None:
+        """Replace every occurrence of a credential value in the error's texts by ``***``."""
+        values = [s for s in secrets if s and len(s) >= 4]
+        if not values:
+            return
+
+        def scrub(text: str) -> str:
+            for value in values:
+                text = text.replace(value, "***")
+            return text
+
+        self.errors = [scrub(e) for e in self.errors]
+        self.message = scrub(self.message)
+        self.url = scrub(self.url)
+        if self.hint:
+            self.hint = scrub(self.hint)
+        self.args = (self._render(),)
+
+
+def _restore_api_error(cls: type[AutotaskAPIError], state: dict[str, object]) -> AutotaskAPIError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = (error._render(),)
+    return error
+
+
+class AutotaskAuthError(AutotaskAPIError):
+    """401, or a 500 whose ``errors[]`` say the user name or integration code is invalid."""
+
+
+class AutotaskPermissionError(AutotaskAPIError):
+    """403: the API user's security level does not allow this."""
+
+
+class AutotaskNotFoundError(AutotaskAPIError):
+    """404: the route does not exist (IIS answers with an HTML page) or the record is gone."""
+
+
+class AutotaskMethodNotAllowedError(AutotaskAPIError):
+    """405: the URL exists but not for this HTTP method (e.g. PATCH on ``/{Entity}/{id}``)."""
+
+
+class AutotaskValidationError(AutotaskAPIError):
+    """400/500 whose ``errors[]`` describe a validation or business-rule failure. Not retryable."""
+
+
+class AutotaskRateLimitError(AutotaskAPIError):
+    """429, or any response whose body carries the thread-limit code ``Itgenatr005``.
+
+    Attributes:
+        retry_after: seconds from the ``Retry-After`` header, or ``None`` when absent.
+        thread_limit: ``True`` when the body names the thread limit (``Itgenatr005`` /
+            "thread threshold"), ``False`` for the hourly request threshold or an unspecific 429.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        errors: Sequence[str] = (),
+        method: str = "",
+        url: str = "",
+        hint: str | None = None,
+        retry_after: float | None = None,
+        thread_limit: bool = False,
+    ) -> None:
+        self.retry_after = retry_after
+        self.thread_limit = thread_limit
+        super().__init__(
+            message, status_code=status_code, errors=errors, method=method, url=url, hint=hint
+        )
+
+
+class AutotaskServerError(AutotaskAPIError):
+    """Any other 5xx."""
