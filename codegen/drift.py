@@ -251,29 +251,22 @@ def _entity_lines(ent: EntityDrift) -> list[str]:
         out.append(f"operations added on {url}: {', '.join(ops)}")
     for url, ops in sorted(ent.operations_removed.items()):
         out.append(f"operations removed on {url}: {', '.join(ops)}")
-    for label, names in (
+    sections: list[tuple[str, list[str]]] = [
         ("fields added", ent.fields_added),
         ("fields removed", ent.fields_removed),
+        ("fields renamed", [str(c) for c in ent.fields_renamed]),
+        ("fields retyped", [str(c) for c in ent.fields_retyped]),
+        ("isRequired flipped", [str(c) for c in ent.required_flips]),
+        ("isReadOnly flipped", [str(c) for c in ent.readonly_flips]),
+        ("picklist values changed", [str(p) for p in ent.picklists]),
         ("UDFs added", ent.udfs_added),
         ("UDFs removed", ent.udfs_removed),
-    ):
-        if names:
-            out.append(f"{label} ({len(names)}): {', '.join(names)}")
-    for label, changes in (
-        ("fields renamed", ent.fields_renamed),
-        ("fields retyped", ent.fields_retyped),
-        ("isRequired flipped", ent.required_flips),
-        ("isReadOnly flipped", ent.readonly_flips),
-    ):
-        if changes:
-            out.append(f"{label} ({len(changes)}): {'; '.join(str(c) for c in changes)}")
-    if ent.picklists:
-        out.append(
-            f"picklist values ({len(ent.picklists)} fields): "
-            + "; ".join(str(p) for p in ent.picklists)
-        )
-    if ent.info_changes:
-        out.append("entityInformation: " + "; ".join(str(c) for c in ent.info_changes))
+        ("entityInformation changed", [str(c) for c in ent.info_changes]),
+    ]
+    for label, items in sections:
+        if items:
+            sep = ", " if label.endswith(("added", "removed")) else "; "
+            out.append(f"{label} ({len(items)}): {sep.join(items)}")
     return out
 
 
