@@ -1,0 +1,94 @@
+"""Simulator configuration: credentials, limits and the behaviours that are UNCONFIRMED upstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_INTEGRATION_CODE",
+    "DEFAULT_SECRET",
+    "DEFAULT_USERNAME",
+    "ApiUser",
+    "SimulatorConfig",
+]
+
+DEFAULT_USERNAME = "api.user@simulator.autotask.example"
+DEFAULT_SECRET = "simulator-secret-0001"
+DEFAULT_INTEGRATION_CODE = "SIMULATORTRACKINGID00000001"  # 27 characters like real identifiers
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    """An API-only user: ``resource_id`` is recorded as creator on creates."""
+
+    username: str
+    secret: str
+    resource_id: int = 29682885
+
+
+@dataclass
+class SimulatorConfig:
+    """Every knob of the simulated tenant. Defaults mirror documented Autotask behaviour; the
+    ones marked UNCONFIRMED in docs/simulator.md are guesses you can change here."""
+
+    users: list[ApiUser] = field(
+        default_factory=lambda: [ApiUser(DEFAULT_USERNAME, DEFAULT_SECRET)]
+    )
+    integration_codes: list[str] = field(default_factory=lambda: [DEFAULT_INTEGRATION_CODE])
+
+    # -- auth error statuses ------------------------------------------------------------------
+    unknown_user_status: int = 500  # reliability doc: invalid username -> 500
+    bad_secret_status: int = 401
+    bad_integration_code_status: int = 500
+
+    # -- errors ---------------------------------------------------------------------------------
+    validation_status: int = 500  # Autotask answers business/validation errors with 500 + errors[]
+    missing_item_status: int = (
+        200  # GET of an unknown id: 200 {"item": null} (404 is the other option)
+    )
+    html_not_found: bool = False  # True: unknown routes answer with an IIS-like HTML 404
+
+    # -- queries and paging ---------------------------------------------------------------------
+    max_records: int = 500
+    max_or_conditions: int = 500
+    next_page_method: Literal["same", "any"] = "same"
+
+    # -- limits ---------------------------------------------------------------------------------
+    thread_limit: int = 3  # concurrent requests per (integration code, endpoint); 0 disables
+    thread_limit_status: int = 429
+    hourly_threshold: int = 10_000  # externalRequestThreshold per database; 0 disables
+    threshold_timeframe_minutes: int = 60
+    usage_latency: tuple[tuple[float, float], ...] = ((0.5, 0.5), (0.75, 1.0))
+    budget_exceeded_status: int = 429
+    retry_after_seconds: int | None = None  # Retry-After on 429s (Autotask sends none documented)
+    attachment_max_file_bytes: int = 7_000_000
+    attachment_window_bytes: int = 10_000_000
+    attachment_window_seconds: float = 300.0
+
+    # -- clock ------------------------------------------------------------------------------------
+    time_scale: float = 1.0  # virtual seconds per real second
+
+    # -- identity of the simulated zone -----------------------------------------------------------
+    zone_name: str = "Simulator Zone"
+    web_url: str = "https://ww.simulator.autotask.example/"
+    ci: int = 1
+    api_versions: tuple[str, ...] = ("1.0",)
+    app_version: tuple[int, int, int] = (2026, 1, 0)
+    public_base_url: str | None = None  # override the Host-derived .../ATServicesRest/ base
+
+    # -- store ------------------------------------------------------------------------------------
+    db_path: str | None = None  # None: a temporary file; ":memory:" for small in-memory stores
+    first_id: int = 1
+
+    # -- fault / latency RNG ----------------------------------------------------------------------
+    fault_seed: int = 0
+
+    def user(self, username: str | None) -> ApiUser | None:
+        if not username:
+            return None
+        low = username.strip().lower()
+        for u in self.users:
+            if u.username.lower() == low:
+                return u
+        return None

@@ -1,0 +1,271 @@
+"""Read the ``schemas/`` metadata snapshot: entities, fields, UDFs and routes.
+
+Everything the simulator knows about an entity comes from here; nothing is hard-coded. The three
+API-shaped files are kept as raw bytes so the metadata endpoints serve them verbatim.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "EntityMeta",
+    "FieldInfo",
+    "ParentRoute",
+    "Schema",
+    "SchemasNotFoundError",
+    "default_schemas_dir",
+    "field_kind",
+]
+
+#: Operation names used in derived.json.
+OPERATIONS = frozenset({"query", "count", "get", "create", "update", "replace", "delete", "list"})
+
+_INT_TYPES = frozenset({"integer", "long", "short", "int", "int32", "int64", "byte"})
+_FLOAT_TYPES = frozenset({"decimal", "double", "float", "number", "currency"})
+_BOOL_TYPES = frozenset({"boolean", "bool"})
+_DATE_TYPES = frozenset({"datetime", "date", "time"})
+
+
+class SchemasNotFoundError(FileNotFoundError):
+    """The metadata snapshot directory could not be found."""
+
+
+def field_kind(data_type: str | None) -> str:
+    """Map an Autotask ``dataType`` / UDF ``type`` to one of int, float, bool, datetime, str."""
+    t = (data_type or "string").strip().lower()
+    if t in _INT_TYPES:
+        return "int"
+    if t in _FLOAT_TYPES:
+        return "float"
+    if t in _BOOL_TYPES:
+        return "bool"
+    if t in _DATE_TYPES:
+        return "datetime"
+    return "str"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    """One field (or UDF) with the facts the query engine and validators need."""
+
+    name: str
+    data_type: str
+    kind: str  # int | float | bool | datetime | str
+    length: int
+    required: bool
+    read_only: bool
+    queryable: bool
+    reference_entity: str | None  # singular name, e.g. "Company"
+    is_picklist: bool
+    picklist_values: frozenset[str]  # value strings (all, including inactive)
+    is_udf: bool = False
+    default_value: Any = None
+
+    @property
+    def column(self) -> str:
+        """SQLite column (table alias ``e``) holding this field; ``id`` is the row key."""
+        if self.name.lower() == "id":
+            return "e.id"
+        return 'e."c_' + self.name.lower() + '"'
+
+
+def _field_from_json(obj: dict[str, Any], *, udf: bool) -> FieldInfo:
+    dtype = str(obj.get("type") if udf else obj.get("dataType") or "string")
+    picklist = obj.get("picklistValues") or []
+    ref = obj.get("referenceEntityType") or None
+    return FieldInfo(
+        name=str(obj["name"]),
+        data_type=dtype,
+        kind=field_kind(dtype),
+        length=int(obj.get("length") or 0),
+        required=bool(obj.get("isRequired")),
+        read_only=bool(obj.get("isReadOnly")),
+        queryable=bool(obj.get("isQueryable", True)),
+        reference_entity=str(ref) if ref and obj.get("isReference") else None,
+        is_picklist=bool(obj.get("isPickList")),
+        picklist_values=frozenset(str(p.get("value")) for p in picklist if isinstance(p, dict)),
+        is_udf=udf,
+        default_value=obj.get("defaultValue") if udf else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRoute:
+    """``/V1.0/{parent}/{parentId}/{child}`` where the owning entity is the child."""
+
+    parent: str
+    child: str
+    parent_id_field: str | None
+    operations: frozenset[str]
+
+
+@dataclass
+class EntityMeta:
+    """One REST collection. Field files are loaded lazily on first use."""
+
+    name: str
+    directory: Path
+    singular: str
+    root_operations: frozenset[str] | None
+    parent_routes: list[ParentRoute]
+    has_udfs: bool
+    change_tracking_field: str | None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _fields: dict[str, FieldInfo] | None = field(default=None, repr=False)
+    _field_order: list[FieldInfo] | None = field(default=None, repr=False)
+    _udfs: dict[str, FieldInfo] | None = field(default=None, repr=False)
+    _udf_order: list[FieldInfo] | None = field(default=None, repr=False)
+    _raw: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def raw(self, which: str) -> bytes:
+        """Raw bytes of entityInformation / fields / userDefinedFields (served verbatim)."""
+        with self._lock:
+            data = self._raw.get(which)
+            if data is None:
+                path = self.directory / f"{which}.json"
+                if path.exists():
+                    data = path.read_bytes()
+                elif which == "userDefinedFields" or which == "fields":
+                    data = b'{"fields": []}\n'
+                else:
+                    data = orjson.dumps({"info": {"name": self.singular}})
+                self._raw[which] = data
+            return data
+
+    def _load(self) -> None:
+        if self._fields is not None:
+            return
+        fields_doc = orjson.loads(self.raw("fields"))
+        udf_doc = orjson.loads(self.raw("userDefinedFields"))
+        order = [_field_from_json(f, udf=False) for f in fields_doc.get("fields") or []]
+        udfs = [_field_from_json(f, udf=True) for f in udf_doc.get("fields") or []]
+        self._field_order = order
+        self._udf_order = udfs
+        self._udfs = {u.name.lower(): u for u in udfs}
+        self._fields = {f.name.lower(): f for f in order}
+
+    @property
+    def fields(self) -> dict[str, FieldInfo]:
+        """Fields keyed by lower-cased name."""
+        self._load()
+        assert self._fields is not None
+        return self._fields
+
+    @property
+    def field_order(self) -> list[FieldInfo]:
+        self._load()
+        assert self._field_order is not None
+        return self._field_order
+
+    @property
+    def udfs(self) -> dict[str, FieldInfo]:
+        """UDF definitions keyed by lower-cased name."""
+        self._load()
+        assert self._udfs is not None
+        return self._udfs
+
+    @property
+    def udf_order(self) -> list[FieldInfo]:
+        self._load()
+        assert self._udf_order is not None
+        return self._udf_order
+
+    @property
+    def udf_capable(self) -> bool:
+        return self.has_udfs or bool(self.udf_order)
+
+    def field(self, name: str) -> FieldInfo | None:
+        return self.fields.get(name.lower())
+
+    def can(self, op: str) -> bool:
+        return self.root_operations is not None and op in self.root_operations
+
+
+def default_schemas_dir() -> Path:
+    """The repository's ``schemas/`` directory (py_autotask/../schemas) when it exists."""
+    here = Path(__file__).resolve().parent.parent.parent
+    for candidate in (here / "schemas", Path.cwd() / "schemas"):
+        if (candidate / "entities").is_dir():
+            return candidate
+    raise SchemasNotFoundError(
+        "Autotask metadata snapshot not found (looked for schemas/entities next to the py_autotask "
+        f"package in {here} and in the current directory). Pass the directory explicitly: "
+        "Simulator(schemas_dir='path/to/schemas') or `python -m py_autotask.simulator serve "
+        "--schemas-dir path/to/schemas`."
+    )
+
+
+class Schema:
+    """All entities of a snapshot with case-insensitive lookups."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_schemas_dir()
+        ent_dir = self.directory / "entities"
+        if not ent_dir.is_dir():
+            raise SchemasNotFoundError(
+                f"{ent_dir} is not a directory; pass schemas_dir pointing at a folder that holds "
+                "entities/<Name>/{entityInformation,fields,userDefinedFields,derived}.json"
+            )
+        names: list[str]
+        index = self.directory / "index.json"
+        if index.exists():
+            names = [str(n) for n in orjson.loads(index.read_bytes()).get("entities") or []]
+        else:
+            names = sorted(p.name for p in ent_dir.iterdir() if (p / "derived.json").exists())
+        self.entities: dict[str, EntityMeta] = {}
+        self.by_singular: dict[str, EntityMeta] = {}
+        self.children: dict[tuple[str, str], tuple[EntityMeta, ParentRoute]] = {}
+        for name in names:
+            d = ent_dir / name
+            derived_path = d / "derived.json"
+            if not derived_path.exists():
+                continue
+            derived: dict[str, Any] = orjson.loads(derived_path.read_bytes())
+            root = derived.get("root")
+            root_ops = (
+                frozenset(str(o) for o in root.get("operations") or [])
+                if isinstance(root, dict)
+                else None
+            )
+            routes = [
+                ParentRoute(
+                    parent=str(r["parent"]),
+                    child=str(r["child"]),
+                    parent_id_field=r.get("parentIdField") or None,
+                    operations=frozenset(str(o) for o in r.get("operations") or []),
+                )
+                for r in derived.get("parentRoutes") or []
+            ]
+            meta = EntityMeta(
+                name=str(derived.get("name") or name),
+                directory=d,
+                singular=str(derived.get("singular") or name),
+                root_operations=root_ops,
+                parent_routes=routes,
+                has_udfs=bool(derived.get("hasUserDefinedFields")),
+                change_tracking_field=derived.get("changeTrackingField") or None,
+            )
+            self.entities[meta.name.lower()] = meta
+            self.by_singular.setdefault(meta.singular.lower(), meta)
+        for meta in self.entities.values():
+            for r in meta.parent_routes:
+                self.children[(r.parent.lower(), r.child.lower())] = (meta, r)
+
+    def entity(self, name: str) -> EntityMeta | None:
+        return self.entities.get(name.lower())
+
+    def collection_for_singular(self, singular: str) -> EntityMeta | None:
+        """Collection for a ``referenceEntityType`` (singular) name."""
+        return self.by_singular.get(singular.lower()) or self.entities.get(singular.lower())
+
+    def child(self, parent: str, child: str) -> tuple[EntityMeta, ParentRoute] | None:
+        return self.children.get((parent.lower(), child.lower()))
+
+    def __iter__(self) -> Any:
+        return iter(self.entities.values())

@@ -1,0 +1,400 @@
+"""SQLite-backed record store: one table of typed, indexed query columns per entity plus one
+table of pre-serialized JSON documents, so pages are served by concatenating stored bytes.
+
+The database is a temporary file by default (constant resident memory for 1,000,000+ rows);
+pass ``path=":memory:"`` for small in-memory stores.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._metadata import EntityMeta, FieldInfo, Schema
+from ._values import column_datetime, parse_datetime
+
+__all__ = ["Snapshot", "Store", "column_value"]
+
+_SQL_TYPES = {
+    "int": "INTEGER",
+    "float": "REAL",
+    "bool": "INTEGER",
+    "datetime": "TEXT",
+    "str": "TEXT",
+}
+_INDEXED_NAMES = frozenset(
+    {"createdate", "createdatetime", "lastactivitydate", "lastmodifieddatetime", "lastmodifieddate"}
+)
+
+
+def column_value(field: FieldInfo, value: Any) -> Any:
+    """Convert a record value to the form stored in (and compared against) its SQL column."""
+    if value is None:
+        return None
+    kind = field.kind
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                return int(value)
+            return value if isinstance(value, int) else int(float(value))
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                return 1 if value.strip().lower() in ("true", "1") else 0
+            return 1 if value else 0
+        if kind == "datetime":
+            parsed = parse_datetime(str(value))
+            return column_datetime(parsed) if parsed is not None else None
+    except (TypeError, ValueError):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Table:
+    __slots__ = ("columns", "docs", "entity", "has_udf", "indexed", "insert_sql", "name")
+
+    def __init__(self, entity: EntityMeta) -> None:
+        key = "".join(c if c.isalnum() else "_" for c in entity.name.lower())
+        self.entity = entity
+        self.name = f'"e_{key}"'
+        self.docs = f'"d_{key}"'
+        self.columns: list[FieldInfo] = [
+            f for f in entity.field_order if f.queryable and f.name.lower() != "id"
+        ]
+        self.has_udf = entity.udf_capable
+        cols = ["id"] + [f'"c_{f.name.lower()}"' for f in self.columns]
+        if self.has_udf:
+            cols.append("udf")
+        marks = ",".join("?" * len(cols))
+        self.insert_sql = f"INSERT OR REPLACE INTO {self.name} ({','.join(cols)}) VALUES ({marks})"
+        self.indexed = False
+
+    def create_sql(self) -> list[str]:
+        defs = ["id INTEGER PRIMARY KEY"]
+        for f in self.columns:
+            collate = " COLLATE NOCASE" if f.kind == "str" else ""
+            defs.append(f'"c_{f.name.lower()}" {_SQL_TYPES[f.kind]}{collate}')
+        if self.has_udf:
+            defs.append("udf TEXT")
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(defs)})",
+            f"CREATE TABLE IF NOT EXISTS {self.docs} (id INTEGER PRIMARY KEY, doc BLOB NOT NULL)",
+        ]
+
+    def index_sql(self) -> list[str]:
+        out = []
+        for f in self.columns:
+            low = f.name.lower()
+            if (
+                f.reference_entity
+                or low in _INDEXED_NAMES
+                or (
+                    self.entity.change_tracking_field
+                    and low == self.entity.change_tracking_field.lower()
+                )
+            ):
+                idx = f'"i_{self.name.strip(chr(34))}_{low}"'
+                out.append(f'CREATE INDEX IF NOT EXISTS {idx} ON {self.name} ("c_{low}")')
+        return out
+
+    def row(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        lowered = {k.lower(): v for k, v in record.items()}
+        values: list[Any] = [int(record["id"])]
+        values.extend(column_value(f, lowered.get(f.name.lower())) for f in self.columns)
+        if self.has_udf:
+            udfs: dict[str, Any] = {}
+            defs = self.entity.udfs
+            for item in record.get("userDefinedFields") or []:
+                if not isinstance(item, dict):
+                    continue
+                d = defs.get(str(item.get("name", "")).lower())
+                if d is not None and item.get("value") is not None:
+                    udfs[d.name] = column_value(d, item.get("value"))
+            values.append(orjson.dumps(udfs).decode() if udfs else None)
+        return tuple(values)
+
+
+@dataclass
+class Snapshot:
+    conn: sqlite3.Connection
+    tables: dict[str, bool]
+    next_ids: dict[str, int]
+
+
+class Store:
+    """All records of one simulated Autotask database."""
+
+    def __init__(self, schema: Schema, path: str | Path | None = None, cache_mb: int = 64) -> None:
+        self.schema = schema
+        self._tmpdir: str | None = None
+        if path is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="autotask-sim-")
+            path = Path(self._tmpdir) / "simulator.sqlite3"
+        self.path = str(path)
+        self.lock = threading.RLock()
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        for pragma in (
+            "journal_mode=OFF",
+            "synchronous=OFF",
+            "temp_store=MEMORY",
+            f"cache_size=-{int(cache_mb) * 1024}",
+            "mmap_size=0",
+        ):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self._tables: dict[str, _Table] = {}
+        self._next_ids: dict[str, int] = {}
+
+    # -- tables -----------------------------------------------------------------------------
+    def table(self, entity: EntityMeta, *, indexes: bool = True) -> _Table:
+        key = entity.name.lower()
+        t = self._tables.get(key)
+        if t is None:
+            t = _Table(entity)
+            with self.lock:
+                for sql in t.create_sql():
+                    self.conn.execute(sql)
+            self._tables[key] = t
+        if indexes and not t.indexed:
+            with self.lock:
+                for sql in t.index_sql():
+                    self.conn.execute(sql)
+            t.indexed = True
+        return t
+
+    def clear(self) -> None:
+        with self.lock:
+            names = [
+                r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            for n in names:
+                self.conn.execute(f'DROP TABLE IF EXISTS "{n}"')
+            self._tables.clear()
+            self._next_ids.clear()
+            self.conn.execute("VACUUM")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def snapshot(self) -> Snapshot:
+        """Copy the whole database into memory (put back by :meth:`restore`)."""
+        snap = sqlite3.connect(":memory:", check_same_thread=False)
+        with self.lock:
+            self.conn.backup(snap)
+            return Snapshot(
+                snap, {k: t.indexed for k, t in self._tables.items()}, dict(self._next_ids)
+            )
+
+    def restore(self, snap: Snapshot) -> None:
+        with self.lock:
+            snap.conn.backup(self.conn)
+            self._tables = {k: t for k, t in self._tables.items() if k in snap.tables}
+            for key, indexed in snap.tables.items():
+                ent = self.schema.entity(key)
+                if ent is not None:
+                    t = self._tables.get(key) or _Table(ent)
+                    t.indexed = indexed
+                    self._tables[key] = t
+            self._next_ids = dict(snap.next_ids)
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_doc(self, entity: EntityMeta, item_id: int) -> bytes | None:
+        t = self.table(entity)
+        with self.lock:
+            row = self.conn.execute(f"SELECT doc FROM {t.docs} WHERE id = ?", (item_id,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def get(self, entity: EntityMeta, item_id: int) -> dict[str, Any] | None:
+        doc = self.get_doc(entity, item_id)
+        if doc is None:
+            return None
+        value: dict[str, Any] = orjson.loads(doc)
+        return value
+
+    def exists(self, entity: EntityMeta, item_id: int) -> bool:
+        t = self.table(entity)
+        with self.lock:
+            row = self.conn.execute(f"SELECT 1 FROM {t.docs} WHERE id = ?", (item_id,)).fetchone()
+        return row is not None
+
+    def select_page(
+        self,
+        entity: EntityMeta,
+        where: str,
+        params: list[Any],
+        *,
+        limit: int,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` (id, doc) rows matching ``where`` in ascending id order."""
+        t = self.table(entity)
+        clauses = [where] if where else []
+        args = list(params)
+        order = "ASC"
+        if after_id is not None:
+            clauses.append("e.id > ?")
+            args.append(after_id)
+        if before_id is not None:
+            clauses.append("e.id < ?")
+            args.append(before_id)
+            order = "DESC"
+        cond = " AND ".join(clauses) if clauses else "1"
+        sql = (
+            f"SELECT e.id, d.doc FROM {t.name} e JOIN {t.docs} d ON d.id = e.id "
+            f"WHERE {cond} ORDER BY e.id {order} LIMIT ?"
+        )
+        args.append(limit)
+        with self.lock:
+            rows = [(int(r[0]), bytes(r[1])) for r in self.conn.execute(sql, args)]
+        if order == "DESC":
+            rows.reverse()
+        return rows
+
+    def exists_where(
+        self,
+        entity: EntityMeta,
+        where: str,
+        params: list[Any],
+        *,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> bool:
+        t = self.table(entity)
+        clauses = [where] if where else []
+        args = list(params)
+        if after_id is not None:
+            clauses.append("e.id > ?")
+            args.append(after_id)
+        if before_id is not None:
+            clauses.append("e.id < ?")
+            args.append(before_id)
+        cond = " AND ".join(clauses) if clauses else "1"
+        with self.lock:
+            row = self.conn.execute(
+                f"SELECT 1 FROM {t.name} e WHERE {cond} LIMIT 1", args
+            ).fetchone()
+        return row is not None
+
+    def count(self, entity: EntityMeta, where: str, params: list[Any]) -> int:
+        t = self.table(entity)
+        with self.lock:
+            row = self.conn.execute(
+                f"SELECT count(*) FROM {t.name} e WHERE {where or '1'}", params
+            ).fetchone()
+        return int(row[0])
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self.lock:
+            for t in list(self._tables.values()):
+                n = int(self.conn.execute(f"SELECT count(*) FROM {t.docs}").fetchone()[0])
+                if n:
+                    out[t.entity.name] = n
+        return out
+
+    # -- writes -----------------------------------------------------------------------------
+    def next_id(self, entity: EntityMeta, start: int = 1) -> int:
+        key = entity.name.lower()
+        t = self.table(entity)
+        with self.lock:
+            current = self._next_ids.get(key)
+            if current is None:
+                row = self.conn.execute(f"SELECT max(id) FROM {t.docs}").fetchone()
+                current = max(int(row[0]) + 1, start) if row and row[0] is not None else start
+            self._next_ids[key] = current + 1
+            return current
+
+    def _note_id(self, entity: EntityMeta, item_id: int) -> None:
+        key = entity.name.lower()
+        nxt = self._next_ids.get(key)
+        if nxt is not None and item_id >= nxt:
+            self._next_ids[key] = item_id + 1
+
+    def put(self, entity: EntityMeta, record: dict[str, Any]) -> bytes:
+        """Insert or replace a full record (must carry ``id``); returns the stored document."""
+        t = self.table(entity)
+        doc = orjson.dumps(record)
+        with self.lock:
+            self.conn.execute("BEGIN")
+            try:
+                self.conn.execute(t.insert_sql, t.row(record))
+                self.conn.execute(
+                    f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)",
+                    (int(record["id"]), doc),
+                )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self._note_id(entity, int(record["id"]))
+        return doc
+
+    def delete(self, entity: EntityMeta, item_id: int) -> bool:
+        t = self.table(entity)
+        with self.lock:
+            cur = self.conn.execute(f"DELETE FROM {t.docs} WHERE id = ?", (item_id,))
+            self.conn.execute(f"DELETE FROM {t.name} WHERE id = ?", (item_id,))
+            return cur.rowcount > 0
+
+    def load(
+        self, records: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5000
+    ) -> dict[str, int]:
+        """Bulk-insert ``(collection, record)`` pairs; indexes of new tables are built afterwards."""
+        loaded: dict[str, int] = {}
+        fresh: list[_Table] = []
+        with self.lock:
+            for name, batch in _batches(records, chunk):
+                entity = self.schema.entity(name)
+                if entity is None:
+                    continue
+                key = entity.name.lower()
+                new = key not in self._tables
+                t = self.table(entity, indexes=not new)
+                if new:
+                    fresh.append(t)
+                rows = [t.row(r) for r in batch]
+                docs = [(int(r["id"]), orjson.dumps(r)) for r in batch]
+                self.conn.execute("BEGIN")
+                self.conn.executemany(t.insert_sql, rows)
+                self.conn.executemany(
+                    f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)", docs
+                )
+                self.conn.execute("COMMIT")
+                loaded[entity.name] = loaded.get(entity.name, 0) + len(batch)
+                self._next_ids.pop(key, None)
+            for t in fresh:
+                for sql in t.index_sql():
+                    self.conn.execute(sql)
+                t.indexed = True
+            self.conn.execute("ANALYZE")
+        return loaded
+
+
+def _batches(
+    records: Iterable[tuple[str, dict[str, Any]]], size: int
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    current: str | None = None
+    batch: list[dict[str, Any]] = []
+    for name, rec in records:
+        if name != current or len(batch) >= size:
+            if batch and current is not None:
+                yield current, batch
+            current, batch = name, []
+        batch.append(rec)
+    if batch and current is not None:
+        yield current, batch
