@@ -22,6 +22,7 @@ Value rules
       child-route parent id fields (``parentRoutes[].parentIdField``) point at ids of the target
       collection; references to ``Companies`` use 1..N (0 only when no other company exists);
       self references point at a lower id of the same collection (or are null for id 1);
+      references to a collection missing from the snapshot are null (1 when required);
     * datetimes are UTC without offset, millisecond precision with .NET-style trailing zeros trimmed
       (``2024-03-30T13:10:35.563``, ``2024-03-30T13:10:35.5``, ``2024-03-30T13:10:35``); the
       window is 2023-01-01 .. 2025-12-31. Creation timestamps grow with ``id`` (so incremental sync
@@ -1112,6 +1113,14 @@ def _build_plan(
             refs.append((name, lo, span, required))
             static.append((name, _ref_marker(required, _fill_prob(f))))
             continue
+        if (
+            f.get("isReference")
+            and f.get("referenceEntityType")
+            and not (f.get("isPickList") and _pick_options(f))
+        ):
+            # reference into a collection the snapshot does not have: nothing valid to point at
+            static.append((name, _const_one if f.get("isRequired") else _const_none))
+            continue
         if dt in ("datetime", "date") and (_is_create_name(low)):
             created.append(name)
             static.append((name, _const_none))
@@ -1141,6 +1150,10 @@ def _build_plan(
 
 def _const_none(_rng: random.Random, _rec: dict[str, Any], _i: int) -> Any:
     return None
+
+
+def _const_one(_rng: random.Random, _rec: dict[str, Any], _i: int) -> Any:
+    return 1
 
 
 _REF = object()  # pool marker: "fill this reference per record"
