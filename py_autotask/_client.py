@@ -13,35 +13,14 @@ import logging
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
+from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
 
 from ._config import Credentials, adiscover_api_url, discover_api_url, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from .exceptions import AutotaskConfigError, AutotaskConnectionError
-
-if TYPE_CHECKING:
-    # Until the generated layer exists the mixins are empty (see the guard below).
-    class SyncEntitiesMixin:
-        pass
-
-    class AsyncEntitiesMixin:
-        pass
-
-else:
-    try:
-        from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
-    except ModuleNotFoundError as exc:  # TODO(generated): drop this guard once codegen ships
-        if exc.name not in ("py_autotask_generated", "py_autotask_generated._client_mixin"):
-            raise
-
-        class SyncEntitiesMixin:
-            pass
-
-        class AsyncEntitiesMixin:
-            pass
-
 
 __all__ = ["AsyncAutotaskClient", "AutotaskClient"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from .exceptions import AutotaskConfigError, AutotaskConnectionError
+from .exceptions import AutotaskConfigError, AutotaskConnectionError, scrub_secrets
 
 if TYPE_CHECKING:
     import httpx
@@ -239,7 +239,7 @@ def api_url_from_zone_response(status_code: int, body: bytes) -> str:
 def _zone_connection_error(
     exc: Exception, username: str, lookup_url: str
 ) -> AutotaskConnectionError:
-    detail = str(exc).replace(username, "***") if username else str(exc)
+    detail = scrub_secrets(str(exc), (username,))
     return AutotaskConnectionError(
         f"zone discovery failed: {type(exc).__name__}: {detail}; "
         f"set api_url (or {ENV_API_URL}) to skip it",

@@ -42,6 +42,7 @@ from .exceptions import (
     AutotaskRateLimitError,
     AutotaskServerError,
     AutotaskValidationError,
+    scrub_secrets,
 )
 from .query import to_api_value
 
@@ -144,10 +145,7 @@ def redact_url(url: str, secrets: Sequence[str] = ()) -> str:
                 safe="*",
             )
             url = urlunsplit(parts._replace(query=query))
-    for value in secrets:
-        if value and len(value) >= 4:
-            url = url.replace(value, "***")
-    return url
+    return scrub_secrets(url, secrets)
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ rejection (``Itgenatr005``) under a non-429 status.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import quote, quote_plus
 
 __all__ = [
     "AutotaskAPIError",
@@ -28,6 +29,17 @@ __all__ = [
     "AutotaskServerError",
     "AutotaskValidationError",
 ]
+
+
+def scrub_secrets(text: str, secrets: Sequence[str]) -> str:
+    """Replace each secret (as is and URL-encoded) of 4+ characters in ``text`` by ``***``."""
+    for value in secrets:
+        if value and len(value) >= 4:
+            for variant in {value, quote(value, safe=""), quote_plus(value)}:
+                text = text.replace(variant, "***")
+                if "%" in variant:
+                    text = text.replace(variant.lower(), "***")
+    return text
 
 
 class AutotaskError(Exception):
@@ -106,14 +118,9 @@ class AutotaskAPIError(AutotaskError):
 
     def _redact(self, secrets: Sequence[str]) -> None:
         """Replace every occurrence of a credential value in the error's texts by ``***``."""
-        values = [s for s in secrets if s and len(s) >= 4]
-        if not values:
-            return
 
         def scrub(text: str) -> str:
-            for value in values:
-                text = text.replace(value, "***")
-            return text
+            return scrub_secrets(text, secrets)
 
         self.errors = [scrub(e) for e in self.errors]
         self.message = scrub(self.message)
