@@ -170,7 +170,7 @@ class Fetcher:
             else:
                 if response.status_code in (404, 405):
                     return response.status_code, None
-                if response.status_code == 200 and THREAD_LIMIT_CODE not in response.text:
+                if response.status_code == 200:
                     try:
                         return 200, response.json()
                     except ValueError:
