@@ -252,7 +252,10 @@ def models_json_schema(entities: list[EntityCtx]) -> dict[str, Any]:
                 continue
             if prop.get("type") == "array":
                 if prop.get("items") == "UserDefinedField":
-                    props[name] = {"type": ["array", "null"], "items": {"$ref": "#/$defs/UserDefinedField"}}
+                    props[name] = {
+                        "type": ["array", "null"],
+                        "items": {"$ref": "#/$defs/UserDefinedField"},
+                    }
                 else:
                     props[name] = {"type": ["array", "null"], "items": {}}
             else:
@@ -262,7 +265,11 @@ def models_json_schema(entities: list[EntityCtx]) -> dict[str, Any]:
             "description": f"A record of the Autotask {ent.name} collection, as the API returns it.",
             "properties": props,
         }
-    return {"$schema": "http://json-schema.org/draft-07/schema#", "title": "AutotaskModels", "$defs": defs}
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "AutotaskModels",
+        "$defs": defs,
+    }
 
 
 def run_datamodel_codegen(schema: dict[str, Any], workdir: Path) -> str:
@@ -273,20 +280,29 @@ def run_datamodel_codegen(schema: dict[str, Any], workdir: Path) -> str:
         sys.executable,
         "-m",
         "datamodel_code_generator",
-        "--input", str(src),
-        "--input-file-type", "jsonschema",
-        "--output", str(out),
-        "--output-model-type", "pydantic_v2.BaseModel",
-        "--base-class", "py_autotask._model.AutotaskModel",
+        "--input",
+        str(src),
+        "--input-file-type",
+        "jsonschema",
+        "--output",
+        str(out),
+        "--output-model-type",
+        "pydantic_v2.BaseModel",
+        "--base-class",
+        "py_autotask._model.AutotaskModel",
         "--snake-case-field",
         "--disable-timestamp",
-        "--target-python-version", "3.10",
+        "--target-python-version",
+        "3.10",
         "--use-union-operator",
         "--use-standard-collections",
         "--use-schema-description",
-        "--output-datetime-class", "datetime",
-        "--custom-template-dir", str(TEMPLATES / "datamodel"),
-        "--formatters", "ruff-format",
+        "--output-datetime-class",
+        "datetime",
+        "--custom-template-dir",
+        str(TEMPLATES / "datamodel"),
+        "--formatters",
+        "ruff-format",
         "--capitalise-enum-members",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -368,20 +384,28 @@ def render_tree(schemas: Path, out: Path) -> None:
     files[pkg / "__init__.py"] = env.get_template("package_init.py.jinja").render(**ctx_common)
     files[pkg / "py.typed"] = ""
     files[pkg / "_client_mixin.py"] = env.get_template("client_mixin.py.jinja").render(**ctx_common)
-    files[pkg / "models" / "__init__.py"] = env.get_template("models_init.py.jinja").render(**ctx_common)
+    files[pkg / "models" / "__init__.py"] = env.get_template("models_init.py.jinja").render(
+        **ctx_common
+    )
     files[pkg / "models" / "_common.py"] = env.get_template("model_module.py.jinja").render(
         header=HEADER, sources=[models["UserDefinedField"].source], imports_udf=False
     )
-    files[pkg / "entities" / "__init__.py"] = env.get_template("entities_init.py.jinja").render(**ctx_common)
+    files[pkg / "entities" / "__init__.py"] = env.get_template("entities_init.py.jinja").render(
+        **ctx_common
+    )
     by_name = {e.name: e for e in entities}
     for ent in entities:
         source = models[ent.model].source
-        files[pkg / "models" / f"{ent.module}.py"] = env.get_template("model_module.py.jinja").render(
+        files[pkg / "models" / f"{ent.module}.py"] = env.get_template(
+            "model_module.py.jinja"
+        ).render(
             header=HEADER,
             sources=[source],
             imports_udf="UserDefinedField" in source,
         )
-        files[pkg / "entities" / f"{ent.module}.py"] = env.get_template("entity_module.py.jinja").render(
+        files[pkg / "entities" / f"{ent.module}.py"] = env.get_template(
+            "entity_module.py.jinja"
+        ).render(
             header=HEADER,
             ent=ent,
             by_name=by_name,
@@ -398,9 +422,14 @@ def render_tree(schemas: Path, out: Path) -> None:
 def _ruff(target: Path) -> None:
     ruff = [sys.executable, "-m", "ruff"]
     config = ["--config", str(ROOT / "pyproject.toml")]
-    subprocess.run([*ruff, "check", "--fix-only", "--select", "I,F401,UP", "--quiet", *config, str(target)],
-                   check=False, capture_output=True)
-    proc = subprocess.run([*ruff, "format", "--quiet", *config, str(target)], capture_output=True, text=True)
+    subprocess.run(
+        [*ruff, "check", "--fix-only", "--select", "I,F401,UP", "--quiet", *config, str(target)],
+        check=False,
+        capture_output=True,
+    )
+    proc = subprocess.run(
+        [*ruff, "format", "--quiet", *config, str(target)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(f"ruff format failed on generated code:\n{proc.stderr}{proc.stdout}")
 
@@ -503,7 +532,12 @@ def _sync(fresh: Path, out: Path) -> list[Path]:
         changed.append(dst)
     for path in sorted(out.rglob("*"), reverse=True):
         rel = path.relative_to(out)
-        if path.is_file() and rel not in wanted and path.name != ".gitkeep" and "__pycache__" not in rel.parts:
+        if (
+            path.is_file()
+            and rel not in wanted
+            and path.name != ".gitkeep"
+            and "__pycache__" not in rel.parts
+        ):
             path.unlink()
             changed.append(path)
         elif path.is_dir() and path.name != "__pycache__" and not any(path.iterdir()):
@@ -538,12 +572,17 @@ def check_drift(schemas: Path, generated: Path, *, max_lines: int = 200) -> int:
     if not problems:
         print("check-drift: generated/ matches schemas/ + templates/")
         return 0
-    print("check-drift: generated/ does not match what schemas/ + templates/ render.", file=sys.stderr)
+    print(
+        "check-drift: generated/ does not match what schemas/ + templates/ render.", file=sys.stderr
+    )
     for line in problems[:max_lines]:
         print("  " + line, file=sys.stderr)
     if diff_lines:
         print("".join(diff_lines[:max_lines]), file=sys.stderr, end="")
         if len(diff_lines) > max_lines:
             print(f"... {len(diff_lines) - max_lines} more diff lines", file=sys.stderr)
-    print("Fix: run `make generate` and commit generated/ (never edit generated/ by hand).", file=sys.stderr)
+    print(
+        "Fix: run `make generate` and commit generated/ (never edit generated/ by hand).",
+        file=sys.stderr,
+    )
     return 1

@@ -34,6 +34,28 @@ if TYPE_CHECKING:
     from ._config import Credentials
     from ._model import AutotaskModel, Page, PageDetails
 
+
+def _find_generated_in_checkout() -> None:
+    """In a source checkout with nothing installed, put ``generated/`` on ``sys.path``.
+
+    Installed (wheel or editable), ``py_autotask_generated`` is importable already and this does
+    nothing.
+    """
+    import importlib.util
+    import os
+    import sys
+
+    if importlib.util.find_spec("py_autotask_generated") is not None:
+        return
+    candidate = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "generated"
+    )
+    if os.path.isdir(os.path.join(candidate, "py_autotask_generated")):
+        sys.path.append(candidate)
+
+
+_find_generated_in_checkout()
+
 __all__ = [
     "AsyncAutotaskClient",
     "AutotaskAPIError",

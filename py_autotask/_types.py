@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from typing_extensions import TypedDict
-
 from pydantic import AfterValidator
+from typing_extensions import TypedDict
 
 __all__ = ["UdfValue", "UtcDateTime", "as_utc"]
 

@@ -137,10 +137,18 @@ def validate_record(
             values = metadata.picklist_values(spec.name, api_name)
             if values is not None and str(value) not in values:
                 choices = ", ".join(f"{v} ({label})" for v, label in list(values.items())[:20])
-                add(api_name, f"value {value!r} is not in the tenant's picklist; choose one of: {choices}")
+                add(
+                    api_name,
+                    f"value {value!r} is not in the tenant's picklist; choose one of: {choices}",
+                )
     if mode in ("create", "replace"):
         for fld in spec.fields.values():
-            if fld.required and not fld.read_only and fld.api_name != "id" and fld.api_name not in given:
+            if (
+                fld.required
+                and not fld.read_only
+                and fld.api_name != "id"
+                and fld.api_name not in given
+            ):
                 add(fld.api_name, "is required")
     return problems
 
