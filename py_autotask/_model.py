@@ -7,6 +7,7 @@ accepted), camelCase aliases, and item access by API or Python field name for 2.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -79,6 +80,15 @@ class AutotaskModel(BaseModel):
         """Like ``dict.get``: the field value by API or Python name, else ``default``."""
         value = self._resolve(key)
         return default if value is _MISSING else value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Show only what the API sent (IncludeFields queries would otherwise print every field as
+        # None), plus unknown extra fields.
+        fields_set = self.model_fields_set
+        declared = type(self).model_fields
+        for name, value in super().__repr_args__():
+            if name is None or name in fields_set or name not in declared:
+                yield name, value
 
     def to_api_dict(self) -> dict[str, Any]:
         """The record as Autotask spells it (camelCase keys), only fields that were set, JSON-ready."""

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from py_autotask import AutotaskClient, F
+from py_autotask._core import get_request
 from py_autotask._version import __version__
 from py_autotask.exceptions import (
     AutotaskAPIError,
@@ -27,6 +28,7 @@ from .conftest import (
     INTEGRATION_CODE,
     SECRET,
     SECRETS,
+    TICKETS_SPEC,
     USERNAME,
     ContactGroupsEntity,
     Recorder,
@@ -507,3 +509,14 @@ def test_http_client_and_transport_are_exclusive() -> None:
             http_client=httpx.Client(),
             transport=httpx.MockTransport(Recorder()),
         )
+
+
+def test_prepared_request_and_response_reprs_hide_credentials(
+    client: AutotaskClient, recorder: Recorder
+) -> None:
+    recorder.reply(json_response(200, {"item": None}))
+    response = client._send(get_request(TICKETS_SPEC, 1))
+    rendered = repr(response) + repr(response.request) + str(response.request)
+    assert BASE + "Tickets/1" in rendered
+    for value in SECRETS:
+        assert value not in rendered

@@ -134,3 +134,8 @@ def test_subclass_key_indexes_are_separate() -> None:
     assert B(yID=2)["yID"] == 2
     with pytest.raises(KeyError):
         B(yID=2)["xID"]
+
+
+def test_repr_shows_only_fields_the_api_sent() -> None:
+    ticket = Ticket.model_validate({"id": 1, "title": None, "newThing": 2})
+    assert repr(ticket) == "Ticket(id=1, title=None, newThing=2)"
