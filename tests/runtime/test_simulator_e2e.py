@@ -28,19 +28,19 @@ def sim() -> Iterator[Any]:
         yield s
 
 
-def _creds(sim: Any) -> dict[str, str]:
+def _creds(sim: Any, **override: str) -> tuple[str, str, str]:
     headers = {k.lower(): v for k, v in sim.headers.items()}
-    return {
-        "username": headers["username"],
-        "secret": headers["secret"],
-        "integration_code": headers["apiintegrationcode"],
-    }
+    return (
+        override.get("username", headers["username"]),
+        override.get("secret", headers["secret"]),
+        override.get("integration_code", headers["apiintegrationcode"]),
+    )
 
 
 @pytest.fixture
 def client(sim: Any) -> Iterator[Any]:
     sim.reset()
-    with AutotaskClient(**_creds(sim), api_url=sim.url) as c:
+    with AutotaskClient(*_creds(sim), api_url=sim.url) as c:
         yield c
 
 
@@ -57,7 +57,7 @@ def test_paging_follows_every_next_page_with_post(client: Any, sim: Any) -> None
 
 def test_wrong_next_page_method_raises_not_truncates(sim: Any) -> None:
     sim.reset()
-    with AutotaskClient(**_creds(sim), api_url=sim.url, next_page_method="GET") as c:
+    with AutotaskClient(*_creds(sim), api_url=sim.url, next_page_method="GET") as c:
         with pytest.raises(AutotaskMethodNotAllowedError):
             c.tickets.query_all(ALL_ROWS_PAGED)
 
@@ -91,12 +91,11 @@ def test_validation_errors_keep_the_servers_words(client: Any) -> None:
 
 def test_bad_credentials(sim: Any) -> None:
     sim.reset()
-    creds = _creds(sim)
-    with AutotaskClient(**{**creds, "secret": "wrong-secret"}, api_url=sim.url) as c:
+    with AutotaskClient(*_creds(sim, secret="wrong-secret"), api_url=sim.url) as c:
         with pytest.raises(AutotaskAuthError) as info:
             c.tickets.count()
         assert info.value.status_code == 401
-    with AutotaskClient(**{**creds, "integration_code": "NOPE0000"}, api_url=sim.url) as c:
+    with AutotaskClient(*_creds(sim, integration_code="NOPE0000"), api_url=sim.url) as c:
         with pytest.raises(AutotaskAuthError) as info:
             c.tickets.count()
         assert info.value.status_code == 500
