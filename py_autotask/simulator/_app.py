@@ -99,26 +99,13 @@ def resolve(state: SimulatorState, method: str, segs: list[str], path: str) -> M
             "EntityInformation": "entities",
         }[name]
         return Match(op, name)
-    entity = schema.entity(segs[0])
-    if entity is None:
-        raise _not_found(state, path)
-    root_ops = entity.root_operations
-    # /{E}/entityInformation[/fields|/userDefinedFields] (root and child entities alike)
-    if n >= 2 and low[1] == "entityinformation" and n <= 3:
-        if n == 3 and low[2] not in _META:
-            raise _not_found(state, path)
-        if method != "GET":
-            raise _not_allowed(method)
-        return Match(
-            "meta", entity.name, entity, meta=_META[low[2]] if n == 3 else "entityInformation"
-        )
     if n in (3, 4, 5) and _as_id(segs[1]) is not None and low[1:2] != ["query"]:
         found = schema.child(segs[0], segs[2])
         if found is None:
             raise _not_found(state, path)
         child, route = found
         parent = (route, int(segs[1]))
-        list_path = f"V1.0/{entity.name}/{segs[1]}/{route.child}"
+        list_path = f"V1.0/{route.parent}/{segs[1]}/{route.child}"
         ops = route.operations
         if n == 3:
             if method == "GET":
@@ -152,6 +139,19 @@ def resolve(state: SimulatorState, method: str, segs: list[str], path: str) -> M
         if method == "DELETE" and "delete" in ops:
             return Match("delete", child.name, child, item_id=item, parent=parent)
         raise _not_allowed(method)
+    entity = schema.entity(segs[0])
+    if entity is None:
+        raise _not_found(state, path)
+    root_ops = entity.root_operations
+    # /{E}/entityInformation[/fields|/userDefinedFields] (root and child entities alike)
+    if n >= 2 and low[1] == "entityinformation" and n <= 3:
+        if n == 3 and low[2] not in _META:
+            raise _not_found(state, path)
+        if method != "GET":
+            raise _not_allowed(method)
+        return Match(
+            "meta", entity.name, entity, meta=_META[low[2]] if n == 3 else "entityInformation"
+        )
     if root_ops is None:
         raise _not_found(state, path)
     if n == 1:

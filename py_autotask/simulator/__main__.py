@@ -1,0 +1,114 @@
+"""``python -m py_autotask.simulator serve --port 8080 --seed 42 --profile tiny``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from ._app import create_app
+from ._config import SimulatorConfig
+from ._faults import FaultRule
+from ._state import SimulatorState
+
+__all__ = ["main", "parse_latency"]
+
+
+def parse_latency(spec: str) -> dict[str, object]:
+    """``200ms`` | ``0.2`` (fixed) | ``uniform:100ms,300ms`` | ``lognormal:250ms,0.3`` -> latency effect."""
+
+    def seconds(text: str) -> float:
+        t = text.strip().lower()
+        if t.endswith("ms"):
+            return float(t[:-2]) / 1000.0
+        if t.endswith("s"):
+            return float(t[:-1])
+        return float(t)
+
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        return {"type": "latency", "dist": "fixed", "seconds": seconds(kind)}
+    args = [a for a in rest.split(",") if a]
+    if kind == "uniform" and len(args) == 2:
+        return {
+            "type": "latency",
+            "dist": "uniform",
+            "low": seconds(args[0]),
+            "high": seconds(args[1]),
+        }
+    if kind == "lognormal" and len(args) in (1, 2):
+        sigma = float(args[1]) if len(args) == 2 else 0.3
+        return {"type": "latency", "dist": "lognormal", "median": seconds(args[0]), "sigma": sigma}
+    if kind == "fixed" and len(args) == 1:
+        return {"type": "latency", "dist": "fixed", "seconds": seconds(args[0])}
+    raise ValueError(f"invalid --latency {spec!r}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m py_autotask.simulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the simulator in the foreground")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--profile", default="tiny", help="tiny | demo | bench | none")
+    serve.add_argument("--schemas-dir", default=None)
+    serve.add_argument("--db", default=None, help="SQLite file (default: a temporary file)")
+    serve.add_argument(
+        "--latency", default=None, help="200ms | uniform:100ms,300ms | lognormal:250ms,0.3"
+    )
+    serve.add_argument("--thread-limit", type=int, default=3)
+    serve.add_argument("--hourly-limit", type=int, default=10_000)
+    serve.add_argument("--time-scale", type=float, default=1.0)
+    serve.add_argument("--next-page-method", choices=["same", "any"], default="same")
+    serve.add_argument("--log-level", default="warning")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    config = SimulatorConfig(
+        thread_limit=args.thread_limit,
+        hourly_threshold=args.hourly_limit,
+        time_scale=args.time_scale,
+        next_page_method=args.next_page_method,
+        db_path=args.db,
+    )
+    profile = None if str(args.profile).lower() == "none" else args.profile
+    state = SimulatorState(args.schemas_dir, config, seed=args.seed, profile=profile)
+    if args.latency:
+        state.faults.add(
+            FaultRule.from_dict({"effect": parse_latency(args.latency), "id": "cli-latency"})
+        )
+    print(f"seeding profile={profile} seed={args.seed} ...", file=sys.stderr, flush=True)
+    state.initial_load()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+    user = config.users[0]
+    print(f"Autotask simulator: http://{args.host}:{port}/ATServicesRest/V1.0/", flush=True)
+    print(f"  UserName: {user.username}", flush=True)
+    print(f"  Secret: {user.secret}", flush=True)
+    print(f"  ApiIntegrationCode: {config.integration_codes[0]}", flush=True)
+    print(f"  control plane: http://{args.host}:{port}/_sim/state", flush=True)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state), log_level=args.log_level, lifespan="off", access_log=False
+        )
+    )
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
