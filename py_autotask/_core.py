@@ -53,6 +53,7 @@ __all__ = [
     "NextPageMethod",
     "PreparedRequest",
     "WriteData",
+    "WriteOperation",
     "child_delete_request",
     "child_get_request",
     "child_list_request",
@@ -75,6 +76,7 @@ logger = logging.getLogger("py_autotask")
 M = TypeVar("M", bound=AutotaskModel)
 
 NextPageMethod = Literal["POST", "GET"]
+WriteOperation = Literal["create", "update", "replace"]
 
 #: What write methods accept: a params TypedDict / mapping of API field names, or a model instance
 #: (only its set fields are sent).
@@ -531,7 +533,7 @@ def next_page_request(
 
 def _write_request(
     spec: EntitySpec,
-    op: Literal["create", "update", "replace"],
+    op: WriteOperation,
     data: WriteData,
     parent_id: int | None,
     parent: str | None,
@@ -607,7 +609,7 @@ def child_write_request(
     spec: EntitySpec,
     route: RouteSpec,
     parent_id: int,
-    op: Literal["create", "update", "replace"],
+    op: WriteOperation,
     data: WriteData,
 ) -> ApiRequest:
     """POST/PATCH/PUT on ``{Parent}/{parentId}/{Child}``."""
@@ -665,7 +667,7 @@ class ClientCore:
         base = self.base_url
         if base is None:
             raise AutotaskConfigError("api_url is not resolved yet (zone discovery has not run)")
-        if "://" in path:
+        if path[:8].lower().startswith(("http://", "https://")):
             if _origin(path) == _origin(base):
                 url = path
             else:
@@ -677,17 +679,13 @@ class ClientCore:
                         f"configured API host {base}"
                     )
                 base_parts = urlsplit(base)
-                base_marker = base_parts.path.lower().find("/atservicesrest/")
-                prefix = base_parts.path[:base_marker] if base_marker >= 0 else ""
-                url = urlunsplit(
-                    (
-                        base_parts.scheme,
-                        base_parts.netloc,
-                        prefix + parts.path[marker:],
-                        parts.query,
-                        "",
-                    )
-                )
+                rest = parts.path[marker + len("/atservicesrest/") :]
+                if rest.lower().startswith("v1.0/"):
+                    new_path = base_parts.path + rest[len("v1.0/") :]  # base ends in /V1.0/
+                else:
+                    base_marker = base_parts.path.lower().find("/atservicesrest/")
+                    new_path = base_parts.path[:base_marker] + "/ATServicesRest/" + rest
+                url = urlunsplit((base_parts.scheme, base_parts.netloc, new_path, parts.query, ""))
                 logger.debug("re-based %s onto %s", redact_url(path), base)
         else:
             url = base + path.lstrip("/")

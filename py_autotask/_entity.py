@@ -241,7 +241,7 @@ class SyncChildCollection(_ChildBase[M]):
         response = self._client._send(request)
         return self._client._core.read_item(self._model, response)
 
-    def _write(self, op: Any, data: _core.WriteData) -> int:
+    def _write(self, op: _core.WriteOperation, data: _core.WriteData) -> int:
         request = _core.child_write_request(self._spec, self._route, self._parent_id, op, data)
         response = self._client._send(request)
         fallback = None if op == "create" else _core.record_id(data)
@@ -294,7 +294,7 @@ class AsyncChildCollection(_ChildBase[M]):
         response = await self._client._send(request)
         return self._client._core.read_item(self._model, response)
 
-    async def _write(self, op: Any, data: _core.WriteData) -> int:
+    async def _write(self, op: _core.WriteOperation, data: _core.WriteData) -> int:
         request = _core.child_write_request(self._spec, self._route, self._parent_id, op, data)
         response = await self._client._send(request)
         fallback = None if op == "create" else _core.record_id(data)
