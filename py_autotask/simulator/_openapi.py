@@ -175,7 +175,7 @@ def _entity_schemas(
     if udfs:
         model["properties"]["userDefinedFields"] = _udf_schema(udfs, request=False)
     model["description"] = f"A {singular} record as /V1.0/{name} returns it."
-    out[singular] = model
+    out["model"] = model
 
     writable_required = [
         str(f["name"])
@@ -199,12 +199,12 @@ def _entity_schemas(
             schema["required"] = required
         return schema
 
-    out[f"{singular}Create"] = body(writable_required, with_id=False)
+    out["create"] = body(writable_required, with_id=False)
     child_required = [n for n in writable_required if n not in parent_id_fields]
     if child_required != writable_required:
-        out[f"{singular}ChildCreate"] = body(child_required, with_id=False)
-    out[f"{singular}Update"] = body(["id"], with_id=True)
-    out[f"{singular}Replace"] = body(["id", *writable_required], with_id=True)
+        out["childCreate"] = body(child_required, with_id=False)
+    out["update"] = body(["id"], with_id=True)
+    out["replace"] = body(["id", *writable_required], with_id=True)
     return out
 
 
@@ -501,14 +501,43 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
     singulars: dict[str, str] = {}
     loaded: dict[str, tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], dict[str, Any]]] = {}
 
+    raw: dict[str, tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], dict[str, Any]]] = {}
     for name in names:
         d = root / name
         fields = list((_read(d / "fields.json") or {}).get("fields") or [])
         udfs = list((_read(d / "userDefinedFields.json") or {}).get("fields") or [])
         derived = _read(d / "derived.json") or {}
-        singular = str(derived.get("singular") or name)
-        if singular in schemas or singular in singulars.values():  # never clobber a schema
-            singular = f"{singular}_{name}"
+        raw[name] = (fields, udfs, derived)
+    # Schema names: <Singular> for the record, <Singular><Suffix> for bodies and wrappers; a
+    # clash (two collections sharing a singular, or QuoteItem vs Quote+Item) gets a _<Collection>
+    # suffix so no schema is ever overwritten.
+    taken: set[str] = set(schemas)
+    models: dict[str, str] = {}
+    for name in names:
+        singular = str(raw[name][2].get("singular") or name)
+        model_name = singular if singular not in taken else f"{singular}_{name}"
+        taken.add(model_name)
+        models[name] = model_name
+    suffixes = {
+        "create": "Create",
+        "childCreate": "ChildCreate",
+        "update": "Update",
+        "replace": "Replace",
+        "page": "QueryResult",
+        "item": "ItemResult",
+    }
+    schema_names: dict[str, dict[str, str]] = {}
+    for name in names:
+        fields, udfs, derived = raw[name]
+        singular = models[name]
+        roles = {"model": singular}
+        for role, suffix in suffixes.items():
+            candidate = f"{singular}{suffix}"
+            if candidate in taken:
+                candidate = f"{singular}{suffix}_{name}"
+            taken.add(candidate)
+            roles[role] = candidate
+        schema_names[name] = roles
         singulars[name] = singular
         loaded[name] = (fields, udfs, derived)
         parent_ids = {
@@ -518,14 +547,19 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
         }
         lower = {str(f["name"]).lower(): str(f["name"]) for f in fields}
         parent_ids = {lower.get(p.lower(), p) for p in parent_ids}
-        schemas.update(_entity_schemas(name, singular, fields, udfs, parent_ids))
-        schemas[f"{singular}Page"] = _page_schema(singular)
-        schemas[f"{singular}Item"] = _item_schema(singular)
+        built = _entity_schemas(name, singular, fields, udfs, parent_ids)
+        if "childCreate" not in built:
+            roles["childCreate"] = roles["create"]
+        for role, schema in built.items():
+            schemas[roles[role]] = schema
+        schemas[roles["page"]] = _page_schema(singular)
+        schemas[roles["item"]] = _item_schema(singular)
         tags.append({"name": name, "description": f"/V1.0/{name} ({singular})"})
 
     for name in names:
         fields, udfs, derived = loaded[name]
         singular = singulars[name]
+        sn = schema_names[name]
         base = f"/V1.0/{name}"
         _meta_paths(paths, base, name, name, name)
         root_info = derived.get("root") or {}
@@ -537,7 +571,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                 name,
                 f"Create a {singular}",
                 _ok("ItemIdResult", "id of the created record"),
-                body=f"{singular}Create",
+                body=sn["create"],
             )
         if "update" in ops:
             collection["patch"] = _op(
@@ -545,7 +579,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                 name,
                 f"Update a {singular} (sparse, id in the body)",
                 _ok("ItemIdResult", "id of the updated record"),
-                body=f"{singular}Update",
+                body=sn["update"],
             )
         if "replace" in ops:
             collection["put"] = _op(
@@ -553,7 +587,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                 name,
                 f"Replace a {singular} (omitted writable fields become null)",
                 _ok("ItemIdResult", "id of the replaced record"),
-                body=f"{singular}Replace",
+                body=sn["replace"],
             )
         if collection:
             paths[base] = {"parameters": [_P_IMPERSONATE], **collection}
@@ -563,7 +597,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                 f"{name}_get",
                 name,
                 f"Get a {singular} by id (item is null when absent)",
-                _ok(f"{singular}Item", "the record or null"),
+                _ok(sn["item"], "the record or null"),
             )
         if "delete" in ops:
             item["delete"] = _op(
@@ -581,14 +615,14 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     f"{name}_queryGet",
                     name,
                     f"Query {name} (search = URL-encoded QueryModel JSON)",
-                    _ok(f"{singular}Page", "one page of records, ascending id"),
+                    _ok(sn["page"], "one page of records, ascending id"),
                     parameters=[_P_SEARCH],
                 ),
                 "post": _op(
                     f"{name}_queryPost",
                     name,
                     f"Query {name}",
-                    _ok(f"{singular}Page", "one page of records, ascending id"),
+                    _ok(sn["page"], "one page of records, ascending id"),
                     body="QueryModel",
                 ),
             }
@@ -598,14 +632,14 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     f"{name}_nextGet",
                     name,
                     f"Next page of a {name} query (pageDetails.nextPageUrl)",
-                    _ok(f"{singular}Page", "the following page"),
+                    _ok(sn["page"], "the following page"),
                     parameters=[_P_SEARCH_OPT],
                 ),
                 "post": _op(
                     f"{name}_nextPost",
                     name,
                     f"Next page of a POST {name} query (pageDetails.nextPageUrl)",
-                    _ok(f"{singular}Page", "the following page"),
+                    _ok(sn["page"], "the following page"),
                     parameters=[_P_SEARCH_OPT],
                 ),
             }
@@ -637,18 +671,14 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
             url = f"/V1.0/{parent}/{{parentId}}/{child}"
             op_prefix = f"{parent}_{child}"
             tag = name
-            create_body = (
-                f"{singular}ChildCreate"
-                if f"{singular}ChildCreate" in schemas
-                else f"{singular}Create"
-            )
+            create_body = sn["childCreate"]
             coll: dict[str, Any] = {}
             if "list" in cops:
                 coll["get"] = _op(
                     f"{op_prefix}_list",
                     tag,
                     f"List the {child} of one {parent} record",
-                    _ok(f"{singular}Page", "one page of child records"),
+                    _ok(sn["page"], "one page of child records"),
                     parameters=[_P_PAGING_OPT],
                 )
             if "create" in cops:
@@ -665,7 +695,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     tag,
                     f"Update a {singular} under {parent}",
                     _ok("ItemIdResult", "id of the updated record"),
-                    body=f"{singular}Update",
+                    body=sn["update"],
                 )
             if "replace" in cops:
                 coll["put"] = _op(
@@ -673,7 +703,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     tag,
                     f"Replace a {singular} under {parent}",
                     _ok("ItemIdResult", "id of the replaced record"),
-                    body=f"{singular}Replace",
+                    body=sn["replace"],
                 )
             if coll and url not in paths:
                 paths[url] = {"parameters": [_P_PARENT, _P_IMPERSONATE], **coll}
@@ -683,7 +713,7 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     f"{op_prefix}_get",
                     tag,
                     f"Get a {singular} under {parent}",
-                    _ok(f"{singular}Item", "the record or null"),
+                    _ok(sn["item"], "the record or null"),
                 )
             if "delete" in cops:
                 citem["delete"] = _op(
