@@ -216,6 +216,10 @@ def _parse_error_body(body: bytes) -> tuple[list[str], str, bool]:
     return errors, message, True
 
 
+#: Error bodies are small; a success body larger than this is data, never a disguised rejection.
+_MAX_ERROR_BODY: Final = 64 * 1024
+
+
 def _is_thread_limit_body(body: bytes) -> bool:
     try:
         data = json.loads(body)
@@ -729,7 +733,12 @@ class ClientCore:
             raise self.error(response)
         # A thread-limit rejection may arrive under a non-error status; only an error-shaped body
         # counts (a record whose text mentions the code must not).
-        if b"tgenatr005" in response.content.lower() and _is_thread_limit_body(response.content):
+        content = response.content
+        if (
+            len(content) <= _MAX_ERROR_BODY
+            and (b"tgenatr005" in content or b"TGENATR005" in content)
+            and _is_thread_limit_body(content)
+        ):
             raise self.error(response)
 
     def safe_url(self, url: str) -> str:
@@ -779,6 +788,36 @@ class ClientCore:
             return parse_page(model, response.content)
         except (pydantic.ValidationError, ValueError) as exc:
             raise self._bad_body(response, f"page of {model.__name__}", exc) from exc
+
+    def next_page(
+        self,
+        page: Page[Any],
+        response: ApiResponse,
+        body: Mapping[str, Any] | None,
+    ) -> ApiRequest | None:
+        """The request for the page after ``page``, or ``None`` on the last page.
+
+        ``body`` is the QueryModel of a query (followed with :attr:`next_page_method`) or ``None``
+        for a child-collection list (followed with GET). A ``nextPageUrl`` equal to the URL just
+        fetched can only repeat the same page forever, so it raises instead of looping.
+        """
+        next_url = page.next_page_url
+        if not next_url:
+            return None
+        sent = response.request
+        if self.resolve_url(next_url) == sent.url:
+            error = AutotaskAPIError(
+                "nextPageUrl points at the page just fetched; stopping instead of looping",
+                status_code=response.status_code,
+                method=sent.method,
+                url=sent.url,
+                hint="the server's paging cursor did not advance; results would repeat forever",
+            )
+            error._redact(self.credentials.secret_values())
+            raise error
+        entity = sent.source.entity if sent.source is not None else None
+        method: NextPageMethod = self.next_page_method if body is not None else "GET"
+        return next_page_request(entity, next_url, body, method)
 
     def read_count(self, response: ApiResponse) -> int:
         self.raise_for_status(response)

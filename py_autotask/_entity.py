@@ -67,12 +67,10 @@ class SyncEntity(_EntityBase[M]):
             response = self._client._send(request)
             page = core.read_page(self._model, response)
             yield from page.items
-            next_url = page.next_page_url
-            if not next_url:
+            next_request = core.next_page(page, response, body)
+            if next_request is None:
                 return
-            request = _core.next_page_request(
-                self._spec.name, next_url, body, core.next_page_method
-            )
+            request = next_request
 
     def _query_all(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
@@ -147,12 +145,10 @@ class AsyncEntity(_EntityBase[M]):
             page = core.read_page(self._model, response)
             for item in page.items:
                 yield item
-            next_url = page.next_page_url
-            if not next_url:
+            next_request = core.next_page(page, response, body)
+            if next_request is None:
                 return
-            request = _core.next_page_request(
-                self._spec.name, next_url, body, core.next_page_method
-            )
+            request = next_request
 
     async def _query_all(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
@@ -228,10 +224,10 @@ class SyncChildCollection(_ChildBase[M]):
             response = self._client._send(request)
             page = core.read_page(self._model, response)
             yield from page.items
-            next_url = page.next_page_url
-            if not next_url:
+            next_request = core.next_page(page, response, None)
+            if next_request is None:
                 return
-            request = _core.next_page_request(self._spec.name, next_url, None, "GET")
+            request = next_request
 
     def _list(self) -> list[M]:
         return list(self._list_iter())
@@ -281,10 +277,10 @@ class AsyncChildCollection(_ChildBase[M]):
             page = core.read_page(self._model, response)
             for item in page.items:
                 yield item
-            next_url = page.next_page_url
-            if not next_url:
+            next_request = core.next_page(page, response, None)
+            if next_request is None:
                 return
-            request = _core.next_page_request(self._spec.name, next_url, None, "GET")
+            request = next_request
 
     async def _list(self) -> list[M]:
         return [item async for item in self._list_iter()]

@@ -520,3 +520,13 @@ def test_prepared_request_and_response_reprs_hide_credentials(
     assert BASE + "Tickets/1" in rendered
     for value in SECRETS:
         assert value not in rendered
+
+
+def test_a_next_page_url_that_does_not_advance_raises(
+    client: AutotaskClient, recorder: Recorder
+) -> None:
+    url2 = next_url("Tickets", 2)
+    recorder.reply(page([{"id": 1}], url2), page([{"id": 2}], url2))
+    with pytest.raises(AutotaskAPIError, match="stopping instead of looping"):
+        client._entity(TicketsEntity).query_all()
+    assert len(recorder.requests) == 2
