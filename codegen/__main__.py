@@ -18,25 +18,37 @@ def main(argv: list[str] | None = None) -> int:
     p_boot.add_argument("--swagger", default="autotask-swagger-v1-2026-06.json")
     p_boot.add_argument("--out", type=Path, default=ROOT / "schemas")
 
-    p_pull = sub.add_parser("pull", help="fetch metadata from a live API or a base URL into schemas/")
-    p_pull.add_argument("--base-url", default=None, help="API root, e.g. http://127.0.0.1:8080/ATServicesRest/V1.0/")
+    p_pull = sub.add_parser(
+        "pull", help="fetch metadata from a live API or a base URL into schemas/"
+    )
+    p_pull.add_argument(
+        "--base-url", default=None, help="API root, e.g. http://127.0.0.1:8080/ATServicesRest/V1.0/"
+    )
     p_pull.add_argument("--out", type=Path, default=ROOT / "schemas")
     p_pull.add_argument("--entities", nargs="*", default=None, help="limit to these collections")
     p_pull.add_argument("--concurrency", type=int, default=3)
-    p_pull.add_argument("--keep-tenant-labels", action="store_true",
-                        help="keep the tenant's own picklist labels (default: neutral labels)")
+    p_pull.add_argument(
+        "--keep-tenant-labels",
+        action="store_true",
+        help="keep the tenant's own picklist labels (default: neutral labels)",
+    )
 
     p_render = sub.add_parser("render", help="render generated/ from schemas/ and templates/")
     p_render.add_argument("--schemas", type=Path, default=ROOT / "schemas")
     p_render.add_argument("--out", type=Path, default=ROOT / "generated")
 
-    p_drift = sub.add_parser("check-drift", help="fail when generated/ does not match schemas/ + templates/")
+    p_drift = sub.add_parser(
+        "check-drift", help="fail when generated/ does not match schemas/ + templates/"
+    )
     p_drift.add_argument("--schemas", type=Path, default=ROOT / "schemas")
     p_drift.add_argument("--generated", type=Path, default=ROOT / "generated")
 
-    p_diff = sub.add_parser("diff", help="print the drift report between two schemas/ trees or Swagger files")
+    p_diff = sub.add_parser(
+        "diff", help="print the drift report between two schemas/ trees or Swagger files"
+    )
     p_diff.add_argument("old", type=Path)
     p_diff.add_argument("new", type=Path)
+    p_diff.add_argument("--json", action="store_true", help="print the report as JSON")
 
     args = parser.parse_args(argv)
     if args.command == "bootstrap":
@@ -62,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "diff":
         from codegen.drift import run_diff
 
-        return run_diff(args.old, args.new)
+        return run_diff(args.old, args.new, as_json=args.json)
     return 2
 
 
