@@ -8,7 +8,7 @@ drive the page loop and call the client's ``_send``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from . import _core
@@ -22,6 +22,39 @@ if TYPE_CHECKING:
 __all__ = ["AsyncChildCollection", "AsyncEntity", "SyncChildCollection", "SyncEntity"]
 
 M = TypeVar("M", bound=AutotaskModel)
+
+
+def _iterate(
+    client: AutotaskClient,
+    model: type[M],
+    request: _core.ApiRequest,
+    body: Mapping[str, Any] | None,
+) -> Iterator[M]:
+    """Yield every record of every page, holding one page at a time."""
+    core = client._core
+    next_request: _core.ApiRequest | None = request
+    while next_request is not None:
+        response = client._send(next_request)
+        page = core.read_page(model, response)
+        yield from page.items
+        next_request = core.next_page(page, response, body)
+
+
+async def _aiterate(
+    client: AsyncAutotaskClient,
+    model: type[M],
+    request: _core.ApiRequest,
+    body: Mapping[str, Any] | None,
+) -> AsyncIterator[M]:
+    """Async twin of :func:`_iterate`."""
+    core = client._core
+    next_request: _core.ApiRequest | None = request
+    while next_request is not None:
+        response = await client._send(next_request)
+        page = core.read_page(model, response)
+        for item in page.items:
+            yield item
+        next_request = core.next_page(page, response, body)
 
 
 class _EntityBase(Generic[M]):
@@ -59,18 +92,11 @@ class SyncEntity(_EntityBase[M]):
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
     ) -> Iterator[M]:
         """Every matching record, one page in memory at a time, following ``nextPageUrl`` to the
-        end. A failing page raises; results are never silently truncated."""
+        end. A failing page raises; results are never silently truncated. Arguments are checked
+        at call time; requests start when iteration does."""
         body = build_query_body(filter, include_fields=include_fields)
         request = _core.query_request(self._spec, body)
-        core = self._client._core
-        while True:
-            response = self._client._send(request)
-            page = core.read_page(self._model, response)
-            yield from page.items
-            next_request = core.next_page(page, response, body)
-            if next_request is None:
-                return
-            request = next_request
+        return _iterate(self._client, self._model, request, body)
 
     def _query_all(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
@@ -133,22 +159,13 @@ class AsyncEntity(_EntityBase[M]):
         response = await self._client._send(_core.query_request(self._spec, body))
         return self._client._core.read_page(self._model, response)
 
-    async def _query_all_iter(
+    def _query_all_iter(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
     ) -> AsyncIterator[M]:
-        """Async twin of :meth:`SyncEntity._query_all_iter`."""
+        """Async twin of :meth:`SyncEntity._query_all_iter` (an async iterator; not awaited)."""
         body = build_query_body(filter, include_fields=include_fields)
         request = _core.query_request(self._spec, body)
-        core = self._client._core
-        while True:
-            response = await self._client._send(request)
-            page = core.read_page(self._model, response)
-            for item in page.items:
-                yield item
-            next_request = core.next_page(page, response, body)
-            if next_request is None:
-                return
-            request = next_request
+        return _aiterate(self._client, self._model, request, body)
 
     async def _query_all(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
@@ -219,15 +236,7 @@ class SyncChildCollection(_ChildBase[M]):
     def _list_iter(self) -> Iterator[M]:
         """Every child record, following ``nextPageUrl`` (GET) through every page."""
         request = _core.child_list_request(self._spec, self._route, self._parent_id)
-        core = self._client._core
-        while True:
-            response = self._client._send(request)
-            page = core.read_page(self._model, response)
-            yield from page.items
-            next_request = core.next_page(page, response, None)
-            if next_request is None:
-                return
-            request = next_request
+        return _iterate(self._client, self._model, request, None)
 
     def _list(self) -> list[M]:
         return list(self._list_iter())
@@ -268,19 +277,10 @@ class AsyncChildCollection(_ChildBase[M]):
     ) -> None:
         super().__init__(client, spec, route, parent_id)
 
-    async def _list_iter(self) -> AsyncIterator[M]:
+    def _list_iter(self) -> AsyncIterator[M]:
         """Every child record, following ``nextPageUrl`` (GET) through every page."""
         request = _core.child_list_request(self._spec, self._route, self._parent_id)
-        core = self._client._core
-        while True:
-            response = await self._client._send(request)
-            page = core.read_page(self._model, response)
-            for item in page.items:
-                yield item
-            next_request = core.next_page(page, response, None)
-            if next_request is None:
-                return
-            request = next_request
+        return _aiterate(self._client, self._model, request, None)
 
     async def _list(self) -> list[M]:
         return [item async for item in self._list_iter()]

@@ -11,6 +11,8 @@ import pytest
 
 from py_autotask import AutotaskClient, F
 from py_autotask._core import get_request
+from py_autotask._entity import SyncEntity
+from py_autotask._spec import EntitySpec
 from py_autotask._version import __version__
 from py_autotask.exceptions import (
     AutotaskAPIError,
@@ -26,6 +28,7 @@ from py_autotask.exceptions import (
 from .conftest import (
     BASE,
     INTEGRATION_CODE,
+    NOTES_ROUTE,
     SECRET,
     SECRETS,
     TICKETS_SPEC,
@@ -530,3 +533,18 @@ def test_a_next_page_url_that_does_not_advance_raises(
     with pytest.raises(AutotaskAPIError, match="stopping instead of looping"):
         client._entity(TicketsEntity).query_all()
     assert len(recorder.requests) == 2
+
+
+def test_query_all_iter_checks_arguments_before_iterating(
+    client: AutotaskClient, recorder: Recorder
+) -> None:
+    with pytest.raises(AutotaskConfigError):
+        client._entity(TicketsEntity).query_all_iter([F("a").eq(1), "status eq 1"])  # type: ignore[list-item]
+
+    class ChildOnly(SyncEntity[Ticket]):
+        _spec = EntitySpec("ChildOnly", "ChildOnly", frozenset(), (NOTES_ROUTE,))
+        _model = Ticket
+
+    with pytest.raises(AutotaskOperationNotSupportedError, match="'query'"):
+        client._entity(ChildOnly)._query_all_iter()
+    assert recorder.requests == []
