@@ -696,8 +696,15 @@ def _fmt_ms(ms: int) -> str:
     return (_DAYS.get(day) or _day(day)) + _HM[minute] + _SS[s] + _FRAC[rem - sec * 1000]
 
 
+_MIDNIGHTS: dict[int, str] = {}
+
+
 def _midnight(ms: int) -> str:
-    return _fmt_ms(ms - ms % _DAY_MS)
+    day = ms // _DAY_MS
+    text = _MIDNIGHTS.get(day)
+    if text is None:
+        text = _MIDNIGHTS[day] = _day(day) + "00:00:00"
+    return text
 
 
 def _cut(value: str, length: int) -> str:
@@ -1033,10 +1040,16 @@ def _identity(
         return None
     sing = ent.singular.lower()
     if low == "ticketnumber" and ent.name == "Tickets":
+        prefixes: dict[int, str] = {}
 
         def ticket_number(_rec: dict[str, Any], i: int, created: int) -> str:
-            day = _day(created // _DAY_MS)
-            return _cut(f"T{day[0:4]}{day[5:7]}{day[8:10]}.{i % 10000:04d}", length)
+            day = created // _DAY_MS
+            prefix = prefixes.get(day)
+            if prefix is None:
+                text = _day(day)
+                prefix = prefixes[day] = f"T{text[0:4]}{text[5:7]}{text[8:10]}."
+            number = f"{prefix}{i % 10000:04d}"
+            return number if len(number) <= length or length <= 0 else number[:length]
 
         return ticket_number
     if low in (f"{sing}number", "number") and low != "ticketnumber":
@@ -1180,8 +1193,9 @@ _Template = tuple[
     dict[str, Any],  # static part of the record
     tuple[tuple[str, int, int], ...],  # references to fill: (field, lowest id, id span)
     tuple[str, ...],  # self references to fill
-    tuple[tuple[str, int, bool], ...],  # datetimes: (field, offset ms after creation, date only)
-    tuple[tuple[str, Any], ...],  # UDF (name, value)
+    tuple[tuple[str, int], ...],  # datetimes: (field, offset ms after creation)
+    tuple[tuple[str, int], ...],  # date-only: (field, offset ms after creation) -> midnight
+    list[dict[str, Any]],  # UDF entries [{"name", "value"}] (copied per record)
 ]
 
 
@@ -1193,13 +1207,14 @@ def _build_pool(plan: _Plan, rng: random.Random, size: int) -> list[_Template]:
         for name, gen in plan.static:
             scratch[name] = gen(rng, scratch, k)
         base: dict[str, Any] = {}
-        dates: list[tuple[str, int, bool]] = []
+        dates: list[tuple[str, int]] = []
+        days: list[tuple[str, int]] = []
         for name in plan.field_names:
             v = scratch.get(name)
             if v is _REF:
                 v = None
             elif isinstance(v, _RelDate):
-                dates.append((name, v.offset, v.date_only))
+                (days if v.date_only else dates).append((name, v.offset))
                 v = None
             base[name] = v
         live_refs = tuple(
@@ -1208,8 +1223,8 @@ def _build_pool(plan: _Plan, rng: random.Random, size: int) -> list[_Template]:
         live_self = tuple(
             name for name, required in plan.self_refs if required or rng.random() < 0.2
         )
-        udf_vals = tuple((n, g(rng, scratch, k)) for n, g in plan.udfs)
-        pool.append((base, live_refs, live_self, tuple(dates), udf_vals))
+        udf_vals = [{"name": n, "value": g(rng, scratch, k)} for n, g in plan.udfs]
+        pool.append((base, live_refs, live_self, tuple(dates), tuple(days), udf_vals))
     return pool
 
 
@@ -1234,13 +1249,14 @@ def _emit(
     step = max(_WINDOW_MS // max(count, 1), 1)
     fmt = _fmt_ms
     mid = _midnight
+    copy_dict = dict.copy
     sequential_pool = count + 1 - start <= size
     max_touch = 60 * _DAY_MS
     for i in range(start, count + 1):
         if sequential_pool:
-            base, refs, selfs, dates, udfv = pool[i - start]
+            base, refs, selfs, dates, days, udfv = pool[i - start]
         else:
-            base, refs, selfs, dates, udfv = pool[int(r() * size)]
+            base, refs, selfs, dates, days, udfv = pool[int(r() * size)]
         rec = base.copy()
         rec["id"] = i
         for fname, lo, span in refs:
@@ -1256,12 +1272,14 @@ def _emit(
             text = fmt(ts + int(r() * max_touch))
             for fname in modified:
                 rec[fname] = text
-        for fname, off, date_only in dates:
-            rec[fname] = mid(ts + off) if date_only else fmt(ts + off)
+        for fname, off in dates:
+            rec[fname] = fmt(ts + off)
+        for fname, off in days:
+            rec[fname] = mid(ts + off)
         for fname, fn in identity:
             rec[fname] = fn(rec, i, ts)
         if has_udfs:
-            rec["userDefinedFields"] = [{"name": n, "value": v} for n, v in udfv]
+            rec["userDefinedFields"] = list(map(copy_dict, udfv))
         yield name, rec
 
 
