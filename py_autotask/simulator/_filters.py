@@ -80,8 +80,18 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def convert_value(field: FieldInfo, value: Any) -> Any:
     """Convert one filter value to the column representation, or raise QueryError."""
+    converted = _convert(field, value)
+    if isinstance(converted, int) and not _INT64[0] <= converted <= _INT64[1]:
+        raise QueryError("Arithmetic overflow error converting expression to data type bigint.")
+    return converted
+
+
+def _convert(field: FieldInfo, value: Any) -> Any:
     kind = field.kind
     if value is None:
         raise QueryError(f"A value is required for field '{field.name}'.")

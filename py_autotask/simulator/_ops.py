@@ -197,6 +197,12 @@ class Ops:
 
     # -- writes ----------------------------------------------------------------------------------
     def _coerce(self, f: FieldInfo, value: Any) -> Any:
+        out = self._coerce_value(f, value)
+        if isinstance(out, int) and not isinstance(out, bool) and not -(2**63) <= out < 2**63:
+            raise self._verr(f"Value {value} for field {f.name} is too large or too small.")
+        return out
+
+    def _coerce_value(self, f: FieldInfo, value: Any) -> Any:
         if value is None:
             return None
         kind = f.kind
