@@ -402,6 +402,18 @@ _CITIES = [
 _STATES = ("CA", "NY", "TX", "WA", "FL", "IL", "MA", "CO", "GA", "OR", "NC", "AZ")
 _STREETS = ("Main", "Oak", "Pine", "Maple", "Cedar", "Elm", "Lake", "Hill", "Park", "Church")
 _COUNTRIES = ("United States", "United Kingdom", "Canada", "Australia", "Germany")
+_JOBS = (
+    "Service Desk Engineer",
+    "Network Engineer",
+    "Account Manager",
+    "Office Manager",
+    "IT Director",
+    "Project Manager",
+    "Technician",
+    "Finance Controller",
+    "Operations Lead",
+    "CEO",
+)
 _ATTACHMENT_TEXT = b"py-autotask simulator attachment\n"
 
 
@@ -780,6 +792,10 @@ def _string_value(rng: random.Random, low: str, entity: str) -> str:
         return f"https://{w}.example.com/{rng.choice(_WORDS)}"
     if "guid" in low or low.endswith("uid"):
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    if low == "username":
+        return f"{rng.choice(_FIRST).lower()}.{rng.choice(_LAST).lower()}"
+    if low == "title" and entity in ("Contacts", "Resources"):
+        return rng.choice(_JOBS)
     if "firstname" in low:
         return rng.choice(_FIRST)
     if "lastname" in low:
@@ -848,6 +864,8 @@ def _string_value(rng: random.Random, low: str, entity: str) -> str:
 
 def _number_value(rng: random.Random, low: str, integer: bool, data_type: str) -> Any:
     if integer:
+        if low.startswith(("is", "has")) and len(low) > 3:  # integer flags (Contacts.isActive)
+            return 1 if rng.random() < (0.9 if "active" in low else 0.5) else 0
         if "year" in low:
             return rng.randrange(2020, 2027)
         if "month" in low:
@@ -889,6 +907,8 @@ class _Plan:
     modified: list[str]
     identity: list[tuple[str, Callable[[dict[str, Any], int, int], str]]]
     udfs: list[tuple[str, _StaticGen]]
+    # (start field, end field, max span ms): the end datetime follows the start
+    spans: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def _fill_prob(f: Mapping[str, Any]) -> float:
@@ -1148,6 +1168,19 @@ def _build_plan(
         static.append((name, _static_gen(ent, f, by_lower)))
 
     udfs = [(str(u.get("name")), _udf_gen(u)) for u in ent.udfs]
+    spans: list[tuple[str, str, int]] = []
+    dated = {
+        str(f["name"]).lower(): str(f["name"])
+        for f in ent.fields
+        if str(f.get("dataType") or "").lower() in ("datetime", "date")
+    }
+    for low_name, start_name in dated.items():
+        if "start" in low_name:
+            end_name = dated.get(low_name.replace("start", "end", 1))
+            if end_name is not None:
+                # times of day / work periods: up to 8 hours; date ranges: up to a year
+                span = 8 * 3_600_000 if "time" in low_name else 365 * _DAY_MS
+                spans.append((start_name, end_name, span))
     return _Plan(
         ent.name,
         [str(f["name"]) for f in ent.fields],
@@ -1158,6 +1191,7 @@ def _build_plan(
         modified,
         identity,
         udfs,
+        spans,
     )
 
 
@@ -1206,6 +1240,11 @@ def _build_pool(plan: _Plan, rng: random.Random, size: int) -> list[_Template]:
         scratch: dict[str, Any] = {}
         for name, gen in plan.static:
             scratch[name] = gen(rng, scratch, k)
+        for start_name, end_name, span in plan.spans:
+            start_value, end_value = scratch.get(start_name), scratch.get(end_name)
+            if isinstance(start_value, _RelDate) and isinstance(end_value, _RelDate):
+                offset = start_value.offset + rng.randrange(span // 32, span)
+                scratch[end_name] = _RelDate(offset, end_value.date_only)
         base: dict[str, Any] = {}
         dates: list[tuple[str, int]] = []
         days: list[tuple[str, int]] = []

@@ -382,6 +382,13 @@ def test_values_look_like_autotask(demo: list[tuple[str, dict[str, Any]]]) -> No
     assert len(set(names)) == len(names)
     # date-only looking field at midnight
     assert all(x["completedDate"] is None or x["completedDate"].endswith("T00:00:00") for x in t)
+    # start/end pairs: a work period of at most 8 hours
+    for e in data["TimeEntries"]:
+        if e["startDateTime"] and e["endDateTime"]:
+            assert e["startDateTime"] < e["endDateTime"]
+            assert e["endDateTime"][:10] >= e["startDateTime"][:10]
+    # integer flags are 0/1
+    assert {c["isActive"] for c in contacts} <= {0, 1}
     # later-than-creation datetimes
     for x in t:
         for fname in ("dueDateTime", "resolvedDateTime", "lastActivityDate"):
