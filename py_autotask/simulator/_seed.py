@@ -22,6 +22,13 @@ Value rules
       child-route parent id fields (``parentRoutes[].parentIdField``) point at ids of the target
       collection; references to ``Companies`` use 1..N (0 only when no other company exists);
       self references point at a lower id of the same collection (or are null for id 1);
+    * company scoping: collections with a required company reference (Contacts, CompanyLocations,
+      ConfigurationItems, Contracts, Projects, Opportunities, Tickets ...) are "company-owned" and
+      get their company round-robin (``companyID = 1 + (id - 1) % companies``), so the ids owned by
+      company ``c`` are ``c, c + n, c + 2n ...``; a record with a company that references another
+      company-owned collection (a ticket's contact, location, CI, contract, project ...) picks an
+      id of the *same* company (null when that company has none). This costs O(1) per reference
+      and keeps the generator stateless;
       references to a collection missing from the snapshot are null (1 when required);
     * datetimes are UTC without offset, millisecond precision with .NET-style trailing zeros trimmed
       (``2024-03-30T13:10:35.563``, ``2024-03-30T13:10:35.5``, ``2024-03-30T13:10:35``); the
@@ -909,6 +916,13 @@ class _Plan:
     udfs: list[tuple[str, _StaticGen]]
     # (start field, end field, max span ms): the end datetime follows the start
     spans: list[tuple[str, str, int]] = field(default_factory=list)
+    # company scoping: the record's company field, whether it is assigned round-robin by id
+    # (company-owned collections), the number of companies, and references into other
+    # company-owned collections that must belong to the same company: (field, count, required)
+    company_field: str | None = None
+    company_rr: bool = False
+    n_companies: int = 0
+    scoped: list[tuple[str, int, bool]] = field(default_factory=list)
 
 
 def _fill_prob(f: Mapping[str, Any]) -> float:
@@ -1100,10 +1114,42 @@ def _identity(
     return None
 
 
+def _is_real_ref(ent: _Entity, name: str) -> bool:
+    """A reference field the generator fills with ids (a picklist with values wins)."""
+    if name not in ent.refs:
+        return False
+    for f in ent.fields:
+        if f["name"] == name:
+            return not (f.get("isPickList") and _pick_options(f))
+    return True
+
+
+def _company_anchor(ent: _Entity) -> str | None:
+    """The field holding a record's company (required first, ``companyID`` preferred)."""
+    candidates = [n for n, t in ent.refs.items() if t == "Companies" and _is_real_ref(ent, n)]
+    if not candidates or ent.name == "Companies":
+        return None
+    return min(
+        candidates,
+        key=lambda n: (n not in ent.required_refs, n.lower() != "companyid", n),
+    )
+
+
+def _company_owned(entities: Mapping[str, _Entity]) -> set[str]:
+    """Collections whose records belong to exactly one company (required company reference)."""
+    owned = set()
+    for name, ent in entities.items():
+        anchor = _company_anchor(ent)
+        if anchor is not None and anchor in ent.required_refs:
+            owned.add(name)
+    return owned
+
+
 def _build_plan(
     ent: _Entity,
     counts: Mapping[str, int],
     deferred: set[str],
+    owned: set[str] | frozenset[str] = frozenset(),
 ) -> _Plan:
     by_lower = {str(f["name"]).lower(): str(f["name"]) for f in ent.fields}
     change_field = str(ent.derived.get("changeTrackingField") or "")
@@ -1113,6 +1159,11 @@ def _build_plan(
     created: list[str] = []
     modified: list[str] = []
     identity: list[tuple[str, Callable[[dict[str, Any], int, int], str]]] = []
+
+    n_companies = counts.get("Companies", 0)
+    anchor = _company_anchor(ent) if n_companies > 0 and "Companies" not in deferred else None
+    company_rr = anchor is not None and ent.name in owned
+    scoped: list[tuple[str, int, bool]] = []
 
     # Parents of dependent picklists first so children see their value.
     parents = {
@@ -1143,7 +1194,13 @@ def _build_plan(
             if span <= 0 or (target in deferred and not required):
                 static.append((name, _const_none))
                 continue
-            refs.append((name, lo, span, required))
+            if name == anchor and company_rr:
+                static.append((name, _const_none))  # assigned round-robin per record
+                continue
+            if anchor is not None and target in owned and target not in deferred:
+                scoped.append((name, n, required))
+            else:
+                refs.append((name, lo, span, required))
             static.append((name, _ref_marker(required, _fill_prob(f))))
             continue
         if (
@@ -1192,6 +1249,10 @@ def _build_plan(
         identity,
         udfs,
         spans,
+        anchor,
+        company_rr,
+        n_companies,
+        scoped,
     )
 
 
@@ -1230,6 +1291,7 @@ _Template = tuple[
     tuple[tuple[str, int], ...],  # datetimes: (field, offset ms after creation)
     tuple[tuple[str, int], ...],  # date-only: (field, offset ms after creation) -> midnight
     list[dict[str, Any]],  # UDF entries [{"name", "value"}] (copied per record)
+    tuple[tuple[str, int, bool], ...],  # company-scoped references: (field, count, required)
 ]
 
 
@@ -1263,7 +1325,8 @@ def _build_pool(plan: _Plan, rng: random.Random, size: int) -> list[_Template]:
             name for name, required in plan.self_refs if required or rng.random() < 0.2
         )
         udf_vals = [{"name": n, "value": g(rng, scratch, k)} for n, g in plan.udfs]
-        pool.append((base, live_refs, live_self, tuple(dates), tuple(days), udf_vals))
+        live_scoped = tuple(x for x in plan.scoped if scratch.get(x[0]) is _REF)
+        pool.append((base, live_refs, live_self, tuple(dates), tuple(days), udf_vals, live_scoped))
     return pool
 
 
@@ -1289,19 +1352,38 @@ def _emit(
     fmt = _fmt_ms
     mid = _midnight
     copy_dict = dict.copy
+    company_field = plan.company_field
+    company_rr = plan.company_rr
+    n_companies = plan.n_companies
     sequential_pool = count + 1 - start <= size
     max_touch = 60 * _DAY_MS
     for i in range(start, count + 1):
         if sequential_pool:
-            base, refs, selfs, dates, days, udfv = pool[i - start]
+            base, refs, selfs, dates, days, udfv, scoped = pool[i - start]
         else:
-            base, refs, selfs, dates, days, udfv = pool[int(r() * size)]
+            base, refs, selfs, dates, days, udfv, scoped = pool[int(r() * size)]
         rec = base.copy()
         rec["id"] = i
         for fname, lo, span in refs:
             rec[fname] = lo + int(r() * span)
         for fname in selfs:
             rec[fname] = 1 + int(r() * (i - 1)) if i > 1 else None
+        if company_field is not None:
+            if company_rr:
+                company = 1 + (i - 1) % n_companies
+                rec[company_field] = company
+            else:
+                company = rec[company_field]
+            for fname, cnt, required in scoped:
+                if company is not None and 1 <= company <= cnt:
+                    # ids company, company + n, company + 2n ... belong to this company
+                    rec[fname] = company + n_companies * int(
+                        r() * ((cnt - company) // n_companies + 1)
+                    )
+                elif required:
+                    rec[fname] = 1 + int(r() * cnt)
+                else:
+                    rec[fname] = None
         ts = (i - 1 if i > 0 else 0) * step + int(r() * step)
         if created:
             text = fmt(ts)
@@ -1346,11 +1428,12 @@ def generate(
     entities = _load(Path(schemas_dir))
     resolved = _resolve_counts(entities, profile, counts)
     order, deferred = _order(entities, resolved)
+    owned = {n for n in _company_owned(entities) if "Companies" not in deferred.get(n, set())}
     for name in order:
         ent = entities[name]
         if not ent.fields:
             continue
-        plan = _build_plan(ent, resolved, deferred.get(name, set()))
+        plan = _build_plan(ent, resolved, deferred.get(name, set()), owned)
         owner = name == "Companies"
         for coll, rec in _emit(plan, resolved[name], seed, with_owner=owner):
             if owner and rec["id"] == 0:

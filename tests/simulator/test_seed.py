@@ -363,6 +363,31 @@ def test_core_references_are_populated(demo: list[tuple[str, dict[str, Any]]]) -
     assert all(e["ticketID"] is None or 1 <= e["ticketID"] <= 10_000 for e in data["TimeEntries"])
 
 
+def test_company_scoped_references(demo: list[tuple[str, dict[str, Any]]]) -> None:
+    """A ticket's contact, location, CI, contract, project all belong to the ticket's company."""
+    data = by_collection(demo)
+    company_of = {
+        coll: {r["id"]: r["companyID"] for r in data[coll]}
+        for coll in ("Contacts", "CompanyLocations", "ConfigurationItems", "Contracts", "Projects")
+    }
+    checked = 0
+    for t in data["Tickets"]:
+        for fname, coll in (
+            ("contactID", "Contacts"),
+            ("companyLocationID", "CompanyLocations"),
+            ("configurationItemID", "ConfigurationItems"),
+            ("contractID", "Contracts"),
+            ("projectID", "Projects"),
+        ):
+            if t[fname] is not None:
+                assert company_of[coll][t[fname]] == t["companyID"], (t["id"], fname)
+                checked += 1
+    assert checked > 10_000
+    # every company gets tickets and contacts (round-robin ownership)
+    assert len({t["companyID"] for t in data["Tickets"]}) == len(data["Companies"]) - 1
+    assert len({c["companyID"] for c in data["Contacts"]}) == len(data["Companies"]) - 1
+
+
 def test_values_look_like_autotask(demo: list[tuple[str, dict[str, Any]]]) -> None:
     data = by_collection(demo)
     t = data["Tickets"]
