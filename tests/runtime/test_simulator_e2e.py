@@ -110,3 +110,22 @@ def test_faults_surface_as_errors(client: Any, sim: Any) -> None:
     with pytest.raises(AutotaskRateLimitError) as info:
         client.tickets.count()
     assert info.value.thread_limit
+
+
+def test_async_client_against_the_simulator(sim: Any) -> None:
+    import asyncio
+
+    from py_autotask import AsyncAutotaskClient
+
+    sim.reset()
+
+    async def scenario() -> tuple[int, list[int], Any]:
+        async with AsyncAutotaskClient(*_creds(sim), api_url=sim.url) as c:
+            total = await c.tickets.count()
+            ids = [t.id async for t in c.tickets.query_all_iter(ALL_ROWS_PAGED) if t.id is not None]
+            first = await c.tickets.get(ids[0])
+            return total, ids, first
+
+    total, ids, first = asyncio.run(scenario())
+    assert len(ids) == total and ids == sorted(set(ids))
+    assert first is not None and first.id == ids[0]
