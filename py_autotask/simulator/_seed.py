@@ -30,6 +30,9 @@ Value rules
       id of the *same* company (null when that company has none). This costs O(1) per reference
       and keeps the generator stateless;
       references to a collection missing from the snapshot are null (1 when required);
+      integer ``...ID`` fields the metadata does not flag as references but whose name ends in a
+      known entity (or SOAP entity) name (``attachedByResourceID``, ``ticketNoteID``,
+      ``installedProductID``) point at ids of that collection when it was emitted earlier;
     * datetimes are UTC without offset, millisecond precision with .NET-style trailing zeros trimmed
       (``2024-03-30T13:10:35.563``, ``2024-03-30T13:10:35.5``, ``2024-03-30T13:10:35``); the
       window is 2023-01-01 .. 2025-12-31. Creation timestamps grow with ``id`` (so incremental sync
@@ -421,6 +424,7 @@ _JOBS = (
     "Operations Lead",
     "CEO",
 )
+_ATTACHMENT_FILLED = frozenset({"title", "fullpath", "contenttype", "attachmenttype", "filesize"})
 _ATTACHMENT_TEXT = b"py-autotask simulator attachment\n"
 
 
@@ -483,6 +487,10 @@ def _load(schemas_dir: Path) -> dict[str, _Entity]:
         by_singular.setdefault(ent.singular.lower(), name)
     for name in entities:  # collection names resolve too (some snapshots use them)
         by_singular.setdefault(name.lower(), name)
+    for name, ent in entities.items():  # legacy names: installedProductID -> ConfigurationItems
+        soap = str(ent.derived.get("soapEntity") or "").lower()
+        if soap:
+            by_singular.setdefault(soap, name)
 
     for ent in entities.values():
         names_lower = {f["name"].lower(): f["name"] for f in ent.fields}
@@ -494,6 +502,18 @@ def _load(schemas_dir: Path) -> dict[str, _Entity]:
                     ent.refs[f["name"]] = target
                     if f.get("isRequired"):
                         ent.required_refs.add(f["name"])
+        for f in ent.fields:
+            field_name = str(f["name"])
+            if (
+                field_name in ent.refs
+                or f.get("isReference")
+                or f.get("isPickList")
+                or str(f.get("dataType") or "").lower() not in _INT_TYPES
+            ):
+                continue
+            implicit = _implicit_target(field_name, by_singular)
+            if implicit is not None:
+                ent.refs[field_name] = implicit  # optional: cycles leave it null
         for pr in ent.derived.get("parentRoutes") or []:
             pid = pr.get("parentIdField")
             parent = pr.get("parent")
@@ -943,6 +963,8 @@ def _static_gen(ent: _Entity, f: Mapping[str, Any], by_lower: Mapping[str, str])
     length = int(f.get("length") or 0)
     required = bool(f.get("isRequired"))
     prob = 1.0 if required else _fill_prob(f)
+    if ent.name.endswith("Attachments") and low in _ATTACHMENT_FILLED:
+        prob = 1.0
 
     if f.get("isPickList"):
         options = _pick_options(f)
@@ -986,6 +1008,14 @@ def _static_gen(ent: _Entity, f: Mapping[str, Any], by_lower: Mapping[str, str])
 
         return bool_gen
 
+    if low == "filesize" and ent.name.endswith("Attachments"):
+        size = len(_ATTACHMENT_TEXT)  # matches the base64 ``data`` payload
+
+        def size_gen(_rng: random.Random, _rec: dict[str, Any], _i: int) -> Any:
+            return size
+
+        return size_gen
+
     if dt in _INT_TYPES or dt in _FLOAT_TYPES:
         integer = dt in _INT_TYPES
         small_pick = bool(f.get("isPickList"))
@@ -1020,8 +1050,6 @@ def _static_gen(ent: _Entity, f: Mapping[str, Any], by_lower: Mapping[str, str])
             return payload
 
         return data_gen
-    if low == "filesize":  # pragma: no cover - numeric, handled above
-        pass
 
     def str_gen(rng: random.Random, _rec: dict[str, Any], _i: int) -> Any:
         if prob < 1.0 and rng.random() >= prob:
@@ -1143,6 +1171,22 @@ def _company_owned(entities: Mapping[str, _Entity]) -> set[str]:
         if anchor is not None and anchor in ent.required_refs:
             owned.add(name)
     return owned
+
+
+_CAMEL = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def _implicit_target(name: str, singulars: Mapping[str, str]) -> str | None:
+    """``attachedByResourceID`` -> ``Resources``: an id field the metadata does not flag as a
+    reference but whose name ends in a known entity name (longest camel-case suffix wins)."""
+    if len(name) <= 2 or name[-2:].lower() != "id":
+        return None
+    words = _CAMEL.findall(name[:-2])
+    for k in range(len(words)):
+        target = singulars.get("".join(words[k:]).lower())
+        if target is not None:
+            return target
+    return None
 
 
 def _build_plan(

@@ -388,6 +388,24 @@ def test_company_scoped_references(demo: list[tuple[str, dict[str, Any]]]) -> No
     assert len({c["companyID"] for c in data["Contacts"]}) == len(data["Companies"]) - 1
 
 
+def test_implicit_id_references(tiny: list[tuple[str, dict[str, Any]]]) -> None:
+    """Unflagged ``...ResourceID``/``ticketNoteID`` fields still point at emitted records."""
+    ids: dict[str, set[int]] = defaultdict(set)
+    checked = 0
+    for coll, rec in tiny:
+        if coll == "TicketAttachments":
+            for fname, target in (
+                ("attachedByResourceID", "Resources"),
+                ("ticketNoteID", "TicketNotes"),
+                ("opportunityID", "Opportunities"),
+            ):
+                if rec.get(fname) is not None:
+                    assert rec[fname] in ids[target], (fname, rec[fname])
+                    checked += 1
+        ids[coll].add(rec["id"])
+    assert checked > 0
+
+
 def test_values_look_like_autotask(demo: list[tuple[str, dict[str, Any]]]) -> None:
     data = by_collection(demo)
     t = data["Tickets"]
