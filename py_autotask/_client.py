@@ -91,7 +91,7 @@ class _ClientBase:
         return ApiResponse(response.status_code, response.headers, response.content, prepared)
 
     def _connection_error(
-        self, prepared: PreparedRequest, exc: httpx.TransportError
+        self, prepared: PreparedRequest, exc: httpx.RequestError
     ) -> AutotaskConnectionError:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
         url = self._core.safe_url(prepared.url)
@@ -161,7 +161,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
         try:
             response = self._http.send(_httpx_request(prepared))
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise self._connection_error(prepared, exc) from exc
         return self._response(prepared, response)
 
@@ -248,7 +248,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
     async def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
         try:
             response = await self._http.send(_httpx_request(prepared))
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise self._connection_error(prepared, exc) from exc
         return self._response(prepared, response)
 

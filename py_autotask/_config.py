@@ -256,7 +256,7 @@ def discover_api_url(
 
     try:
         response = http.get(zone_lookup_url(username, lookup_url))
-    except httpx.TransportError as exc:
+    except httpx.RequestError as exc:
         raise _zone_connection_error(exc, username, lookup_url) from None
     return api_url_from_zone_response(response.status_code, response.content)
 
@@ -269,6 +269,6 @@ async def adiscover_api_url(
 
     try:
         response = await http.get(zone_lookup_url(username, lookup_url))
-    except httpx.TransportError as exc:
+    except httpx.RequestError as exc:
         raise _zone_connection_error(exc, username, lookup_url) from None
     return api_url_from_zone_response(response.status_code, response.content)

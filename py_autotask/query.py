@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeAlias
@@ -88,13 +89,14 @@ def to_api_value(value: Any) -> Any:
 # --- filter objects ---------------------------------------------------------------------------------
 
 
-class Filter:
+class Filter(ABC):
     """A filter item; combine with ``&`` (and) and ``|`` (or)."""
 
     __slots__ = ()
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The Autotask JSON of this filter item."""
 
     def __and__(self, other: Filter | Mapping[str, Any]) -> Group:
         return and_(self, other)
@@ -178,7 +180,9 @@ class Group(Filter):
 
     __slots__ = ("items", "op")
 
-    def __init__(self, op: Literal["and", "or"], items: Iterable[Filter | Mapping[str, Any]]):
+    def __init__(
+        self, op: Literal["and", "or"], items: Iterable[Filter | Mapping[str, Any]]
+    ) -> None:
         if op not in GROUP_OPERATORS:
             raise AutotaskConfigError(f"group operator must be 'and' or 'or', not {op!r}")
         flat: list[Filter] = []
