@@ -149,10 +149,15 @@ class Credentials:
         Raises :class:`AutotaskConfigError` naming every missing value and where to set it.
         """
         environ: Mapping[str, str] = os.environ if env is None else env
+
+        def from_env(name: str) -> str | None:
+            # Values read from files/secrets managers often carry a trailing newline.
+            return (environ.get(name) or "").strip() or None
+
         values = {
-            "username": username or environ.get(ENV_USERNAME) or None,
-            "secret": secret or environ.get(ENV_SECRET) or None,
-            "integration_code": integration_code or environ.get(ENV_INTEGRATION_CODE) or None,
+            "username": username or from_env(ENV_USERNAME),
+            "secret": secret or from_env(ENV_SECRET),
+            "integration_code": integration_code or from_env(ENV_INTEGRATION_CODE),
         }
         env_names = {
             "username": ENV_USERNAME,
@@ -165,7 +170,7 @@ class Credentials:
                 "missing Autotask credentials: " + ", ".join(missing) + ". Create an API user "
                 "(security level 'API User (API-only)') and its API tracking identifier in Autotask."
             )
-        url = api_url or environ.get(ENV_API_URL) or None
+        url = api_url or from_env(ENV_API_URL)
         return cls(
             username=str(values["username"]),
             secret=str(values["secret"]),

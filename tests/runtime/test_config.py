@@ -61,7 +61,7 @@ def test_bad_api_urls(bad: str) -> None:
 
 def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOTASK_USERNAME", USERNAME)
-    monkeypatch.setenv("AUTOTASK_SECRET", SECRET)
+    monkeypatch.setenv("AUTOTASK_SECRET", SECRET + "\n")
     monkeypatch.setenv("AUTOTASK_INTEGRATION_CODE", INTEGRATION_CODE)
     monkeypatch.setenv("AUTOTASK_API_URL", "webservices5.autotask.net")
     creds = Credentials.resolve()
