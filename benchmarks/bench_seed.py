@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     report("all records per CPU second (robust to a busy machine)", total / cpu, "rec/s")
     if spent["Tickets"] > 0:
         rate = per["Tickets"] / spent["Tickets"]
-        report("Tickets/s", rate, "rec/s", ">= 60,000", rate >= 60_000)
+        if args.serialize:
+            report("Tickets/s including json.dumps", rate, "rec/s")
+        else:
+            report("Tickets/s", rate, "rec/s", ">= 60,000", rate >= 60_000)
     for coll, n in per.most_common(5):
         if coll != "Tickets" and spent[coll] > 0 and n >= 10_000:
             report(f"{coll}/s", n / spent[coll], "rec/s")
