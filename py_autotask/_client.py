@@ -153,8 +153,13 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     def _send(self, request: ApiRequest) -> ApiResponse:
         """Send one API request and return the raw response (no status interpretation).
 
-        This is where the runtime layer adds pacing, retries, the circuit breaker and caching.
+        Layers, outermost first: ``_send`` (response cache) -> ``_send_resilient`` (pacing,
+        retries, circuit breaker) -> ``_transmit`` (one HTTP exchange).
         """
+        return self._send_resilient(request)
+
+    def _send_resilient(self, request: ApiRequest) -> ApiResponse:
+        """Pacing, retries and the circuit breaker around :meth:`_transmit`."""
         self._ensure_api_url()
         return self._transmit(self._core.prepare(request))
 
@@ -241,7 +246,11 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
     # --- the seam ---------------------------------------------------------------------------------
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
-        """Async twin of :meth:`AutotaskClient._send` (the runtime layer's hook)."""
+        """Async twin of :meth:`AutotaskClient._send` (response cache layer)."""
+        return await self._send_resilient(request)
+
+    async def _send_resilient(self, request: ApiRequest) -> ApiResponse:
+        """Async twin of :meth:`AutotaskClient._send_resilient` (pacing, retries, breaker)."""
         await self._ensure_api_url()
         return await self._transmit(self._core.prepare(request))
 
