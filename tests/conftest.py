@@ -1,0 +1,37 @@
+"""Session-wide fixtures: real Redis and PostgreSQL servers for the features that use them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import PostgresServer, RedisServer, ServerUnavailable
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a private, empty Redis server (started for this session, stopped after it)."""
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis"))
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    except ServerUnavailable as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """URL of a fresh, empty PostgreSQL database for one test."""
+    return postgres_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
