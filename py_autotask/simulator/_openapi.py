@@ -33,6 +33,10 @@ response schemas use a ``pattern`` instead of ``format: date-time``; request sch
 ``format: date-time`` (the simulator accepts both forms). Errors are ``{"errors": [string]}`` for every
 4xx/5xx status. Credentials are the three header API keys ``ApiIntegrationCode``, ``UserName`` and
 ``Secret`` (all required together); ``ImpersonationResourceId`` is an optional header parameter.
+
+Command line: ``python -m py_autotask.simulator._openapi [--server URL] [--schemas DIR] [-o FILE]``.
+The ``/_sim/`` control plane is deliberately not described (a fuzzer must not reset the tenant or
+inject faults).
 """
 
 from __future__ import annotations
@@ -854,3 +858,27 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
             "schemas": schemas,
         },
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m py_autotask.simulator._openapi [--server URL] [--schemas DIR] [-o FILE]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Write the simulator's OpenAPI 3.0 document")
+    parser.add_argument("--server", default="http://127.0.0.1:8080/ATServicesRest")
+    parser.add_argument(
+        "--schemas", type=Path, default=Path(__file__).resolve().parents[2] / "schemas"
+    )
+    parser.add_argument("-o", "--output", type=Path, default=None, help="file (default stdout)")
+    args = parser.parse_args(argv)
+    text = json.dumps(build_openapi(args.schemas, args.server), indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -308,3 +308,11 @@ def test_live_simulator_answers_match_document(doc: dict[str, Any]) -> None:
         )
         if resp.status_code >= 400:
             assert isinstance(resp.json()["errors"], list)
+
+
+def test_command_line_writes_the_document(tmp_path: Path, doc: dict[str, Any]) -> None:
+    from py_autotask.simulator._openapi import main
+
+    out = tmp_path / "openapi.json"
+    assert main(["--server", SERVER, "--schemas", str(SCHEMAS), "-o", str(out)]) == 0
+    assert json.loads(out.read_text()) == json.loads(json.dumps(doc))
