@@ -38,8 +38,10 @@ Value rules
       window is 2023-01-01 .. 2025-12-31. Creation timestamps grow with ``id`` (so incremental sync
       and "newest first" tests behave), modification/activity timestamps (``lastActivityDate``,
       ``lastModifiedDateTime``, the ``changeTrackingField`` ...) are >= the creation timestamp;
-      date-only fields (no "Time" in the name) are midnight; ``end``/``due``/``expiration`` fields
-      are after the matching ``start``;
+      date-only fields (no "Time" in the name) are midnight; other datetimes lie after the
+      record's creation (``end``/``due``/``completed``/``resolved``/``expiration``-like ones 1-365
+      days after it); ``start...``/``end...`` pairs are ordered (a datetime pair spans at most 8
+      hours, e.g. a time entry's work period; a date pair at most a year);
     * attachment ``data`` fields hold a small base64 text file (``contentType`` ``text/plain``).
 
 Order
@@ -60,7 +62,7 @@ Which collections get records
 
 Profiles (``counts`` overrides any entry; unknown names raise ``ValueError``)
     ``tiny``   a handful of core records (5 companies, 20 tickets ...) and 1 record of everything
-               else; about 300-400 rows for the full snapshot. For unit tests.
+               else; about 310 rows for the 232-collection snapshot. For unit tests.
     ``demo``   10,000 tickets with proportionate companies/contacts/resources/notes/time entries,
                5 records of everything else.
     ``bench``  1,000,000 tickets, 1,000,000 ticket notes, 1,000,000 time entries, 10,000 companies,
@@ -72,7 +74,9 @@ Speed
     parts (id, references, creation/modification timestamps, identifying strings such as
     ``ticketNumber``/``name``/``emailAddress``, UDFs) filled in. Each collection has its own
     ``random.Random`` seeded from ``(seed, collection, concern)``, so changing one collection's
-    count does not change any other collection's records.
+    count changes only that collection and the references pointing into it. Measured on 2 vCPUs:
+    about 75k tickets/s (1,000,000 tickets in ~13 s), the whole ``bench`` profile (3.2M records)
+    in ~30 s, peak RSS ~40 MB whatever the count (``benchmarks/bench_seed.py``).
 """
 
 from __future__ import annotations
