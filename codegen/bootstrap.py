@@ -62,7 +62,9 @@ class Sources:
     hashes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, data_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json") -> Sources:
+    def load(
+        cls, data_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json"
+    ) -> Sources:
         names = {
             "swagger": swagger_name,
             "live": "rest-entity-fields-live-tenant-n8n-cache-2025-03.json",
@@ -162,7 +164,8 @@ def _parent_id_field(
     # "webhookID" under TicketWebhooks, "articleID" under KnowledgeBaseArticles: the longest
     # ...ID field that is a suffix of "<ParentSingular>ID".
     suffixes = [
-        name for low, name in lowered.items()
+        name
+        for low, name in lowered.items()
         if low.endswith("id") and len(low) > 2 and low != "id" and wanted.endswith(low)
     ]
     if suffixes:
@@ -175,9 +178,7 @@ class Builder:
         self.src = sources
         self.collections = sw.read_collections(sources.swagger)
         self.entities = group_entities(self.collections)
-        self.singulars = {
-            name: _singular(ent.model, name) for name, ent in self.entities.items()
-        }
+        self.singulars = {name: _singular(ent.model, name) for name, ent in self.entities.items()}
         mapping = sources.mapping["entities"]
         # SOAP entity name -> REST singular (e.g. Account -> Company)
         self.soap_to_rest = {
@@ -194,11 +195,15 @@ class Builder:
         }
 
     # ----------------------------------------------------------------- fields
-    def _soap_fields(self, soap_entity: str | None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    def _soap_fields(
+        self, soap_entity: str | None
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         """SOAP fields keyed by REST name (lower-cased), and the SOAP->REST rename map."""
         if not soap_entity or soap_entity not in self.soap:
             return {}, {}
-        renamed: dict[str, str] = dict(self.src.mapping["entities"].get(soap_entity, {}).get("renamed", {}))
+        renamed: dict[str, str] = dict(
+            self.src.mapping["entities"].get(soap_entity, {}).get("renamed", {})
+        )
         out: dict[str, dict[str, Any]] = {}
         for fld in self.soap[soap_entity]["fields"]:
             rest_name = renamed.get(fld["Name"], fld["Name"])
@@ -243,7 +248,9 @@ class Builder:
         return fields, provenance, aliases, udfs
 
     @staticmethod
-    def _neutral_picklist(values: Iterable[dict[str, Any]] | None, field_name: str) -> list[dict[str, Any]] | None:
+    def _neutral_picklist(
+        values: Iterable[dict[str, Any]] | None, field_name: str
+    ) -> list[dict[str, Any]] | None:
         return neutral_picklist(values, field_name)
 
     def _neutral_field(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -260,8 +267,17 @@ class Builder:
         self, name: str, soap: dict[str, Any], prop: dict[str, Any], swagger_type: str
     ) -> dict[str, Any]:
         soap_type = str(soap.get("Type") or "").lower()
-        family = {"integer": "int", "long": "int", "short": "int", "double": "num", "decimal": "num",
-                  "float": "num", "string": "str", "datetime": "dt", "boolean": "bool"}
+        family = {
+            "integer": "int",
+            "long": "int",
+            "short": "int",
+            "double": "num",
+            "decimal": "num",
+            "float": "num",
+            "string": "str",
+            "datetime": "dt",
+            "boolean": "bool",
+        }
         data_type = soap_type if family.get(soap_type) == family.get(swagger_type) else swagger_type
         if data_type in ("short",):
             data_type = "integer"
@@ -335,7 +351,9 @@ class Builder:
         for other in sorted(self.entities.values(), key=lambda e: e.name):
             for route in other.routes:
                 if route.parent == ent.name:
-                    child_routes.append({"entity": other.name, "child": route.child, "url": route.url})
+                    child_routes.append(
+                        {"entity": other.name, "child": route.child, "url": route.url}
+                    )
         child_routes.sort(key=lambda r: str(r["url"]))
 
         soap_info = self.soap.get(ent.soap_entity or "", {}).get("info", {})
@@ -346,10 +364,17 @@ class Builder:
             "canQuery": bool({"query", "get", "list"} & all_ops),
         }
         access = {}
-        for verb, flag in (("Create", "canCreate"), ("Delete", "canDelete"), ("Query", "canQuery"), ("Update", "canUpdate")):
+        for verb, flag in (
+            ("Create", "canCreate"),
+            ("Delete", "canDelete"),
+            ("Query", "canQuery"),
+            ("Update", "canUpdate"),
+        ):
             soap_value = soap_info.get(f"UserAccessFor{verb}")
             access[f"userAccessFor{verb}"] = (
-                "None" if not can[flag] else (soap_value if soap_value in ("All", "Restricted") else "All")
+                "None"
+                if not can[flag]
+                else (soap_value if soap_value in ("All", "Restricted") else "All")
             )
         has_udfs = "userDefinedFields" in props
         info = {
@@ -377,7 +402,9 @@ class Builder:
             "changeTrackingField": change,
             "soapFieldAliases": dict(sorted(aliases.items())),
             "provenance": {
-                "entityInformation": "swagger-operations+soap-v1.6" if soap_info else "swagger-operations",
+                "entityInformation": "swagger-operations+soap-v1.6"
+                if soap_info
+                else "swagger-operations",
                 "fields": counts,
                 "perField": dict(sorted(provenance.items())),
                 "userDefinedFields": "live-tenant" if ent.name in self.live else "none-known",
@@ -391,7 +418,9 @@ class Builder:
         }
 
 
-def write_schemas(built: dict[str, dict[str, Any]], out_dir: Path, hashes: dict[str, str]) -> list[Path]:
+def write_schemas(
+    built: dict[str, dict[str, Any]], out_dir: Path, hashes: dict[str, str]
+) -> list[Path]:
     """Write the snapshot; remove entity folders that no longer exist. Returns changed files."""
     changed: list[Path] = []
     ent_dir = out_dir / "entities"
@@ -406,15 +435,20 @@ def write_schemas(built: dict[str, dict[str, Any]], out_dir: Path, hashes: dict[
             child.unlink()
         stale.rmdir()
         changed.append(stale)
-    index = {"format": 1, "apiVersion": "1.0", "entities": sorted(built), "sources": dict(sorted(hashes.items()))}
+    index = {
+        "format": 1,
+        "apiVersion": "1.0",
+        "entities": sorted(built),
+        "sources": dict(sorted(hashes.items())),
+    }
     if write_json(out_dir / "index.json", index):
         changed.append(out_dir / "index.json")
     return changed
 
 
-def bootstrap(data_dir: Path, out_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json") -> list[Path]:
+def bootstrap(
+    data_dir: Path, out_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json"
+) -> list[Path]:
     sources = Sources.load(data_dir, swagger_name)
     built = Builder(sources).build()
     return write_schemas(built, out_dir, sources.hashes)
-
-

@@ -384,8 +384,12 @@ def render_tree(schemas: Path, out: Path) -> None:
     files[pkg / "__init__.py"] = env.get_template("package_init.py.jinja").render(**ctx_common)
     files[pkg / "py.typed"] = ""
     files[pkg / "_client_mixin.py"] = env.get_template("client_mixin.py.jinja").render(**ctx_common)
+    public_names = sorted(
+        ["UserDefinedField"]
+        + [n for e in entities for n in (e.model, f"{e.model}CreateParams", f"{e.model}UpdateParams")]
+    )
     files[pkg / "models" / "__init__.py"] = env.get_template("models_init.py.jinja").render(
-        **ctx_common
+        public_names=public_names, **ctx_common
     )
     files[pkg / "models" / "_common.py"] = env.get_template("model_module.py.jinja").render(
         header=HEADER, sources=[models["UserDefinedField"].source], imports_udf=False

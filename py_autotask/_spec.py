@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["EntitySpec", "FieldSpec", "RouteSpec", "Operation"]
+__all__ = ["EntitySpec", "FieldSpec", "Operation", "RouteSpec"]
 
 #: Operation names used in ``schemas/`` and in specs.
 Operation = str  # "query" | "count" | "get" | "create" | "update" | "replace" | "delete" | "list"

@@ -7,6 +7,7 @@ them afterwards. A machine without the binaries gets a clear failure naming what
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -41,11 +42,25 @@ class RedisServer:
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise ServerUnavailable("redis-server is not installed: apt-get install redis-server (.ci/run does this)")
+            raise ServerUnavailable(
+                "redis-server is not installed: apt-get install redis-server (.ci/run does this)"
+            )
         self.port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -63,7 +78,9 @@ class RedisServer:
 def _pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
-        raise ServerUnavailable("PostgreSQL server binaries are missing: apt-get install postgresql (.ci/run does this)")
+        raise ServerUnavailable(
+            "PostgreSQL server binaries are missing: apt-get install postgresql (.ci/run does this)"
+        )
     return found[-1]
 
 
@@ -78,26 +95,57 @@ class PostgresServer:
         prefix: list[str] = []
         if os.geteuid() == 0:
             if shutil.which("runuser") is None:
-                raise ServerUnavailable("running as root needs runuser to start PostgreSQL as the postgres user")
+                raise ServerUnavailable(
+                    "running as root needs runuser to start PostgreSQL as the postgres user"
+                )
             shutil.chown(workdir, "postgres")
             os.chmod(workdir, 0o700)
             prefix = ["runuser", "-u", "postgres", "--"]
             # runuser keeps the cwd: make sure postgres may traverse up to workdir
             for parent in list(workdir.parents)[:-1]:
-                try:
+                with contextlib.suppress(PermissionError):
                     os.chmod(parent, os.stat(parent).st_mode | 0o011)
-                except PermissionError:
-                    pass
         out = subprocess.run(
-            [*prefix, initdb, "-D", str(self.datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-            capture_output=True, text=True, cwd="/",
+            [
+                *prefix,
+                initdb,
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            cwd="/",
         )
         if out.returncode != 0:
             raise ServerUnavailable(f"initdb failed: {out.stderr.strip()}")
         self.proc = subprocess.Popen(
-            [*prefix, postgres, "-D", str(self.datadir), "-p", str(self.port), "-k", str(workdir), "-h", "127.0.0.1",
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/",
+            [
+                *prefix,
+                postgres,
+                "-D",
+                str(self.datadir),
+                "-p",
+                str(self.port),
+                "-k",
+                str(workdir),
+                "-h",
+                "127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
         )
         _wait_port(self.port)
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
