@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .exceptions import (
+    AutotaskAmbiguousWriteError,
     AutotaskAPIError,
     AutotaskAuthError,
     AutotaskConfigError,
@@ -59,6 +60,7 @@ _find_generated_in_checkout()
 __all__ = [
     "AsyncAutotaskClient",
     "AutotaskAPIError",
+    "AutotaskAmbiguousWriteError",
     "AutotaskAuthError",
     "AutotaskClient",
     "AutotaskConfigError",

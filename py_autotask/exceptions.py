@@ -17,6 +17,7 @@ from urllib.parse import quote, quote_plus
 
 __all__ = [
     "AutotaskAPIError",
+    "AutotaskAmbiguousWriteError",
     "AutotaskAuthError",
     "AutotaskConfigError",
     "AutotaskConnectionError",
@@ -62,6 +63,58 @@ class AutotaskConnectionError(AutotaskError):
         super().__init__(message)
         self.method = method
         self.url = url
+
+
+class AutotaskAmbiguousWriteError(AutotaskError):
+    """A write (a ``POST`` create) may or may not have been applied: the request was sent but no
+    usable answer came back (connection dropped or timed out after sending, a gateway 502/503/504,
+    an opaque 500). Resending blindly could create a duplicate.
+
+    Raised by the transport pipeline; the create path reconciles it (looks the record up by the
+    correlation value it wrote, adopts the id or resends once) and re-raises it only when it cannot
+    tell, or in strict mode.
+
+    Attributes:
+        method: the HTTP method (``POST``).
+        url: the request URL, with credentials removed.
+        entity: the collection name (``Tickets``), or ``None``.
+        operation: the operation name (``create``), or ``None``.
+        correlation_field: the field (or ``udf:<name>``) the client wrote the correlation value
+            into, or ``None``.
+        correlation_value: the per-create correlation token, or ``None``; search for it to find
+            the record if it was created.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        entity: str | None = None,
+        operation: str | None = None,
+        correlation_field: str | None = None,
+        correlation_value: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.entity = entity
+        self.operation = operation
+        self.correlation_field = correlation_field
+        self.correlation_value = correlation_value
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore_plain_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_plain_error(
+    cls: type[AutotaskError], args: tuple[object, ...], state: dict[str, object]
+) -> AutotaskError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class AutotaskAPIError(AutotaskError):

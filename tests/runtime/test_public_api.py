@@ -23,6 +23,7 @@ def test_exported_members() -> None:
     assert set(py_autotask.__all__) == {
         "AsyncAutotaskClient",
         "AutotaskAPIError",
+        "AutotaskAmbiguousWriteError",
         "AutotaskAuthError",
         "AutotaskClient",
         "AutotaskConfigError",
