@@ -296,18 +296,45 @@ def normalise_udfs(raw: list[dict[str, Any]], *, keep_labels: bool) -> list[dict
 
 
 def update_derived(
-    derived: dict[str, Any], result: EntityResult, fields: list[dict[str, Any]]
+    derived: dict[str, Any],
+    result: EntityResult,
+    fields: list[dict[str, Any]],
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Refresh the field-dependent facts of ``derived.json``; routes and Swagger facts stay."""
+    """Refresh the field-dependent facts of ``derived.json``; routes and Swagger facts stay.
+
+    Provenance changes only where the API said something new: a field, entity description or UDF
+    list equal to what the snapshot already held keeps its recorded source, so pulling from a
+    server that serves the snapshot (the simulator) reproduces ``schemas/`` byte for byte.
+    ``previous`` holds the snapshot's files before the pull (``entityInformation.json``,
+    ``fields.json``, ``userDefinedFields.json`` bodies).
+    """
+    previous = previous or {}
     out = dict(derived)
     names = {str(f["name"]) for f in fields}
     out["changeTrackingField"] = next((c for c in CHANGE_TRACKING_CANDIDATES if c in names), None)
     out["hasUserDefinedFields"] = bool((result.info or {}).get("hasUserDefinedFields"))
     provenance = dict(out.get("provenance") or {})
-    provenance["entityInformation"] = PROVENANCE
-    provenance["fields"] = {PROVENANCE: len(fields)} if fields else {}
-    provenance["perField"] = {str(f["name"]): PROVENANCE for f in fields}
-    provenance["userDefinedFields"] = PROVENANCE
+    old_per_field = dict(provenance.get("perField") or {})
+    old_fields = {
+        str(f.get("name")): f for f in (previous.get("fields.json") or {}).get("fields", [])
+    }
+    per_field = {}
+    for fld in fields:
+        name = str(fld["name"])
+        same = old_fields.get(name) == fld and name in old_per_field
+        per_field[name] = old_per_field[name] if same else PROVENANCE
+    counts: dict[str, int] = {}
+    for source in per_field.values():
+        counts[source] = counts.get(source, 0) + 1
+    if (previous.get("entityInformation.json") or {}).get("info") != result.info:
+        provenance["entityInformation"] = PROVENANCE
+    provenance["fields"] = dict(sorted(counts.items()))
+    provenance["perField"] = dict(sorted(per_field.items()))
+    old_udfs = (previous.get("userDefinedFields.json") or {}).get("fields")
+    new_names = sorted((str(u.get("name")) for u in result.udfs), key=str.lower)
+    if old_udfs is None or [str(u.get("name")) for u in old_udfs] != new_names:
+        provenance["userDefinedFields"] = PROVENANCE
     out["provenance"] = provenance
     return out
 
@@ -329,11 +356,16 @@ def write_results(
         fields = normalise_fields(result.fields, keep_labels=keep_labels)
         udfs = normalise_udfs(result.udfs, keep_labels=keep_labels)
         derived = read_json(folder / "derived.json")
+        previous = {
+            name: read_json(folder / name)
+            for name in ("entityInformation.json", "fields.json", "userDefinedFields.json")
+            if (folder / name).exists()
+        }
         files: dict[str, Any] = {
             "entityInformation.json": {"info": result.info},
             "fields.json": {"fields": fields},
             "userDefinedFields.json": {"fields": udfs},
-            "derived.json": update_derived(derived, result, fields),
+            "derived.json": update_derived(derived, result, fields, previous),
         }
         for name, data in files.items():
             if write_json(folder / name, data):

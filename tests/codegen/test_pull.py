@@ -263,6 +263,10 @@ def test_pull_writes_normalised_live_responses_and_reports_drift(
 ) -> None:
     original = {n: read_json(schemas / "entities" / n / "derived.json") for n in LIVE_ENTITIES}
     _plant_differences(schemas)
+    planted = {
+        n: {f["name"]: f for f in read_json(schemas / "entities" / n / "fields.json")["fields"]}
+        for n in LIVE_ENTITIES
+    }
     server.delay = 0.02
 
     rc = pull_mod.run_pull(_args(schemas, server.api_root, list(LIVE_ENTITIES), concurrency=2))
@@ -288,9 +292,24 @@ def test_pull_writes_normalised_live_responses_and_reports_drift(
         derived = read_json(folder / "derived.json")
         for key in ("root", "parentRoutes", "childRoutes", "swaggerFields", "soapFieldAliases"):
             assert derived[key] == original[name][key], (name, key)
-        names = [f["name"] for f in captured[name]["fields"]]
-        assert derived["provenance"]["perField"] == {n: "pulled" for n in sorted(names)}
-        assert derived["provenance"]["fields"] == {"pulled": len(names)}
+        # A field the API reports differently from the snapshot (or newly) is "pulled"; an
+        # unchanged one keeps its recorded source.
+        written = read_json(folder / "fields.json")["fields"]
+        expected = {
+            f["name"]: (
+                original[name]["provenance"]["perField"][f["name"]]
+                if planted[name].get(f["name"]) == f
+                and f["name"] in original[name]["provenance"]["perField"]
+                else "pulled"
+            )
+            for f in written
+        }
+        assert derived["provenance"]["perField"] == expected
+    tickets_prov = read_json(schemas / "entities" / "Tickets" / "derived.json")["provenance"][
+        "perField"
+    ]
+    assert tickets_prov["ticketCategory"] == "pulled" and tickets_prov["priority"] == "pulled"
+    assert tickets_prov["title"] == "live-tenant"  # unchanged facts keep their source
     tickets = read_json(schemas / "entities" / "Tickets" / "derived.json")
     assert tickets["changeTrackingField"] == "lastActivityDate"
     assert tickets["hasUserDefinedFields"] is True
