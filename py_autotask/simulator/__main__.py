@@ -57,6 +57,13 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--profile", default="tiny", help="tiny | demo | bench | none")
     serve.add_argument("--schemas-dir", default=None)
+    serve.add_argument(
+        "--count",
+        action="append",
+        default=[],
+        metavar="ENTITY=N",
+        help="override a seed count, e.g. --count Tickets=1000000 (repeatable)",
+    )
     serve.add_argument("--db", default=None, help="SQLite file (default: a temporary file)")
     serve.add_argument(
         "--latency", default=None, help="200ms | uniform:100ms,300ms | lognormal:250ms,0.3"
@@ -79,7 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_path=args.db,
     )
     profile = None if str(args.profile).lower() == "none" else args.profile
-    state = SimulatorState(args.schemas_dir, config, seed=args.seed, profile=profile)
+    counts: dict[str, int] = {}
+    for item in args.count:
+        name, _, number = str(item).partition("=")
+        counts[name.strip()] = int(number)
+    state = SimulatorState(
+        args.schemas_dir, config, seed=args.seed, profile=profile, counts=counts or None
+    )
     if args.latency:
         state.faults.add(
             FaultRule.from_dict({"effect": parse_latency(args.latency), "id": "cli-latency"})

@@ -80,6 +80,11 @@ class SimulatorConfig:
     # -- store ------------------------------------------------------------------------------------
     db_path: str | None = None  # None: a temporary file; ":memory:" for small in-memory stores
     first_id: int = 1
+    journal_max_entries: int = 50_000  # oldest request journal entries are dropped beyond this
+    change_feed_max_events: int = 100_000
+    snapshot_max_rows: int = (
+        100_000  # reset() restores an in-memory copy up to this size, else re-seeds
+    )
 
     # -- fault / latency RNG ----------------------------------------------------------------------
     fault_seed: int = 0

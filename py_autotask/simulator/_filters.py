@@ -299,19 +299,29 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def compile_sql(node: Node) -> tuple[str, list[Any]]:
-    """Compile a filter tree to an SQLite boolean expression with parameters."""
+RANGE_OPS = frozenset({"gt", "gte", "lt", "lte"})
+
+
+def compile_sql(node: Node, *, scan_ranges: bool = False) -> tuple[str, list[Any]]:
+    """Compile a filter tree to an SQLite boolean expression with parameters.
+
+    ``scan_ranges`` marks range comparisons on indexed columns as not index-usable (unary ``+``),
+    so SQLite walks the table in id order and stops after one page instead of sorting every
+    match of a wide range. Results are identical either way.
+    """
     params: list[Any] = []
-    sql = _compile(node, params)
+    sql = _compile(node, params, scan_ranges)
     return sql, params
 
 
-def _compile(node: Node, params: list[Any]) -> str:
+def _compile(node: Node, params: list[Any], scan_ranges: bool) -> str:
     if isinstance(node, Group):
         joiner = " AND " if node.op == "and" else " OR "
-        return "(" + joiner.join(_compile(n, params) for n in node.items) + ")"
+        return "(" + joiner.join(_compile(n, params, scan_ranges) for n in node.items) + ")"
     f = node.field
     expr = _expr(f)
+    if scan_ranges and node.op in RANGE_OPS and not f.is_udf and f.name.lower() != "id":
+        expr = "+" + expr
     collate = " COLLATE NOCASE" if f.kind == "str" and f.is_udf else ""
     op = node.op
     if op == "exist":

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import orjson
 
-from ._filters import ParsedQuery, QueryError, compile_sql, parse_query
+from ._filters import RANGE_OPS, Condition, Group, ParsedQuery, QueryError, compile_sql, parse_query
 from ._metadata import EntityMeta, FieldInfo, ParentRoute
 from ._values import format_datetime, parse_datetime
 
@@ -26,6 +26,7 @@ __all__ = ["ApiError", "Caller", "Ops", "Reply"]
 
 _CREATE_NAMES = frozenset({"createdate", "createdatetime", "createddatetime", "createdon"})
 _TRACKING_NAMES = frozenset({"lastactivitydate", "lastmodifieddatetime", "lastmodifieddate"})
+_SELECTIVE = 5000  # a range matching fewer rows than this is served through its index
 
 
 class ApiError(Exception):
@@ -115,7 +116,7 @@ class Ops:
             parsed: ParsedQuery | None = None
         else:
             parsed = self.parse(entity, query_body)
-            where, params = compile_sql(parsed.filter)
+            where, params = self._plan(entity, parsed)
         size = (parsed.max_records if parsed else None) or self.state.config.max_records
         after_id: int | None = None
         before_id: int | None = None
@@ -174,6 +175,26 @@ class Ops:
         }
         body = b'{"items":[' + b",".join(docs) + b'],"pageDetails":' + orjson.dumps(details) + b"}"
         return Reply(body, records=len(docs))
+
+    def _plan(self, entity: EntityMeta, parsed: ParsedQuery) -> tuple[str, list[Any]]:
+        """Compile the filter; wide ranges on indexed columns are scanned in id order."""
+        store = self.state.store
+        ranges = [
+            c
+            for c in parsed.filter.items
+            if isinstance(c, Condition)
+            and c.op in RANGE_OPS
+            and not c.field.is_udf
+            and c.field.name.lower() != "id"
+            and store.is_indexed(entity, c.field.name)
+        ]
+        if ranges:
+            for cond in ranges:
+                sub_where, sub_params = compile_sql(Group("and", (cond,)))
+                if store.count_upto(entity, sub_where, sub_params, _SELECTIVE) < _SELECTIVE:
+                    return compile_sql(parsed.filter)  # a narrow range: let the index drive
+            return compile_sql(parsed.filter, scan_ranges=True)
+        return compile_sql(parsed.filter)
 
     def count(self, entity: EntityMeta, query_body: Any) -> Reply:
         parsed = self.parse(entity, query_body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from collections.abc import Mapping
@@ -46,8 +47,8 @@ class SimulatorState:
         self.attachments = AttachmentBudget(
             self.clock, self.config.attachment_window_bytes, self.config.attachment_window_seconds
         )
-        self.journal = Journal()
-        self.changes = ChangeFeed()
+        self.journal = Journal(self.config.journal_max_entries)
+        self.changes = ChangeFeed(self.config.change_feed_max_events)
         self.faults = Faults(self.config.fault_seed)
         self.ops = Ops(self)
         self.seed_value = seed
@@ -87,11 +88,11 @@ class SimulatorState:
     def initial_load(self) -> None:
         """Seed the configured profile (if any) and remember that state for fast resets."""
         if self.profile:
-            try:
+            with contextlib.suppress(SeedUnavailableError):
                 self.load_seed()
-            except SeedUnavailableError:
-                pass
-        self._snapshot = self.store.snapshot()
+        # Small databases are copied to memory for instant resets; big ones are re-seeded instead.
+        if sum(self.store.counts().values()) <= self.config.snapshot_max_rows:
+            self._snapshot = self.store.snapshot()
 
     def reset(self, *, keep_faults: bool = False, reseed: bool = True) -> None:
         """Back to the initial state: seeded records, empty journal/change feed, fresh limits."""
@@ -101,6 +102,9 @@ class SimulatorState:
             else:
                 self.store.clear()
                 self.seeded = {}
+                if reseed and self.profile:
+                    with contextlib.suppress(SeedUnavailableError):
+                        self.load_seed()
             self.journal.clear()
             self.changes.clear()
             self.budget.reset()

@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,16 @@ def column_value(field: FieldInfo, value: Any) -> Any:
 
 
 class _Table:
-    __slots__ = ("columns", "docs", "entity", "has_udf", "indexed", "insert_sql", "name")
+    __slots__ = (
+        "columns",
+        "converters",
+        "docs",
+        "entity",
+        "has_udf",
+        "indexed",
+        "insert_sql",
+        "name",
+    )
 
     def __init__(self, entity: EntityMeta) -> None:
         key = "".join(c if c.isalnum() else "_" for c in entity.name.lower())
@@ -73,6 +82,7 @@ class _Table:
             f for f in entity.field_order if f.queryable and f.name.lower() != "id"
         ]
         self.has_udf = entity.udf_capable
+        self.converters = [(f, _converter(f)) for f in self.columns]
         cols = ["id"] + [f'"c_{f.name.lower()}"' for f in self.columns]
         if self.has_udf:
             cols.append("udf")
@@ -92,26 +102,32 @@ class _Table:
             f"CREATE TABLE IF NOT EXISTS {self.docs} (id INTEGER PRIMARY KEY, doc BLOB NOT NULL)",
         ]
 
+    def index_columns(self) -> list[str]:
+        """Lower-cased names of the columns that get an index."""
+        tracking = (self.entity.change_tracking_field or "").lower()
+        return [
+            f.name.lower()
+            for f in self.columns
+            if f.reference_entity or f.name.lower() in _INDEXED_NAMES or f.name.lower() == tracking
+        ]
+
     def index_sql(self) -> list[str]:
-        out = []
-        for f in self.columns:
-            low = f.name.lower()
-            if (
-                f.reference_entity
-                or low in _INDEXED_NAMES
-                or (
-                    self.entity.change_tracking_field
-                    and low == self.entity.change_tracking_field.lower()
-                )
-            ):
-                idx = f'"i_{self.name.strip(chr(34))}_{low}"'
-                out.append(f'CREATE INDEX IF NOT EXISTS {idx} ON {self.name} ("c_{low}")')
-        return out
+        table = self.name.strip('"')
+        return [
+            f'CREATE INDEX IF NOT EXISTS "i_{table}_{low}" ON {self.name} ("c_{low}")'
+            for low in self.index_columns()
+        ]
 
     def row(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        lowered = {k.lower(): v for k, v in record.items()}
         values: list[Any] = [int(record["id"])]
-        values.extend(column_value(f, lowered.get(f.name.lower())) for f in self.columns)
+        lowered: dict[str, Any] | None = None
+        for f, convert in self.converters:
+            v = record.get(f.name, _MISSING)
+            if v is _MISSING:
+                if lowered is None:
+                    lowered = {k.lower(): val for k, val in record.items()}
+                v = lowered.get(f.name.lower())
+            values.append(None if v is None else convert(v))
         if self.has_udf:
             udfs: dict[str, Any] = {}
             defs = self.entity.udfs
@@ -123,6 +139,33 @@ class _Table:
                     udfs[d.name] = column_value(d, item.get("value"))
             values.append(orjson.dumps(udfs).decode() if udfs else None)
         return tuple(values)
+
+
+_MISSING = object()
+
+
+def _converter(field: FieldInfo) -> Callable[[Any], Any]:
+    """A fast per-column converter (falls back to :func:`column_value`)."""
+    kind = field.kind
+    if kind == "int":
+        return lambda v: v if type(v) is int else column_value(field, v)
+    if kind == "str":
+        return lambda v: v if type(v) is str else column_value(field, v)
+    if kind == "float":
+        return lambda v: float(v) if type(v) in (int, float) else column_value(field, v)
+    if kind == "datetime":
+
+        def dt(v: Any) -> Any:
+            # fast path for the wire format 2024-03-30T13:10:35[.563]
+            if type(v) is str and 19 <= len(v) <= 26 and v[10] == "T" and v[-1].isdigit():
+                if len(v) == 19:
+                    return v + ".000000"
+                if v[19] == ".":
+                    return v[:20] + v[20:].ljust(6, "0")
+            return column_value(field, v)
+
+        return dt
+    return lambda v: column_value(field, v)
 
 
 @dataclass
@@ -289,6 +332,18 @@ class Store:
                 f"SELECT 1 FROM {t.name} e WHERE {cond} LIMIT 1", args
             ).fetchone()
         return row is not None
+
+    def is_indexed(self, entity: EntityMeta, field_name: str) -> bool:
+        t = self.table(entity)
+        return t.indexed and field_name.lower() in t.index_columns()
+
+    def count_upto(self, entity: EntityMeta, where: str, params: list[Any], limit: int) -> int:
+        """``min(count, limit)`` of matching rows (cheap selectivity probe)."""
+        t = self.table(entity)
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {t.name} e WHERE {where or '1'} LIMIT ?)"
+        with self.lock:
+            row = self.conn.execute(sql, [*params, limit]).fetchone()
+        return int(row[0])
 
     def count(self, entity: EntityMeta, where: str, params: list[Any]) -> int:
         t = self.table(entity)

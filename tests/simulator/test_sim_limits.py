@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -12,8 +13,12 @@ from py_autotask.simulator import Simulator
 
 
 def _parallel(sim: Simulator, paths: list[str]) -> list[httpx.Response]:
+    barrier = threading.Barrier(len(paths))
+
     def one(path: str) -> httpx.Response:
         with api_client(sim) as c:
+            c.get("zoneInformation", params={"user": sim.credentials["username"]})  # connect first
+            barrier.wait()
             return c.post(path, json=ALL_ROWS)
 
     with ThreadPoolExecutor(len(paths)) as pool:
@@ -22,7 +27,7 @@ def _parallel(sim: Simulator, paths: list[str]) -> list[httpx.Response]:
 
 def test_eight_concurrent_requests_leave_exactly_three_in_flight(sim: Simulator) -> None:
     sim.reset()
-    sim.faults.add(match={"entity": "Tickets"}, effect={"type": "latency", "seconds": 0.6})
+    sim.faults.add(match={"entity": "Tickets"}, effect={"type": "latency", "seconds": 1.0})
     responses = _parallel(sim, ["Tickets/query"] * 8)
     ok = [r for r in responses if r.status_code == 200]
     throttled = [r for r in responses if r.status_code == 429]
