@@ -18,9 +18,10 @@ from typing import Any, TypeVar
 import httpx
 from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
 
-from ._config import Credentials, adiscover_api_url, discover_api_url, mask_username
+from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
-from .exceptions import AutotaskConfigError, AutotaskConnectionError
+from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
+from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
 
 __all__ = ["AsyncAutotaskClient", "AutotaskClient"]
 
@@ -45,6 +46,7 @@ class _ClientBase:
         api_url: str | None,
         impersonation_resource_id: int | None,
         next_page_method: NextPageMethod,
+        zones: ZoneOptions | None = None,
     ) -> None:
         credentials = Credentials.resolve(
             username,
@@ -54,6 +56,11 @@ class _ClientBase:
             impersonation_resource_id=impersonation_resource_id,
         )
         self._core = ClientCore(credentials, next_page_method=next_page_method)
+        if zones is not None and not isinstance(zones, ZoneOptions):
+            raise AutotaskConfigError("zones must be a py_autotask.ZoneOptions")
+        # An explicit api_url (argument or AUTOTASK_API_URL) switches zone discovery off.
+        self._zone_explicit = credentials.api_url is not None
+        self._zones = ZoneResolver(zones or ZoneOptions(), credentials)
         self._entities: dict[type[Any], Any] = {}
 
     @property
@@ -102,6 +109,23 @@ class _ClientBase:
             url=url,
         )
 
+    def _zone_following_enabled(self, prepared: PreparedRequest) -> bool:
+        return (
+            not self._zone_explicit
+            and self._zones.options.follow_moves
+            and prepared.source is not None
+        )
+
+    def _switch_zone(self, current: str | None, url: str) -> bool:
+        """Point the client at ``url`` after a fresh discovery; ``False`` when nothing changed
+        (then further re-discoveries wait for the cool-down)."""
+        if current is not None and url.lower() == current.lower():
+            self._zones.start_cooldown()
+            return False
+        logger.warning("Autotask zone changed: %s -> %s; resending the request there", current, url)
+        self._core.set_base_url(url)
+        return True
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(api_url={self.api_url!r}, "
@@ -123,7 +147,8 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     discovered on the first call. Pass ``http_client`` to reuse your own ``httpx.Client`` (it is not
     closed by :meth:`close`) or ``transport`` to plug in e.g. ``httpx.MockTransport``.
     ``next_page_method`` is how ``nextPageUrl`` is followed after a POST query ('POST' re-sends the
-    same QueryModel body; 'GET' sends none).
+    same QueryModel body; 'GET' sends none). ``zones`` (:class:`~py_autotask.ZoneOptions`) tunes zone
+    discovery: lookup URL, the on-disk zone cache, probing and following a tenant whose zone moved.
     """
 
     def __init__(
@@ -138,11 +163,18 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         next_page_method: NextPageMethod = "POST",
+        zones: ZoneOptions | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
         self._init_base(
-            username, secret, integration_code, api_url, impersonation_resource_id, next_page_method
+            username,
+            secret,
+            integration_code,
+            api_url,
+            impersonation_resource_id,
+            next_page_method,
+            zones=zones,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
@@ -164,11 +196,50 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         return self._transmit(self._core.prepare(request))
 
     def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
+        """One HTTP exchange. When the zone stopped accepting the user (401, a dead host, an IIS
+        HTML 404) the zone is re-discovered once and the same request goes to the new zone."""
+        try:
+            response = self._exchange(prepared)
+        except AutotaskConnectionError as exc:
+            if not is_dead_host(exc.__cause__):
+                raise
+            moved = self._follow_zone(prepared)
+            if moved is None:
+                raise
+            return self._exchange(moved)
+        if is_zone_mismatch(response.status_code, response.headers, response.content):
+            moved = self._follow_zone(prepared)
+            if moved is not None:
+                return self._exchange(moved)
+        return response
+
+    def _exchange(self, prepared: PreparedRequest) -> ApiResponse:
         try:
             response = self._http.send(_httpx_request(prepared))
         except httpx.RequestError as exc:
             raise self._connection_error(prepared, exc) from exc
         return self._response(prepared, response)
+
+    def _follow_zone(self, prepared: PreparedRequest) -> PreparedRequest | None:
+        """Re-discover the zone (bypassing the cache) after ``prepared`` failed on its host; the
+        request rebuilt for the new zone, or ``None`` when the zone did not change."""
+        if not self._zone_following_enabled(prepared):
+            return None
+        assert prepared.source is not None
+        with self._zone_lock:
+            current = self._core.base_url
+            if same_base(prepared.url, current):
+                if self._zones.cooling_down():
+                    return None
+                try:
+                    url = self._zones.discover(self._http, fresh=True)
+                except AutotaskError as exc:
+                    logger.warning("zone re-discovery failed: %s", exc)
+                    self._zones.start_cooldown()
+                    return None
+                if not self._switch_zone(current, url):
+                    return None
+        return self._core.prepare(prepared.source)
 
     def _ensure_api_url(self) -> None:
         if self._core.base_url is not None:
@@ -178,8 +249,8 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
                 self._core.set_base_url(self._discover_api_url())
 
     def _discover_api_url(self) -> str:
-        """Zone discovery (unauthenticated); the runtime layer adds caching/probing here."""
-        return discover_api_url(self._core.credentials.username, self._http)
+        """The zone's REST base URL: the zone cache, else ``zoneInformation``, else probing."""
+        return self._zones.discover(self._http)
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -233,11 +304,18 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         next_page_method: NextPageMethod = "POST",
+        zones: ZoneOptions | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
         self._init_base(
-            username, secret, integration_code, api_url, impersonation_resource_id, next_page_method
+            username,
+            secret,
+            integration_code,
+            api_url,
+            impersonation_resource_id,
+            next_page_method,
+            zones=zones,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
@@ -255,11 +333,48 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         return await self._transmit(self._core.prepare(request))
 
     async def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
+        """Async twin of :meth:`AutotaskClient._transmit` (follows a moved zone once)."""
+        try:
+            response = await self._exchange(prepared)
+        except AutotaskConnectionError as exc:
+            if not is_dead_host(exc.__cause__):
+                raise
+            moved = await self._follow_zone(prepared)
+            if moved is None:
+                raise
+            return await self._exchange(moved)
+        if is_zone_mismatch(response.status_code, response.headers, response.content):
+            moved = await self._follow_zone(prepared)
+            if moved is not None:
+                return await self._exchange(moved)
+        return response
+
+    async def _exchange(self, prepared: PreparedRequest) -> ApiResponse:
         try:
             response = await self._http.send(_httpx_request(prepared))
         except httpx.RequestError as exc:
             raise self._connection_error(prepared, exc) from exc
         return self._response(prepared, response)
+
+    async def _follow_zone(self, prepared: PreparedRequest) -> PreparedRequest | None:
+        """Async twin of :meth:`AutotaskClient._follow_zone`."""
+        if not self._zone_following_enabled(prepared):
+            return None
+        assert prepared.source is not None
+        async with self._zone_lock:
+            current = self._core.base_url
+            if same_base(prepared.url, current):
+                if self._zones.cooling_down():
+                    return None
+                try:
+                    url = await self._zones.adiscover(self._http, fresh=True)
+                except AutotaskError as exc:
+                    logger.warning("zone re-discovery failed: %s", exc)
+                    self._zones.start_cooldown()
+                    return None
+                if not self._switch_zone(current, url):
+                    return None
+        return self._core.prepare(prepared.source)
 
     async def _ensure_api_url(self) -> None:
         if self._core.base_url is not None:
@@ -269,8 +384,8 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
                 self._core.set_base_url(await self._discover_api_url())
 
     async def _discover_api_url(self) -> str:
-        """Zone discovery (unauthenticated); the runtime layer adds caching/probing here."""
-        return await adiscover_api_url(self._core.credentials.username, self._http)
+        """Async twin of :meth:`AutotaskClient._discover_api_url`."""
+        return await self._zones.adiscover(self._http)
 
     # --- public -----------------------------------------------------------------------------------
 

@@ -35,3 +35,13 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 def postgres_url(postgres_server: PostgresServer) -> str:
     """URL of a fresh, empty PostgreSQL database for one test."""
     return postgres_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(autouse=True)
+def _private_zone_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own zone cache file, so a zone discovered (or mocked) by one test is
+    never served from ``~/.cache/py-autotask/zones.json`` to another."""
+    path = tmp_path_factory.getbasetemp() / f"zones-{uuid.uuid4().hex}.json"
+    monkeypatch.setenv("PY_AUTOTASK_ZONE_CACHE", str(path))
