@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
@@ -22,6 +22,9 @@ from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
+
+if TYPE_CHECKING:
+    from .sync import Syncer
 
 __all__ = ["AsyncAutotaskClient", "AutotaskClient"]
 
@@ -267,6 +270,14 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         (``None`` when empty); failures raise the usual :class:`AutotaskAPIError` subclasses."""
         request = self._make_request(method, path_or_url, params, json)
         return self._core.read_json(self._send(request))
+
+    def create_syncer(self, *, page_size: int = 500, progress: Any = None) -> Syncer:
+        """A :class:`~py_autotask.sync.Syncer` that mirrors collections into SQLite, PostgreSQL
+        or DuckDB (``syncer.sync_to_database(connection_string, entities, sync_interval)``).
+        ``progress(entity, phase, rows_done, rows_total)`` is called after each committed page."""
+        from .sync import Syncer
+
+        return Syncer(self, page_size=page_size, progress=progress)
 
     def close(self) -> None:
         """Close the underlying ``httpx.Client`` if this client created it."""

@@ -1,0 +1,590 @@
+"""The database side of the syncer: SQLite and PostgreSQL through SQLAlchemy, DuckDB directly.
+
+One small interface (:class:`Database`) with one transaction per call that writes data, so a page of
+rows, the ids it deletes and the checkpoint that covers them become durable together (or not at
+all). Column types come from Autotask metadata (:func:`column_kind`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import AutotaskConfigError
+
+__all__ = [
+    "PICKLIST_TABLE",
+    "RUNS_TABLE",
+    "STATE_TABLE",
+    "Column",
+    "Database",
+    "EntityState",
+    "column_kind",
+    "open_database",
+    "to_db_value",
+]
+
+STATE_TABLE = "autotask_sync_state"
+PICKLIST_TABLE = "autotask_picklists"
+RUNS_TABLE = "autotask_sync_runs"
+
+_INT = frozenset({"integer", "long", "short", "int", "int32", "int64", "byte"})
+_FLOAT = frozenset({"decimal", "double", "float", "number", "currency"})
+_BOOL = frozenset({"boolean", "bool"})
+_DATETIME = frozenset({"datetime", "date", "time"})
+
+
+def column_kind(data_type: str | None) -> str:
+    """Autotask ``dataType`` (or UDF ``type``) -> ``int | float | bool | datetime | str``."""
+    t = (data_type or "string").strip().lower()
+    if t in _INT:
+        return "int"
+    if t in _FLOAT:
+        return "float"
+    if t in _BOOL:
+        return "bool"
+    if t in _DATETIME:
+        return "datetime"
+    return "str"
+
+
+_DT_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_datetime(text: str) -> _dt.datetime | None:
+    """An Autotask datetime (``2016-03-30T13:10:35.563``, any fraction length, optional ``Z`` or
+    offset) -> naive UTC ``datetime``; ``None`` for text that is not one."""
+    m = _DT_RE.match(text.strip())
+    if not m:
+        return None
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    value = _dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
+    if tz and tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        value = value - sign * offset
+    return value
+
+
+def format_api_datetime(value: _dt.datetime) -> str:
+    """Naive UTC datetime -> ``YYYY-MM-DDTHH:MM:SS.fffZ`` (what filters send)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
+
+
+def to_db_value(kind: str, value: Any) -> Any:
+    """One API value -> the Python value stored in a column of ``kind``."""
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in ("true", "1", "yes")
+            return bool(value)
+        if kind == "datetime":
+            return parse_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # int | float | bool | datetime | str
+
+
+@dataclass
+class EntityState:
+    """One row of the state table: where an entity's sync stands."""
+
+    entity: str
+    table_name: str
+    phase: str = "idle"  # idle | full | incremental | refresh
+    cursor_id: int | None = None  # last id committed in the pass in progress
+    filter_from: str | None = None  # lower bound of the pass in progress (API datetime)
+    pending_watermark: str | None = None  # max change-tracking value seen in the pass
+    watermark: str | None = None  # committed change-tracking watermark
+    id_watermark: int | None = None  # highest id ever committed
+    last_full_load: str | None = None
+    last_reconciliation: str | None = None
+    rows: int = 0
+    run_id: str | None = None
+    status: str = "new"
+    message: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def columns(cls) -> list[Column]:
+        kinds = {"cursor_id": "int", "id_watermark": "int", "rows": "int"}
+        return [Column(name, kinds.get(name, "str")) for name in cls.__dataclass_fields__]
+
+    def as_row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+_TYPES: dict[str, dict[str, str]] = {
+    "sqlite": {
+        "int": "INTEGER",
+        "float": "REAL",
+        "bool": "BOOLEAN",
+        "datetime": "DATETIME",
+        "str": "TEXT",
+    },
+    "postgresql": {
+        "int": "BIGINT",
+        "float": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "datetime": "TIMESTAMP",
+        "str": "TEXT",
+    },
+    "duckdb": {
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "bool": "BOOLEAN",
+        "datetime": "TIMESTAMP",
+        "str": "VARCHAR",
+    },
+}
+
+
+def q(name: str) -> str:
+    """Quote an identifier (every supported dialect uses double quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class _Ops:
+    """Statements for one transaction, collected and then run in order."""
+
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class Database:
+    """A sync target. Subclasses implement :meth:`_run` (a transaction) and the catalog reads."""
+
+    dialect: str = ""
+    placeholder: str = "?"
+    url: str = ""
+
+    # -- catalog -----------------------------------------------------------------------------
+    def columns(self, table: str) -> dict[str, str]:
+        """Existing columns of ``table`` (name -> declared type), empty when it does not exist."""
+        raise NotImplementedError
+
+    def _run(self, steps: Sequence[tuple[str, Any]]) -> None:
+        """Run ``(sql, params)`` steps in one transaction; params is a tuple, a list of tuples
+        (executemany) or ``("arrow", table, columns, rows)`` for bulk loads."""
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- DDL -----------------------------------------------------------------------------------
+    def type_of(self, kind: str) -> str:
+        return _TYPES[self.dialect][kind]
+
+    def ensure_table(
+        self, table: str, columns: Sequence[Column], primary_key: Sequence[str] = ("id",)
+    ) -> list[str]:
+        """Create ``table`` or add the columns it lacks; returns the names of added columns."""
+        existing = self.columns(table)
+        if not existing:
+            defs = [f"{q(c.name)} {self.type_of(c.kind)}" for c in columns]
+            pk = ", ".join(q(k) for k in primary_key)
+            self._run([(f"CREATE TABLE {q(table)} ({', '.join(defs)}, PRIMARY KEY ({pk}))", None)])
+            return []
+        lowered = {name.lower() for name in existing}
+        added = [c for c in columns if c.name.lower() not in lowered]
+        if added:
+            self._run(
+                [
+                    (f"ALTER TABLE {q(table)} ADD COLUMN {q(c.name)} {self.type_of(c.kind)}", None)
+                    for c in added
+                ]
+            )
+        return [c.name for c in added]
+
+    # -- helpers building steps ------------------------------------------------------------------
+    def _ph(self, n: int) -> str:
+        return ", ".join([self.placeholder] * n)
+
+    def upsert_steps(
+        self,
+        table: str,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[Any]],
+        key: Sequence[str] = ("id",),
+    ) -> list[tuple[str, Any]]:
+        if not rows:
+            return []
+        names = ", ".join(q(c.name) for c in columns)
+        keys = ", ".join(q(k) for k in key)
+        updates = ", ".join(
+            f"{q(c.name)} = excluded.{q(c.name)}" for c in columns if c.name not in key
+        )
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        sql = (
+            f"INSERT INTO {q(table)} ({names}) VALUES ({self._ph(len(columns))}) "
+            f"ON CONFLICT ({keys}) {action}"
+        )
+        return [(sql, [tuple(r) for r in rows])]
+
+    def delete_ids_steps(self, table: str, ids: Iterable[int]) -> list[tuple[str, Any]]:
+        id_list = sorted(set(ids))
+        steps: list[tuple[str, Any]] = []
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            steps.append(
+                (
+                    f"DELETE FROM {q(table)} WHERE {q('id')} IN ({self._ph(len(chunk))})",
+                    tuple(chunk),
+                )
+            )
+        return steps
+
+    def state_steps(self, state: EntityState) -> list[tuple[str, Any]]:
+        cols = EntityState.columns()
+        row = state.as_row()
+        return self.upsert_steps(
+            STATE_TABLE, cols, [tuple(row[c.name] for c in cols)], key=("entity",)
+        )
+
+    # -- high level ------------------------------------------------------------------------------
+    def setup(self) -> None:
+        self.ensure_table(STATE_TABLE, EntityState.columns(), primary_key=("entity",))
+        self.ensure_table(
+            PICKLIST_TABLE,
+            [
+                Column("entity", "str"),
+                Column("field", "str"),
+                Column("value", "str"),
+                Column("label", "str"),
+                Column("isActive", "bool"),
+                Column("isDefaultValue", "bool"),
+                Column("sortOrder", "int"),
+                Column("parentValue", "str"),
+                Column("isUdf", "bool"),
+            ],
+            primary_key=("entity", "field", "value"),
+        )
+        self.ensure_table(
+            RUNS_TABLE,
+            [
+                Column("run_id", "str"),
+                Column("entity", "str"),
+                Column("started_at", "str"),
+                Column("finished_at", "str"),
+                Column("mode", "str"),
+                Column("created", "int"),
+                Column("updated", "int"),
+                Column("deleted", "int"),
+                Column("requests", "int"),
+                Column("status", "str"),
+                Column("message", "str"),
+            ],
+            primary_key=("run_id", "entity"),
+        )
+
+    def read_state(self, entity: str) -> EntityState | None:
+        cols = EntityState.columns()
+        names = ", ".join(q(c.name) for c in cols)
+        rows = self.query(
+            f"SELECT {names} FROM {q(STATE_TABLE)} WHERE {q('entity')} = {self.placeholder}",
+            (entity,),
+        )
+        if not rows:
+            return None
+        return EntityState(**{c.name: v for c, v in zip(cols, rows[0], strict=True)})
+
+    def all_states(self) -> list[EntityState]:
+        cols = EntityState.columns()
+        names = ", ".join(q(c.name) for c in cols)
+        rows = self.query(f"SELECT {names} FROM {q(STATE_TABLE)} ORDER BY {q('entity')}")
+        return [EntityState(**{c.name: v for c, v in zip(cols, r, strict=True)}) for r in rows]
+
+    def write(self, steps: Sequence[tuple[str, Any]]) -> None:
+        """Run steps (built by the ``*_steps`` helpers) as one transaction."""
+        if steps:
+            self._run(steps)
+
+    def existing_ids(self, table: str, ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            rows = self.query(
+                f"SELECT {q('id')} FROM {q(table)} WHERE {q('id')} IN ({self._ph(len(chunk))})",
+                tuple(chunk),
+            )
+            found.update(int(r[0]) for r in rows)
+        return found
+
+    def versions(self, table: str, ids: Sequence[int], column: str) -> dict[int, Any]:
+        """``id -> column value`` for the rows of ``ids`` already in ``table``."""
+        found: dict[int, Any] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            rows = self.query(
+                f"SELECT {q('id')}, {q(column)} FROM {q(table)} "
+                f"WHERE {q('id')} IN ({self._ph(len(chunk))})",
+                tuple(chunk),
+            )
+            found.update({int(r[0]): r[1] for r in rows})
+        return found
+
+    def all_ids(self, table: str) -> set[int]:
+        return {int(r[0]) for r in self.query(f"SELECT {q('id')} FROM {q(table)}")}
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"SELECT COUNT(*) FROM {q(table)}")[0][0])
+
+    def replace_picklists(self, entity: str, rows: Sequence[Sequence[Any]]) -> None:
+        cols = [
+            Column("entity", "str"),
+            Column("field", "str"),
+            Column("value", "str"),
+            Column("label", "str"),
+            Column("isActive", "bool"),
+            Column("isDefaultValue", "bool"),
+            Column("sortOrder", "int"),
+            Column("parentValue", "str"),
+            Column("isUdf", "bool"),
+        ]
+        steps: list[tuple[str, Any]] = [
+            (f"DELETE FROM {q(PICKLIST_TABLE)} WHERE {q('entity')} = {self.placeholder}", (entity,))
+        ]
+        steps += self.upsert_steps(PICKLIST_TABLE, cols, rows, key=("entity", "field", "value"))
+        self._run(steps)
+
+
+class SqlAlchemyDatabase(Database):
+    """SQLite or PostgreSQL through a SQLAlchemy engine (driver-level SQL, one transaction per
+    write)."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            import sqlalchemy as sa
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError(
+                'syncing to SQLite/PostgreSQL needs SQLAlchemy: pip install "py-autotask[sql]"'
+            ) from exc
+        self._sa = sa
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        self.url = url
+        self.engine = sa.create_engine(url, future=True)
+        name = self.engine.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise AutotaskConfigError(
+                f"unsupported database {name!r}: use sqlite:///file.db, postgresql://... or "
+                "duckdb:///file.duckdb"
+            )
+        self.dialect = name
+        self.placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        if name == "sqlite":
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+    def columns(self, table: str) -> dict[str, str]:
+        insp = self._sa.inspect(self.engine)
+        if not insp.has_table(table):
+            return {}
+        return {str(c["name"]): str(c["type"]) for c in insp.get_columns(table)}
+
+    def _adapt(self, params: Any) -> Any:
+        if self.dialect != "sqlite":
+            return params
+
+        def one(row: Sequence[Any]) -> tuple[Any, ...]:
+            return tuple(
+                v.isoformat(sep=" ", timespec="microseconds") if isinstance(v, _dt.datetime) else v
+                for v in row
+            )
+
+        if isinstance(params, list):
+            return [one(r) for r in params]
+        return one(params)
+
+    def _run(self, steps: Sequence[tuple[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            for sql, params in steps:
+                if params is None:
+                    conn.exec_driver_sql(sql)
+                else:
+                    conn.exec_driver_sql(sql, self._adapt(params))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as conn:
+            result = (
+                conn.exec_driver_sql(sql, tuple(params)) if params else conn.exec_driver_sql(sql)
+            )
+            return [tuple(r) for r in result]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class DuckDatabase(Database):
+    """A DuckDB file through the ``duckdb`` module (no SQLAlchemy dialect needed). Pages are
+    loaded through Arrow when pyarrow is installed."""
+
+    dialect = "duckdb"
+    placeholder = "?"
+
+    def __init__(self, path: str) -> None:
+        try:
+            import duckdb
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError(
+                'syncing to DuckDB needs duckdb: pip install "py-autotask[duckdb]"'
+            ) from exc
+        self.url = f"duckdb:///{path}"
+        self.path = path
+        self.con = duckdb.connect(path)
+        try:
+            import pyarrow
+
+            self._pa: Any = pyarrow
+        except ImportError:  # pragma: no cover - depends on the install
+            self._pa = None
+
+    def columns(self, table: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    def upsert_steps(
+        self,
+        table: str,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[Any]],
+        key: Sequence[str] = ("id",),
+    ) -> list[tuple[str, Any]]:
+        # DELETE + INSERT of the page: DuckDB's ON CONFLICT is strict about indexed updates.
+        if not rows:
+            return []
+        return [("__upsert__", (table, list(columns), [tuple(r) for r in rows], list(key)))]
+
+    def _upsert(
+        self, table: str, columns: list[Column], rows: list[tuple[Any, ...]], key: list[str]
+    ) -> None:
+        names = ", ".join(q(c.name) for c in columns)
+        key_idx = [next(i for i, c in enumerate(columns) if c.name == k) for k in key]
+        if len(key) == 1:
+            ids = sorted({r[key_idx[0]] for r in rows})
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                self.con.execute(
+                    f"DELETE FROM {q(table)} WHERE {q(key[0])} IN ({self._ph(len(chunk))})", chunk
+                )
+        else:
+            cond = " AND ".join(f"{q(k)} = ?" for k in key)
+            self.con.executemany(
+                f"DELETE FROM {q(table)} WHERE {cond}", [[r[i] for i in key_idx] for r in rows]
+            )
+        if self._pa is not None:
+            pa = self._pa
+            types = {
+                "int": pa.int64(),
+                "float": pa.float64(),
+                "bool": pa.bool_(),
+                "datetime": pa.timestamp("us"),
+                "str": pa.string(),
+            }
+            arrays = [
+                pa.array([r[i] for r in rows], type=types[c.kind]) for i, c in enumerate(columns)
+            ]
+            page = pa.Table.from_arrays(arrays, names=[c.name for c in columns])
+            self.con.register("_autotask_page", page)
+            try:
+                self.con.execute(f"INSERT INTO {q(table)} ({names}) SELECT * FROM _autotask_page")
+            finally:
+                self.con.unregister("_autotask_page")
+        else:  # pragma: no cover - pyarrow missing
+            self.con.executemany(
+                f"INSERT INTO {q(table)} ({names}) VALUES ({self._ph(len(columns))})",
+                [list(r) for r in rows],
+            )
+
+    def _run(self, steps: Sequence[tuple[str, Any]]) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for sql, params in steps:
+                if sql == "__upsert__":
+                    self._upsert(*params)
+                elif params is None:
+                    self.con.execute(sql)
+                elif isinstance(params, list):
+                    self.con.executemany(sql, [list(p) for p in params])
+                else:
+                    self.con.execute(sql, list(params))
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.con.execute(sql, list(params)).fetchall()]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def open_database(connection_string: str | Path) -> Database:
+    """``sqlite:///file.db`` | ``postgresql://...`` | ``duckdb:///file.duckdb`` | a plain file path
+    (``.duckdb``/``.ddb`` -> DuckDB, anything else -> SQLite)."""
+    text = str(connection_string).strip()
+    if not text:
+        raise AutotaskConfigError("a connection string or database file path is required")
+    lowered = text.lower()
+    if lowered.startswith("duckdb://"):
+        path = text.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") and not path.startswith("//") else path
+        if path.startswith("//"):
+            path = path[1:]
+        return DuckDatabase(path or ":memory:")
+    if "://" not in text:
+        if lowered.endswith((".duckdb", ".ddb")):
+            return DuckDatabase(text)
+        return SqlAlchemyDatabase("sqlite:///" + text)
+    return SqlAlchemyDatabase(text)
+
+
+def mapping_rows(
+    columns: Sequence[Column], records: Iterable[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """API records -> value tuples in ``columns`` order (field names matched case-insensitively)."""
+    out = []
+    for rec in records:
+        lowered = {k.lower(): v for k, v in rec.items()}
+        out.append(tuple(to_db_value(c.kind, lowered.get(c.name.lower())) for c in columns))
+    return out
