@@ -108,7 +108,10 @@ def test_hourly_budget_latency_steps_and_rejection_on_the_virtual_clock() -> Non
 
 
 def test_rolling_window_releases_old_requests() -> None:
-    with Simulator(profile="tiny", hourly_threshold=4, time_scale=20.0) as sim, api_client(sim) as c:
+    with (
+        Simulator(profile="tiny", hourly_threshold=4, time_scale=20.0) as sim,
+        api_client(sim) as c,
+    ):
         sim.preload_threshold(2, age_seconds=3000)  # 50 virtual minutes ago
         assert [c.get("Version").status_code for _ in range(2)] == [200, 200]
         assert c.get("Version").status_code == 429
