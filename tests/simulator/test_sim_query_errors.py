@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sim_helpers import ALL_ROWS, errors_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sim_helpers import ALL_ROWS, api_client, errors_of
 
 from py_autotask.simulator import Simulator
 
@@ -156,3 +158,53 @@ def test_operators_on_real_records(client: httpx.Client) -> None:
     assert ids({"op": "noteq", "field": "id", "value": "3"}) == [
         i["id"] for i in items if i["id"] != 3
     ]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "op",
+                    "field",
+                    "value",
+                    "udf",
+                    "items",
+                    "filter",
+                    "MaxRecords",
+                    "IncludeFields",
+                    "id",
+                    "title",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=json_values,
+    target=st.sampled_from(["Tickets/query", "Tickets/query/count", "Tickets", "Companies"]),
+)
+def test_fuzzed_bodies_never_crash(sim: Simulator, body: Any, target: str) -> None:
+    with api_client(sim) as c:
+        method = "PATCH" if target == "Companies" else "POST"
+        r = c.request(method, target, content=json.dumps(body))
+    assert r.status_code in (200, 500), r.text
+    data = r.json()
+    assert isinstance(data, dict)
+    if r.status_code == 500:
+        assert errors_of(r)
+    assert all(e.outcome != "crash" for e in sim.journal())
