@@ -20,8 +20,17 @@ from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntities
 
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
+from ._features import AsyncFeatures, SyncFeatures
 from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
+from .caching import (
+    AsyncCacheControl,
+    AsyncTenantMetadataProvider,
+    CacheConfig,
+    CacheControl,
+    TenantMetadataProvider,
+)
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
+from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
     from .sync import Syncer
@@ -149,6 +158,9 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     ``AUTOTASK_INTEGRATION_CODE`` / ``AUTOTASK_API_URL``. Without an ``api_url`` the zone is
     discovered on the first call. Pass ``http_client`` to reuse your own ``httpx.Client`` (it is not
     closed by :meth:`close`) or ``transport`` to plug in e.g. ``httpx.MockTransport``.
+    ``cache_config`` (:class:`~py_autotask.caching.CacheConfig`) turns on the response cache
+    (``client.cache``); ``validation_config`` (:class:`~py_autotask.validation.ValidationConfig`)
+    checks and converts write bodies before anything is sent.
     ``next_page_method`` is how ``nextPageUrl`` is followed after a POST query ('POST' re-sends the
     same QueryModel body; 'GET' sends none). ``zones`` (:class:`~py_autotask.ZoneOptions`) tunes zone
     discovery: lookup URL, the on-disk zone cache, probing and following a tenant whose zone moved.
@@ -167,6 +179,8 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         transport: httpx.BaseTransport | None = None,
         next_page_method: NextPageMethod = "POST",
         zones: ZoneOptions | None = None,
+        cache_config: CacheConfig | None = None,
+        validation_config: ValidationConfig | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
@@ -182,16 +196,38 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
         self._zone_lock = threading.Lock()
+        self._features = SyncFeatures(self, cache_config, validation_config)
 
     # --- the seam ---------------------------------------------------------------------------------
 
     def _send(self, request: ApiRequest) -> ApiResponse:
         """Send one API request and return the raw response (no status interpretation).
 
-        Layers, outermost first: ``_send`` (response cache) -> ``_send_resilient`` (pacing,
-        retries, circuit breaker) -> ``_transmit`` (one HTTP exchange).
+        Layers, outermost first: ``_send`` (write validation/conversion, SOAP-era aliases,
+        response cache and invalidation; :mod:`py_autotask._features`) -> ``_send_resilient``
+        (pacing, retries, circuit breaker) -> ``_transmit`` (one HTTP exchange).
         """
-        return self._send_resilient(request)
+        return self._features.send(request, self._send_resilient)
+
+    @property
+    def cache(self) -> CacheControl:
+        """Cache statistics, warming, invalidation and clearing (needs ``cache_config=``)."""
+        return CacheControl(self._features)
+
+    @property
+    def metadata(self) -> TenantMetadataProvider:
+        """Tenant metadata (fields, picklists, UDF definitions), fetched lazily and cached."""
+        return self._features.metadata
+
+    @property
+    def picklists(self) -> Picklists:
+        """Picklist labels of this tenant: ``client.picklists.label("Tickets", "status", 5)``."""
+        return Picklists(self._features.metadata)
+
+    @property
+    def validation(self) -> Validator:
+        """Dry-run checks (``check``) and local-time conversion (``localize``)."""
+        return Validator(self._features.validation_config, self._features.metadata)
 
     def _send_resilient(self, request: ApiRequest) -> ApiResponse:
         """Pacing, retries and the circuit breaker around :meth:`_transmit`."""
@@ -316,6 +352,8 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         transport: httpx.AsyncBaseTransport | None = None,
         next_page_method: NextPageMethod = "POST",
         zones: ZoneOptions | None = None,
+        cache_config: CacheConfig | None = None,
+        validation_config: ValidationConfig | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
@@ -331,12 +369,33 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
         self._zone_lock = asyncio.Lock()
+        self._features = AsyncFeatures(self, cache_config, validation_config)
 
     # --- the seam ---------------------------------------------------------------------------------
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
-        """Async twin of :meth:`AutotaskClient._send` (response cache layer)."""
-        return await self._send_resilient(request)
+        """Async twin of :meth:`AutotaskClient._send` (validation and response cache layer)."""
+        return await self._features.send(request, self._send_resilient)
+
+    @property
+    def cache(self) -> AsyncCacheControl:
+        """Async twin of :attr:`AutotaskClient.cache` (``await client.cache.warm(...)``)."""
+        return AsyncCacheControl(self._features)
+
+    @property
+    def metadata(self) -> AsyncTenantMetadataProvider:
+        """Async twin of :attr:`AutotaskClient.metadata` (awaitable accessors)."""
+        return self._features.metadata
+
+    @property
+    def picklists(self) -> AsyncPicklists:
+        """Async twin of :attr:`AutotaskClient.picklists` (awaitable)."""
+        return AsyncPicklists(self._features.metadata)
+
+    @property
+    def validation(self) -> AsyncValidator:
+        """Async twin of :attr:`AutotaskClient.validation`."""
+        return AsyncValidator(self._features.validation_config, self._features.metadata)
 
     async def _send_resilient(self, request: ApiRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._send_resilient` (pacing, retries, breaker)."""

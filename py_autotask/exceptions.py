@@ -22,6 +22,7 @@ __all__ = [
     "AutotaskConfigError",
     "AutotaskConnectionError",
     "AutotaskError",
+    "AutotaskInputError",
     "AutotaskMethodNotAllowedError",
     "AutotaskNotFoundError",
     "AutotaskOperationNotSupportedError",
@@ -50,6 +51,26 @@ class AutotaskError(Exception):
 class AutotaskConfigError(AutotaskError, ValueError):
     """The client or the call is misconfigured: missing credentials, a bad ``api_url``, a missing
     parent id for a child route, an out-of-range ``MaxRecords``. Nothing was sent to Autotask."""
+
+
+class AutotaskInputError(AutotaskError, ValueError):
+    """Data given to a write (or a filter) is invalid for the entity; nothing was sent.
+
+    Raised by client-side validation (``validation_config=``). ``problems`` lists every problem
+    found, each with ``entity``, ``field`` and ``reason`` (which says what to do); ``str(exc)``
+    shows them all.
+    """
+
+    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
+        self.problems = list(problems)
+        self.message = message
+        text = message
+        if self.problems:
+            text += "".join(f"\n  - {p}" for p in self.problems)
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.problems))
 
 
 class AutotaskOperationNotSupportedError(AutotaskError):

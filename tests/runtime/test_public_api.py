@@ -29,6 +29,7 @@ def test_exported_members() -> None:
         "AutotaskConfigError",
         "AutotaskConnectionError",
         "AutotaskError",
+        "AutotaskInputError",
         "AutotaskMethodNotAllowedError",
         "AutotaskModel",
         "AutotaskNotFoundError",

@@ -1,0 +1,162 @@
+"""``client.cache``: statistics, clearing, invalidation and warming of the response cache."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import AutotaskConfigError
+from ._cache import CacheStats, ResponseCache
+from ._config import CacheConfig
+from ._metadata import collection_name
+
+if TYPE_CHECKING:
+    from .._features import AsyncFeatures, SyncFeatures
+
+__all__ = ["AsyncCacheControl", "CacheControl", "WarmReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class WarmReport:
+    """What :meth:`CacheControl.warm` loaded: records per collection, and how long it took."""
+
+    records: Mapping[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.records.values())
+
+
+def _names(entities: str | Iterable[str]) -> list[str]:
+    items = [entities] if isinstance(entities, str) else list(entities)
+    return [collection_name(e) for e in items]
+
+
+class _ControlBase:
+    _features: Any
+
+    @property
+    def _cache(self) -> ResponseCache:
+        cache: ResponseCache | None = self._features.cache
+        if cache is None:
+            raise AutotaskConfigError(
+                "caching is off for this client; pass cache_config=CacheConfig(...) to enable it"
+            )
+        return cache
+
+    @property
+    def enabled(self) -> bool:
+        return self._features.cache is not None
+
+    @property
+    def config(self) -> CacheConfig:
+        return self._cache.config
+
+    def stats(self) -> CacheStats:
+        """Hit/miss counters of this client (see :class:`CacheStats`)."""
+        return self._cache.stats()
+
+    def reset_stats(self) -> None:
+        self._cache.reset_stats()
+
+    def clear(self) -> int:
+        """Remove every cached response and tenant metadata under the key prefix (every client
+        sharing the backend is affected); returns how many entries were removed."""
+        removed = self._cache.clear()
+        self._features_metadata_refresh()
+        return removed
+
+    def invalidate(self, entities: str | Iterable[str] | None = None) -> None:
+        """Drop cached responses of ``entities`` (any spelling), or of everything when None."""
+        base = self._features.core.base_url
+        if base is None:
+            return
+        self._cache.invalidate(base, _names(entities) if entities is not None else None)
+
+    def _features_metadata_refresh(self) -> None:
+        raise NotImplementedError
+
+
+class CacheControl(_ControlBase):
+    """``client.cache`` of :class:`~py_autotask.AutotaskClient`."""
+
+    def __init__(self, features: SyncFeatures) -> None:
+        self._features = features
+        self._sync = features
+
+    def _features_metadata_refresh(self) -> None:
+        self._sync.metadata.refresh()
+
+    def warm(
+        self, entities: str | Iterable[str], *, background: bool = False
+    ) -> WarmReport | Future[WarmReport]:
+        """Load every record of ``entities`` (``["companies", "resources"]``) into the cache:
+        their query pages and, where the entity supports get-by-id, each record by id.
+
+        With ``background=True`` the work runs on a daemon thread and a
+        :class:`concurrent.futures.Future` of the :class:`WarmReport` is returned at once.
+        """
+        names = _names(entities)
+        self._cache  # noqa: B018 - raises when caching is off
+
+        def run() -> WarmReport:
+            start = time.perf_counter()
+            records = {name: self._sync.warm_one(name) for name in names}
+            return WarmReport(records, time.perf_counter() - start)
+
+        if not background:
+            return run()
+        future: Future[WarmReport] = Future()
+
+        def target() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(run())
+            except BaseException as exc:  # delivered through the future
+                future.set_exception(exc)
+
+        threading.Thread(target=target, name="py-autotask-cache-warm", daemon=True).start()
+        return future
+
+    def __repr__(self) -> str:
+        return f"<CacheControl {self.config.backend if self.enabled else 'off'}>"
+
+
+class AsyncCacheControl(_ControlBase):
+    """``client.cache`` of :class:`~py_autotask.AsyncAutotaskClient`."""
+
+    def __init__(self, features: AsyncFeatures) -> None:
+        self._features = features
+        self._async = features
+
+    def _features_metadata_refresh(self) -> None:
+        self._async.metadata.refresh()
+
+    async def warm(
+        self, entities: str | Iterable[str], *, background: bool = False
+    ) -> WarmReport | asyncio.Task[WarmReport]:
+        """Async twin of :meth:`CacheControl.warm`; ``background=True`` returns an
+        :class:`asyncio.Task` at once."""
+        names = _names(entities)
+        self._cache  # noqa: B018 - raises when caching is off
+
+        async def run() -> WarmReport:
+            start = time.perf_counter()
+            records = {}
+            for name in names:
+                records[name] = await self._async.warm_one(name)
+            return WarmReport(records, time.perf_counter() - start)
+
+        if background:
+            return asyncio.create_task(run())
+        return await run()
+
+    def __repr__(self) -> str:
+        return f"<AsyncCacheControl {self.config.backend if self.enabled else 'off'}>"

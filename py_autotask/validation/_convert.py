@@ -1,0 +1,617 @@
+"""The I/O-free validation and conversion pipeline for write bodies and query filters.
+
+Structure (types, lengths, required, read-only, SOAP-era aliases) comes from the generated
+:class:`~py_autotask._spec.EntitySpec`; tenant facts (picklist values and labels, UDF definitions)
+from a metadata view backed by :class:`~py_autotask.caching.TenantMetadataProvider`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import warnings
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from typing import Any, Final, Literal, Protocol
+
+from .._spec import EntitySpec, FieldSpec
+from .._validation import Problem
+from ..exceptions import AutotaskInputError
+from ._config import ValidationConfig, ValidationContext
+
+__all__ = [
+    "MetadataView",
+    "format_wire_datetime",
+    "metadata_needs",
+    "prepare_write",
+    "resolve_field",
+    "rewrite_query",
+    "warn_deprecated",
+]
+
+WriteOp = Literal["create", "update", "replace"]
+
+_INT: Final = ("integer", "long", "short")
+_NUM: Final = ("double", "decimal", "float")
+_INT_RE: Final = re.compile(r"[+-]?\d+")
+_DATE_ONLY_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FRACTION_RE: Final = re.compile(r"(T\d{2}:\d{2}:\d{2})\.(\d+)")
+_TRUE: Final = frozenset({"true", "1", "yes", "y", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "n", "off"})
+_UDF_KEY: Final = "userdefinedfields"
+_LABEL_OPS: Final = frozenset({"eq", "noteq", "in", "notin"})
+_MAX_CHOICES: Final = 25
+
+
+class MetadataView(Protocol):
+    """Loaded tenant metadata, by collection name (see ``TenantMetadataProvider``)."""
+
+    def loaded_field(self, entity: str, name: str) -> dict[str, Any] | None: ...
+
+    def loaded_udfs(self, entity: str) -> list[dict[str, Any]] | None: ...
+
+
+# --- deprecation warnings at the caller's line ------------------------------------------------------
+
+_OWN_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _is_own(filename: str) -> bool:
+    return filename.startswith(_OWN_DIR) or f"{os.sep}py_autotask_generated{os.sep}" in filename
+
+
+def warn_deprecated(message: str) -> None:
+    """``DeprecationWarning`` attributed to the first frame outside py-autotask (user code)."""
+    level = 2  # 1 is this function, 2 its caller
+    frame = sys._getframe(1)
+    while frame is not None and _is_own(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, DeprecationWarning, stacklevel=level)
+
+
+# --- field names --------------------------------------------------------------------------------
+
+_TABLES: dict[str, dict[str, tuple[FieldSpec, str]]] = {}
+
+
+def _table(spec: EntitySpec) -> dict[str, tuple[FieldSpec, str]]:
+    table = _TABLES.get(spec.name)
+    if table is None:
+        table = {}
+        for fld in spec.fields.values():
+            for alias in fld.soap_aliases:
+                table.setdefault(alias.lower(), (fld, "soap"))
+        for fld in spec.fields.values():
+            table[fld.py_name.lower()] = (fld, "py")
+        for fld in spec.fields.values():
+            table[fld.api_name.lower()] = (fld, "api")
+        _TABLES[spec.name] = table
+    return table
+
+
+def resolve_field(spec: EntitySpec, key: str) -> tuple[FieldSpec | None, bool]:
+    """``(field, is_soap_alias)`` for an API name, Python name or SOAP-era name (any case)."""
+    found = _table(spec).get(key.lower())
+    if found is None:
+        return None, False
+    return found[0], found[1] == "soap"
+
+
+def _soap_warning(spec: EntitySpec, old: str, new: str) -> None:
+    warn_deprecated(
+        f"{spec.name} field {old!r} is the SOAP-era name; use {new!r} (the REST field name)"
+    )
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+def format_wire_datetime(value: datetime) -> str:
+    """Autotask's wire format: UTC, milliseconds, ``Z`` (naive values are taken as UTC)."""
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
+
+
+def _parse_datetime(text: str) -> datetime:
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    text = _FRACTION_RE.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", text)
+    return datetime.fromisoformat(text)
+
+
+def _convert(fld: FieldSpec, value: Any, config: ValidationConfig) -> tuple[Any, str | None]:
+    """``(converted value, problem)`` for one non-null value."""
+    kind = fld.data_type
+    convert = config.auto_convert and not config.strict_types
+    if kind == "datetime" or kind == "date":
+        if isinstance(value, datetime):
+            return format_wire_datetime(value), None
+        if isinstance(value, date):
+            return value.isoformat(), None
+        if isinstance(value, str):
+            if _DATE_ONLY_RE.fullmatch(value.strip()):
+                return value, None  # date-only: no time-zone conversion, sent as given
+            try:
+                return format_wire_datetime(_parse_datetime(value)), None
+            except ValueError:
+                pass
+        return value, (
+            f"expects a {kind} (ISO 8601 such as 2024-01-31T09:30:00Z, or a datetime), "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if kind in _INT:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, None
+        if convert:
+            if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+                return int(value.strip()), None
+            if isinstance(value, float) and value.is_integer():
+                return int(value), None
+        return value, f"expects an integer ({kind}), got {type(value).__name__} {value!r}"
+    if kind in _NUM:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value, None
+        if convert and isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                pass
+            else:
+                return (int(number) if number.is_integer() and "." not in value else number), None
+        return value, f"expects a number ({kind}), got {type(value).__name__} {value!r}"
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value, None
+        if convert:
+            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE, None
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value), None
+        return value, f"expects true or false, got {type(value).__name__} {value!r}"
+    if kind == "string":
+        if isinstance(value, str):
+            return value, None
+        if convert and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value), None
+        return value, f"expects text, got {type(value).__name__} {value!r}"
+    return value, None
+
+
+def _choices(values: list[dict[str, Any]]) -> str:
+    shown = ", ".join(f"{v.get('value')} ({v.get('label')})" for v in values[:_MAX_CHOICES])
+    more = len(values) - _MAX_CHOICES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _is_label(fld: FieldSpec, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if fld.data_type in _INT:
+        return not _INT_RE.fullmatch(value.strip())
+    return True
+
+
+def _resolve_label(
+    spec: EntitySpec,
+    fld: FieldSpec,
+    label: str,
+    info: dict[str, Any] | None,
+    parent_value: Any,
+) -> tuple[Any, str | None]:
+    if info is None or not info.get("isPickList"):
+        return label, (
+            f"{label!r} looks like a picklist label but the tenant's picklist could not be "
+            "read; pass the numeric value"
+        )
+    values = [dict(v) for v in info.get("picklistValues") or []]
+    exact = [v for v in values if str(v.get("value")) == label]
+    if exact and fld.data_type not in _INT:
+        return label, None
+    wanted = label.strip().lower()
+    matches = [v for v in values if str(v.get("label", "")).strip().lower() == wanted]
+    active = [v for v in matches if v.get("isActive", True)]
+    if parent_value is not None and len(active) > 1:
+        narrowed = [v for v in active if str(v.get("parentValue", "")) == str(parent_value)]
+        active = narrowed or active
+    if len(active) == 1:
+        raw = str(active[0]["value"])
+        return (int(raw) if fld.data_type in _INT and _INT_RE.fullmatch(raw) else raw), None
+    if len(active) > 1:
+        return label, (
+            f"label {label!r} is ambiguous in the tenant's picklist: it matches "
+            f"{_choices(active)}; pass the value instead"
+        )
+    if matches:
+        return label, (
+            f"label {label!r} is inactive in the tenant's picklist ({_choices(matches)}); "
+            "choose an active value"
+        )
+    live = [v for v in values if v.get("isActive", True)]
+    return label, f"unknown label {label!r}; the tenant's choices are: {_choices(live)}"
+
+
+def _check_member(fld: FieldSpec, value: Any, info: dict[str, Any] | None) -> str | None:
+    if info is None or not info.get("isPickList"):
+        return None
+    values = [dict(v) for v in info.get("picklistValues") or []]
+    if not values:
+        return None
+    found = [v for v in values if str(v.get("value")) == str(value)]
+    if not found:
+        live = [v for v in values if v.get("isActive", True)]
+        return f"value {value!r} is not in the tenant's picklist; choose one of: {_choices(live)}"
+    if not found[0].get("isActive", True):
+        return f"value {value!r} ({found[0].get('label')}) is inactive in the tenant's picklist"
+    return None
+
+
+# --- metadata needs ---------------------------------------------------------------------------------
+
+
+def metadata_needs(
+    spec: EntitySpec, body: Mapping[str, Any], config: ValidationConfig | None
+) -> set[str]:
+    """Which metadata kinds (``fields``, ``userDefinedFields``) validating ``body`` reads."""
+    needs: set[str] = set()
+    if config is None:
+        return needs
+    for key, value in body.items():
+        if key.lower() == _UDF_KEY:
+            if value:
+                needs.add("userDefinedFields")
+            continue
+        fld, _soap = resolve_field(spec, key)
+        if fld is None or not fld.is_picklist or value is None:
+            continue
+        if (config.picklist_labels and _is_label(fld, value)) or config.validate_picklists:
+            needs.add("fields")
+    return needs
+
+
+def filter_metadata_needs(
+    spec: EntitySpec, body: Mapping[str, Any], config: ValidationConfig | None
+) -> set[str]:
+    """``{"fields"}`` when a query filter compares a picklist field with a label."""
+    if config is None or not config.picklist_labels:
+        return set()
+    found = False
+
+    def walk(items: Any) -> None:
+        nonlocal found
+        if not isinstance(items, list):
+            return
+        for item in items:
+            if not isinstance(item, Mapping):
+                continue
+            low = {str(k).lower(): v for k, v in item.items()}
+            walk(low.get("items"))
+            if low.get("udf") or not isinstance(low.get("field"), str):
+                continue
+            fld, _soap = resolve_field(spec, low["field"])
+            if fld is None or not fld.is_picklist:
+                continue
+            raw = low.get("value")
+            values = raw if isinstance(raw, list) else [raw]
+            if any(_is_label(fld, v) for v in values):
+                found = True
+
+    for key, value in body.items():
+        if key.lower() == "filter":
+            walk(value)
+    return {"fields"} if found else set()
+
+
+# --- write bodies ---------------------------------------------------------------------------------
+
+
+def prepare_write(
+    spec: EntitySpec,
+    body: Mapping[str, Any],
+    op: WriteOp,
+    config: ValidationConfig | None,
+    metadata: MetadataView | None,
+    *,
+    parent_field: str | None = None,
+) -> dict[str, Any]:
+    """The body to send for ``op``, or :class:`AutotaskInputError` listing every problem.
+
+    Without ``config`` only SOAP-era field names are renamed (with a ``DeprecationWarning``).
+    With it, values are converted, labels resolved, UDFs checked by name and every rule of
+    :class:`ValidationConfig` applied. ``parent_field`` is the child's parent-id field when the
+    write goes through a parent route (the URL supplies it).
+    """
+    problems: list[Problem] = []
+
+    def add(fld: str | None, reason: str) -> None:
+        problems.append(Problem(spec.name, fld, reason))
+
+    out: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    udf_value: Any = None
+    has_udfs = False
+    for key, value in body.items():
+        if key.lower() == _UDF_KEY:
+            udf_value, has_udfs = value, True
+            continue
+        fld, soap = resolve_field(spec, key)
+        if fld is None:
+            if config is not None and config.reject_unknown_fields and spec.fields:
+                add(
+                    key,
+                    f"unknown field: {spec.name} has no field {key!r}"
+                    + _suggest(key, sorted(spec.fields)),
+                )
+            out[key] = value
+            continue
+        if soap:
+            _soap_warning(spec, key, fld.api_name)
+        if fld.api_name in given_as:
+            add(
+                fld.api_name,
+                f"given twice (as {given_as[fld.api_name]!r} and {key!r}); keep one",
+            )
+            continue
+        given_as[fld.api_name] = key
+        out[fld.api_name] = value
+    if config is None:
+        if has_udfs:
+            out["userDefinedFields"] = udf_value
+        return out
+
+    # picklist parents first, so a dependent label (subIssueType) can be narrowed by its parent
+    order = sorted(
+        (name for name in list(out) if name in spec.fields),
+        key=lambda n: spec.fields[n].picklist_parent is not None,
+    )
+    for name in order:
+        fld = spec.fields[name]
+        value = out[name]
+        if value is None:
+            if fld.required and name != "id" and not fld.read_only:
+                add(name, "is required and cannot be null; give it a value")
+            continue
+        if name == "id":
+            converted, problem = _convert(fld, value, config)
+            if problem:
+                add(name, problem)
+            out[name] = converted
+            continue
+        info = (
+            metadata.loaded_field(spec.name, name)
+            if fld.is_picklist and metadata is not None
+            else None
+        )
+        if fld.is_picklist and config.picklist_labels and _is_label(fld, value):
+            parent_value = None
+            if fld.picklist_parent:
+                parent, _soap = resolve_field(spec, fld.picklist_parent)
+                parent_value = out.get(parent.api_name) if parent is not None else None
+            value, problem = _resolve_label(spec, fld, value, info, parent_value)
+            if problem:
+                add(name, problem)
+                continue
+        value, problem = _convert(fld, value, config)
+        if problem:
+            add(name, problem + ("" if config.strict_types else "; pass a value of that type"))
+            continue
+        failed = False
+        for validator in config.validators_for(spec.name, name):
+            try:
+                value = validator(value, ValidationContext(spec.name, name, op, out))
+            except (ValueError, TypeError) as exc:
+                add(name, f"rejected by a custom validator: {exc}")
+                failed = True
+                break
+        if failed:
+            continue
+        out[name] = value
+        if (
+            config.validate_lengths
+            and fld.data_type == "string"
+            and fld.length
+            and isinstance(value, str)
+            and len(value) > fld.length
+        ):
+            add(name, f"is {len(value)} characters long; the maximum is {fld.length}; shorten it")
+        if fld.is_picklist and config.validate_picklists:
+            problem = _check_member(fld, value, info)
+            if problem:
+                add(name, problem)
+
+    if has_udfs:
+        udfs = _prepare_udfs(spec, udf_value, config, metadata, add)
+        if udfs is not None:
+            out["userDefinedFields"] = udfs
+
+    if config.validate_required and op in ("create", "replace"):
+        for fld in spec.fields.values():
+            if (
+                fld.required
+                and not fld.read_only
+                and fld.api_name != "id"
+                and fld.api_name not in out
+                and fld.api_name != parent_field
+            ):
+                add(fld.api_name, f"is required for a {op}; add it to the data")
+    if op in ("update", "replace") and out.get("id") is None:
+        add("id", f"an {op} needs the record's id")
+
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise AutotaskInputError(f"{spec.name} {op} was not sent: {count} in the data", problems)
+    return out
+
+
+def _prepare_udfs(
+    spec: EntitySpec,
+    value: Any,
+    config: ValidationConfig,
+    metadata: MetadataView | None,
+    add: Any,
+) -> list[dict[str, Any]] | None:
+    if isinstance(value, Mapping):
+        items: list[Any] = [{"name": k, "value": v} for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        add("userDefinedFields", 'expects a list of {"name": ..., "value": ...} or a dict')
+        return None
+    if not spec.has_udfs:
+        add("userDefinedFields", f"{spec.name} has no user-defined fields; remove them")
+        return None
+    defs = metadata.loaded_udfs(spec.name) if metadata is not None else None
+    by_name = {str(d.get("name", "")).lower(): d for d in defs or []}
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping) or "name" not in item:
+            add("userDefinedFields", f'expects {{"name": ..., "value": ...}} items, got {item!r}')
+            continue
+        name = str(item["name"])
+        udf_val = item.get("value")
+        definition = by_name.get(name.lower())
+        if defs is not None and definition is None:
+            add(
+                f"userDefinedFields[{name}]",
+                "unknown user-defined field for this tenant"
+                + (
+                    _suggest(name, sorted(str(d.get("name")) for d in defs))
+                    or f"; the tenant's UDFs are: {', '.join(sorted(str(d.get('name')) for d in defs))}"
+                ),
+            )
+            continue
+        if definition is not None:
+            name = str(definition.get("name"))
+        where = f"userDefinedFields[{name}]"
+        if udf_val is not None and not isinstance(udf_val, str):
+            if isinstance(udf_val, datetime):
+                udf_val = format_wire_datetime(udf_val)
+            elif (
+                config.auto_convert
+                and not config.strict_types
+                and isinstance(udf_val, (int, float, bool, date))
+            ):
+                udf_val = udf_val.isoformat() if isinstance(udf_val, date) else str(udf_val)
+            else:
+                add(where, f"UDF values are text on the wire, got {type(udf_val).__name__}")
+                continue
+        if definition is not None and udf_val is not None:
+            if definition.get("isPickList"):
+                values = [dict(v) for v in definition.get("picklistValues") or []]
+                if not any(str(v.get("value")) == udf_val for v in values):
+                    labelled = [
+                        v
+                        for v in values
+                        if str(v.get("label", "")).lower() == udf_val.lower()
+                        and v.get("isActive", True)
+                    ]
+                    if len(labelled) == 1 and config.picklist_labels:
+                        udf_val = str(labelled[0]["value"])
+                    else:
+                        add(
+                            where,
+                            f"{udf_val!r} is not a value of this picklist UDF; choose one of: "
+                            f"{_choices([v for v in values if v.get('isActive', True)])}",
+                        )
+                        continue
+            length = definition.get("length") or 0
+            if config.validate_lengths and length and len(udf_val) > int(length):
+                add(where, f"is {len(udf_val)} characters long; the maximum is {length}")
+                continue
+        for validator in config.validators_for(spec.name, name):
+            try:
+                udf_val = validator(udf_val, ValidationContext(spec.name, name, "udf", {}))
+            except (ValueError, TypeError) as exc:
+                add(where, f"rejected by a custom validator: {exc}")
+                break
+        out.append({"name": name, "value": udf_val})
+    return out
+
+
+# --- query bodies ---------------------------------------------------------------------------------
+
+
+def rewrite_query(
+    spec: EntitySpec,
+    body: Mapping[str, Any],
+    config: ValidationConfig | None,
+    metadata: MetadataView | None,
+) -> dict[str, Any]:
+    """``body`` with SOAP-era field names renamed (warned) in filters and IncludeFields, and,
+    when ``config.picklist_labels``, picklist labels in eq/noteq/in/notIn filters resolved."""
+    problems: list[Problem] = []
+
+    def field_name(name: str) -> str:
+        fld, soap = resolve_field(spec, name)
+        if fld is not None and soap:
+            _soap_warning(spec, name, fld.api_name)
+            return fld.api_name
+        return name
+
+    def walk(items: Any) -> Any:
+        if not isinstance(items, list):
+            return items
+        out = []
+        for item in items:
+            if not isinstance(item, Mapping):
+                out.append(item)
+                continue
+            new = dict(item)
+            keys = {str(k).lower(): k for k in item}
+            if "items" in keys:
+                new[keys["items"]] = walk(item[keys["items"]])
+            fkey = keys.get("field")
+            udf = bool(item.get(keys["udf"])) if "udf" in keys else False
+            if fkey is not None and isinstance(item[fkey], str) and not udf:
+                name = field_name(item[fkey])
+                new[fkey] = name
+                fld, _soap = resolve_field(spec, name)
+                op = str(item.get(keys.get("op", "op"), "")).lower()
+                vkey = keys.get("value")
+                if (
+                    config is not None
+                    and config.picklist_labels
+                    and fld is not None
+                    and fld.is_picklist
+                    and op in _LABEL_OPS
+                    and vkey is not None
+                ):
+                    new[vkey] = resolve_values(fld, item[vkey])
+            out.append(new)
+        return out
+
+    def resolve_values(fld: FieldSpec, raw: Any) -> Any:
+        values = raw if isinstance(raw, list) else [raw]
+        if not any(_is_label(fld, v) for v in values):
+            return raw
+        info = metadata.loaded_field(spec.name, fld.api_name) if metadata is not None else None
+        resolved = []
+        for v in values:
+            if _is_label(fld, v):
+                v, problem = _resolve_label(spec, fld, v, info, None)
+                if problem:
+                    problems.append(Problem(spec.name, fld.api_name, problem))
+            resolved.append(v)
+        return resolved if isinstance(raw, list) else resolved[0]
+
+    result: dict[str, Any] = {}
+    for key, value in body.items():
+        low = key.lower()
+        if low == "filter":
+            result[key] = walk(value)
+        elif low == "includefields" and isinstance(value, list):
+            result[key] = [field_name(v) if isinstance(v, str) else v for v in value]
+        else:
+            result[key] = value
+    if problems:
+        raise AutotaskInputError(f"{spec.name} query was not sent: invalid filter", problems)
+    return result
