@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from . import _core
 from ._model import AutotaskModel, Page
 from ._spec import EntitySpec, RouteSpec
+from .compat._filters import convert_legacy_filter
+from .exceptions import AutotaskOperationNotSupportedError
 from .query import FilterArg, build_query_body
 
 if TYPE_CHECKING:
@@ -84,6 +86,7 @@ class SyncEntity(_EntityBase[M]):
         include_fields: Iterable[str] | None = None,
         max_records: int | None = None,
     ) -> Page[M]:
+        filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter, include_fields=include_fields, max_records=max_records)
         response = self._client._send(_core.query_request(self._spec, body))
         return self._client._core.read_page(self._model, response)
@@ -94,6 +97,7 @@ class SyncEntity(_EntityBase[M]):
         """Every matching record, one page in memory at a time, following ``nextPageUrl`` to the
         end. A failing page raises; results are never silently truncated. Arguments are checked
         at call time; requests start when iteration does."""
+        filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter, include_fields=include_fields)
         request = _core.query_request(self._spec, body)
         return _iterate(self._client, self._model, request, body)
@@ -104,6 +108,7 @@ class SyncEntity(_EntityBase[M]):
         return list(self._query_all_iter(filter, include_fields=include_fields))
 
     def _count(self, filter: FilterArg | None = None) -> int:
+        filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter)
         response = self._client._send(_core.count_request(self._spec, body))
         return self._client._core.read_count(response)
@@ -155,6 +160,7 @@ class AsyncEntity(_EntityBase[M]):
         include_fields: Iterable[str] | None = None,
         max_records: int | None = None,
     ) -> Page[M]:
+        filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter, include_fields=include_fields, max_records=max_records)
         response = await self._client._send(_core.query_request(self._spec, body))
         return self._client._core.read_page(self._model, response)
@@ -163,6 +169,7 @@ class AsyncEntity(_EntityBase[M]):
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
     ) -> AsyncIterator[M]:
         """Async twin of :meth:`SyncEntity._query_all_iter` (an async iterator; not awaited)."""
+        filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter, include_fields=include_fields)
         request = _core.query_request(self._spec, body)
         return _aiterate(self._client, self._model, request, body)
@@ -172,7 +179,23 @@ class AsyncEntity(_EntityBase[M]):
     ) -> list[M]:
         return [item async for item in self._query_all_iter(filter, include_fields=include_fields)]
 
+    async def query_async(
+        self,
+        filter: FilterArg | None = None,
+        *,
+        include_fields: Iterable[str] | None = None,
+        max_records: int | None = None,
+    ) -> Page[M]:
+        """The awaitable ``query()`` under its py-autotask 2.x name: one page of matching
+        records."""
+        if "query" not in self._spec.root_operations:
+            raise AutotaskOperationNotSupportedError(
+                f"{self._spec.name} cannot be queried through its own collection"
+            )
+        return await self._query(filter, include_fields=include_fields, max_records=max_records)
+
     async def _count(self, filter: FilterArg | None = None) -> int:
+        filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter)
         response = await self._client._send(_core.count_request(self._spec, body))
         return self._client._core.read_count(response)

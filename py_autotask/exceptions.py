@@ -29,6 +29,7 @@ __all__ = [
     "AutotaskPermissionError",
     "AutotaskRateLimitError",
     "AutotaskServerError",
+    "AutotaskUnknownEntityError",
     "AutotaskValidationError",
 ]
 
@@ -261,3 +262,31 @@ class AutotaskRateLimitError(AutotaskAPIError):
 
 class AutotaskServerError(AutotaskAPIError):
     """Any other 5xx."""
+
+class AutotaskUnknownEntityError(AutotaskError, AttributeError):
+    """A name looked up on a client is not an Autotask collection (for example one that
+    py-autotask 2.x exposed but the REST API never had). An ``AttributeError`` too, so ``hasattr``
+    and ``getattr(client, name, default)`` keep working.
+
+    Attributes:
+        name: the name that was looked up.
+        suggestions: the nearest real collection attributes.
+        alternative: what to use instead, when Autotask has a real alternative, else ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str = "",
+        suggestions: Sequence[str] = (),
+        alternative: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.suggestions = list(suggestions)
+        self.alternative = alternative
+        self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore_plain_error, (type(self), self.args, dict(self.__dict__)))
