@@ -610,6 +610,8 @@ class Syncer:
         state.rows = db.count(table)
         res.rows = state.rows
         db.write(db.state_steps(state))
+        if self.progress is not None:
+            self.progress(name, "done", done, done)
 
     # -- deleted-record logs ------------------------------------------------------------------------
     def _init_log_state(

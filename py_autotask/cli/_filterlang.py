@@ -1,0 +1,379 @@
+"""A small filter expression language compiled to the :mod:`py_autotask.query` builder.
+
+::
+
+    status = 5 and (priority <= 2 or title contains "VIP") and udf."Customer Ranking" = Gold
+    and assignedResourceID exists and id in (1,2,3) and title beginsWith "X"
+
+Grammar (keywords and operator words are case-insensitive)::
+
+    expr       := and_expr ("or" and_expr)*
+    and_expr   := term ("and" term)*
+    term       := "(" expr ")" | condition
+    condition  := field ("exists" | "exist" | "notExists" | "notExist" | "not" "exists")
+                | field ("in" | "notIn" | "not" "in") "(" value ("," value)* ")"
+                | field op value
+    op         := "=" | "==" | "!=" | "<>" | ">" | ">=" | "<" | "<="
+                | eq | noteq | ne | gt | gte | lt | lte
+                | beginsWith | startsWith | endsWith | contains
+    field      := name | "udf" "." (name | quoted)           (a UDF, by its name)
+    value      := quoted | number | true | false | bareword   (dates are barewords: 2024-01-31)
+
+Every Autotask operator is reachable (``eq noteq gt gte lt lte beginsWith endsWith contains exist
+notExist in notIn`` and nested ``and``/``or``). A bad expression raises :class:`FilterSyntaxError`
+whose message points at the column with a caret.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import AutotaskConfigError
+from ..query import Condition, Filter, Group
+
+__all__ = ["FilterSyntaxError", "compile_filter", "parse_filter"]
+
+
+class FilterSyntaxError(AutotaskConfigError):
+    """A filter expression could not be parsed. ``position`` is the 0-based offset of the
+    mistake; ``str(exc)`` shows the expression with a caret under it."""
+
+    def __init__(self, message: str, text: str, position: int) -> None:
+        self.reason = message
+        self.text = text
+        self.position = max(0, min(position, len(text)))
+        self.column = self.position + 1
+        super().__init__(
+            f"bad filter at column {self.column}: {message}\n  {text}\n  {' ' * self.position}^"
+        )
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # name | string | number | op | lparen | rparen | comma | dot | end
+    text: str
+    value: Any
+    pos: int
+
+
+_SYMBOL_OPS = {
+    "=": "eq",
+    "==": "eq",
+    "!=": "noteq",
+    "<>": "noteq",
+    ">": "gt",
+    ">=": "gte",
+    "<": "lt",
+    "<=": "lte",
+}
+_WORD_OPS = {
+    "eq": "eq",
+    "noteq": "noteq",
+    "ne": "noteq",
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+    "beginswith": "beginsWith",
+    "startswith": "beginsWith",
+    "endswith": "endsWith",
+    "contains": "contains",
+}
+_EXIST_WORDS = {
+    "exists": "exist",
+    "exist": "exist",
+    "notexists": "notExist",
+    "notexist": "notExist",
+}
+_LIST_WORDS = {"in": "in", "notin": "notIn"}
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<op><=|>=|<>|!=|==|=|<|>)
+  | (?P<lparen>\()
+  | (?P<rparen>\))
+  | (?P<comma>,)
+  | (?P<word>[A-Za-z0-9_+\-:.@/]+)
+    """,
+    re.VERBOSE,
+)
+_NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            ch = text[pos]
+            if ch in "\"'":
+                raise FilterSyntaxError(f"unterminated string starting with {ch}", text, pos)
+            raise FilterSyntaxError(f"unexpected character {ch!r}", text, pos)
+        kind = m.lastgroup or ""
+        raw = m.group(0)
+        if kind == "string":
+            tokens.append(_Token("string", raw, _unquote(raw), pos))
+        elif kind == "op":
+            tokens.append(_Token("op", raw, _SYMBOL_OPS[raw], pos))
+        elif kind in ("lparen", "rparen", "comma"):
+            tokens.append(_Token(kind, raw, raw, pos))
+        elif kind == "word":
+            # "udf.Name" is split at the first dot so the field part can be quoted or bare.
+            if raw.lower().startswith("udf.") and len(raw) > 4:
+                tokens.append(_Token("word", raw[:3], raw[:3], pos))
+                tokens.append(_Token("dot", ".", ".", pos + 3))
+                tokens.append(_Token("word", raw[4:], raw[4:], pos + 4))
+            elif raw.lower() == "udf.":
+                tokens.append(_Token("word", raw[:3], raw[:3], pos))
+                tokens.append(_Token("dot", ".", ".", pos + 3))
+            else:
+                tokens.append(_Token("word", raw, raw, pos))
+        pos = m.end()
+    tokens.append(_Token("end", "", None, len(text)))
+    return tokens
+
+
+def _literal(tok: _Token) -> Any:
+    if tok.kind == "string":
+        return tok.value
+    text = tok.text
+    low = text.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    if _NUMBER_RE.match(text):
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text)
+        return float(text)
+    return text
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    @property
+    def tok(self) -> _Token:
+        return self.tokens[self.i]
+
+    def _peek(self, offset: int = 1) -> _Token:
+        return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
+
+    def _advance(self) -> _Token:
+        tok = self.tokens[self.i]
+        if tok.kind != "end":
+            self.i += 1
+        return tok
+
+    def _error(self, message: str, tok: _Token | None = None) -> FilterSyntaxError:
+        t = tok or self.tok
+        return FilterSyntaxError(message, self.text, t.pos)
+
+    def _is_word(self, *words: str) -> bool:
+        return self.tok.kind == "word" and self.tok.text.lower() in words
+
+    def parse(self) -> Filter:
+        if self.tok.kind == "end":
+            raise self._error("the filter is empty; write a condition such as: status = 1")
+        node = self._or()
+        if self.tok.kind != "end":
+            if self.tok.kind == "rparen":
+                raise self._error("unbalanced ')': no '(' opens it")
+            raise self._error(
+                f"expected 'and', 'or' or the end of the filter, found {self.tok.text!r}"
+            )
+        return node
+
+    def _or(self) -> Filter:
+        items = [self._and()]
+        while self._is_word("or"):
+            self._advance()
+            items.append(self._and())
+        return items[0] if len(items) == 1 else Group("or", items)
+
+    def _and(self) -> Filter:
+        items = [self._term()]
+        while self._is_word("and"):
+            self._advance()
+            items.append(self._term())
+        return items[0] if len(items) == 1 else Group("and", items)
+
+    def _term(self) -> Filter:
+        if self.tok.kind == "lparen":
+            open_tok = self._advance()
+            if self.tok.kind == "rparen":
+                raise self._error("empty parentheses: expected a condition")
+            node = self._or()
+            if self.tok.kind != "rparen":
+                if self.tok.kind == "end":
+                    raise self._error("missing ')' to close the '(' opened here", open_tok)
+                raise self._error(f"expected ')' or 'and'/'or', found {self.tok.text!r}")
+            self._advance()
+            return node
+        return self._condition()
+
+    def _field(self) -> tuple[str, bool, _Token]:
+        tok = self.tok
+        if tok.kind == "end":
+            raise self._error("expected a field name")
+        if tok.kind == "word" and tok.text.lower() == "udf" and self._peek().kind == "dot":
+            self._advance()
+            self._advance()
+            name_tok = self.tok
+            if name_tok.kind == "string":
+                self._advance()
+                if not str(name_tok.value).strip():
+                    raise self._error("the UDF name is empty", name_tok)
+                return str(name_tok.value), True, tok
+            if name_tok.kind == "word":
+                self._advance()
+                return name_tok.text, True, tok
+            raise self._error('expected a UDF name after "udf." (quote names with spaces)')
+        if tok.kind == "word" and _NAME_RE.match(tok.text):
+            if tok.text.lower() in ("and", "or"):
+                raise self._error(f"expected a field name, found the keyword {tok.text!r}")
+            self._advance()
+            return tok.text, False, tok
+        if tok.kind == "string":
+            raise self._error(
+                'expected a field name, found a quoted string (for a UDF write udf."Name")'
+            )
+        raise self._error(f"expected a field name, found {tok.text!r}")
+
+    def _value(self) -> Any:
+        tok = self.tok
+        if tok.kind in ("string", "word"):
+            if tok.kind == "word" and tok.text.lower() in ("and", "or"):
+                raise self._error(f"expected a value, found the keyword {tok.text!r}")
+            self._advance()
+            return _literal(tok)
+        if tok.kind == "end":
+            raise self._error("expected a value at the end of the filter")
+        raise self._error(f"expected a value, found {tok.text!r}")
+
+    def _condition(self) -> Filter:
+        field, udf, field_tok = self._field()
+        tok = self.tok
+        op: str | None = None
+        if tok.kind == "op":
+            op = str(tok.value)
+            self._advance()
+        elif tok.kind == "word":
+            low = tok.text.lower()
+            if low == "not" and self._peek().kind == "word":
+                nxt = self._peek().text.lower()
+                if nxt in ("exists", "exist"):
+                    self._advance()
+                    self._advance()
+                    return self._make("notExist", field, udf, None, field_tok)
+                if nxt == "in":
+                    self._advance()
+                    self._advance()
+                    return self._list("notIn", field, udf, field_tok)
+                raise self._error(f"'not' must be followed by 'in' or 'exists', found {nxt!r}")
+            if low in _EXIST_WORDS:
+                self._advance()
+                return self._make(_EXIST_WORDS[low], field, udf, None, field_tok)
+            if low in _LIST_WORDS:
+                self._advance()
+                return self._list(_LIST_WORDS[low], field, udf, field_tok)
+            if low in _WORD_OPS:
+                op = _WORD_OPS[low]
+                self._advance()
+        if op is None:
+            if tok.kind == "end":
+                raise self._error(f"expected an operator after {field!r}")
+            raise self._error(
+                f"expected an operator after {field!r} (= != < <= > >= contains beginsWith "
+                f"endsWith in notIn exists notExists), found {tok.text!r}"
+            )
+        value_tok = self.tok
+        value = self._value()
+        return self._make(op, field, udf, value, value_tok)
+
+    def _list(self, op: str, field: str, udf: bool, field_tok: _Token) -> Filter:
+        if self.tok.kind != "lparen":
+            raise self._error(f"expected '(' to start the list of values for {op!r}")
+        self._advance()
+        values = [self._value()]
+        while self.tok.kind == "comma":
+            self._advance()
+            values.append(self._value())
+        if self.tok.kind != "rparen":
+            raise self._error("expected ',' or ')' in the list of values")
+        self._advance()
+        return self._make(op, field, udf, values, field_tok)
+
+    def _make(self, op: str, field: str, udf: bool, value: Any, tok: _Token) -> Filter:
+        try:
+            if op in ("exist", "notExist"):
+                return Condition(op, field, udf=udf)
+            return Condition(op, field, value, udf=udf)
+        except AutotaskConfigError as exc:
+            raise FilterSyntaxError(str(exc), self.text, tok.pos) from exc
+
+
+def parse_filter(text: str) -> Filter:
+    """Parse a filter expression into a :class:`~py_autotask.query.Filter` (``F`` builder
+    objects). Raises :class:`FilterSyntaxError` with the column of the mistake."""
+    if not isinstance(text, str):
+        raise AutotaskConfigError("a filter expression must be a string")
+    node = _Parser(text).parse()
+    udfs = _udf_names(node)
+    if len(udfs) > 1:
+        second = sorted(udfs.items(), key=lambda kv: kv[1])[1]
+        raise FilterSyntaxError(
+            f"Autotask allows one user-defined field per query; this filter uses {len(udfs)} "
+            f"({', '.join(sorted(udfs))})",
+            text,
+            _find_udf(text, second[0]),
+        )
+    return node
+
+
+def _udf_names(node: Filter) -> dict[str, int]:
+    found: dict[str, int] = {}
+
+    def walk(n: Filter) -> None:
+        if isinstance(n, Condition) and n.udf:
+            found.setdefault(n.field.lower(), len(found))
+        elif isinstance(n, Group):
+            for item in n.items:
+                walk(item)
+
+    walk(node)
+    return found
+
+
+def _find_udf(text: str, name: str) -> int:
+    low = text.lower()
+    hits = [m.start() for m in re.finditer(r"udf\s*\.", low)]
+    for pos in hits:
+        if name in low[pos : pos + len(name) + 8]:
+            return pos
+    return hits[-1] if hits else 0
+
+
+def compile_filter(text: str | None) -> list[dict[str, Any]]:
+    """A filter expression -> the raw Autotask ``filter`` array (top-level ``and`` flattened);
+    ``None``/empty -> the all-rows condition."""
+    if text is None or not text.strip():
+        return [{"op": "gte", "field": "id", "value": 0}]
+    node = parse_filter(text)
+    if isinstance(node, Group) and node.op == "and":
+        return [item.to_dict() for item in node.items]
+    return [node.to_dict()]
