@@ -29,6 +29,10 @@ from .caching import (
     CacheControl,
     TenantMetadataProvider,
 )
+from .query import FilterArg
+from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
+from .resilience._engine import Engine
+from .resilience._shells import AsyncPipeline, SyncPipeline, resolve_entity
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
@@ -181,6 +185,9 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         zones: ZoneOptions | None = None,
         cache_config: CacheConfig | None = None,
         validation_config: ValidationConfig | None = None,
+        retry_config: RetryConfig | None = None,
+        circuit_breaker: CircuitBreakerConfig | None = None,
+        pacing: PacingConfig | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
@@ -195,6 +202,9 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
+        self._resilience = SyncPipeline(
+            Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
+        )
         self._zone_lock = threading.Lock()
         self._features = SyncFeatures(self, cache_config, validation_config)
 
@@ -230,9 +240,10 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         return Validator(self._features.validation_config, self._features.metadata)
 
     def _send_resilient(self, request: ApiRequest) -> ApiResponse:
-        """Pacing, retries and the circuit breaker around :meth:`_transmit`."""
+        """Pacing, retries and the circuit breaker around :meth:`_transmit`
+        (:mod:`py_autotask.resilience`)."""
         self._ensure_api_url()
-        return self._transmit(self._core.prepare(request))
+        return self._resilience.send(self._core.prepare(request))
 
     def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
         """One HTTP exchange. When the zone stopped accepting the user (401, a dead host, an IIS
@@ -315,8 +326,24 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
 
         return Syncer(self, page_size=page_size, progress=progress)
 
+    def estimate(
+        self, entity: Any, filter: FilterArg | None = None, *, page_size: int = 500
+    ) -> Estimate:
+        """What reading every record matching ``filter`` will cost, before reading it: one count
+        request (made now) plus one request per page, and the time at the current threshold usage,
+        latency and pacing. ``entity`` is e.g. ``client.tickets`` or ``"Tickets"``."""
+        target = resolve_entity(self, entity)
+        records = target._count(filter)
+        return self._resilience.engine.estimate(target._spec.name, records, page_size)
+
+    def health(self) -> Health:
+        """Reachability, API URL, threshold usage (one ThresholdInformation request), in-flight
+        requests per endpoint, breaker states and the retry budget. Never raises."""
+        return self._resilience.health(self._ensure_api_url, lambda: self.api_url)
+
     def close(self) -> None:
         """Close the underlying ``httpx.Client`` if this client created it."""
+        self._resilience.close()
         if self._owns_http:
             self._http.close()
 
@@ -354,6 +381,9 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         zones: ZoneOptions | None = None,
         cache_config: CacheConfig | None = None,
         validation_config: ValidationConfig | None = None,
+        retry_config: RetryConfig | None = None,
+        circuit_breaker: CircuitBreakerConfig | None = None,
+        pacing: PacingConfig | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
@@ -368,6 +398,9 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._resilience = AsyncPipeline(
+            Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
+        )
         self._zone_lock = asyncio.Lock()
         self._features = AsyncFeatures(self, cache_config, validation_config)
 
@@ -400,7 +433,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
     async def _send_resilient(self, request: ApiRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._send_resilient` (pacing, retries, breaker)."""
         await self._ensure_api_url()
-        return await self._transmit(self._core.prepare(request))
+        return await self._resilience.send(self._core.prepare(request))
 
     async def _transmit(self, prepared: PreparedRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._transmit` (follows a moved zone once)."""
@@ -471,8 +504,21 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         request = self._make_request(method, path_or_url, params, json)
         return self._core.read_json(await self._send(request))
 
+    async def estimate(
+        self, entity: Any, filter: FilterArg | None = None, *, page_size: int = 500
+    ) -> Estimate:
+        """Async twin of :meth:`AutotaskClient.estimate`."""
+        target = resolve_entity(self, entity)
+        records = await target._count(filter)
+        return self._resilience.engine.estimate(target._spec.name, records, page_size)
+
+    async def health(self) -> Health:
+        """Async twin of :meth:`AutotaskClient.health`."""
+        return await self._resilience.health(self._ensure_api_url, lambda: self.api_url)
+
     async def close(self) -> None:
         """Close the underlying ``httpx.AsyncClient`` if this client created it."""
+        await self._resilience.close()
         if self._owns_http:
             await self._http.aclose()
 

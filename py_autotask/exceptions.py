@@ -19,6 +19,8 @@ __all__ = [
     "AutotaskAPIError",
     "AutotaskAmbiguousWriteError",
     "AutotaskAuthError",
+    "AutotaskBudgetExhaustedError",
+    "AutotaskCircuitOpenError",
     "AutotaskConfigError",
     "AutotaskConnectionError",
     "AutotaskError",
@@ -85,58 +87,6 @@ class AutotaskConnectionError(AutotaskError):
         super().__init__(message)
         self.method = method
         self.url = url
-
-
-class AutotaskAmbiguousWriteError(AutotaskError):
-    """A write (a ``POST`` create) may or may not have been applied: the request was sent but no
-    usable answer came back (connection dropped or timed out after sending, a gateway 502/503/504,
-    an opaque 500). Resending blindly could create a duplicate.
-
-    Raised by the transport pipeline; the create path reconciles it (looks the record up by the
-    correlation value it wrote, adopts the id or resends once) and re-raises it only when it cannot
-    tell, or in strict mode.
-
-    Attributes:
-        method: the HTTP method (``POST``).
-        url: the request URL, with credentials removed.
-        entity: the collection name (``Tickets``), or ``None``.
-        operation: the operation name (``create``), or ``None``.
-        correlation_field: the field (or ``udf:<name>``) the client wrote the correlation value
-            into, or ``None``.
-        correlation_value: the per-create correlation token, or ``None``; search for it to find
-            the record if it was created.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        method: str = "",
-        url: str = "",
-        entity: str | None = None,
-        operation: str | None = None,
-        correlation_field: str | None = None,
-        correlation_value: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.method = method
-        self.url = url
-        self.entity = entity
-        self.operation = operation
-        self.correlation_field = correlation_field
-        self.correlation_value = correlation_value
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_restore_plain_error, (type(self), self.args, dict(self.__dict__)))
-
-
-def _restore_plain_error(
-    cls: type[AutotaskError], args: tuple[object, ...], state: dict[str, object]
-) -> AutotaskError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
 
 
 class AutotaskAPIError(AutotaskError):
@@ -262,6 +212,72 @@ class AutotaskRateLimitError(AutotaskAPIError):
 
 class AutotaskServerError(AutotaskAPIError):
     """Any other 5xx."""
+
+
+class AutotaskBudgetExhaustedError(AutotaskRateLimitError):
+    """The tenant's hourly request threshold is used up (a 429 without the thread-limit code, or
+    ThresholdInformation at the configured stop level). ``retry_after`` is the estimated number of
+    seconds until the rolling window has drained enough to continue."""
+
+
+class AutotaskCircuitOpenError(AutotaskError):
+    """The circuit breaker of this endpoint is open after repeated transient failures; the request
+    was not sent. ``retry_after`` is the number of seconds until a probe request is allowed."""
+
+    def __init__(self, message: str, *, endpoint: str = "", retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.retry_after = retry_after
+
+
+class AutotaskAmbiguousWriteError(AutotaskError):
+    """A create (POST) whose outcome is unknown: the request was sent, then the connection broke,
+    timed out, or an intermediary answered 502/503/504 or an opaque 500. The record may or may not
+    exist; it was NOT resent. Look it up (e.g. by a correlation value) before creating it again.
+
+    Attributes: ``method``, ``url`` (credentials removed), ``entity``, ``operation``,
+    ``status_code`` / ``errors`` when an HTTP answer was received (Autotask's text verbatim), and
+    ``correlation_field`` / ``correlation_value`` when the create carried a correlation token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        entity: str | None = None,
+        operation: str | None = None,
+        status_code: int | None = None,
+        errors: Sequence[str] = (),
+        correlation_field: str | None = None,
+        correlation_value: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.entity = entity
+        self.operation = operation
+        self.status_code = status_code
+        self.errors: list[str] = list(errors)
+        # Set by the create path's reconciliation (py_autotask._reconcile): the field (or
+        # ``udf:<name>``) and the per-create token written into it; search for the token to find
+        # the record if it was created.
+        self.correlation_field = correlation_field
+        self.correlation_value = correlation_value
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore_plain_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_plain_error(
+    cls: type[AutotaskError], args: tuple[object, ...], state: dict[str, object]
+) -> AutotaskError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class AutotaskUnknownEntityError(AutotaskError, AttributeError):
     """A name looked up on a client is not an Autotask collection (for example one that

@@ -17,6 +17,7 @@ from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildColl
 from py_autotask._model import AutotaskModel, Page
 from py_autotask._spec import EntitySpec, RouteSpec
 from py_autotask.query import FilterArg
+from py_autotask.resilience import PacingConfig, RetryConfig
 
 BASE = "https://webservices14.autotask.net/ATServicesRest/V1.0/"
 USERNAME = "jane.doe@example.com"
@@ -253,6 +254,14 @@ def recorder() -> Recorder:
     return Recorder()
 
 
+#: Scripted mock-transport tests check exact request sequences and error mapping: no retries and no
+#: ThresholdInformation polls (the resilient pipeline is tested in tests/runtime/resilience/).
+PLAIN = {
+    "retry_config": RetryConfig(max_retries=0),
+    "pacing": PacingConfig(threshold_poll_interval=None),
+}
+
+
 @pytest.fixture
 def client(recorder: Recorder) -> Iterator[AutotaskClient]:
     with AutotaskClient(
@@ -261,6 +270,7 @@ def client(recorder: Recorder) -> Iterator[AutotaskClient]:
         INTEGRATION_CODE,
         BASE,
         transport=httpx.MockTransport(recorder),
+        **PLAIN,  # type: ignore[arg-type]
     ) as c:
         yield c
 
@@ -272,7 +282,7 @@ def make_async_client(recorder: Recorder, **kwargs: Any) -> AsyncAutotaskClient:
         INTEGRATION_CODE,
         kwargs.pop("api_url", BASE),
         transport=httpx.MockTransport(recorder),
-        **kwargs,
+        **{**PLAIN, **kwargs},
     )
 
 

@@ -25,6 +25,8 @@ def test_exported_members() -> None:
         "AutotaskAPIError",
         "AutotaskAmbiguousWriteError",
         "AutotaskAuthError",
+        "AutotaskBudgetExhaustedError",
+        "AutotaskCircuitOpenError",
         "AutotaskClient",
         "AutotaskConfigError",
         "AutotaskConnectionError",

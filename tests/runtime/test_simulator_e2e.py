@@ -101,7 +101,11 @@ def test_bad_credentials(sim: Any) -> None:
         assert info.value.status_code == 500
 
 
-def test_faults_surface_as_errors(client: Any, sim: Any) -> None:
+def test_faults_surface_as_errors(sim: Any) -> None:
+    from py_autotask.resilience import RetryConfig
+
+    sim.reset()
+    client = AutotaskClient(*_creds(sim), api_url=sim.url, retry_config=RetryConfig(max_retries=0))
     sim.add_fault({"match": {"operation": "next"}, "effect": {"type": "status", "status": 503}})
     with pytest.raises(AutotaskServerError):
         client.tickets.query_all(ALL_ROWS_PAGED)
@@ -110,6 +114,7 @@ def test_faults_surface_as_errors(client: Any, sim: Any) -> None:
     with pytest.raises(AutotaskRateLimitError) as info:
         client.tickets.count()
     assert info.value.thread_limit
+    client.close()
 
 
 def test_async_client_against_the_simulator(sim: Any) -> None:

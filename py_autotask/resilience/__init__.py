@@ -1,0 +1,35 @@
+"""The resilient send pipeline: pacing, retries and circuit breakers tuned to Autotask's limits.
+
+Pass the configs to a client::
+
+    AutotaskClient(
+        retry_config=RetryConfig(max_retries=3).for_operation("query", max_retries=5),
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=5, timeout=30.0),
+        pacing=PacingConfig(max_in_flight_per_endpoint=3, budget_fraction=0.5,
+                            backend="redis://localhost:6379/0"),
+    )
+
+Defaults (used when an argument is omitted) are the recommended ones: 3 retries with full-jitter
+exponential backoff, 3 requests in flight per endpoint, half of the tenant's hourly budget.
+"""
+
+from ._config import (
+    BackoffStrategy,
+    CircuitBreakerConfig,
+    PacingConfig,
+    RetryBudget,
+    RetryConfig,
+    RetryOn,
+)
+from ._engine import Estimate, Health
+
+__all__ = [
+    "BackoffStrategy",
+    "CircuitBreakerConfig",
+    "Estimate",
+    "Health",
+    "PacingConfig",
+    "RetryBudget",
+    "RetryConfig",
+    "RetryOn",
+]

@@ -1,0 +1,526 @@
+"""The per-client state of the resilient pipeline and every decision it takes (no I/O).
+
+:class:`Engine` owns the breakers, the retry quota, the threshold readings and the exhaustion
+state. The sync and async shells (:mod:`._shells`) ask it what to do, then send and sleep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._core import ApiResponse, ClientCore, PreparedRequest
+from ..exceptions import (
+    AutotaskAmbiguousWriteError,
+    AutotaskBudgetExhaustedError,
+    AutotaskCircuitOpenError,
+    AutotaskRateLimitError,
+)
+from ._config import CircuitBreakerConfig, PacingConfig, RetryConfig
+from ._policy import (
+    CircuitBreaker,
+    Kind,
+    RetryQuota,
+    ThresholdSnapshot,
+    Verdict,
+    backoff_delay,
+    drain_seconds,
+    estimated_usage,
+    usage_rate,
+)
+
+__all__ = ["CallState", "Engine", "Estimate", "Failed", "Health"]
+
+logger = logging.getLogger("py_autotask.resilience")
+
+#: Autotask's usage-based latency steps: (usage fraction, added seconds per request).
+USAGE_LATENCY = ((0.5, 0.5), (0.75, 1.0))
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+class Failed(Exception):
+    """One failed attempt travelling through the retry loop; ``delay`` is ``None`` when it must
+    not be retried (then the response is handed up, or the transport error raised)."""
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        response: ApiResponse | None,
+        error: BaseException | None,
+        delay: float | None,
+    ) -> None:
+        super().__init__(verdict.detail)
+        self.verdict = verdict
+        self.response = response
+        self.error = error
+        self.delay = delay
+
+    def give_up(self) -> ApiResponse:
+        if self.response is not None:
+            return self.response
+        assert self.error is not None
+        raise self.error
+
+
+@dataclass
+class CallState:
+    """One logical operation (the first attempt plus its retries)."""
+
+    policy: RetryConfig
+    started: float
+    retries: int = 0
+    budget_rejections: int = 0
+    budget_waited: float = 0.0
+    maybe_applied: bool = False  # an idempotent write may already have been applied
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a query/export will cost before it runs (see ``client.estimate``)."""
+
+    entity: str
+    records: int
+    pages: int
+    requests: int  # the count request already made plus one request per page
+    seconds: float  # estimated wall time of the pages at current usage and pacing
+    usage_before: float | None  # tenant usage fraction now (None: unknown)
+    usage_after: float | None  # estimated tenant usage once the job is done
+    budget_share_used: float  # fraction of this client's hourly share the job consumes
+    exceeds_budget: bool  # the job would reach the stop level; it will wait or raise
+    latency_per_request: float
+
+
+@dataclass(frozen=True)
+class Health:
+    """A snapshot of the client's view of the tenant (see ``client.health``)."""
+
+    reachable: bool
+    api_url: str | None
+    error: str | None
+    threshold: dict[str, Any] | None
+    usage: float | None
+    budget_exhausted_for: float
+    pacing: dict[str, Any]
+    in_flight: dict[str, int]
+    breakers: dict[str, str]
+    retry_budget: int | None
+    latency_ewma: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Decisions and state shared by both shells. Thread-safe; never sleeps or sends."""
+
+    def __init__(
+        self,
+        core: ClientCore,
+        retry: RetryConfig | None,
+        breaker: CircuitBreakerConfig | None,
+        pacing: PacingConfig | None,
+    ) -> None:
+        self.core = core
+        self.retry = retry if retry is not None else RetryConfig()
+        self.breaker_config = breaker if breaker is not None else CircuitBreakerConfig()
+        self.pacing = pacing if pacing is not None else PacingConfig()
+        self.quota = RetryQuota(self.retry.retry_budget) if self.retry.retry_budget else None
+        self.shared = self.pacing.backend != "local"
+        self._lock = threading.Lock()
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self.snapshot: ThresholdSnapshot | None = None
+        self.sent_since = 0  # requests this client sent since the snapshot was taken
+        self.sent_total = 0
+        self.last_poll = -math.inf  # monotonic
+        self.last_shared_check = -math.inf
+        self.exhausted_until = 0.0  # monotonic
+        self.latency_ewma: float | None = None
+        self.endpoints: set[str] = set()
+        self._polling = False
+        creds = core.credentials
+        self._integration = _hash("ic", creds.integration_code or "")
+        self._tenant = (
+            _hash("tenant", self.pacing.tenant)
+            if self.pacing.tenant
+            else _hash("tenant", (creds.username or "").lower())
+        )
+
+    # --- keys (hashed: backends never see credentials) -------------------------------------------
+
+    def slot_key(self, endpoint: str) -> str:
+        return f"py-autotask:{self._integration}:slots:{endpoint}"
+
+    @property
+    def bucket_key(self) -> str:
+        return f"py-autotask:{self._tenant}:{self._integration}:bucket"
+
+    @property
+    def snapshot_key(self) -> str:
+        return f"py-autotask:{self._tenant}:threshold"
+
+    @property
+    def poll_lock_key(self) -> str:
+        return f"py-autotask:{self._tenant}:threshold-poll"
+
+    # --- calls ------------------------------------------------------------------------------------
+
+    def start_call(self, operation: str | None) -> CallState:
+        return CallState(self.retry.policy(operation), time.monotonic())
+
+    def safe_url(self, prepared: PreparedRequest) -> str:
+        return self.core.safe_url(prepared.url)
+
+    # --- breakers ---------------------------------------------------------------------------------
+
+    def breaker(self, endpoint: str) -> CircuitBreaker:
+        found = self._breakers.get(endpoint)
+        if found is None:
+            with self._lock:
+                found = self._breakers.setdefault(endpoint, CircuitBreaker(self.breaker_config))
+        return found
+
+    def check_breaker(self, endpoint: str | None) -> None:
+        if endpoint is None:
+            return
+        self.endpoints.add(endpoint)
+        if not self.breaker_config.enabled:
+            return
+        breaker = self.breaker(endpoint)
+        now = time.monotonic()
+        if not breaker.allow(now):
+            wait = breaker.retry_in(now)
+            raise AutotaskCircuitOpenError(
+                f"circuit breaker for endpoint '{endpoint}' is {breaker.state} after "
+                f"{breaker.failures} consecutive transient failures; not sending. Next probe in "
+                f"{wait:.1f}s",
+                endpoint=endpoint,
+                retry_after=wait,
+            )
+
+    def record(self, endpoint: str | None, verdict: Verdict, elapsed: float | None) -> None:
+        """Feed one attempt's outcome to the breaker, the quota and the latency average."""
+        if verdict.kind is Kind.OK:
+            if self.quota is not None:
+                self.quota.refund()
+            if elapsed is not None:
+                prev = self.latency_ewma
+                self.latency_ewma = elapsed if prev is None else prev * 0.8 + elapsed * 0.2
+        if endpoint is None or not self.breaker_config.enabled:
+            return
+        breaker = self.breaker(endpoint)
+        if verdict.breaker_failure:
+            if breaker.failure(time.monotonic()):
+                logger.warning(
+                    "circuit breaker for endpoint '%s' opened for %.1fs (%s)",
+                    endpoint,
+                    self.breaker_config.timeout,
+                    verdict.detail,
+                )
+        elif verdict.kind in (Kind.OK, Kind.FINAL):
+            breaker.success()
+        else:
+            breaker.neutral()
+
+    # --- retry decisions --------------------------------------------------------------------------
+
+    def decide(self, call: CallState, verdict: Verdict) -> float | None:
+        """Seconds to wait before retrying, or ``None`` to stop."""
+        policy = call.policy
+        if verdict.kind in (Kind.OK, Kind.FINAL, Kind.AMBIGUOUS):
+            return None
+        if verdict.kind is Kind.BUDGET:
+            # handled by the budget gate (wait mode): resend once the window has drained
+            call.budget_rejections += 1
+            return 0.0 if call.budget_rejections <= 3 else None
+        if verdict.reason is None or verdict.reason not in policy.retry_on:
+            return None
+        if call.retries >= policy.max_retries:
+            return None
+        if verdict.retry_after is not None:
+            delay = verdict.retry_after
+        else:
+            delay = backoff_delay(
+                policy, call.retries + 1, thread_limit=verdict.kind is Kind.THREAD_LIMIT
+            )
+        elapsed = time.monotonic() - call.started
+        if policy.deadline is not None and elapsed + delay > policy.deadline:
+            logger.debug("not retrying: the %.0fs deadline would pass", policy.deadline)
+            return None
+        if self.quota is not None and not self.quota.acquire(timeout=verdict.is_timeout):
+            logger.warning("retry budget exhausted: not retrying (%s)", verdict.detail)
+            return None
+        call.retries += 1
+        return delay
+
+    def judge(
+        self,
+        prepared: PreparedRequest,
+        call: CallState,
+        verdict: Verdict,
+        response: ApiResponse | None,
+        error: BaseException | None,
+    ) -> ApiResponse:
+        """Turn one attempt's verdict into the response to hand up, an error, or :class:`Failed`
+        (carrying the delay before the next attempt)."""
+        kind = verdict.kind
+        if kind is Kind.OK or kind is Kind.FINAL:
+            if response is None:
+                assert error is not None
+                raise error
+            if call.maybe_applied and prepared.method == "DELETE" and response.status_code == 404:
+                logger.debug(
+                    "DELETE %s: 404 after an unknown outcome: already deleted",
+                    self.safe_url(prepared),
+                )
+                return ApiResponse(204, {}, b"", prepared)
+            return response
+        if kind is Kind.AMBIGUOUS:
+            raise self.ambiguous(prepared, verdict, response, error)
+        if verdict.sent and prepared.method in ("PATCH", "PUT", "DELETE"):
+            call.maybe_applied = True
+        if kind is Kind.BUDGET:
+            remaining = self.mark_exhausted()
+            if not self.pacing.enabled or self.pacing.on_budget_exhausted == "raise":
+                api_error = self.core.error(response) if response is not None else None
+                rate_error = api_error if isinstance(api_error, AutotaskRateLimitError) else None
+                raise self.budget_error(remaining, rate_error)
+        delay = self.decide(call, verdict)
+        if delay is not None:
+            logger.debug(
+                "%s %s: %s; retry %d in %.2fs",
+                prepared.method,
+                self.safe_url(prepared),
+                verdict.detail,
+                call.retries,
+                delay,
+            )
+        raise Failed(verdict, response, error, delay)
+
+    # --- threshold usage --------------------------------------------------------------------------
+
+    def note_sent(self) -> None:
+        with self._lock:
+            self.sent_since += 1
+            self.sent_total += 1
+
+    def poll_due(self) -> bool:
+        p = self.pacing
+        if p.threshold_poll_interval is None:
+            return False
+        if self.snapshot is None:
+            return self.sent_total >= p.threshold_first_poll_after and (
+                time.monotonic() - self.last_poll > 1.0 / p.time_scale
+            )
+        age = time.monotonic() - self.last_poll
+        return age >= p.threshold_poll_interval / p.time_scale or (
+            self.sent_since >= p.threshold_poll_requests
+        )
+
+    def begin_poll(self) -> bool:
+        """Only one poll at a time in this process."""
+        with self._lock:
+            if self._polling:
+                return False
+            self._polling = True
+            self.last_poll = time.monotonic()
+            return True
+
+    def end_poll(self) -> None:
+        with self._lock:
+            self._polling = False
+
+    def shared_check_due(self) -> bool:
+        return self.shared and time.monotonic() - self.last_shared_check >= 1.0
+
+    def adopt_shared(self, text: str | None) -> None:
+        """A reading another process stored in the shared backend."""
+        self.last_shared_check = time.monotonic()
+        snap = ThresholdSnapshot.from_json(text)
+        if snap is not None and (
+            self.snapshot is None or snap.observed_at > self.snapshot.observed_at
+        ):
+            self.record_snapshot(snap, polled_here=False)
+
+    def record_snapshot(self, snap: ThresholdSnapshot, *, polled_here: bool = True) -> None:
+        with self._lock:
+            self.snapshot = snap
+            self.sent_since = 0
+            self.last_poll = time.monotonic()
+        usage = estimated_usage(snap, 0) or 0.0
+        logger.debug(
+            "threshold: %d of %d requests in %d min (%.1f%%)",
+            snap.count,
+            snap.threshold,
+            snap.timeframe_minutes,
+            usage * 100,
+        )
+        if usage >= self.pacing.stop_fraction:
+            self.mark_exhausted()
+        elif self.exhausted_until:
+            self.exhausted_until = 0.0
+
+    def poll_failed(self) -> None:
+        self.last_poll = time.monotonic()
+
+    def mark_exhausted(self) -> float:
+        wait = drain_seconds(self.snapshot, self.pacing)
+        self.exhausted_until = time.monotonic() + wait
+        logger.warning(
+            "Autotask request threshold exhausted; the window needs about %.0fs to drain", wait
+        )
+        return wait
+
+    def exhausted_remaining(self) -> float:
+        if not self.exhausted_until:
+            return 0.0
+        remaining = self.exhausted_until - time.monotonic()
+        if remaining <= 0:
+            return 0.0
+        return remaining
+
+    def usage(self) -> float | None:
+        return estimated_usage(self.snapshot, self.sent_since)
+
+    def rate(self) -> tuple[float, float, float]:
+        return usage_rate(self.snapshot, self.sent_since, self.pacing)
+
+    def budget_error(
+        self, remaining: float, response_error: AutotaskRateLimitError | None = None
+    ) -> AutotaskBudgetExhaustedError:
+        usage = self.usage()
+        detail = f" (tenant usage about {usage:.0%})" if usage is not None else ""
+        hint = (
+            f"the tenant's hourly request threshold is used up{detail}; the rolling window "
+            f"needs about {remaining:.0f}s to drain. Retry later, or use "
+            "PacingConfig(on_budget_exhausted='wait')"
+        )
+        if response_error is not None:
+            return AutotaskBudgetExhaustedError(
+                response_error.message,
+                status_code=response_error.status_code,
+                errors=response_error.errors,
+                method=response_error.method,
+                url=response_error.url,
+                hint=hint,
+                retry_after=remaining,
+            )
+        return AutotaskBudgetExhaustedError(
+            "request threshold exhausted; request not sent",
+            status_code=429,
+            hint=hint,
+            retry_after=remaining,
+        )
+
+    # --- errors -----------------------------------------------------------------------------------
+
+    def ambiguous(
+        self,
+        prepared: PreparedRequest,
+        verdict: Verdict,
+        response: ApiResponse | None,
+        exc: BaseException | None,
+    ) -> AutotaskAmbiguousWriteError:
+        source = prepared.source
+        url = self.safe_url(prepared)
+        status = response.status_code if response is not None else None
+        errors: list[str] = []
+        if response is not None:
+            api_error = self.core.error(response)
+            errors = api_error.errors
+            what = f"HTTP {status}: {api_error.message}"
+        else:
+            what = str(exc) if exc is not None else verdict.detail
+        return AutotaskAmbiguousWriteError(
+            f"{prepared.method} {url}: outcome unknown ({what}). The record may have been "
+            "created; it was not resent. Look it up before creating it again.",
+            method=prepared.method,
+            url=url,
+            entity=source.entity if source else None,
+            operation=source.operation if source else None,
+            status_code=status,
+            errors=errors,
+        )
+
+    # --- reports ----------------------------------------------------------------------------------
+
+    def breaker_states(self) -> dict[str, str]:
+        states = {ep: b.state for ep, b in sorted(self._breakers.items())}
+        if self.exhausted_remaining() > 0:
+            states["*"] = "budget_exhausted"
+        return states
+
+    def pacing_report(self) -> dict[str, Any]:
+        rate, capacity, multiplier = self.rate()
+        return {
+            "backend": self.pacing.backend.split("://")[0],
+            "max_in_flight_per_endpoint": self.pacing.max_in_flight_per_endpoint,
+            "rate_per_second": rate,
+            "burst": capacity,
+            "multiplier": multiplier,
+            "requests_sent": self.sent_total,
+        }
+
+    def threshold_report(self) -> dict[str, Any] | None:
+        snap = self.snapshot
+        if snap is None:
+            return None
+        return {
+            "externalRequestThreshold": snap.threshold,
+            "currentTimeframeRequestCount": snap.count,
+            "requestThresholdTimeframe": snap.timeframe_minutes,
+            "age_seconds": max(0.0, time.time() - snap.observed_at),
+        }
+
+    def estimate(self, entity: str, records: int, page_size: int) -> Estimate:
+        """Cost of reading ``records`` records page by page after the count request."""
+        pages = max(1, math.ceil(records / page_size))
+        snap = self.snapshot
+        latency = self.latency_ewma if self.latency_ewma is not None else 0.5
+        threshold = snap.threshold if snap and snap.threshold > 0 else None
+        base = (snap.count + self.sent_since) if snap else None
+        rate, capacity, _mult = self.rate()
+        tokens = capacity
+        seconds = 0.0
+        exceeds = False
+        for i in range(pages):
+            step = latency
+            if threshold is not None and base is not None:
+                u = (base + i) / threshold
+                for level, extra in USAGE_LATENCY:
+                    if u >= level:
+                        step = latency + extra / self.pacing.time_scale
+                if u >= self.pacing.stop_fraction:
+                    exceeds = True
+                _r, capacity, _m = usage_rate(snap, self.sent_since + i, self.pacing)
+                rate = _r
+            if tokens >= 1:
+                tokens -= 1
+            else:
+                step = max(step, 1.0 / rate)
+            seconds += step
+        if exceeds:
+            seconds += drain_seconds(snap, self.pacing)
+        threshold_or_default = threshold or 10_000
+        share = threshold_or_default * self.pacing.budget_fraction
+        usage_before = self.usage()
+        usage_after = (
+            None if usage_before is None else usage_before + (pages + 1) / threshold_or_default
+        )
+        return Estimate(
+            entity=entity,
+            records=records,
+            pages=pages,
+            requests=pages + 1,
+            seconds=seconds,
+            usage_before=usage_before,
+            usage_after=usage_after,
+            budget_share_used=(pages + 1) / share,
+            exceeds_budget=exceeds,
+            latency_per_request=latency,
+        )

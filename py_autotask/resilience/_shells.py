@@ -1,0 +1,498 @@
+"""The two thin shells of the pipeline: they pace, send, sleep and let tenacity drive retries.
+
+Every decision is the :class:`~._engine.Engine`'s; the sync and async classes differ only in how
+they wait. The first attempt runs outside tenacity (no per-request overhead on success); a failure
+that may be retried is handed to a ``tenacity.Retrying`` loop that sleeps the engine's delay and
+calls the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .._core import ApiRequest, ApiResponse, PreparedRequest
+from ..exceptions import AutotaskConfigError, AutotaskConnectionError
+from ._backends import AsyncPacingBackend, PacingBackend, make_async_backend, make_sync_backend
+from ._engine import CallState, Engine, Failed, Health
+from ._policy import (
+    Kind,
+    ThresholdSnapshot,
+    classify_exception,
+    classify_response,
+    endpoint_of,
+    window_seconds,
+)
+
+__all__ = ["AsyncPipeline", "SyncPipeline"]
+
+logger = logging.getLogger("py_autotask.resilience")
+
+THRESHOLD_REQUEST = ApiRequest(
+    "GET", "ThresholdInformation", entity="ThresholdInformation", operation="threshold"
+)
+_MAX_TOKEN_SLEEP = 2.0
+
+
+def _tenacity() -> Any:
+    try:
+        import tenacity
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise AutotaskConfigError(
+            "retries need tenacity: pip install 'py-autotask[resilience]' "
+            "(or pass retry_config=RetryConfig(max_retries=0))"
+        ) from exc
+    return tenacity
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, Failed) and exc.delay is not None
+
+
+def _wait(retry_state: Any) -> float:
+    exc = retry_state.outcome.exception()
+    return float(exc.delay) if isinstance(exc, Failed) and exc.delay else 0.0
+
+
+def _request_facts(prepared: PreparedRequest) -> tuple[str | None, str | None]:
+    source = prepared.source
+    entity = source.entity if source else None
+    operation = source.operation if source else None
+    return entity, operation
+
+
+def _snapshot(response: ApiResponse) -> ThresholdSnapshot | None:
+    try:
+        return ThresholdSnapshot.from_body(json.loads(response.content), time.time())
+    except ValueError:
+        return None
+
+
+class SyncPipeline:
+    """Sync shell: ``send(prepared)`` paces, transmits (through ``transmit``) and retries."""
+
+    def __init__(self, engine: Engine, transmit: Callable[[PreparedRequest], ApiResponse]) -> None:
+        self.engine = engine
+        self._transmit = transmit
+        pacing = engine.pacing
+        self.backend: PacingBackend | None = (
+            make_sync_backend(pacing.backend) if pacing.enabled else None
+        )
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+    def health(self, ensure_url: Callable[[], None], api_url: Callable[[], str | None]) -> Health:
+        response: ApiResponse | None = None
+        error: str | None = None
+        try:
+            ensure_url()
+            response = self.poll_threshold(force=True)
+        except Exception as exc:  # report, never raise
+            error = f"{type(exc).__name__}: {exc}"
+        engine, backend = self.engine, self.backend
+        in_flight = (
+            {ep: backend.in_flight(engine.slot_key(ep)) for ep in sorted(engine.endpoints)}
+            if backend is not None
+            else {}
+        )
+        return build_health(engine, api_url(), response, error, in_flight)
+
+    # --- the send path ----------------------------------------------------------------------------
+
+    def send(self, prepared: PreparedRequest) -> ApiResponse:
+        transmit = self._transmit
+        entity, operation = _request_facts(prepared)
+        endpoint = endpoint_of(entity, operation, prepared.url)
+        call = self.engine.start_call(operation)
+        try:
+            return self._attempt(prepared, endpoint, operation, call, transmit)
+        except Failed as failure:
+            if failure.delay is None:
+                return failure.give_up()
+            pending: list[Failed] = [failure]
+
+        def run() -> ApiResponse:
+            if pending:  # replay the first failure so tenacity waits its delay
+                raise pending.pop()
+            return self._attempt(prepared, endpoint, operation, call, transmit)
+
+        tenacity = _tenacity()
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_retryable),
+            wait=_wait,
+            stop=tenacity.stop_never,
+            sleep=time.sleep,
+            reraise=True,
+        )
+        try:
+            result: ApiResponse = retrying(run)
+        except Failed as failure:
+            return failure.give_up()
+        return result
+
+    def _attempt(
+        self,
+        prepared: PreparedRequest,
+        endpoint: str | None,
+        operation: str | None,
+        call: CallState,
+        transmit: Callable[[PreparedRequest], ApiResponse],
+    ) -> ApiResponse:
+        engine = self.engine
+        engine.check_breaker(endpoint)
+        slot = self._pace(endpoint, call)
+        response: ApiResponse | None = None
+        error: AutotaskConnectionError | None = None
+        started = time.monotonic()
+        try:
+            response = transmit(prepared)
+        except AutotaskConnectionError as exc:
+            error = exc
+        finally:
+            if slot is not None and self.backend is not None:
+                self.backend.release(*slot)
+        elapsed = time.monotonic() - started
+        if response is not None:
+            verdict = classify_response(
+                prepared.method,
+                operation,
+                response.status_code,
+                response.content,
+                response.headers,
+                url=prepared.url,
+            )
+        else:
+            assert error is not None
+            verdict = classify_exception(prepared.method, operation, error)
+        engine.record(endpoint, verdict, elapsed)
+        return engine.judge(prepared, call, verdict, response, error)
+
+    # --- pacing -----------------------------------------------------------------------------------
+
+    def _pace(self, endpoint: str | None, call: CallState | None) -> tuple[str, str] | None:
+        engine, backend = self.engine, self.backend
+        if endpoint is None or backend is None:
+            return None
+        engine.note_sent()
+        if call is not None:
+            if engine.shared_check_due():
+                engine.adopt_shared(backend.get(engine.snapshot_key))
+            self._budget_gate(call)
+            if engine.poll_due():
+                self.poll_threshold()
+                self._budget_gate(call)
+        self._take_token()
+        key = engine.slot_key(endpoint)
+        pacing = engine.pacing
+        return key, backend.acquire(key, pacing.max_in_flight_per_endpoint, pacing.slot_lease)
+
+    def _take_token(self) -> None:
+        engine, backend = self.engine, self.backend
+        assert backend is not None
+        while True:
+            rate, capacity, _mult = engine.rate()
+            wait = backend.take_token(engine.bucket_key, rate, capacity)
+            if wait <= 0:
+                return
+            logger.debug("pacing: waiting %.2fs for the request budget", wait)
+            time.sleep(min(wait, _MAX_TOKEN_SLEEP))
+
+    def _budget_gate(self, call: CallState) -> None:
+        engine = self.engine
+        pacing = engine.pacing
+        remaining = engine.exhausted_remaining()
+        while remaining > 0:
+            if (
+                pacing.on_budget_exhausted == "raise"
+                or call.budget_waited + remaining > pacing.max_budget_wait
+            ):
+                raise engine.budget_error(remaining)
+            logger.warning("request threshold exhausted: waiting %.0fs for the window", remaining)
+            time.sleep(remaining)
+            call.budget_waited += remaining
+            engine.exhausted_until = 0.0
+            self.poll_threshold(force=True)
+            remaining = engine.exhausted_remaining()
+
+    def poll_threshold(self, *, force: bool = False) -> ApiResponse | None:
+        """Read ThresholdInformation (one counted request) and feed it to the engine."""
+        engine, backend = self.engine, self.backend
+        if not engine.begin_poll():
+            return None
+        try:
+            if (
+                backend is not None
+                and engine.shared
+                and not force
+                and not backend.try_lock(engine.poll_lock_key, 5.0)
+            ):
+                return None
+            prepared = engine.core.prepare(THRESHOLD_REQUEST)
+            slot = self._pace("thresholdinformation", None)
+            try:
+                response = self._transmit(prepared)
+            except AutotaskConnectionError as exc:
+                logger.debug("threshold poll failed: %s", type(exc).__name__)
+                return None
+            finally:
+                if slot is not None and backend is not None:
+                    backend.release(*slot)
+            self._apply_poll(response)
+            return response
+        finally:
+            engine.end_poll()
+
+    def _apply_poll(self, response: ApiResponse) -> None:
+        engine, backend = self.engine, self.backend
+        verdict = classify_response("GET", "threshold", response.status_code, response.content)
+        if verdict.kind is Kind.OK:
+            snap = _snapshot(response)
+            if snap is not None:
+                engine.record_snapshot(snap)
+                if backend is not None and engine.shared:
+                    backend.set(
+                        engine.snapshot_key,
+                        snap.to_json(),
+                        window_seconds(snap, engine.pacing),
+                    )
+        elif verdict.kind is Kind.BUDGET:
+            engine.mark_exhausted()
+
+
+class AsyncPipeline:
+    """Async twin of :class:`SyncPipeline`."""
+
+    def __init__(
+        self, engine: Engine, transmit: Callable[[PreparedRequest], Awaitable[ApiResponse]]
+    ) -> None:
+        self.engine = engine
+        self._transmit = transmit
+        pacing = engine.pacing
+        self.backend: AsyncPacingBackend | None = (
+            make_async_backend(pacing.backend) if pacing.enabled else None
+        )
+
+    async def close(self) -> None:
+        if self.backend is not None:
+            await self.backend.close()
+
+    async def health(
+        self, ensure_url: Callable[[], Awaitable[None]], api_url: Callable[[], str | None]
+    ) -> Health:
+        response: ApiResponse | None = None
+        error: str | None = None
+        try:
+            await ensure_url()
+            response = await self.poll_threshold(force=True)
+        except Exception as exc:  # report, never raise
+            error = f"{type(exc).__name__}: {exc}"
+        engine, backend = self.engine, self.backend
+        in_flight: dict[str, int] = {}
+        if backend is not None:
+            for ep in sorted(engine.endpoints):
+                in_flight[ep] = await backend.in_flight(engine.slot_key(ep))
+        return build_health(engine, api_url(), response, error, in_flight)
+
+    async def send(self, prepared: PreparedRequest) -> ApiResponse:
+        transmit = self._transmit
+        entity, operation = _request_facts(prepared)
+        endpoint = endpoint_of(entity, operation, prepared.url)
+        call = self.engine.start_call(operation)
+        try:
+            return await self._attempt(prepared, endpoint, operation, call, transmit)
+        except Failed as failure:
+            if failure.delay is None:
+                return failure.give_up()
+            pending: list[Failed] = [failure]
+
+        async def run() -> ApiResponse:
+            if pending:
+                raise pending.pop()
+            return await self._attempt(prepared, endpoint, operation, call, transmit)
+
+        tenacity = _tenacity()
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(_retryable),
+            wait=_wait,
+            stop=tenacity.stop_never,
+            sleep=asyncio.sleep,
+            reraise=True,
+        )
+        try:
+            result: ApiResponse = await retrying(run)
+        except Failed as failure:
+            return failure.give_up()
+        return result
+
+    async def _attempt(
+        self,
+        prepared: PreparedRequest,
+        endpoint: str | None,
+        operation: str | None,
+        call: CallState,
+        transmit: Callable[[PreparedRequest], Awaitable[ApiResponse]],
+    ) -> ApiResponse:
+        engine = self.engine
+        engine.check_breaker(endpoint)
+        slot = await self._pace(endpoint, call)
+        response: ApiResponse | None = None
+        error: AutotaskConnectionError | None = None
+        started = time.monotonic()
+        try:
+            response = await transmit(prepared)
+        except AutotaskConnectionError as exc:
+            error = exc
+        finally:
+            if slot is not None and self.backend is not None:
+                await self.backend.release(*slot)
+        elapsed = time.monotonic() - started
+        if response is not None:
+            verdict = classify_response(
+                prepared.method,
+                operation,
+                response.status_code,
+                response.content,
+                response.headers,
+                url=prepared.url,
+            )
+        else:
+            assert error is not None
+            verdict = classify_exception(prepared.method, operation, error)
+        engine.record(endpoint, verdict, elapsed)
+        return engine.judge(prepared, call, verdict, response, error)
+
+    async def _pace(self, endpoint: str | None, call: CallState | None) -> tuple[str, str] | None:
+        engine, backend = self.engine, self.backend
+        if endpoint is None or backend is None:
+            return None
+        engine.note_sent()
+        if call is not None:
+            if engine.shared_check_due():
+                engine.adopt_shared(await backend.get(engine.snapshot_key))
+            await self._budget_gate(call)
+            if engine.poll_due():
+                await self.poll_threshold()
+                await self._budget_gate(call)
+        await self._take_token()
+        key = engine.slot_key(endpoint)
+        pacing = engine.pacing
+        token = await backend.acquire(key, pacing.max_in_flight_per_endpoint, pacing.slot_lease)
+        return key, token
+
+    async def _take_token(self) -> None:
+        engine, backend = self.engine, self.backend
+        assert backend is not None
+        while True:
+            rate, capacity, _mult = engine.rate()
+            wait = await backend.take_token(engine.bucket_key, rate, capacity)
+            if wait <= 0:
+                return
+            logger.debug("pacing: waiting %.2fs for the request budget", wait)
+            await asyncio.sleep(min(wait, _MAX_TOKEN_SLEEP))
+
+    async def _budget_gate(self, call: CallState) -> None:
+        engine = self.engine
+        pacing = engine.pacing
+        remaining = engine.exhausted_remaining()
+        while remaining > 0:
+            if (
+                pacing.on_budget_exhausted == "raise"
+                or call.budget_waited + remaining > pacing.max_budget_wait
+            ):
+                raise engine.budget_error(remaining)
+            logger.warning("request threshold exhausted: waiting %.0fs for the window", remaining)
+            await asyncio.sleep(remaining)
+            call.budget_waited += remaining
+            engine.exhausted_until = 0.0
+            await self.poll_threshold(force=True)
+            remaining = engine.exhausted_remaining()
+
+    async def poll_threshold(self, *, force: bool = False) -> ApiResponse | None:
+        """Async twin of :meth:`SyncPipeline.poll_threshold`."""
+        engine, backend = self.engine, self.backend
+        if not engine.begin_poll():
+            return None
+        try:
+            if (
+                backend is not None
+                and engine.shared
+                and not force
+                and not await backend.try_lock(engine.poll_lock_key, 5.0)
+            ):
+                return None
+            prepared = engine.core.prepare(THRESHOLD_REQUEST)
+            slot = await self._pace("thresholdinformation", None)
+            try:
+                response = await self._transmit(prepared)
+            except AutotaskConnectionError as exc:
+                logger.debug("threshold poll failed: %s", type(exc).__name__)
+                return None
+            finally:
+                if slot is not None and backend is not None:
+                    await backend.release(*slot)
+            verdict = classify_response("GET", "threshold", response.status_code, response.content)
+            if verdict.kind is Kind.OK:
+                snap = _snapshot(response)
+                if snap is not None:
+                    engine.record_snapshot(snap)
+                    if backend is not None and engine.shared:
+                        await backend.set(
+                            engine.snapshot_key, snap.to_json(), window_seconds(snap, engine.pacing)
+                        )
+            elif verdict.kind is Kind.BUDGET:
+                engine.mark_exhausted()
+            return response
+        finally:
+            engine.end_poll()
+
+
+# --- reports (shared by both shells) --------------------------------------------------------------
+
+
+def resolve_entity(client: object, entity: object) -> Any:
+    """An entity object from ``client.tickets`` or its collection name (``"Tickets"``)."""
+    if isinstance(entity, str):
+        import re
+
+        attr = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", entity.strip()).lower()
+        found = getattr(client, attr, None)
+        if found is None or not hasattr(found, "_spec"):
+            raise AutotaskConfigError(f"unknown entity {entity!r} (use e.g. 'Tickets')")
+        return found
+    if not hasattr(entity, "_spec") or not hasattr(entity, "_count"):
+        raise AutotaskConfigError(
+            f"estimate() needs an entity such as client.tickets or 'Tickets', not {entity!r}"
+        )
+    return entity
+
+
+def build_health(
+    engine: Engine,
+    api_url: str | None,
+    response: ApiResponse | None,
+    error: str | None,
+    in_flight: dict[str, int],
+) -> Health:
+    reachable = response is not None
+    if response is not None and not response.is_success:
+        error = str(engine.core.error(response))
+    quota = engine.quota.available if engine.quota is not None else None
+    return Health(
+        reachable=reachable,
+        api_url=api_url,
+        error=error,
+        threshold=engine.threshold_report(),
+        usage=engine.usage(),
+        budget_exhausted_for=engine.exhausted_remaining(),
+        pacing=engine.pacing_report(),
+        in_flight=in_flight,
+        breakers=engine.breaker_states(),
+        retry_budget=quota,
+        latency_ewma=engine.latency_ewma,
+    )
