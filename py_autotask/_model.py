@@ -90,6 +90,26 @@ class AutotaskModel(BaseModel):
             if name is None or name in fields_set or name not in declared:
                 yield name, value
 
+    def udf(self, name: str, default: Any = None) -> Any:
+        """The value of the user-defined field ``name`` (case-insensitive), else ``default``.
+
+        ``ticket.udf("Customer Ranking")`` reads ``userDefinedFields``; write UDFs by name with
+        :func:`py_autotask.validation.udf_values` (or a ``{name: value}`` dict when the client has
+        a ``validation_config``).
+        """
+        items = self.get("userDefinedFields")
+        if not isinstance(items, list):
+            return default
+        lowered = name.lower()
+        for item in items:
+            item_name = item.get("name") if isinstance(item, dict) else getattr(item, "name", None)
+            if isinstance(item_name, str) and item_name.lower() == lowered:
+                value = (
+                    item.get("value") if isinstance(item, dict) else getattr(item, "value", None)
+                )
+                return default if value is None else value
+        return default
+
     def to_api_dict(self) -> dict[str, Any]:
         """The record as Autotask spells it (camelCase keys), only fields that were set, JSON-ready."""
         return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
