@@ -89,7 +89,9 @@ __all__ = [
     "__version__",
     "and_",
     "build_query_body",
+    "from_dataframe",
     "or_",
+    "to_dataframe",
 ]
 
 _LAZY = {
@@ -99,6 +101,8 @@ _LAZY = {
     "AutotaskModel": "._model",
     "Page": "._model",
     "PageDetails": "._model",
+    "to_dataframe": ".dataframe",
+    "from_dataframe": ".dataframe",
 }
 
 

@@ -37,6 +37,7 @@ from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskEr
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
+    from .export import Exporter
     from .sync import Syncer
 
 __all__ = ["AsyncAutotaskClient", "AutotaskClient"]
@@ -325,6 +326,28 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         from .sync import Syncer
 
         return Syncer(self, page_size=page_size, progress=progress)
+
+    def create_exporter(
+        self,
+        *,
+        workers: int = 3,
+        picklist_labels: bool = False,
+        neutralize_formulas: bool = True,
+        fsync: bool = True,
+    ) -> Exporter:
+        """An :class:`~py_autotask.export.Exporter`: ``exporter.add_entities("tickets")``, then
+        ``exporter.export(path, format=...)`` (CSV, JSON, JSON Lines, Excel, Parquet, SQLite, DuckDB)
+        or ``exporter.to_sql(connection)``. ``workers`` concurrent requests per entity (Autotask
+        allows 3 per endpoint)."""
+        from .export import Exporter
+
+        return Exporter(
+            self,
+            workers=workers,
+            picklist_labels=picklist_labels,
+            neutralize_formulas=neutralize_formulas,
+            fsync=fsync,
+        )
 
     def estimate(
         self, entity: Any, filter: FilterArg | None = None, *, page_size: int = 500

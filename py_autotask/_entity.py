@@ -19,6 +19,8 @@ from .exceptions import AutotaskOperationNotSupportedError
 from .query import FilterArg, build_query_body
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = ["AsyncChildCollection", "AsyncEntity", "SyncChildCollection", "SyncEntity"]
@@ -107,6 +109,26 @@ class SyncEntity(_EntityBase[M]):
     ) -> list[M]:
         return list(self._query_all_iter(filter, include_fields=include_fields))
 
+    def to_dataframe(
+        self,
+        filters: Any = None,
+        *,
+        date_range: Any = None,
+        date_field: str | None = None,
+        picklist_labels: bool = False,
+        categorical: bool = False,
+        workers: int = 3,
+    ) -> pd.DataFrame:
+        """Every matching row as a pandas DataFrame with metadata dtypes (nullable ``Int64``, UTC
+        datetimes, ``boolean``, ``category`` for picklists with ``categorical=True``); see
+        :mod:`py_autotask.dataframe`. Needs ``pip install 'py-autotask[pandas]'``."""
+        from .dataframe import entity_to_dataframe
+
+        return entity_to_dataframe(
+            self._client, self._spec, filters, date_range=date_range, date_field=date_field,
+            picklist_labels=picklist_labels, categorical=categorical, workers=workers,
+        )
+
     def _count(self, filter: FilterArg | None = None) -> int:
         filter = convert_legacy_filter(self._spec, filter)
         body = build_query_body(filter)
@@ -193,6 +215,24 @@ class AsyncEntity(_EntityBase[M]):
                 f"{self._spec.name} cannot be queried through its own collection"
             )
         return await self._query(filter, include_fields=include_fields, max_records=max_records)
+
+    async def to_dataframe(
+        self,
+        filters: Any = None,
+        *,
+        date_range: Any = None,
+        date_field: str | None = None,
+        picklist_labels: bool = False,
+        categorical: bool = False,
+        workers: int = 3,
+    ) -> pd.DataFrame:
+        """Async twin of :meth:`SyncEntity.to_dataframe`."""
+        from .dataframe import aentity_to_dataframe
+
+        return await aentity_to_dataframe(
+            self._client, self._spec, filters, date_range=date_range, date_field=date_field,
+            picklist_labels=picklist_labels, categorical=categorical, workers=workers,
+        )
 
     async def _count(self, filter: FilterArg | None = None) -> int:
         filter = convert_legacy_filter(self._spec, filter)

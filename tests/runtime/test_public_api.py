@@ -49,7 +49,9 @@ def test_exported_members() -> None:
         "__version__",
         "and_",
         "build_query_body",
+        "from_dataframe",
         "or_",
+        "to_dataframe",
     }
     # every error class is exported from the package too
     assert set(exceptions.__all__) <= set(py_autotask.__all__)

@@ -1,0 +1,354 @@
+"""Output columns of an export and the I/O-free decoding of API pages into Arrow record batches.
+
+Columns come from metadata, never from the data: the entity's :class:`~py_autotask._spec.FieldSpec`
+data types, the tenant's UDF definitions (``udf_<name>`` columns) and, when asked, picklist label
+columns (``<field>_label``) built from ``entityInformation/fields`` picklist values. A page is decoded
+with orjson and turned column by column into one :class:`pyarrow.RecordBatch` (no pydantic, no
+pandas), so an all-null first page cannot change a column's type.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._spec import EntitySpec
+
+__all__ = [
+    "Column",
+    "arrow_schema",
+    "build_columns",
+    "columns_from_json",
+    "columns_to_json",
+    "kind_of",
+    "page_to_batch",
+    "stable_hash",
+    "table_name",
+]
+
+#: Arrow type per column kind.
+ARROW_TYPES: Final[Mapping[str, pa.DataType]] = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "datetime": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
+    "string": pa.string(),
+}
+
+_KINDS: Final[Mapping[str, str]] = {
+    "integer": "int",
+    "int": "int",
+    "short": "int",
+    "long": "int",
+    "byte": "int",
+    "decimal": "float",
+    "double": "float",
+    "float": "float",
+    "number": "float",
+    "currency": "float",
+    "boolean": "bool",
+    "bool": "bool",
+    "datetime": "datetime",
+    "date": "date",
+}
+
+
+def kind_of(data_type: str | None) -> str:
+    """Column kind (``int | float | bool | datetime | date | string``) of an Autotask data type."""
+    return _KINDS.get((data_type or "").strip().lower(), "string")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column.
+
+    ``source`` is the API field name (or the UDF name when ``udf``); a label column has
+    ``label_of`` set to the value column's name and ``labels`` mapping ``str(value) -> label``.
+    ``reference`` is the referenced collection name of an ``isReference`` field.
+    """
+
+    name: str
+    source: str
+    kind: str
+    udf: bool = False
+    picklist: bool = False
+    reference: str | None = None
+    label_of: str | None = None
+    labels: Mapping[str, str] | None = field(default=None, compare=False)
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return ARROW_TYPES[self.kind]
+
+
+def columns_to_json(columns: Sequence[Column]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in columns]
+
+
+def columns_from_json(data: Iterable[Mapping[str, Any]]) -> list[Column]:
+    return [
+        Column(
+            name=str(d["name"]),
+            source=str(d["source"]),
+            kind=str(d["kind"]),
+            udf=bool(d.get("udf")),
+            picklist=bool(d.get("picklist")),
+            reference=d.get("reference"),
+            label_of=d.get("label_of"),
+            labels=dict(d["labels"]) if d.get("labels") is not None else None,
+        )
+        for d in data
+    ]
+
+
+def _udf_column_name(name: str, taken: set[str]) -> str:
+    base = "udf_" + (re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower() or "field")
+    candidate, n = base, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    return candidate
+
+
+def _labels(picklist_values: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pv in picklist_values or ():
+        if isinstance(pv, Mapping) and pv.get("value") is not None:
+            out[str(pv["value"])] = str(pv.get("label") or "")
+    return out
+
+
+def build_columns(
+    spec: EntitySpec,
+    *,
+    resolve_reference: Any = None,
+    udf_definitions: Sequence[Mapping[str, Any]] = (),
+    field_metadata: Sequence[Mapping[str, Any]] | None = None,
+    picklist_labels: bool = False,
+) -> list[Column]:
+    """The columns of ``spec``: ``id`` first, then the spec's fields sorted by API name, then one
+    ``udf_<name>`` column per UDF definition (in definition order). With ``picklist_labels`` (and
+    ``field_metadata``, the ``entityInformation/fields`` list) every picklist column is followed by a
+    ``<name>_label`` string column. ``resolve_reference`` maps a singular entity name to a
+    collection name (``resolve_name`` of the generated layer)."""
+    meta_by_name = {str(f.get("name")): f for f in (field_metadata or ()) if isinstance(f, Mapping)}
+    columns: list[Column] = []
+    names = sorted(spec.fields, key=lambda n: (n != "id", n))
+    taken: set[str] = {n.lower() for n in names}
+    for name in names:
+        fs = spec.fields[name]
+        reference = None
+        if fs.reference_entity and resolve_reference is not None:
+            reference = resolve_reference(fs.reference_entity)
+        col = Column(
+            name, name, kind_of(fs.data_type), picklist=fs.is_picklist, reference=reference
+        )
+        columns.append(col)
+        if picklist_labels and fs.is_picklist:
+            labels = _labels((meta_by_name.get(name) or {}).get("picklistValues"))
+            label_name = f"{name}_label"
+            taken.add(label_name.lower())
+            columns.append(Column(label_name, name, "string", label_of=name, labels=labels))
+    for udf in udf_definitions:
+        udf_name = str(udf.get("name") or "")
+        if not udf_name:
+            continue
+        col_name = _udf_column_name(udf_name, taken)
+        taken.add(col_name.lower())
+        is_pick = bool(udf.get("isPickList"))
+        columns.append(
+            Column(col_name, udf_name, kind_of(str(udf.get("type"))), udf=True, picklist=is_pick)
+        )
+        if picklist_labels and is_pick:
+            label_name = f"{col_name}_label"
+            taken.add(label_name.lower())
+            columns.append(
+                Column(
+                    label_name,
+                    udf_name,
+                    "string",
+                    udf=True,
+                    label_of=col_name,
+                    labels=_labels(udf.get("picklistValues")),
+                )
+            )
+    return columns
+
+
+def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.arrow_type, nullable=True) for c in columns])
+
+
+def table_name(collection: str) -> str:
+    """SQL table name of a collection: snake case (``ConfigurationItems`` -> ``configuration_items``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", collection).lower()
+
+
+def stable_hash(value: Any) -> str:
+    """Short hash of a JSON-able value (sorted keys), for filter/option fingerprints."""
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+# --- value conversion -----------------------------------------------------------------------------
+
+_TRUE: Final = frozenset({"true", "1", "yes", "y", "t"})
+_FALSE: Final = frozenset({"false", "0", "no", "n", "f"})
+
+
+def _to_int(v: Any) -> int | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    return int(float(v))
+
+
+def _to_float(v: Any) -> float | None:
+    if v is None or v == "":
+        return None
+    return float(v)
+
+
+def _to_bool(v: Any) -> bool | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
+        low = v.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"not a boolean: {v!r}")
+    return bool(v)
+
+
+def parse_datetime(v: Any) -> _dt.datetime | None:
+    """An Autotask datetime value as an aware UTC datetime (naive text is taken as UTC)."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, _dt.datetime):
+        value = v
+    else:
+        text = str(v).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        value = _dt.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc)
+
+
+def _to_date(v: Any) -> _dt.date | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
+        return v
+    return _dt.date.fromisoformat(str(v).strip()[:10])
+
+
+def _to_str(v: Any) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (dict, list)):
+        return orjson.dumps(v).decode()
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+_SLOW: Final[Mapping[str, Any]] = {
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "datetime": parse_datetime,
+    "date": _to_date,
+    "string": _to_str,
+}
+
+_Z_SUFFIX: Final = re.compile(r"[Zz]$")
+
+
+def to_arrow(values: list[Any], kind: str) -> pa.Array:
+    """Arrow array of ``kind`` from JSON values; a fast vectorised path, then a per-value one that
+    accepts numbers sent as text, ``Z``/offset datetimes and the like. Unconvertible values raise
+    ``ValueError`` naming the value (never silently become null)."""
+    typ = ARROW_TYPES[kind]
+    try:
+        if kind == "datetime":
+            text = pa.array(values, pa.string())
+            stripped = pc.replace_substring_regex(text, _Z_SUFFIX.pattern, "")
+            return pc.cast(stripped, pa.timestamp("us")).cast(typ)
+        if kind == "date":
+            text = pa.array(values, pa.string())
+            return pc.cast(pc.utf8_slice_codeunits(text, 0, 10), typ)
+        return pa.array(values, typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        pass
+    convert = _SLOW[kind]
+    out = []
+    for v in values:
+        try:
+            out.append(convert(v))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"cannot read {v!r} as {kind}: {exc}") from exc
+    return pa.array(out, typ)
+
+
+def page_to_batch(
+    items: Sequence[Mapping[str, Any]], columns: Sequence[Column], schema: pa.Schema | None = None
+) -> pa.RecordBatch:
+    """One RecordBatch with exactly ``columns`` from the page's decoded ``items``. Fields absent
+    from an item are null; fields not in ``columns`` are ignored."""
+    udf_rows: list[dict[str, Any]] | None = None
+    if any(c.udf for c in columns):
+        udf_rows = []
+        for item in items:
+            udfs = item.get("userDefinedFields") or ()
+            udf_rows.append(
+                {str(u.get("name")): u.get("value") for u in udfs if isinstance(u, Mapping)}
+            )
+    arrays: list[pa.Array] = []
+    raw: dict[str, list[Any]] = {}
+    for col in columns:
+        if col.udf:
+            assert udf_rows is not None
+            values = [row.get(col.source) for row in udf_rows]
+        else:
+            values = [item.get(col.source) for item in items]
+        if col.label_of is not None:
+            labels = col.labels or {}
+            source_values = raw.get(col.label_of, values)
+            values = [None if v is None else labels.get(_label_key(v)) for v in source_values]
+            arrays.append(pa.array(values, pa.string()))
+            continue
+        raw[col.name] = values
+        arrays.append(to_arrow(values, col.kind))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema or arrow_schema(columns))
+
+
+def _label_key(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def decode_page(content: bytes) -> tuple[list[dict[str, Any]], str | None]:
+    """``(items, nextPageUrl)`` of a query page body."""
+    data = orjson.loads(content)
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ValueError("a query page must be an object with an 'items' list")
+    details = data.get("pageDetails") or {}
+    next_url = details.get("nextPageUrl") if isinstance(details, dict) else None
+    return data["items"], next_url or None

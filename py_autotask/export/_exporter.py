@@ -1,0 +1,798 @@
+"""The :class:`Exporter`: what to export, the fetch into a durable stage, and the final writers."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import shutil
+import threading
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._spec import EntitySpec
+from .._version import __version__
+from ..exceptions import AutotaskConfigError, AutotaskError
+from ..query import FilterArg, build_query_body
+from . import _sql, _writers
+from ._columns import Column, arrow_schema, page_to_batch, stable_hash, table_name
+from ._fetch import IN_BATCH, EntityReader, Partition, RootSink, read_entity
+from ._stage import Stage, write_json_atomic
+
+if TYPE_CHECKING:
+    from .._client import AutotaskClient
+
+__all__ = [
+    "FORMATS",
+    "EntityExport",
+    "ExportIncompleteError",
+    "ExportResult",
+    "Exporter",
+    "Relationship",
+    "StagedExport",
+]
+
+logger = logging.getLogger("py_autotask.export")
+
+#: Every format :meth:`Exporter.export` writes.
+FORMATS: Final = ("csv", "json", "jsonl", "parquet", "excel", "sqlite", "duckdb", "postgresql")
+_ALIASES: Final = {
+    "xlsx": "excel",
+    "ndjson": "jsonl",
+    "json_lines": "jsonl",
+    "jsonlines": "jsonl",
+    "db": "sqlite",
+    "sqlite3": "sqlite",
+    "postgres": "postgresql",
+    "pq": "parquet",
+}
+_SUFFIX_FORMATS: Final = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".xlsx": "excel",
+    ".db": "sqlite",
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+    ".duckdb": "duckdb",
+}
+_RELATED: Final = "@related"
+
+
+class ExportIncompleteError(AutotaskError):
+    """The rows read do not match what Autotask counted; nothing was published. The work
+    directory is kept, so ``resume=True`` can continue."""
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """Rows of ``target`` referenced by ``source`` rows through ``fields`` (``tickets.company``)."""
+
+    source: str
+    fields: tuple[str, ...]
+    target: str
+    text: str
+
+
+@dataclass
+class EntityExport:
+    """What was written for one entity."""
+
+    entity: str
+    rows: int
+    expected: int
+    verified: bool
+    location: str  # file name, sheet name(s) or table name
+    columns: list[Column] = field(repr=False, default_factory=list)
+    related_rows: int = 0  # rows fetched because other rows reference them
+    missing_references: int = 0  # referenced ids that no longer exist (or are not visible)
+
+
+@dataclass
+class ExportResult:
+    """The outcome of :meth:`Exporter.export` / :meth:`Exporter.to_sql`."""
+
+    path: str  # output file/folder/zip, or the database URL/description
+    format: str
+    entities: dict[str, EntityExport]
+    foreign_keys: list[tuple[str, str, str]]
+    requests: int  # API requests made by this run (resumed runs count only their own)
+    resumed: bool
+    warnings: list[str]
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def rows(self) -> int:
+        return sum(e.rows for e in self.entities.values())
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.n += 1
+
+
+class _CountingClient:
+    """Counts ``_send`` calls; everything else is the real client."""
+
+    def __init__(self, client: AutotaskClient, counter: _Counter) -> None:
+        self._client = client
+        self._counter = counter
+        self._core = client._core
+
+    def _send(self, request: Any) -> Any:
+        self._counter.add()
+        return self._client._send(request)
+
+
+class _StageSink(RootSink):
+    def __init__(self, stage: Stage, name: str) -> None:
+        self.stage = stage
+        self.name = name
+        self.writers: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def resume_state(self) -> tuple[list[Any], int, list[Partition]] | None:
+        ent = self.stage.entity(self.name)
+        if ent is None or not ent.get("parts"):
+            return None
+        return self.stage.columns(self.name), int(ent["count"]), self.stage.partitions(self.name)
+
+    def begin(self, columns: list[Any], count: int) -> None:
+        self.stage.begin_entity(self.name, columns, count=count)
+
+    def set_parts(self, parts: list[Partition]) -> None:
+        self.stage.set_parts(self.name, parts)
+
+    def _writer(self, index: int) -> Any:
+        with self._lock:
+            w = self.writers.get(index)
+            if w is None:
+                w = self.writers[index] = self.stage.writer(self.name, index)
+            return w
+
+    def write(self, index: int, batch: Any, *, last: int | None, done: bool) -> None:
+        self._writer(index).write(batch, last=last, done=done)
+
+    def close_part(self, index: int) -> None:
+        with self._lock:
+            w = self.writers.pop(index, None)
+        if w is not None:
+            w.close()
+
+
+@dataclass
+class _Job:
+    name: str
+    spec: EntitySpec
+    filter_items: list[dict[str, Any]]
+
+
+class StagedExport:
+    """The fetched data of an export run, in its work directory (public for the sync/CLI layers).
+
+    ``entities`` are collection names in export order; :meth:`batches` streams an entity's rows
+    as Arrow record batches (root rows in ascending id order, then referenced rows);
+    :meth:`columns` gives the output columns; :meth:`info` the per-entity counts."""
+
+    def __init__(
+        self, stage: Stage, entities: list[str], relationships: list[Relationship], requests: int
+    ) -> None:
+        self.stage = stage
+        self.entities = entities
+        self.relationships = relationships
+        self.requests = requests
+
+    @property
+    def work_dir(self) -> Path:
+        return self.stage.dir
+
+    def columns(self, entity: str) -> list[Column]:
+        if self.stage.entity(entity) is not None:
+            return self.stage.columns(entity)
+        return self.stage.columns(entity + _RELATED)
+
+    def batches(
+        self, entity: str, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        yield from self.stage.batches(entity, columns)
+        yield from self.stage.batches(entity + _RELATED, columns)
+
+    def info(self, entity: str) -> EntityExport:
+        root = self.stage.entity(entity)
+        rel = self.stage.entity(entity + _RELATED)
+        rows = self.stage.rows(entity)
+        related = self.stage.rows(entity + _RELATED)
+        expected = int(root["count"]) if root else 0
+        verified = bool(root.get("verified")) if root else True
+        missing = 0
+        if rel is not None:
+            expected += int(rel.get("requested", 0))
+            missing = int(rel.get("requested", 0)) - related
+        return EntityExport(
+            entity, rows + related, expected, verified, "", self.columns(entity), related, missing
+        )
+
+    def ids(self, entity: str) -> pa.Array:
+        chunks = [b.column(0) for b in self.batches(entity, ["id"])]
+        return pa.concat_arrays(chunks) if chunks else pa.array([], pa.int64())
+
+    def foreign_keys(self) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """``(entity, column, referenced entity)`` for every reference column whose target was
+        exported too and whose every non-null value exists there; notes for the skipped ones."""
+        keys: list[tuple[str, str, str]] = []
+        notes: list[str] = []
+        id_sets: dict[str, pa.Array] = {}
+        for ent in self.entities:
+            for col in self.columns(ent):
+                if (
+                    not col.reference
+                    or col.udf
+                    or col.label_of
+                    or col.reference not in self.entities
+                ):
+                    continue
+                ids = id_sets.get(col.reference)
+                if ids is None:
+                    ids = id_sets[col.reference] = self.ids(col.reference)
+                dangling = 0
+                for b in self.batches(ent, [col.name]):
+                    values = b.column(0)
+                    found = pc.is_in(values, value_set=ids)
+                    dangling += int(
+                        pc.sum(pc.and_(pc.is_valid(values), pc.invert(found))).as_py() or 0
+                    )
+                if dangling:
+                    notes.append(
+                        f"no foreign key {ent}.{col.name} -> {col.reference}: {dangling} row(s) reference missing ids"
+                    )
+                else:
+                    keys.append((ent, col.name, col.reference))
+        return keys, notes
+
+    def discard(self) -> None:
+        shutil.rmtree(self.stage.dir, ignore_errors=True)
+
+
+class Exporter:
+    """Export whole Autotask collections, with the rows they reference, to files or a database.
+
+    Build one with ``client.create_exporter()``; see the :mod:`py_autotask.export` docstring."""
+
+    def __init__(
+        self,
+        client: AutotaskClient,
+        *,
+        workers: int = 3,
+        picklist_labels: bool = False,
+        neutralize_formulas: bool = True,
+        fsync: bool = True,
+    ) -> None:
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise AutotaskConfigError(
+                "workers must be a positive integer (Autotask allows 3 per endpoint)"
+            )
+        self.client = client
+        self.workers = workers
+        self.picklist_labels = picklist_labels
+        self.neutralize_formulas = neutralize_formulas
+        self.fsync = fsync
+        self._jobs: dict[str, _Job] = {}
+        self._relationships: list[Relationship] = []
+
+    # -- configuration -----------------------------------------------------------------------------
+    @staticmethod
+    def _spec(name: str) -> EntitySpec:
+        from py_autotask_generated.entities import resolve_name, spec
+
+        if not isinstance(name, str) or resolve_name(name) is None:
+            raise AutotaskConfigError(f"unknown Autotask entity {name!r}")
+        return spec(name)
+
+    def add_entities(self, *entities: str, filter: FilterArg | None = None) -> Exporter:
+        """Export every row of these collections (``"tickets"``, ``"Tickets"``, ``"ticket"`` all
+        work); ``filter`` (same forms as ``query()``) applies to each entity of this call."""
+        if not entities:
+            raise AutotaskConfigError("add_entities() needs at least one entity name")
+        for name in entities:
+            spec = self._spec(name)
+            if "query" not in spec.root_operations or "count" not in spec.root_operations:
+                raise AutotaskConfigError(
+                    f"{spec.name} cannot be exported: it has no root query/count endpoint"
+                )
+            body = build_query_body(filter)
+            items = (
+                [i for i in body["filter"] if i != {"op": "gte", "field": "id", "value": 0}]
+                if filter is None
+                else body["filter"]
+            )
+            self._jobs[spec.name] = _Job(spec.name, spec, items)
+        return self
+
+    def include_relationships(self, relationships: str | Iterable[str]) -> Exporter:
+        """Also export the rows that exported rows reference: ``"tickets.company"`` (by target:
+        every reference field of Tickets pointing at Companies) or ``"tickets.companyID"`` (by
+        field). The source must be an added entity (or an earlier relationship's target)."""
+        from py_autotask_generated.entities import resolve_name
+
+        items = [relationships] if isinstance(relationships, str) else list(relationships)
+        for text in items:
+            if not isinstance(text, str) or text.count(".") != 1:
+                raise AutotaskConfigError(
+                    f"a relationship is 'entity.reference', e.g. 'tickets.company'; got {text!r}"
+                )
+            src_text, ref_text = (p.strip() for p in text.split("."))
+            source = self._spec(src_text)
+            known = set(self._jobs) | {r.target for r in self._relationships}
+            if source.name not in known:
+                raise AutotaskConfigError(
+                    f"relationship {text!r}: add {source.name} with add_entities() first"
+                )
+            refs = {n: f for n, f in source.fields.items() if f.reference_entity}
+            by_field = [n for n in refs if n.lower() == ref_text.lower()]
+            if by_field:
+                fields = by_field
+                target = resolve_name(str(refs[by_field[0]].reference_entity))
+            else:
+                target = resolve_name(ref_text)
+                fields = [
+                    n
+                    for n, f in refs.items()
+                    if target and resolve_name(str(f.reference_entity)) == target
+                ]
+            if not target or not fields:
+                choices = ", ".join(sorted(f"{n} -> {f.reference_entity}" for n, f in refs.items()))
+                raise AutotaskConfigError(
+                    f"{source.name} has no reference matching {ref_text!r}; its references: {choices}"
+                )
+            target_spec = self._spec(target)
+            if "query" not in target_spec.root_operations:
+                raise AutotaskConfigError(
+                    f"{target} cannot be queried, so {text!r} cannot be exported"
+                )
+            self._relationships.append(
+                Relationship(source.name, tuple(sorted(fields)), target_spec.name, text)
+            )
+        return self
+
+    @property
+    def entities(self) -> list[str]:
+        """Collection names in export order: added entities, then relationship targets."""
+        out = list(self._jobs)
+        for r in self._relationships:
+            if r.target not in out:
+                out.append(r.target)
+        return out
+
+    def fingerprint(self) -> str:
+        """Hash of what is exported (entities, filters, relationships, column options)."""
+        return stable_hash(
+            {
+                "entities": [[j.name, j.filter_items] for j in self._jobs.values()],
+                "relationships": [
+                    [r.source, list(r.fields), r.target] for r in self._relationships
+                ],
+                "labels": self.picklist_labels,
+                "version": 1,
+            }
+        )
+
+    # -- fetch -----------------------------------------------------------------------------------
+    def fetch(self, work_dir: str | os.PathLike[str], *, resume: bool = False) -> StagedExport:
+        """Read everything into ``work_dir`` (checkpointed per page). With ``resume`` and a matching
+        checkpoint, continue where an interrupted run stopped."""
+        if not self._jobs:
+            raise AutotaskConfigError("nothing to export: call add_entities() first")
+        stage = Stage(work_dir, self.fingerprint(), resume=resume, fsync=self.fsync)
+        counter = _Counter()
+        client: Any = _CountingClient(self.client, counter)
+        for job in self._jobs.values():
+            self._fetch_root(stage, client, job)
+        targets: list[str] = []
+        for r in self._relationships:
+            if r.target not in targets:
+                targets.append(r.target)
+        for target in targets:
+            self._fetch_related(
+                stage, client, target, [r for r in self._relationships if r.target == target]
+            )
+        staged = StagedExport(stage, self.entities, list(self._relationships), counter.n)
+        staged.resumed = stage.resumed  # type: ignore[attr-defined]
+        return staged
+
+    def _fetch_root(self, stage: Stage, client: Any, job: _Job) -> None:
+        ent = stage.entity(job.name)
+        if ent is not None and ent.get("done"):
+            return
+        reader = EntityReader(client, job.spec, job.filter_items)
+        sink = _StageSink(stage, job.name)
+        _columns, count = read_entity(
+            reader, sink, workers=self.workers, picklist_labels=self.picklist_labels
+        )
+        rows = stage.rows(job.name)
+        verified = rows == count
+        if not verified:
+            # The tenant may have changed while we read: count again up to the highest id read.
+            max_id = max((p.last or 0 for p in stage.partitions(job.name)), default=0)
+            recount_reader = EntityReader(
+                client, job.spec, [*job.filter_items, {"op": "lte", "field": "id", "value": max_id}]
+            )
+            recount = recount_reader.count()
+            if recount != rows:
+                raise ExportIncompleteError(
+                    f"{job.name}: read {rows} rows but Autotask counts {count} (now {recount} up to id {max_id}); "
+                    "nothing was published; run again with resume=True or without it to start over"
+                )
+            logger.info(
+                "%s changed during the export: %d rows at start, %d read", job.name, count, rows
+            )
+            stage.update(job.name, count=recount)
+        stage.update(job.name, done=True, verified=True)
+
+    def _fetch_related(
+        self, stage: Stage, client: Any, target: str, rels: list[Relationship]
+    ) -> None:
+        key = target + _RELATED
+        ent = stage.entity(key)
+        if ent is not None and ent.get("done"):
+            return
+        spec = self._spec(target)
+        reader = EntityReader(client, spec)
+        if ent is None or not ent.get("parts"):
+            wanted: set[int] = set()
+            for r in rels:
+                for source in (r.source, r.source + _RELATED):
+                    for batch in stage.batches(source, list(r.fields)):
+                        for column in batch.columns:
+                            wanted.update(v for v in column.to_pylist() if v is not None)
+            if stage.entity(target) is not None:
+                for arr in stage.iter_column(target, "id"):
+                    wanted.difference_update(arr.to_pylist())
+            ids = sorted(wanted)
+            if stage.entity(target) is not None:
+                columns = stage.columns(target)
+            else:
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    f_udfs = pool.submit(reader.udf_definitions)
+                    f_fields = pool.submit(reader.field_metadata) if self.picklist_labels else None
+                    from ._fetch import _columns_for
+
+                    columns = _columns_for(
+                        spec,
+                        f_udfs.result(),
+                        f_fields.result() if f_fields else None,
+                        self.picklist_labels,
+                    )
+            stage.begin_entity(key, columns, count=0, requested=len(ids))
+            write_json_atomic(stage.dir / key / "ids.json", ids, fsync=self.fsync)
+            stage.set_parts(
+                key,
+                [Partition(i, min(i + IN_BATCH, len(ids))) for i in range(0, len(ids), IN_BATCH)],
+            )
+        columns = stage.columns(key)
+        schema = arrow_schema(columns)
+        ids = orjson.loads((stage.dir / key / "ids.json").read_bytes())
+        parts = stage.partitions(key)
+
+        def run(index: int) -> None:
+            part = parts[index]
+            assert part.lo is not None and part.hi is not None
+            rows = reader.by_ids(ids[part.lo : part.hi])
+            rows.sort(key=lambda r: int(r["id"]))
+            writer = stage.writer(key, index)
+            try:
+                writer.write(page_to_batch(rows, columns, schema), last=None, done=True)
+            finally:
+                writer.close()
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
+            for f in futures:
+                f.result()
+        stage.update(key, done=True)
+
+    # -- outputs ---------------------------------------------------------------------------------
+    def _manifest(
+        self,
+        staged: StagedExport,
+        fmt: str,
+        infos: Mapping[str, EntityExport],
+        fks: Sequence[tuple[str, str, str]],
+        warnings: list[str],
+    ) -> dict[str, Any]:
+        return {
+            "format": fmt,
+            "complete": True,
+            "py_autotask": __version__,
+            "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            "fingerprint": self.fingerprint(),
+            "entities": {
+                name: {
+                    "location": info.location,
+                    "rows": info.rows,
+                    "expected": info.expected,
+                    "count_verified": info.verified,
+                    "related_rows": info.related_rows,
+                    "missing_references": info.missing_references,
+                    "filter": self._jobs[name].filter_items if name in self._jobs else None,
+                    "columns": [
+                        {
+                            "name": c.name,
+                            "type": str(c.arrow_type),
+                            "source": c.source,
+                            "udf": c.udf,
+                            "picklist": c.picklist,
+                            "label_of": c.label_of,
+                            "reference": c.reference,
+                        }
+                        for c in info.columns
+                    ],
+                }
+                for name, info in infos.items()
+            },
+            "relationships": [
+                {"source": r.source, "fields": list(r.fields), "target": r.target}
+                for r in staged.relationships
+            ],
+            "foreign_keys": [{"entity": a, "column": b, "references": c} for a, b, c in fks],
+            "requests": staged.requests,
+            "warnings": warnings,
+        }
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        format: str | None = None,
+        *,
+        compress: bool = False,
+        resume: bool = False,
+        overwrite: bool = False,
+        work_dir: str | os.PathLike[str] | None = None,
+        keep_work_dir: bool = False,
+    ) -> ExportResult:
+        """Export to ``path`` in ``format`` (see the module docstring for layouts)."""
+        fmt = _format(path, format)
+        if fmt == "postgresql":
+            return self.to_sql(os.fspath(path), resume=resume, work_dir=work_dir)
+        target = Path(path)
+        if compress and target.suffix.lower() != ".zip":
+            target = target.with_name(target.name + ".zip")
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+        work = (
+            Path(work_dir)
+            if work_dir is not None
+            else target.with_name(target.name + ".export-state")
+        )
+        staged = self.fetch(work, resume=resume)
+        partial = target.with_name(target.name + ".partial")
+        build_dir = target.with_name(target.name + ".partial.d")
+        _remove(partial)
+        _remove(build_dir)
+        build_dir.mkdir(parents=True)
+        warnings: list[str] = []
+        infos = {name: staged.info(name) for name in staged.entities}
+        fks: list[tuple[str, str, str]] = []
+        single = fmt in ("excel", "sqlite", "duckdb")
+        if single:
+            inner = build_dir / (target.name[: -len(".zip")] if compress else target.name)
+            if fmt == "excel":
+                sheets, warns = _writers.write_excel(
+                    inner,
+                    ((n, staged.columns(n), staged.batches(n)) for n in staged.entities),
+                    neutralize=self.neutralize_formulas,
+                )
+                warnings += warns
+                for n, (rows, titles) in sheets.items():
+                    infos[n].location = ", ".join(titles)
+                    _check_rows(n, rows, infos[n])
+            else:
+                fks, notes = staged.foreign_keys()
+                warnings += notes
+                tables = self._sql_tables(staged, infos)
+                manifest = self._manifest(staged, fmt, infos, fks, warnings)
+                _sql.load(f"{fmt}:///{inner.resolve()}", tables, _foreign_keys(fks), manifest)
+                for t in tables:
+                    _check_rows(t.entity, t.rows, infos[t.entity])
+        else:
+            suffix = _writers.FILE_FORMATS[fmt]
+            for n in staged.entities:
+                fname = table_name(n) + suffix
+                cols = staged.columns(n)
+                if fmt == "csv":
+                    rows = _writers.write_csv(
+                        build_dir / fname,
+                        cols,
+                        staged.batches(n),
+                        neutralize=self.neutralize_formulas,
+                    )
+                elif fmt == "json":
+                    rows = _writers.write_json(build_dir / fname, cols, staged.batches(n))
+                elif fmt == "jsonl":
+                    rows = _writers.write_jsonl(build_dir / fname, cols, staged.batches(n))
+                else:
+                    rows = _writers.write_parquet(build_dir / fname, cols, staged.batches(n))
+                infos[n].location = fname
+                _check_rows(n, rows, infos[n])
+        manifest = self._manifest(staged, fmt, infos, fks, warnings)
+        if compress or not single:
+            write_json_atomic(build_dir / "manifest.json", manifest, fsync=self.fsync)
+        if compress:
+            _zip_dir(build_dir, partial, stored=fmt in ("parquet", "excel"))
+            shutil.rmtree(build_dir)
+        elif single:
+            os.replace(inner, partial)
+            shutil.rmtree(build_dir)
+        else:
+            os.replace(build_dir, partial)
+        if self.fsync:
+            _fsync_path(partial)
+        _remove(target)
+        os.replace(partial, target)
+        if single and not compress:
+            sidecar = target.with_name(target.name + ".manifest.json")
+            write_json_atomic(sidecar, manifest, fsync=self.fsync)
+        if not keep_work_dir:
+            staged.discard()
+        return ExportResult(
+            str(target),
+            fmt,
+            infos,
+            fks,
+            staged.requests,
+            getattr(staged, "resumed", False),
+            warnings,
+            manifest,
+        )
+
+    def _sql_tables(
+        self, staged: StagedExport, infos: Mapping[str, EntityExport]
+    ) -> list[_sql.SqlTable]:
+        tables = []
+        for n in staged.entities:
+            infos[n].location = table_name(n)
+
+            def factory(n: str = n) -> Iterator[pa.RecordBatch]:
+                return staged.batches(n)
+
+            tables.append(_sql.SqlTable(n, table_name(n), staged.columns(n), factory))
+        return tables
+
+    def to_sql(
+        self,
+        connection: Any,
+        *,
+        create_tables: bool = True,
+        preserve_relationships: bool = True,
+        batch_size: int = 1000,
+        resume: bool = False,
+        work_dir: str | os.PathLike[str] | None = None,
+        keep_work_dir: bool = False,
+    ) -> ExportResult:
+        """Export into a database (one transaction): see :mod:`py_autotask.export._sql`."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise AutotaskConfigError("batch_size must be a positive integer")
+        dialect = _sql.dialect_of(connection)
+        if work_dir is None:
+            import tempfile
+
+            where = stable_hash([_describe(connection), self.fingerprint()])
+            work_dir = Path(tempfile.gettempdir()) / f"py-autotask-export-{where}"
+        staged = self.fetch(work_dir, resume=resume)
+        infos = {name: staged.info(name) for name in staged.entities}
+        warnings: list[str] = []
+        fks: list[tuple[str, str, str]] = []
+        if preserve_relationships:
+            fks, notes = staged.foreign_keys()
+            warnings += notes
+        tables = self._sql_tables(staged, infos)
+        manifest = self._manifest(staged, dialect, infos, fks, warnings)
+        _, kept = _sql.load(
+            connection,
+            tables,
+            _foreign_keys(fks),
+            manifest,
+            create_tables=create_tables,
+            batch_size=batch_size,
+        )
+        kept_set = {(k.table, k.column) for k in kept}
+        declared = [(a, b, c) for a, b, c in fks if (table_name(a), b) in kept_set]
+        for t in tables:
+            _check_rows(t.entity, t.rows, infos[t.entity])
+        if not keep_work_dir:
+            staged.discard()
+        manifest["foreign_keys"] = [
+            {"entity": a, "column": b, "references": c} for a, b, c in declared
+        ]
+        return ExportResult(
+            _describe(connection),
+            dialect,
+            infos,
+            declared,
+            staged.requests,
+            getattr(staged, "resumed", False),
+            warnings,
+            manifest,
+        )
+
+
+def _foreign_keys(fks: Sequence[tuple[str, str, str]]) -> list[_sql.ForeignKey]:
+    return [_sql.ForeignKey(table_name(a), b, table_name(c)) for a, b, c in fks]
+
+
+def _describe(connection: Any) -> str:
+    try:
+        text = _sql._url_text(connection)
+    except AutotaskConfigError:
+        return f"<{type(connection).__name__}>"
+    from .._core import redact_url
+
+    if "@" in text and "://" in text:
+        scheme, rest = text.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        text = f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else text
+    return redact_url(text)
+
+
+def _check_rows(entity: str, written: int, info: EntityExport) -> None:
+    if written != info.rows:
+        raise ExportIncompleteError(
+            f"{entity}: staged {info.rows} rows but wrote {written}; nothing was published"
+        )
+
+
+def _format(path: str | os.PathLike[str], format: str | None) -> str:
+    if format is not None:
+        fmt = _ALIASES.get(format.strip().lower(), format.strip().lower())
+        if fmt not in FORMATS:
+            raise AutotaskConfigError(
+                f"unknown export format {format!r}; use one of {', '.join(FORMATS)}"
+            )
+        return fmt
+    text = os.fspath(path)
+    if text.lower().startswith(("postgresql:", "postgres:", "postgresql+")):
+        return "postgresql"
+    suffix = Path(text).suffix.lower()
+    if suffix == ".zip":
+        suffix = Path(text[:-4]).suffix.lower()
+    if suffix in _SUFFIX_FORMATS:
+        return _SUFFIX_FORMATS[suffix]
+    raise AutotaskConfigError(
+        f"cannot tell the format of {text!r}; pass format= (one of {', '.join(FORMATS)})"
+    )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _zip_dir(folder: Path, dest: Path, *, stored: bool) -> None:
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(dest, "w", compression=method) as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(folder).as_posix())
+
+
+def _fsync_path(path: Path) -> None:
+    paths = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for p in paths:
+        with open(p, "rb") as f:
+            os.fsync(f.fileno())

@@ -1,0 +1,225 @@
+"""Durable staging of fetched pages and the export checkpoint.
+
+Each page becomes one Arrow record batch appended to an Arrow IPC stream file of its partition,
+flushed and fsync'ed, and only then is the checkpoint (``state.json``, replaced atomically) advanced:
+partition ``last`` id, rows written and the durable byte length of every staging file. After a crash
+``resume`` truncates each file to its recorded length (dropping a half-written batch) and continues
+from the recorded ``last`` id, so at most the page in flight is read again. A new run (or a changed
+filter/option fingerprint) starts from scratch.
+
+Layout of a work directory::
+
+    state.json                      checkpoint (see :class:`Stage`)
+    <Entity>/<part>-s<session>.arrows   staged batches of one partition, one file per session
+    <Entity>@related/ids.json       ids of referenced rows to fetch (relationships)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from ._columns import Column, columns_from_json, columns_to_json
+from ._fetch import Partition
+
+__all__ = ["PartWriter", "Stage"]
+
+STATE_VERSION = 1
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: Any, *, fsync: bool = True) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Stage:
+    """The work directory of one export run: checkpoint + staged batches (thread-safe)."""
+
+    def __init__(
+        self, work_dir: str | os.PathLike[str], key: str, *, resume: bool, fsync: bool = True
+    ) -> None:
+        self.dir = Path(work_dir)
+        self.key = key
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self.resumed = False
+        state_path = self.dir / "state.json"
+        state: dict[str, Any] | None = None
+        if resume and state_path.exists():
+            loaded = orjson.loads(state_path.read_bytes())
+            if loaded.get("version") == STATE_VERSION and loaded.get("key") == key:
+                state = loaded
+                self.resumed = True
+        if state is None:
+            if self.dir.exists():
+                shutil.rmtree(self.dir)
+            self.dir.mkdir(parents=True)
+            state = {"version": STATE_VERSION, "key": key, "entities": {}}
+            self._save(state)
+        self.state: dict[str, Any] = state
+        if self.resumed:
+            self._truncate_to_checkpoint()
+
+    # -- checkpoint ------------------------------------------------------------------------------
+    def _save(self, state: dict[str, Any] | None = None) -> None:
+        write_json_atomic(
+            self.dir / "state.json", state if state is not None else self.state, fsync=self.fsync
+        )
+
+    def save(self) -> None:
+        with self._lock:
+            self._save()
+
+    def _truncate_to_checkpoint(self) -> None:
+        for name, ent in self.state["entities"].items():
+            known: set[str] = set()
+            for part in ent.get("parts", []):
+                for f in part["files"]:
+                    known.add(f["name"])
+                    path = self.dir / name / f["name"]
+                    if path.exists() and path.stat().st_size > f["size"]:
+                        os.truncate(path, f["size"])
+            folder = self.dir / name
+            if folder.is_dir():
+                for path in folder.glob("*.arrows"):
+                    if path.name not in known:
+                        path.unlink()
+
+    def entity(self, name: str) -> dict[str, Any] | None:
+        ent: dict[str, Any] | None = self.state["entities"].get(name)
+        return ent
+
+    def begin_entity(self, name: str, columns: Sequence[Column], **info: Any) -> dict[str, Any]:
+        with self._lock:
+            ent = {"columns": columns_to_json(columns), "parts": [], "done": False, **info}
+            self.state["entities"][name] = ent
+            (self.dir / name).mkdir(parents=True, exist_ok=True)
+            self._save()
+            return ent
+
+    def set_parts(self, name: str, parts: Sequence[Partition]) -> None:
+        with self._lock:
+            ent = self.state["entities"][name]
+            ent["parts"] = [
+                dict(p.to_json(), key=f"p{i:04d}", files=[]) for i, p in enumerate(parts)
+            ]
+            self._save()
+
+    def update(self, name: str, **info: Any) -> None:
+        with self._lock:
+            self.state["entities"][name].update(info)
+            self._save()
+
+    def columns(self, name: str) -> list[Column]:
+        return columns_from_json(self.state["entities"][name]["columns"])
+
+    def partitions(self, name: str) -> list[Partition]:
+        return [Partition.from_json(p) for p in self.state["entities"][name]["parts"]]
+
+    def rows(self, name: str) -> int:
+        ent = self.entity(name)
+        return sum(int(p["rows"]) for p in ent["parts"]) if ent else 0
+
+    def writer(self, name: str, index: int) -> PartWriter:
+        return PartWriter(self, name, index)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def batches(self, name: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Every staged batch of ``name`` in partition order (ascending ids for a root export)."""
+        ent = self.entity(name)
+        if ent is None:
+            return
+        for part in ent["parts"]:
+            for f in part["files"]:
+                if f["size"] == 0:
+                    continue
+                with open(self.dir / name / f["name"], "rb") as fh:
+                    data = fh.read(f["size"])
+                reader = ipc.open_stream(pa.py_buffer(data))
+                for batch in reader:
+                    yield batch.select(list(columns)) if columns is not None else batch
+
+    def iter_column(self, name: str, column: str) -> Iterator[pa.Array]:
+        for batch in self.batches(name, [column]):
+            yield batch.column(0)
+
+
+class PartWriter:
+    """Appends the pages of one partition; :meth:`write` returns once the page is durable and the
+    checkpoint records it."""
+
+    def __init__(self, stage: Stage, name: str, index: int) -> None:
+        self.stage = stage
+        self.name = name
+        self.index = index
+        self._file: BinaryIO | None = None
+        self._writer: ipc.RecordBatchStreamWriter | None = None
+        self._record: dict[str, Any] | None = None
+
+    def _open(self, schema: pa.Schema) -> None:
+        with self.stage._lock:
+            part = self.stage.state["entities"][self.name]["parts"][self.index]
+            session = len(part["files"])
+            fname = f"{part['key']}-s{session:03d}.arrows"
+            record = {"name": fname, "size": 0}
+            part["files"].append(record)
+        self._record = record
+        self._file = open(self.stage.dir / self.name / fname, "wb")  # noqa: SIM115 - closed in close()
+        self._writer = ipc.new_stream(self._file, schema)
+
+    def write(self, batch: pa.RecordBatch | None, *, last: int | None, done: bool) -> None:
+        if batch is not None and batch.num_rows:
+            if self._writer is None:
+                self._open(batch.schema)
+            assert self._writer is not None and self._file is not None
+            self._writer.write_batch(batch)
+            self._file.flush()
+            if self.stage.fsync:
+                os.fsync(self._file.fileno())
+            size = self._file.tell()
+        with self.stage._lock:
+            part = self.stage.state["entities"][self.name]["parts"][self.index]
+            if batch is not None and batch.num_rows:
+                assert self._record is not None
+                self._record["size"] = size
+                part["rows"] += batch.num_rows
+            if last is not None:
+                part["last"] = last
+            if done:
+                part["done"] = True
+            self.stage._save()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            # The end-of-stream marker lands after the recorded size; readers stop at that size.
+            self._writer.close()
+            self._writer = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None

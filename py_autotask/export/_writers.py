@@ -1,0 +1,241 @@
+"""File writers: one file per entity (CSV, JSON, JSON Lines, Parquet) or one workbook (Excel).
+
+Writers read staged Arrow batches (see :mod:`._stage`) and never hold more than one row group
+(Parquet, about 50k rows) or one batch (the others) in memory. Text in CSV and Excel that a
+spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return) is
+neutralised by default: CSV cells get a leading ``'``; Excel cells are written as typed strings,
+which spreadsheets never evaluate (so the text itself is unchanged).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ._columns import Column, arrow_schema
+
+__all__ = [
+    "EXCEL_MAX_CELL",
+    "FILE_FORMATS",
+    "ROW_GROUP_SIZE",
+    "neutralize_formulas",
+    "write_csv",
+    "write_excel",
+    "write_json",
+    "write_jsonl",
+    "write_parquet",
+]
+
+#: Rows per Parquet row group in the final file.
+ROW_GROUP_SIZE: Final = 50_000
+#: Most characters Excel keeps in one cell.
+EXCEL_MAX_CELL: Final = 32_767
+EXCEL_MAX_ROWS: Final = 1_048_576
+FORMULA_PATTERN: Final = r"^[=+\-@\t\r]"
+#: Formats written as one file per entity, and their file suffix.
+FILE_FORMATS: Final = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "parquet": ".parquet"}
+
+_ILLEGAL_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def neutralize_formulas(array: pa.Array) -> pa.Array:
+    """Prefix ``'`` to strings a spreadsheet would evaluate as a formula."""
+    mask = pc.fill_null(pc.match_substring_regex(array, FORMULA_PATTERN), False)
+    if not pc.any(mask).as_py():
+        return array
+    prefixed = pc.binary_join_element_wise(pa.scalar("'"), array, "")
+    return pc.if_else(mask, prefixed, array)
+
+
+def _csv_batch(batch: pa.RecordBatch, neutralize: bool) -> pa.RecordBatch:
+    arrays = []
+    fields = []
+    for f, col in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_timestamp(f.type):
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ")
+            f = pa.field(f.name, pa.string())
+        elif neutralize and pa.types.is_string(f.type):
+            col = neutralize_formulas(col)
+        arrays.append(col)
+        fields.append(f)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def write_csv(
+    path: Path,
+    columns: Sequence[Column],
+    batches: Iterable[pa.RecordBatch],
+    *,
+    neutralize: bool = True,
+) -> int:
+    """CSV with a header row; every string is quoted (an empty string is ``""``, null is empty),
+    datetimes are ISO 8601 UTC with ``Z``, booleans ``true``/``false``."""
+    empty = pa.RecordBatch.from_pylist([], schema=arrow_schema(columns))
+    schema = _csv_batch(empty, neutralize).schema
+    rows = 0
+    with pacsv.CSVWriter(
+        str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+    ) as writer:
+        for batch in batches:
+            writer.write_batch(_csv_batch(batch, neutralize))
+            rows += batch.num_rows
+    return rows
+
+
+def _json_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    opts = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+    for batch in batches:
+        for row in batch.to_pylist():
+            yield orjson.dumps(row, option=opts)
+
+
+def write_jsonl(path: Path, columns: Sequence[Column], batches: Iterable[pa.RecordBatch]) -> int:
+    """One JSON object per line (UTF-8, datetimes ISO 8601 with ``Z``, nulls as ``null``)."""
+    rows = 0
+    with open(path, "wb") as f:
+        for line in _json_rows(batches):
+            f.write(line)
+            f.write(b"\n")
+            rows += 1
+    return rows
+
+
+def write_json(path: Path, columns: Sequence[Column], batches: Iterable[pa.RecordBatch]) -> int:
+    """A JSON array of objects, one per line, streamed (never built in memory)."""
+    rows = 0
+    with open(path, "wb") as f:
+        f.write(b"[")
+        for line in _json_rows(batches):
+            f.write(b"\n" if rows == 0 else b",\n")
+            f.write(line)
+            rows += 1
+        f.write(b"\n]\n")
+    return rows
+
+
+def write_parquet(path: Path, columns: Sequence[Column], batches: Iterable[pa.RecordBatch]) -> int:
+    """zstd Parquet with row groups of :data:`ROW_GROUP_SIZE` rows (re-chunked from the pages)."""
+    schema = arrow_schema(columns)
+    rows = 0
+    buffer: list[pa.RecordBatch] = []
+    buffered = 0
+    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        for batch in batches:
+            buffer.append(batch)
+            buffered += batch.num_rows
+            while buffered >= ROW_GROUP_SIZE:
+                table = pa.Table.from_batches(buffer, schema=schema)
+                writer.write_table(table.slice(0, ROW_GROUP_SIZE), row_group_size=ROW_GROUP_SIZE)
+                rest = table.slice(ROW_GROUP_SIZE)
+                buffer = rest.to_batches()
+                buffered = rest.num_rows
+                rows += ROW_GROUP_SIZE
+        if buffered or rows == 0:
+            writer.write_table(
+                pa.Table.from_batches(buffer, schema=schema), row_group_size=ROW_GROUP_SIZE
+            )
+            rows += buffered
+    return rows
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "Sheet"
+    title, n = base, 2
+    while title.lower() in taken:
+        suffix = f" ({n})"
+        title, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(title.lower())
+    return title
+
+
+class ExcelBook:
+    """A write-only openpyxl workbook with a sheet per entity (a second sheet when an entity has
+    more rows than Excel allows). Datetimes are written as naive UTC; text longer than Excel's
+    32,767-character cell limit is truncated and reported; characters XML cannot hold are dropped
+    and reported."""
+
+    def __init__(self, *, neutralize: bool = True) -> None:
+        from openpyxl import Workbook
+
+        self.wb = Workbook(write_only=True)
+        self.neutralize = neutralize
+        self.taken: set[str] = set()
+        self.warnings: list[str] = []
+
+    def add(
+        self, name: str, columns: Sequence[Column], batches: Iterable[pa.RecordBatch]
+    ) -> tuple[int, list[str]]:
+        from openpyxl.cell import WriteOnlyCell
+
+        header = [c.name for c in columns]
+        kinds = [c.kind for c in columns]
+        sheets = [sheet_title(name, self.taken)]
+        ws = self.wb.create_sheet(sheets[0])
+        ws.append(header)
+        in_sheet = 1
+        rows = 0
+        truncated = 0
+        cleaned = 0
+        for batch in batches:
+            for row in batch.to_pylist():
+                if in_sheet >= EXCEL_MAX_ROWS:
+                    sheets.append(sheet_title(name, self.taken))
+                    ws = self.wb.create_sheet(sheets[-1])
+                    ws.append(header)
+                    in_sheet = 1
+                out: list[Any] = []
+                for value, kind in zip(row.values(), kinds, strict=True):
+                    if value is None:
+                        out.append(None)
+                    elif kind == "datetime":
+                        out.append(value.replace(tzinfo=None))
+                    elif isinstance(value, str):
+                        if _ILLEGAL_XML.search(value):
+                            value = _ILLEGAL_XML.sub("", value)
+                            cleaned += 1
+                        if len(value) > EXCEL_MAX_CELL:
+                            value = value[:EXCEL_MAX_CELL]
+                            truncated += 1
+                        if self.neutralize or not value.startswith("="):
+                            cell = WriteOnlyCell(ws, value=value)
+                            cell.data_type = "s"
+                            out.append(cell)
+                        else:
+                            out.append(value)
+                    else:
+                        out.append(value)
+                ws.append(out)
+                in_sheet += 1
+                rows += 1
+        if truncated:
+            self.warnings.append(
+                f"{name}: {truncated} text value(s) longer than {EXCEL_MAX_CELL} characters truncated (Excel cell limit)"
+            )
+        if cleaned:
+            self.warnings.append(
+                f"{name}: {cleaned} text value(s) had control characters Excel cannot store; removed"
+            )
+        return rows, sheets
+
+    def save(self, path: Path) -> None:
+        self.wb.save(str(path))
+
+
+def write_excel(
+    path: Path,
+    entities: Iterable[tuple[str, Sequence[Column], Iterable[pa.RecordBatch]]],
+    *,
+    neutralize: bool = True,
+) -> tuple[dict[str, tuple[int, list[str]]], list[str]]:
+    book = ExcelBook(neutralize=neutralize)
+    out = {name: book.add(name, columns, batches) for name, columns, batches in entities}
+    book.save(path)
+    return out, book.warnings
