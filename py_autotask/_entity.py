@@ -125,8 +125,14 @@ class SyncEntity(_EntityBase[M]):
         from .dataframe import entity_to_dataframe
 
         return entity_to_dataframe(
-            self._client, self._spec, filters, date_range=date_range, date_field=date_field,
-            picklist_labels=picklist_labels, categorical=categorical, workers=workers,
+            self._client,
+            self._spec,
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
         )
 
     def _count(self, filter: FilterArg | None = None) -> int:
@@ -230,8 +236,14 @@ class AsyncEntity(_EntityBase[M]):
         from .dataframe import aentity_to_dataframe
 
         return await aentity_to_dataframe(
-            self._client, self._spec, filters, date_range=date_range, date_field=date_field,
-            picklist_labels=picklist_labels, categorical=categorical, workers=workers,
+            self._client,
+            self._spec,
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
         )
 
     async def _count(self, filter: FilterArg | None = None) -> int:
