@@ -29,16 +29,19 @@ from .caching import (
     CacheControl,
     TenantMetadataProvider,
 )
+from .compat._client import LegacyClientMixin, apply_request_config, legacy_positional
+from .compat._names import resolve_client_attribute
+from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
 from .query import FilterArg
 from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
 from .resilience._engine import Engine
 from .resilience._shells import AsyncPipeline, SyncPipeline, resolve_entity
-from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
     from .export import Exporter
     from .sync import Syncer
+    from .types import RequestConfig
 
 __all__ = ["AsyncAutotaskClient", "AutotaskClient"]
 
@@ -49,7 +52,7 @@ E = TypeVar("E")
 DEFAULT_TIMEOUT = 30.0
 
 
-class _ClientBase:
+class _ClientBase(LegacyClientMixin):
     """State and behaviour shared by both shells; no I/O. Listed before the generated mixin in the
     clients' bases so its ``_entity`` is the one used."""
 
@@ -143,6 +146,14 @@ class _ClientBase:
         self._core.set_base_url(url)
         return True
 
+    if not TYPE_CHECKING:  # type checkers stay strict about attribute names
+
+        def __getattr__(self, name: str) -> Any:
+            """Legacy names: SOAP-era / 2.x spellings of real collections (``client.accounts``)
+            return them with a ``DeprecationWarning``; names Autotask never had raise
+            :class:`~py_autotask.exceptions.AutotaskUnknownEntityError` saying what to use."""
+            return resolve_client_attribute(self, name)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(api_url={self.api_url!r}, "
@@ -189,7 +200,11 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         retry_config: RetryConfig | None = None,
         circuit_breaker: CircuitBreakerConfig | None = None,
         pacing: PacingConfig | None = None,
+        config: RequestConfig | None = None,
     ) -> None:
+        username, secret, integration_code, api_url, config = legacy_positional(
+            username, secret, integration_code, api_url, config
+        )
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
         self._init_base(
@@ -201,6 +216,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
             next_page_method,
             zones=zones,
         )
+        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
         self._resilience = SyncPipeline(
@@ -407,7 +423,11 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         retry_config: RetryConfig | None = None,
         circuit_breaker: CircuitBreakerConfig | None = None,
         pacing: PacingConfig | None = None,
+        config: RequestConfig | None = None,
     ) -> None:
+        username, secret, integration_code, api_url, config = legacy_positional(
+            username, secret, integration_code, api_url, config
+        )
         if http_client is not None and transport is not None:
             raise AutotaskConfigError("pass either http_client or transport, not both")
         self._init_base(
@@ -419,6 +439,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
             next_page_method,
             zones=zones,
         )
+        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
         self._resilience = AsyncPipeline(

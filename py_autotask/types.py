@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["RequestConfig"]
+__all__ = ["AuthCredentials", "RequestConfig"]
 
 
 class RequestConfig(BaseModel):
@@ -29,3 +29,20 @@ class RequestConfig(BaseModel):
     max_retries: int = Field(3, ge=0, description="Maximum retry attempts")
     retry_delay: float = Field(1.0, ge=0, description="Base retry delay in seconds")
     retry_backoff: float = Field(2.0, ge=0, description="Retry backoff multiplier")
+
+
+class AuthCredentials(BaseModel):
+    """py-autotask 2.x credentials object (deprecated): pass ``username=``, ``secret=``,
+    ``integration_code=``, ``api_url=`` to the client instead."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    integration_code: str
+    secret: str
+    api_url: str | None = None
+
+    def __repr__(self) -> str:
+        return "AuthCredentials(username=..., integration_code=***, secret=***)"
+
+    __str__ = __repr__

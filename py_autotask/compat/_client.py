@@ -18,7 +18,12 @@ from ._warn import warn_deprecated
 if TYPE_CHECKING:
     from ..types import RequestConfig
 
-__all__ = ["LegacyClientMixin", "LegacyEntityManager", "apply_request_config"]
+__all__ = [
+    "LegacyClientMixin",
+    "LegacyEntityManager",
+    "apply_request_config",
+    "legacy_positional",
+]
 
 _C = TypeVar("_C", bound="LegacyClientMixin")
 
@@ -52,6 +57,30 @@ def apply_request_config(
 
         retry_config = RetryConfig(max_retries=config.max_retries, base_delay=config.retry_delay)
     return float(config.timeout), retry_config
+
+
+def legacy_positional(
+    username: Any, secret: Any, integration_code: Any, api_url: Any, config: Any
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Unpack py-autotask 2.x's ``AutotaskClient(auth, config)`` (an ``AutotaskAuth`` and a
+    ``RequestConfig`` in the places of ``username`` and ``secret``), with a DeprecationWarning;
+    other arguments come back unchanged."""
+    from ..auth import AutotaskAuth
+    from ..types import RequestConfig
+
+    if not isinstance(username, AutotaskAuth):
+        return username, secret, integration_code, api_url, config
+    if isinstance(secret, RequestConfig) and config is None:
+        config, secret = secret, None
+    if secret is not None or integration_code is not None:
+        raise AutotaskConfigError("AutotaskClient(auth, config) takes no other credentials")
+    creds = username.credentials
+    warn_deprecated(
+        "AutotaskClient(auth, config) is the py-autotask 2.x constructor; pass the credentials "
+        "directly: AutotaskClient(username=..., secret=..., integration_code=..., api_url=...) "
+        "or AutotaskClient.create(...)"
+    )
+    return creds.username, creds.secret, creds.integration_code, api_url or creds.api_url, config
 
 
 class LegacyEntityManager:
