@@ -487,7 +487,7 @@ class Syncer:
 
         if full or (state.last_full_load is None and state.phase == "idle"):
             # fresh full load (also after a failed/unfinished first attempt with no cursor)
-            state.phase, state.cursor_id, state.filter_from = "full", 0, None
+            state.phase, state.cursor_id, state.filter_from = "full", -1, None
             state.pending_watermark = None
             res.mode = "full"
             if log is not None:
@@ -503,7 +503,11 @@ class Syncer:
             else:
                 state.phase = "new-ids"
                 state.filter_from = None
-            state.cursor_id = 0 if state.phase == "incremental" else (state.id_watermark or 0)
+            state.cursor_id = (
+                -1
+                if state.phase == "incremental"
+                else (state.id_watermark if state.id_watermark is not None else -1)
+            )
             state.pending_watermark = None
         state.status = "running"
         db.write(db.state_steps(state))
@@ -513,7 +517,9 @@ class Syncer:
         if state.phase == "incremental" and state.filter_from and tracking_col:
             conditions.append({"op": "gte", "field": tracking_col, "value": state.filter_from})
         done = 0
-        for items in self._pages(spec, conditions, int(state.cursor_id or 0), res):
+        for items in self._pages(
+            spec, conditions, -1 if state.cursor_id is None else int(state.cursor_id), res
+        ):
             ids = [int(i["id"]) for i in items]
             if tracking_col:
                 # rows whose change-tracking value is unchanged (the overlap window) are skipped

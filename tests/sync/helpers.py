@@ -1,0 +1,123 @@
+"""Helpers for sync tests: read what the simulator holds and what a database holds, normalised the
+same way, so the two can be compared row for row."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from py_autotask_generated.entities import spec as entity_spec
+
+from py_autotask import AutotaskClient
+from py_autotask.sync._db import column_kind, parse_datetime, to_db_value
+
+
+def client_for(sim: Any) -> AutotaskClient:
+    c = sim.credentials
+    return AutotaskClient(c["username"], c["secret"], c["integration_code"], api_url=sim.url)
+
+
+def sim_records(sim: Any, entity: str) -> list[dict[str, Any]]:
+    """Every record of ``entity`` as the API returns it (read over HTTP, keyset by id)."""
+    out: list[dict[str, Any]] = []
+    last = -1
+    with client_for(sim) as client:
+        while True:
+            data = client.raw_request(
+                "POST",
+                f"{entity}/query",
+                json={"filter": [{"op": "gt", "field": "id", "value": last}], "MaxRecords": 500},
+            )
+            items = data["items"]
+            if not items:
+                return out
+            out.extend(items)
+            last = items[-1]["id"]
+
+
+def kinds(entity: str) -> dict[str, str]:
+    spec = entity_spec(entity)
+    result = {name: column_kind(f.data_type) for name, f in spec.fields.items()}
+    result["id"] = "int"
+    if spec.has_udfs:
+        result["userDefinedFields"] = "str"
+    return result
+
+
+def _norm(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "datetime":
+        v = value if isinstance(value, _dt.datetime) else parse_datetime(str(value))
+        return None if v is None else v.replace(microsecond=(v.microsecond // 1000) * 1000)
+    if kind == "bool":
+        return bool(value)
+    if kind == "float":
+        return round(float(value), 6)
+    if kind == "int":
+        return int(value)
+    if kind == "str" and isinstance(value, str) and value.startswith(("[", "{")):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    return value
+
+
+def expected_rows(sim: Any, entity: str) -> dict[int, dict[str, Any]]:
+    k = kinds(entity)
+    rows = {}
+    for rec in sim_records(sim, entity):
+        lowered = {key.lower(): v for key, v in rec.items()}
+        rows[int(rec["id"])] = {
+            name: _norm(kind, to_db_value(kind, lowered.get(name.lower())))
+            for name, kind in k.items()
+        }
+    return rows
+
+
+def db_rows(url: str, table: str, entity: str) -> dict[int, dict[str, Any]]:
+    """Rows of ``table`` in a SQLite/PostgreSQL (SQLAlchemy URL) or DuckDB (``duckdb:`` path)."""
+    k = kinds(entity)
+    if url.startswith("duckdb:"):
+        import duckdb
+
+        con = duckdb.connect(url.split(":", 1)[1])
+        try:
+            cur = con.execute(f'SELECT * FROM "{table}"')
+            names = [d[0] for d in cur.description]
+            raw = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        finally:
+            con.close()
+    else:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                result = conn.exec_driver_sql(f'SELECT * FROM "{table}"')
+                raw = [dict(r._mapping) for r in result]
+        finally:
+            engine.dispose()
+    return {int(r["id"]): {name: _norm(kind, r.get(name)) for name, kind in k.items()} for r in raw}
+
+
+def assert_same(expected: dict[int, dict[str, Any]], actual: dict[int, dict[str, Any]]) -> None:
+    assert sorted(actual) == sorted(expected), (
+        f"ids differ: missing {sorted(set(expected) - set(actual))[:10]}, "
+        f"extra {sorted(set(actual) - set(expected))[:10]}"
+    )
+    for rid, row in expected.items():
+        got = actual[rid]
+        if got != row:
+            diff = {k: (row[k], got.get(k)) for k in row if row[k] != got.get(k)}
+            raise AssertionError(f"row {rid} differs (expected, actual): {diff}")
+
+
+def allow_ui_delete(sim: Any, entity: str = "Tickets") -> None:
+    """Let the simulator accept DELETE for ``entity`` (Autotask deletes tickets only in the UI;
+    the simulator then logs them in DeletedTicketLogs like the real tenant)."""
+    meta = sim.state.schema.entity(entity)
+    meta.root_operations = (meta.root_operations or frozenset()) | {"delete"}
