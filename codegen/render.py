@@ -386,7 +386,11 @@ def render_tree(schemas: Path, out: Path) -> None:
     files[pkg / "_client_mixin.py"] = env.get_template("client_mixin.py.jinja").render(**ctx_common)
     public_names = sorted(
         ["UserDefinedField"]
-        + [n for e in entities for n in (e.model, f"{e.model}CreateParams", f"{e.model}UpdateParams")]
+        + [
+            n
+            for e in entities
+            for n in (e.model, f"{e.model}CreateParams", f"{e.model}UpdateParams")
+        ]
     )
     files[pkg / "models" / "__init__.py"] = env.get_template("models_init.py.jinja").render(
         public_names=public_names, **ctx_common

@@ -39,20 +39,28 @@ def run(client: AutotaskClient, out_dir: Path) -> int:
             by_queue[ticket.queue_id] += 1
             written += 1
     if written != expected:  # never present a partial file as complete
-        print(f"error: wrote {written} tickets but Autotask counts {expected}; kept {partial}", file=sys.stderr)
+        print(
+            f"error: wrote {written} tickets but Autotask counts {expected}; kept {partial}",
+            file=sys.stderr,
+        )
         return 1
     partial.replace(target)
     companies = client.companies.count(F("isActive").eq(True))
     elapsed = time.perf_counter() - started
     print(f"tickets in tenant: {total:,}; open: {expected:,}; active companies: {companies:,}")
     print(f"wrote {written:,} open tickets to {target} in {elapsed:.1f}s")
-    print("open tickets by priority: " + ", ".join(f"{k}: {v}" for k, v in sorted(by_priority.items(), key=lambda kv: str(kv[0]))))
+    print(
+        "open tickets by priority: "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(by_priority.items(), key=lambda kv: str(kv[0])))
+    )
     print(f"queues with open tickets: {len(by_queue)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     parser.add_argument("--profile", default="demo", help="simulator data profile (tiny, demo)")
     args = parser.parse_args(argv)
@@ -63,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from py_autotask.simulator import Simulator
 
-            print(f"no AUTOTASK_USERNAME set: starting the embedded Autotask simulator ({args.profile} tenant)...", file=sys.stderr)
+            print(
+                f"no AUTOTASK_USERNAME set: starting the embedded Autotask simulator ({args.profile} tenant)...",
+                file=sys.stderr,
+            )
             sim = stack.enter_context(Simulator(profile=args.profile, seed=42))
             print(f"simulator at {sim.url}", file=sys.stderr)
             client = stack.enter_context(AutotaskClient(api_url=sim.url, **sim.credentials))
