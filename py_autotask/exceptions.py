@@ -305,4 +305,7 @@ class AutotaskUnknownEntityError(AutotaskError, AttributeError):
         self.message = message
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_restore_plain_error, (type(self), self.args, dict(self.__dict__)))
+        # ``name`` lives in AttributeError's C slot, not in __dict__; BaseException.__setstate__
+        # sets every key of the state back with setattr.
+        state = dict(self.__dict__, name=self.name)
+        return (type(self), (self.message,), state)
