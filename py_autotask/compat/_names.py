@@ -168,6 +168,8 @@ def _nearest(name: str, extra: list[str] | None = None, n: int = 3) -> list[str]
         overlap = [a for a in ATTRIBUTES if words & set(a.split("_")) and a not in matches]
         overlap.sort(key=lambda a: (-len(words & set(a.split("_"))), len(a), a))
         matches += overlap[: n - len(matches)]
+    if not matches:
+        matches = difflib.get_close_matches(key, pool, n=n, cutoff=0.0)
     return matches
 
 
