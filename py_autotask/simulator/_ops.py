@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -26,7 +27,6 @@ __all__ = ["ApiError", "Caller", "Ops", "Reply"]
 
 _CREATE_NAMES = frozenset({"createdate", "createdatetime", "createddatetime", "createdon"})
 _TRACKING_NAMES = frozenset({"lastactivitydate", "lastmodifieddatetime", "lastmodifieddate"})
-_SELECTIVE = 5000  # a range matching fewer rows than this is served through its index
 
 
 class ApiError(Exception):
@@ -114,9 +114,10 @@ class Ops:
             else:
                 where, params = "0", []
             parsed: ParsedQuery | None = None
+            index_plan: tuple[str, str, list[Any]] | None = None
         else:
             parsed = self.parse(entity, query_body)
-            where, params = self._plan(entity, parsed)
+            where, params, index_plan = self._plan(entity, parsed)
         size = (parsed.max_records if parsed else None) or self.state.config.max_records
         after_id: int | None = None
         before_id: int | None = None
@@ -132,6 +133,7 @@ class Ops:
             limit=size + 1 if before_id is None else size,
             after_id=after_id,
             before_id=before_id,
+            index_plan=index_plan,
         )
         if before_id is None:
             more_after = len(rows) > size
@@ -143,10 +145,13 @@ class Ops:
             docs = [_project(d, parsed, entity) for d in docs]
         first = rows[0][0] if rows else None
         last = rows[-1][0] if rows else None
-        more_before = (
-            first is not None
-            and (after_id is not None or before_id is not None)
-            and store.exists_where(entity, where, params, before_id=first)
+        # A forward cursor always has rows before it (its previous page); only backward pages
+        # need a lookup.
+        more_before = first is not None and (
+            after_id is not None
+            or (
+                before_id is not None and store.exists_where(entity, where, params, before_id=first)
+            )
         )
         search_text = orjson.dumps(query_body if query_body is not None else {}).decode()
 
@@ -176,9 +181,26 @@ class Ops:
         body = b'{"items":[' + b",".join(docs) + b'],"pageDetails":' + orjson.dumps(details) + b"}"
         return Reply(body, records=len(docs))
 
-    def _plan(self, entity: EntityMeta, parsed: ParsedQuery) -> tuple[str, list[Any]]:
-        """Compile the filter; wide ranges on indexed columns are scanned in id order."""
+    def _plan(
+        self, entity: EntityMeta, parsed: ParsedQuery
+    ) -> tuple[str, list[Any], tuple[str, str, list[Any]] | None]:
+        """Compile the filter and pick how SQLite should find one page of it.
+
+        - A range on an indexed column matching few rows: let the index drive.
+        - A wide range: walk the table in id order (stops after one page).
+        - A filter on one indexed column only: id-order walk with a time budget, falling back to
+          an index-only scan when matches are sparse at low ids (``lastActivityDate gt X``).
+        """
         store = self.state.store
+        where, params = compile_sql(parsed.filter)
+        leaves = list(_leaves(parsed.filter))
+        columns = {c.field.name.lower() for c in leaves}
+        single = (
+            len(columns) == 1
+            and not leaves[0].field.is_udf
+            and leaves[0].field.name.lower() != "id"
+            and store.is_indexed(entity, leaves[0].field.name)
+        )
         ranges = [
             c
             for c in parsed.filter.items
@@ -188,13 +210,18 @@ class Ops:
             and c.field.name.lower() != "id"
             and store.is_indexed(entity, c.field.name)
         ]
-        if ranges:
-            for cond in ranges:
-                sub_where, sub_params = compile_sql(Group("and", (cond,)))
-                if store.count_upto(entity, sub_where, sub_params, _SELECTIVE) < _SELECTIVE:
-                    return compile_sql(parsed.filter)  # a narrow range: let the index drive
-            return compile_sql(parsed.filter, scan_ranges=True)
-        return compile_sql(parsed.filter)
+        for cond in ranges:
+            sub_where, sub_params = compile_sql(Group("and", (cond,)))
+            if (
+                store.count_upto(entity, sub_where, sub_params, store.selective_rows)
+                < store.selective_rows
+            ):
+                return where, params, None  # a narrow range: let the index drive
+        index_plan = (leaves[0].field.name, where, params) if single else None
+        if ranges or single:
+            scan_where, scan_params = compile_sql(parsed.filter, scan_ranges=True)
+            return scan_where, scan_params, index_plan
+        return where, params, None
 
     def count(self, entity: EntityMeta, query_body: Any) -> Reply:
         parsed = self.parse(entity, query_body)
@@ -593,6 +620,14 @@ class Ops:
                 entry[f.name] = lowered[low[len(low_singular) :]]
         entry["id"] = self.state.store.next_id(log, self.state.config.first_id)
         self.state.store.put(log, entry)
+
+
+def _leaves(node: Condition | Group) -> Iterator[Condition]:
+    if isinstance(node, Condition):
+        yield node
+    else:
+        for child in node.items:
+            yield from _leaves(child)
 
 
 def _int_or(value: Any, default: Any) -> Any:

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,6 +198,9 @@ class Store:
             self.conn.execute(f"PRAGMA {pragma}")
         self._tables: dict[str, _Table] = {}
         self._next_ids: dict[str, int] = {}
+        self.scan_budget = 0.03  # seconds an id-order scan may take before the index is used
+        self.index_fallbacks = 0  # how often that happened (diagnostics)
+        self.selective_rows = 5000  # a range matching fewer rows is always served by its index
 
     # -- tables -----------------------------------------------------------------------------
     def table(self, entity: EntityMeta, *, indexes: bool = True) -> _Table:
@@ -283,30 +287,88 @@ class Store:
         limit: int,
         after_id: int | None = None,
         before_id: int | None = None,
+        index_plan: tuple[str, str, list[Any]] | None = None,
+        scan_budget: float | None = None,
     ) -> list[tuple[int, bytes]]:
-        """Up to ``limit`` (id, doc) rows matching ``where`` in ascending id order."""
+        """Up to ``limit`` (id, doc) rows matching ``where`` in ascending id order.
+
+        With ``index_plan = (column, where, params)`` (a filter on that one indexed column), the
+        id-order scan gets ``scan_budget`` seconds; if it has not finished by then (matches are
+        sparse at low ids) the ids come from an index-only scan of that column instead.
+        """
         t = self.table(entity)
-        clauses = [where] if where else []
-        args = list(params)
-        order = "ASC"
-        if after_id is not None:
-            clauses.append("e.id > ?")
-            args.append(after_id)
-        if before_id is not None:
-            clauses.append("e.id < ?")
-            args.append(before_id)
-            order = "DESC"
-        cond = " AND ".join(clauses) if clauses else "1"
+        order = "DESC" if before_id is not None else "ASC"
+
+        def bounded(w: str, p: list[Any]) -> tuple[str, list[Any]]:
+            clauses = [w] if w else []
+            args = list(p)
+            if after_id is not None:
+                clauses.append("e.id > ?")
+                args.append(after_id)
+            if before_id is not None:
+                clauses.append("e.id < ?")
+                args.append(before_id)
+            return (" AND ".join(clauses) if clauses else "1"), args
+
+        cond, args = bounded(where, params)
         sql = (
             f"SELECT e.id, d.doc FROM {t.name} e JOIN {t.docs} d ON d.id = e.id "
             f"WHERE {cond} ORDER BY e.id {order} LIMIT ?"
         )
         args.append(limit)
         with self.lock:
-            rows = [(int(r[0]), bytes(r[1])) for r in self.conn.execute(sql, args)]
+            if index_plan is None or not t.indexed:
+                rows = [(int(r[0]), bytes(r[1])) for r in self.conn.execute(sql, args)]
+            else:
+                budget = self.scan_budget if scan_budget is None else scan_budget
+                rows = self._scan_or_index(t, sql, args, index_plan, bounded, order, limit, budget)
         if order == "DESC":
             rows.reverse()
         return rows
+
+    def _scan_or_index(
+        self,
+        t: _Table,
+        sql: str,
+        args: list[Any],
+        index_plan: tuple[str, str, list[Any]],
+        bounded: Callable[[str, list[Any]], tuple[str, list[Any]]],
+        order: str,
+        limit: int,
+        budget: float,
+    ) -> list[tuple[int, bytes]]:
+        deadline = time.perf_counter() + budget
+        self.conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), 2000)
+        try:
+            return [(int(r[0]), bytes(r[1])) for r in self.conn.execute(sql, args)]
+        except sqlite3.OperationalError as exc:
+            if "interrupt" not in str(exc):
+                raise
+        finally:
+            self.conn.set_progress_handler(None, 0)
+        self.index_fallbacks += 1
+        column, iwhere, iparams = index_plan
+        cond, iargs = bounded(iwhere, iparams)
+        index = f'"i_{t.name.strip(chr(34))}_{column.lower()}"'
+        try:
+            ids = [
+                int(r[0])
+                for r in self.conn.execute(
+                    f"SELECT e.id FROM {t.name} e INDEXED BY {index} WHERE {cond} "
+                    f"ORDER BY e.id {order} LIMIT ?",
+                    [*iargs, limit],
+                )
+            ]
+        except sqlite3.OperationalError:  # the filter cannot use that index: plain scan
+            return [(int(r[0]), bytes(r[1])) for r in self.conn.execute(sql, args)]
+        if not ids:
+            return []
+        docs = dict(
+            self.conn.execute(
+                f"SELECT id, doc FROM {t.docs} WHERE id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        )
+        return [(i, bytes(docs[i])) for i in ids if i in docs]
 
     def exists_where(
         self,

@@ -8,15 +8,26 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
+import pytest
 from sim_helpers import ALL_ROWS, api_client, errors_of, ticket_body
 
 from py_autotask.simulator import Simulator
+from py_autotask.simulator._values import parse_datetime
 
 
 def _bulk_tickets(sim: Simulator, client: httpx.Client, n: int) -> None:
     template = client.get("Tickets/1").json()["item"]
     start = sim.state.store.next_id(sim.state.schema.entity("Tickets"))  # type: ignore[arg-type]
-    records = [dict(template, id=start + i, title=f"bulk {i}") for i in range(n)]
+    records = [
+        dict(
+            template,
+            id=start + i,
+            title=f"bulk {i}",
+            lastActivityDate=f"2024-{1 + i * 12 // n:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00.{i % 1000:03d}",
+        )
+        for i in range(n)
+    ]
     sim.state.store.load(("Tickets", r) for r in records)
 
 
@@ -104,3 +115,49 @@ def test_child_list_pages(client: httpx.Client, fresh: Simulator) -> None:
     notes = client.get("Tickets/1/Notes").json()
     assert all(n["ticketID"] == 1 for n in notes["items"])
     assert notes["pageDetails"]["prevPageUrl"] is None
+
+
+@pytest.mark.parametrize("budget", [0.0, 10.0])
+def test_index_fallback_plan_returns_the_same_pages(sim: Simulator, budget: float) -> None:
+    """Sparse matches at low ids switch to an index-only scan; the pages must not change."""
+    sim.reset()
+    sim.state.store.scan_budget = budget
+    sim.state.store.index_fallbacks = 0
+    sim.state.store.selective_rows = 100
+    try:
+        with api_client(sim) as c:
+            _bulk_tickets(sim, c, 3000)
+            tickets = sim.state.schema.entity("Tickets")
+            assert tickets is not None
+            everything = [
+                orjson.loads(d)
+                for _, d in sim.state.store.select_page(tickets, "", [], limit=10**6)
+            ]
+            cut = sorted(t["lastActivityDate"] for t in everything)[len(everything) // 2]
+            flt = {
+                "filter": [{"op": "gt", "field": "lastActivityDate", "value": cut}],
+                "MaxRecords": 200,
+            }
+            got: list[int] = []
+            page = c.post("Tickets/query", json=flt).json()
+            while True:
+                got.extend(i["id"] for i in page["items"])
+                if not page["pageDetails"]["nextPageUrl"]:
+                    break
+                page = c.post(page["pageDetails"]["nextPageUrl"], json=flt).json()
+            cut_dt = parse_datetime(cut)
+            want = [
+                t["id"]
+                for t in everything
+                if t["lastActivityDate"] and parse_datetime(t["lastActivityDate"]) > cut_dt
+            ]  # type: ignore[operator]
+            assert got == want and len(want) > 200
+            assert (sim.state.store.index_fallbacks > 0) == (budget == 0.0)
+            neq = c.post(
+                "Tickets/query",
+                json={"filter": [{"op": "noteq", "field": "companyID", "value": 1}]},
+            )
+            assert neq.status_code == 200
+    finally:
+        sim.state.store.scan_budget = 0.03
+        sim.state.store.selective_rows = 5000
