@@ -81,7 +81,7 @@ app.add_typer(simulator_app, name="simulator")
 
 
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int, hint: str | None = None) -> NoReturn:
@@ -653,9 +653,7 @@ def run_sync(
         _err_console().print("[yellow]stopped by signal after committing the current page[/yellow]")
     for e in result.entities:
         if e.status not in ("ok", "stopped"):
-            _err_console().print(
-                f"[bold red]{e.entity}:[/bold red] {escape(e.message or e.status)}"
-            )
+            _err_console().print(f"[bold red]error:[/bold red] {escape(e.message or e.status)}")
     return all_ok
 
 

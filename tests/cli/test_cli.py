@@ -1,0 +1,271 @@
+"""The ``py-autotask`` commands through typer's CliRunner against the simulator (real sockets), plus
+one run of the installed entry point in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from py_autotask.cli import EXIT_AUTH, EXIT_ERROR, EXIT_PARTIAL, EXIT_RATE, EXIT_USAGE, app
+from py_autotask.simulator import Simulator
+from tests.sync.helpers import sim_records
+
+pytestmark = pytest.mark.xdist_group("cli")
+
+TICKETS = 700
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(
+        profile="tiny", seed=11, counts={"Tickets": TICKETS}, thread_limit=0, hourly_threshold=0
+    ) as s:
+        yield s
+
+
+@pytest.fixture
+def env(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    sim.reset()
+    for key in list(os.environ):
+        if key.startswith("AUTOTASK_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PY_AUTOTASK_CONFIG_DIR", str(tmp_path / "config"))
+    c = sim.credentials
+    return {
+        "AUTOTASK_USERNAME": c["username"],
+        "AUTOTASK_SECRET": c["secret"],
+        "AUTOTASK_INTEGRATION_CODE": c["integration_code"],
+        "AUTOTASK_API_URL": sim.url,
+        "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
+    }
+
+
+def run(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Any:
+    result = CliRunner().invoke(app, args, env=env, input=input)
+    return result
+
+
+def no_secret(result: Any, secret: str) -> None:
+    assert secret not in result.stdout and secret not in result.stderr
+
+
+def test_entities_and_offline_describe_need_no_credentials() -> None:
+    result = run(["entities", "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert "query" in rows["Tickets"]["operations"] and rows["Tickets"]["attribute"] == "tickets"
+    assert rows["Tickets"]["change_tracking_field"] == "lastActivityDate"
+    assert "Tickets/{id}/Notes" in rows["TicketNotes"]["child_routes"]
+    result = run(["describe", "tickets", "--offline", "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    fields = {f["name"]: f for f in json.loads(result.stdout)}
+    assert fields["id"]["read_only"] and fields["companyID"]["required"]
+    assert fields["companyID"]["reference"] == "Company"
+
+
+def test_describe_shows_the_tenants_picklists(env: dict[str, str], sim: Simulator) -> None:
+    result = run(["describe", "Tickets", "-o", "json"], env)
+    assert result.exit_code == 0, result.stderr
+    fields = {f["name"]: f for f in json.loads(result.stdout)}
+    meta = json.loads(sim.state.schema.entity("Tickets").raw("fields"))
+    status = next(f for f in meta["fields"] if f["name"] == "status")
+    assert [p["value"] for p in fields["status"]["picklist"]] == [
+        p["value"] for p in status["picklistValues"]
+    ]
+    table = run(["describe", "Tickets"], env)
+    assert table.exit_code == 0 and "status" in table.stdout
+    no_secret(table, env["AUTOTASK_SECRET"])
+
+
+def test_query_with_a_filter_expression_matches_the_simulator(
+    env: dict[str, str], sim: Simulator
+) -> None:
+    records = sim_records(sim, "Tickets")
+    expected = [
+        r["id"]
+        for r in records
+        if r["priority"] is not None and r["priority"] <= 2 and r["status"] != 5
+    ]
+    result = run(
+        [
+            "query",
+            "Tickets",
+            "--filter",
+            "priority <= 2 and status != 5",
+            "--fields",
+            "id,title,priority",
+            "-o",
+            "json",
+        ],
+        env,
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["id"] for r in rows] == expected and len(expected) > 0
+    assert set(rows[0]) == {"id", "title", "priority"}
+    # more than one page, followed to the end
+    everything = run(["query", "Tickets", "-o", "jsonl"], env)
+    lines = everything.stdout.splitlines()
+    assert len(lines) == TICKETS and json.loads(lines[-1])["id"] == records[-1]["id"]
+    # --max, csv
+    out = run(["query", "tickets", "--max", "7", "--fields", "id,title", "-o", "csv"], env)
+    parsed = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [int(r["id"]) for r in parsed] == [r["id"] for r in records[:7]]
+    # table output names the entity
+    tab = run(["query", "Tickets", "--max", "3", "--fields", "id,title"], env)
+    assert tab.exit_code == 0 and "Tickets" in tab.stdout and str(records[0]["id"]) in tab.stdout
+    no_secret(tab, env["AUTOTASK_SECRET"])
+
+
+def test_get_and_count(env: dict[str, str], sim: Simulator) -> None:
+    records = sim_records(sim, "Tickets")
+    one = records[3]
+    result = run(["get", "Tickets", str(one["id"]), "-o", "json"], env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == one
+    missing = run(["get", "Tickets", "987654321"], env)
+    assert missing.exit_code == EXIT_ERROR and "not found" in missing.stderr
+    n = sum(1 for r in records if r["status"] == 1)
+    result = run(["count", "Tickets", "--filter", "status = 1"], env)
+    assert result.exit_code == 0 and result.stdout.strip() == str(n)
+    result = run(["count", "Tickets", "-o", "json"], env)
+    assert json.loads(result.stdout) == [{"entity": "Tickets", "count": TICKETS}]
+
+
+def test_estimate(env: dict[str, str]) -> None:
+    result = run(["estimate", "Tickets", "-o", "json"], env)
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["records"] == TICKETS and row["pages"] == 2 and row["requests"] >= 2
+
+
+def test_sync_command_and_exit_code_5_when_the_guard_holds(
+    env: dict[str, str], sim: Simulator, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    result = run(["sync", "Tickets", "Companies", "--db", db, "-o", "json", "-q"], env)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    by = {e["entity"]: e for e in summary["entities"]}
+    assert by["Tickets"]["created"] == TICKETS and by["Tickets"]["mode"] == "full"
+    meta = sim.state.schema.entity("Tickets")
+    for r in sim_records(sim, "Tickets")[:400]:
+        sim.state.store.delete(meta, r["id"])
+    result = run(["sync", "Tickets", "--db", db, "--reconcile", "-q"], env)
+    assert result.exit_code == EXIT_PARTIAL
+    assert "more than the 50% allowed" in result.stderr
+    result = run(["sync", "Tickets", "--db", db, "--reconcile", "--force", "-q", "-o", "json"], env)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["entities"][0]["deleted"] == 400
+
+
+def test_usage_errors_exit_2(env: dict[str, str]) -> None:
+    bad = run(["query", "Tickets", "--filter", "status = 5 and (priority <= 2"], env)
+    assert bad.exit_code == EXIT_USAGE
+    assert "bad filter at column 16: missing ')'" in bad.stderr
+    assert "                ^" in bad.stderr
+    unknown = run(["count", "Tikets"], env)
+    assert unknown.exit_code == EXIT_USAGE and "Tickets" in unknown.stderr
+    wrong_op = run(["get", "DeletedTicketActivityLogs", "1"], env)
+    assert wrong_op.exit_code in (0, EXIT_ERROR, EXIT_USAGE)
+    typer_usage = run(["query"], env)
+    assert typer_usage.exit_code == EXIT_USAGE
+
+
+def test_auth_errors_exit_3_and_never_show_the_secret(env: dict[str, str]) -> None:
+    no_creds = run(["count", "Tickets"], {"PY_AUTOTASK_CONFIG_DIR": env["PY_AUTOTASK_CONFIG_DIR"]})
+    assert no_creds.exit_code == EXIT_AUTH and "no Autotask credentials" in no_creds.stderr
+    wrong = dict(env, AUTOTASK_SECRET="definitely-wrong-secret")
+    result = run(["count", "Tickets"], wrong)
+    assert result.exit_code == EXIT_AUTH, result.stderr
+    no_secret(result, "definitely-wrong-secret")
+    no_secret(result, env["AUTOTASK_SECRET"])
+
+
+def test_rate_limit_exits_4(env: dict[str, str], sim: Simulator) -> None:
+    sim.add_fault({"match": {"path": "/query/count"}, "effect": {"type": "throttle"}})
+    sim.add_fault({"match": {"path": "/query/count"}, "effect": {"type": "status", "status": 429}})
+    try:
+        result = run(["count", "Tickets"], env)
+    finally:
+        sim.faults.clear()
+    assert result.exit_code == EXIT_RATE, (result.exit_code, result.stderr)
+
+
+def test_profiles_store_secrets_privately_and_follow_precedence(
+    env: dict[str, str], sim: Simulator, tmp_path: Path
+) -> None:
+    secret = env["AUTOTASK_SECRET"]
+    profile_env = {"PY_AUTOTASK_CONFIG_DIR": env["PY_AUTOTASK_CONFIG_DIR"]}
+    added = run(
+        [
+            "profile",
+            "add",
+            "sim",
+            "--username",
+            env["AUTOTASK_USERNAME"],
+            "--integration-code",
+            env["AUTOTASK_INTEGRATION_CODE"],
+            "--api-url",
+            sim.url,
+            "--secret-stdin",
+        ],
+        profile_env,
+        input=secret + "\n",
+    )
+    assert added.exit_code == 0, added.stderr
+    no_secret(added, secret)
+    path = Path(env["PY_AUTOTASK_CONFIG_DIR"]) / "profiles.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["profiles"]["sim"]["secret"] == secret
+    listed = run(["profile", "list", "-o", "json"], profile_env)
+    assert json.loads(listed.stdout)[0]["secret"] == "set"
+    no_secret(listed, secret)
+
+    # profile only
+    by_profile = run(["count", "Tickets", "--profile", "sim"], profile_env)
+    assert by_profile.exit_code == 0 and by_profile.stdout.strip() == str(TICKETS)
+    # the default profile is used without --profile
+    assert run(["count", "Tickets"], profile_env).exit_code == 0
+    # env beats the profile ...
+    bad_env = dict(profile_env, AUTOTASK_SECRET="wrong-from-env")
+    assert run(["count", "Tickets", "--profile", "sim"], bad_env).exit_code == EXIT_AUTH
+    # ... and the flag beats the environment
+    fixed = run(["count", "Tickets", "--profile", "sim", "--secret", secret], bad_env)
+    assert fixed.exit_code == 0, fixed.stderr
+    # an unknown profile is a usage error
+    assert run(["count", "Tickets", "--profile", "nope"], profile_env).exit_code == EXIT_USAGE
+    assert run(["profile", "remove", "sim"], profile_env).exit_code == 0
+    assert json.loads(path.read_text())["profiles"] == {}
+
+
+def test_the_installed_entry_point_runs_in_a_subprocess(env: dict[str, str]) -> None:
+    script = Path(sys.executable).parent / "py-autotask"
+    proc = subprocess.run(
+        [str(script), "query", "Tickets", "--filter", "id in (1, 2, 3)", "-o", "json"],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [r["id"] for r in json.loads(proc.stdout)] == [1, 2, 3]
+    bad = subprocess.run(
+        [str(script), "count", "Tickets", "--filter", "id in (1, 2"],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == EXIT_USAGE and "^" in bad.stderr and bad.stdout == ""
