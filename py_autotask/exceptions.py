@@ -13,7 +13,11 @@ rejection (``Itgenatr005``) under a non-429 status.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
+
+if TYPE_CHECKING:
+    from ._validation import Problem
 
 __all__ = [
     "AutotaskAPIError",
@@ -64,8 +68,8 @@ class AutotaskInputError(AutotaskError, ValueError):
     shows them all.
     """
 
-    def __init__(self, message: str, problems: Sequence[object] = ()) -> None:
-        self.problems = list(problems)
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        self.problems: list[Problem] = list(problems)
         self.message = message
         text = message
         if self.problems:
@@ -309,3 +313,27 @@ class AutotaskUnknownEntityError(AutotaskError, AttributeError):
         # sets every key of the state back with setattr.
         state = dict(self.__dict__, name=self.name)
         return (type(self), (self.message,), state)
+
+
+#: py-autotask 2.x exception names -> their replacement (module ``__getattr__`` warns on access).
+_RENAMED_2X: dict[str, tuple[str, type[AutotaskError]]] = {
+    "AutotaskTimeoutError": ("AutotaskConnectionError", AutotaskConnectionError),
+    "AutotaskZoneError": ("AutotaskConnectionError", AutotaskConnectionError),
+    "AutotaskConfigurationError": ("AutotaskConfigError", AutotaskConfigError),
+}
+
+
+def __getattr__(name: str) -> type[AutotaskError]:
+    renamed = _RENAMED_2X.get(name)
+    if renamed is None:
+        raise AttributeError(f"module 'py_autotask.exceptions' has no attribute {name!r}")
+    from .compat._warn import warn_deprecated
+
+    new_name, cls = renamed
+    warn_deprecated(
+        f"py_autotask.exceptions.{name} is a py-autotask 2.x name; use {new_name} "
+        "(timeouts and zone failures are connection errors now)"
+        if new_name == "AutotaskConnectionError"
+        else f"py_autotask.exceptions.{name} is a py-autotask 2.x name; use {new_name}"
+    )
+    return cls
