@@ -26,6 +26,7 @@ from ._warn import warn_deprecated
 __all__ = [
     "NOT_REST_ENTITIES_2X",
     "NOT_REST_ENTITIES_2X_SOURCE",
+    "REMOVED_CLIENT_METHODS_2X",
     "NameResolution",
     "resolve_client_attribute",
     "resolve_legacy_name",
@@ -111,6 +112,35 @@ NOT_REST_ENTITIES_2X: Final[Mapping[str, str | None]] = {
     "(and client.work_type_modifiers)",
     "workflow_rules": None,
     "workflows": None,
+}
+
+_BY_COLLECTION = "use the collection: client.<collection>.{0}, e.g. client.tickets.{1}"
+
+#: Methods of py-autotask 2.3.0's ``AutotaskClient`` (client.py) that took an entity name, and
+#: their replacement. Same source as :data:`NOT_REST_ENTITIES_2X`.
+REMOVED_CLIENT_METHODS_2X: Final[Mapping[str, str]] = {
+    "get": _BY_COLLECTION.format("get(id)", "get(12345)"),
+    "query": _BY_COLLECTION.format("query(filter)", "query(F('status').eq(1))"),
+    "count": _BY_COLLECTION.format("count(filter)", "count(F('status').eq(1))"),
+    "create_entity": _BY_COLLECTION.format("create(data)", "create({...})"),
+    "create_child_entity": "use the child collection: client.<parent>.<child>(parent_id).create(data), "
+    "e.g. client.tickets.notes(12345).create({...})",
+    "update": _BY_COLLECTION.format("update(data)", "update({'id': 12345, 'status': 5})")
+    + " (a PATCH on the collection with the id in the body)",
+    "update_child_entity": "use client.<parent>.<child>(parent_id).update(data)",
+    "delete": _BY_COLLECTION.format("delete(id)", "...") + " (where Autotask allows deleting)",
+    "delete_child_entity": "use client.<parent>.<child>(parent_id).delete(id)",
+    "batch_create": "Autotask has no batch endpoint; use client.create_bulk_manager() or one "
+    "create() per record",
+    "batch_update": "Autotask has no batch endpoint; use client.create_bulk_manager() or one "
+    "update() per record",
+    "batch_delete": "Autotask has no batch endpoint; use one delete() per record",
+    "get_field_info": "use client.raw_request('GET', '<Collection>/entityInformation/fields') "
+    "or client.metadata",
+    "get_entity_info": "use client.raw_request('GET', '<Collection>/entityInformation') "
+    "or client.metadata",
+    "session": "the client sends through httpx; pass http_client= or transport= to customise it",
+    "auth": "credentials are client.credentials (secrets hidden) and client.api_url",
 }
 
 _COLLECTION_ATTRIBUTE: Final = {collection: attr for attr, collection in ATTRIBUTES.items()}
@@ -207,6 +237,12 @@ def resolve_legacy_name(name: str, *, owner: str = "client") -> NameResolution:
         if nearest:
             text += f" Nearest real collections: {nearest}."
         return NameResolution(name, None, False, text)
+    if name in REMOVED_CLIENT_METHODS_2X:
+        text = (
+            f"{owner}.{name} was a py-autotask 2.x client method taking an entity name; "
+            f"{REMOVED_CLIENT_METHODS_2X[name]}."
+        )
+        return NameResolution(name, None, False, text)
     text = f"{owner} has no attribute or Autotask collection named {name!r}."
     if nearest:
         text += f" Nearest real collections: {nearest}."
@@ -234,5 +270,5 @@ def resolve_client_attribute(client: Any, name: str, *, owner: str = "client") -
         resolution.message,
         name=name,
         suggestions=_nearest(name),
-        alternative=NOT_REST_ENTITIES_2X.get(name),
+        alternative=NOT_REST_ENTITIES_2X.get(name) or REMOVED_CLIENT_METHODS_2X.get(name),
     )

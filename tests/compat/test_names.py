@@ -144,3 +144,40 @@ def test_async_client_resolves_the_same_names(sim: Simulator) -> None:
                 client.analytics  # noqa: B018
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("method", "hint"),
+    [
+        ("get", r"client\.tickets\.get\(12345\)"),
+        ("query", r"client\.<collection>\.query\(filter\)"),
+        ("update", "PATCH on the collection"),
+        ("create_child_entity", r"client\.tickets\.notes\(12345\)\.create"),
+        ("batch_create", "no batch endpoint"),
+    ],
+)
+def test_2x_client_methods_say_what_replaced_them(
+    client: AutotaskClient, method: str, hint: str
+) -> None:
+    with pytest.raises(AutotaskUnknownEntityError, match=hint) as caught:
+        getattr(client, method)
+    assert f"client.{method} was a py-autotask 2.x client method" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("AutotaskTimeoutError", "AutotaskConnectionError"),
+        ("AutotaskZoneError", "AutotaskConnectionError"),
+        ("AutotaskConfigurationError", "AutotaskConfigError"),
+    ],
+)
+def test_2x_exception_names_import_with_a_warning(old: str, new: str) -> None:
+    import py_autotask.exceptions as exceptions
+
+    with pytest.warns(DeprecationWarning, match=f"use {new}") as record:
+        cls = getattr(exceptions, old)
+    assert cls is getattr(exceptions, new)
+    assert record[0].filename == __file__
+    with pytest.raises(AttributeError):
+        exceptions.NoSuchError  # type: ignore[attr-defined]  # noqa: B018
