@@ -104,6 +104,11 @@ def exit_code_for(exc: BaseException) -> int:
         return EXIT_RATE
     if isinstance(exc, MassDeletionError):
         return EXIT_PARTIAL
+    with contextlib.suppress(ImportError):
+        from ..export import ExportIncompleteError
+
+        if isinstance(exc, ExportIncompleteError):
+            return EXIT_PARTIAL
     return EXIT_ERROR
 
 
@@ -122,6 +127,8 @@ def _errors() -> Iterator[None]:
         text = str(exc)
         hint = getattr(exc, "hint", None)
         _fail(text, exit_code_for(exc), hint if hint and hint not in text else None)
+    except FileExistsError as exc:
+        _fail(str(exc), EXIT_USAGE, "pass --overwrite to replace it, or --resume to continue")
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_ERROR)
 
@@ -509,6 +516,7 @@ def estimate(
                     "seconds_at_threshold_pace": round(paced, 1),
                     "latency_per_request": round(latency, 4),
                 }
+        row = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
         write_records([row], output, title=f"estimate: {spec.name}")
 
 
@@ -686,6 +694,204 @@ def _print_sync_summary(result: Any, output: OutputFormat) -> None:
         title=f"sync run {result.run_id}: {result.seconds:.1f}s, {result.requests} requests",
         max_table_columns=20,
     )
+
+
+# --- export ---------------------------------------------------------------------------------------------
+
+_FOLDER_FORMATS = ("csv", "json", "jsonl", "parquet")
+_FILE_SUFFIX = {"excel": ".xlsx", "sqlite": ".db", "duckdb": ".duckdb"}
+
+
+def _date_range_items(spec: EntitySpec, text: str, field: str | None) -> list[dict[str, Any]]:
+    """``START,END`` (dates or datetimes; END inclusive for dates) -> two conditions on ``field``
+    (default: ``createDate`` when the entity has it, else its change-tracking field)."""
+    start, sep, end = text.partition(",")
+    if not sep:
+        _fail(f"--date-range needs START,END, got {text!r}", EXIT_USAGE)
+    name = field
+    if name is None:
+        lowered = {f.lower(): f for f in spec.fields}
+        name = lowered.get("createdate") or lowered.get("createdatetime")
+        name = name or spec.change_tracking_field
+    if not name:
+        _fail(f"{spec.name} has no createDate field; name one with --date-field", EXIT_USAGE)
+    items: list[dict[str, Any]] = []
+    if start.strip():
+        items.append({"op": "gte", "field": name, "value": start.strip()})
+    if end.strip():
+        value = end.strip()
+        if len(value) == 10:  # a date: include the whole day
+            try:
+                day = _dt.date.fromisoformat(value) + _dt.timedelta(days=1)
+            except ValueError:
+                _fail(f"--date-range end {value!r} is not a date (YYYY-MM-DD)", EXIT_USAGE)
+            items.append({"op": "lt", "field": name, "value": day.isoformat()})
+        else:
+            items.append({"op": "lte", "field": name, "value": value})
+    return items
+
+
+@app.command()
+def export(
+    entities: Annotated[list[str], typer.Argument(help="Collections to export, e.g. Tickets.")],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-F",
+            help="csv | json | jsonl | parquet | excel | sqlite | duckdb | postgresql "
+            "(default: from --output).",
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-O",
+            help="Folder (csv/json/jsonl/parquet), file (excel/sqlite/duckdb) or postgresql:// URL.",
+        ),
+    ] = None,
+    filter: FilterOpt = None,
+    date_range: Annotated[
+        str | None,
+        typer.Option("--date-range", help="START,END on --date-field, e.g. 2024-01-01,2024-12-31."),
+    ] = None,
+    date_field: Annotated[
+        str | None,
+        typer.Option("--date-field", help="Field for --date-range (default createDate)."),
+    ] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option("--fields", help="Only these fields (csv/json/jsonl of one entity)."),
+    ] = None,
+    include_relationships: Annotated[
+        str | None,
+        typer.Option(
+            "--include-relationships",
+            help="Comma-separated, e.g. tickets.company,tickets.contactID; 'all' for every reference.",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted export.")
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output.")
+    ] = False,
+    compress: Annotated[bool, typer.Option("--compress", help="Zip folder outputs.")] = False,
+    profile: ProfileOpt = None,
+    username: UsernameOpt = None,
+    secret: SecretOpt = None,
+    integration_code: CodeOpt = None,
+    api_url: UrlOpt = None,
+) -> None:
+    """Export collections (with the rows they reference) to files or a database; resumable."""
+    from ..sync import table_name
+
+    with _errors():
+        specs = [_spec(e) for e in entities]
+        for spec in specs:
+            _require(spec, "query")
+        fmt = format.strip().lower() if format else None
+        if output is None:
+            fmt = fmt or "csv"
+            base = table_name(specs[0].name) if len(specs) == 1 else "autotask"
+            output = base + ("-export" if fmt in _FOLDER_FORMATS else _FILE_SUFFIX.get(fmt, ""))
+        items = compile_filter(filter) if filter else []
+        field_list = _field_list(fields)
+        client = _client(profile, username, secret, integration_code, api_url)
+        with client:
+            if field_list:
+                _export_fields(
+                    client, specs, output, fmt, items, date_range, date_field, field_list
+                )
+                return
+            exporter = client.create_exporter()
+            for spec in specs:
+                spec_items = list(items)
+                if date_range:
+                    spec_items += _date_range_items(spec, date_range, date_field)
+                exporter.add_entities(spec.name, filter=spec_items or None)
+            if include_relationships:
+                rels: list[str] = []
+                for part in include_relationships.split(","):
+                    part = part.strip()
+                    if part.lower() == "all":
+                        for spec in specs:
+                            for f in spec.fields.values():
+                                target = resolve_name(f.reference_entity or "")
+                                if target and "query" in entity_spec(target).root_operations:
+                                    rels.append(f"{spec.name}.{f.api_name}")
+                    elif part:
+                        rels.append(part)
+                if rels:
+                    exporter.include_relationships(rels)
+            with _err_console().status(
+                f"exporting {', '.join(s.name for s in specs)} -> {output} ...", spinner="dots"
+            ):
+                result = exporter.export(
+                    output, fmt, compress=compress, resume=resume, overwrite=overwrite
+                )
+        rows = [
+            {
+                "entity": e.entity,
+                "rows": e.rows,
+                "expected": e.expected,
+                "verified": e.verified,
+                "related_rows": e.related_rows,
+                "location": e.location,
+            }
+            for e in result.entities.values()
+        ]
+        write_records(
+            rows,
+            OutputFormat.table,
+            title=f"{result.format} export -> {result.path} ({result.requests} requests"
+            + (", resumed" if result.resumed else "")
+            + ")",
+            out=sys.stdout,
+            max_table_columns=20,
+        )
+        for warning in result.warnings:
+            _err_console().print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _export_fields(
+    client: AutotaskClient,
+    specs: list[EntitySpec],
+    output: str,
+    fmt: str | None,
+    items: list[dict[str, Any]],
+    date_range: str | None,
+    date_field: str | None,
+    field_list: list[str],
+) -> None:
+    """``--fields``: stream the chosen fields of one entity to a csv/json/jsonl file."""
+    from pathlib import Path
+
+    if len(specs) != 1:
+        _fail("--fields works with one entity at a time", EXIT_USAGE)
+    target = Path(output)
+    kind = fmt or target.suffix.lower().lstrip(".") or "csv"
+    if kind not in ("csv", "json", "jsonl"):
+        _fail("--fields supports csv, json and jsonl outputs", EXIT_USAGE)
+    if target.suffix == "":
+        target = target.with_suffix("." + kind)
+    spec = specs[0]
+    conditions = list(items) or compile_filter(None)
+    if date_range:
+        conditions = [c for c in conditions if c != {"op": "gte", "field": "id", "value": 0}]
+        conditions += _date_range_items(spec, date_range, date_field)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with partial.open("w", encoding="utf-8", newline="") as fh:
+        n = write_records(
+            _iter_records(client, spec, conditions, field_list, None),
+            kind,
+            fields=field_list,
+            out=fh,
+        )
+    partial.replace(target)
+    _err_console().print(f"{spec.name}: {n:,} rows -> {target}")
 
 
 # --- profiles -----------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ def write_records(
     if fmt is OutputFormat.jsonl:
         n = 0
         for rec in records:
+            if fields:
+                rec = {f: _get(rec, f) for f in fields}
             stream.write(json.dumps(rec, default=str, ensure_ascii=False) + "\n")
             n += 1
         stream.flush()

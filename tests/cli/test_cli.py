@@ -269,3 +269,56 @@ def test_the_installed_entry_point_runs_in_a_subprocess(env: dict[str, str]) -> 
         timeout=60,
     )
     assert bad.returncode == EXIT_USAGE and "^" in bad.stderr and bad.stdout == ""
+
+
+def test_export_parquet_with_relationships_and_fields(
+    env: dict[str, str], sim: Simulator, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "exp"
+    result = run(
+        [
+            "export",
+            "Tickets",
+            "--format",
+            "parquet",
+            "--filter",
+            "priority <= 2",
+            "--include-relationships",
+            "tickets.company",
+            "--output",
+            str(out),
+        ],
+        env,
+    )
+    assert result.exit_code == 0, result.stderr
+    records = sim_records(sim, "Tickets")
+    wanted = [r for r in records if r["priority"] is not None and r["priority"] <= 2]
+    tickets = pq.read_table(out / "tickets.parquet").to_pydict()
+    assert tickets["id"] == [r["id"] for r in wanted]
+    companies = set(pq.read_table(out / "companies.parquet").to_pydict()["id"])
+    assert {r["companyID"] for r in wanted} <= companies
+    # the same output again is refused (usage), unless --overwrite
+    again = run(["export", "Tickets", "--format", "parquet", "--output", str(out)], env)
+    assert again.exit_code == EXIT_USAGE and "--overwrite" in again.stderr
+    # --fields streams just those columns
+    target = tmp_path / "few.csv"
+    result = run(
+        [
+            "export",
+            "Tickets",
+            "--fields",
+            "id,title",
+            "--filter",
+            "id <= 5",
+            "--output",
+            str(target),
+        ],
+        env,
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(target.open()))
+    assert [(int(r["id"]), r["title"]) for r in rows] == [
+        (r["id"], r["title"]) for r in records if r["id"] <= 5
+    ]
