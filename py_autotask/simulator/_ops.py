@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -27,6 +26,7 @@ __all__ = ["ApiError", "Caller", "Ops", "Reply"]
 
 _CREATE_NAMES = frozenset({"createdate", "createdatetime", "createddatetime", "createdon"})
 _TRACKING_NAMES = frozenset({"lastactivitydate", "lastmodifieddatetime", "lastmodifieddate"})
+_INDEXABLE_OPS = frozenset({"eq", "in", "gt", "gte", "lt", "lte"})
 
 
 class ApiError(Exception):
@@ -188,18 +188,23 @@ class Ops:
 
         - A range on an indexed column matching few rows: let the index drive.
         - A wide range: walk the table in id order (stops after one page).
-        - A filter on one indexed column only: id-order walk with a time budget, falling back to
-          an index-only scan when matches are sparse at low ids (``lastActivityDate gt X``).
+        - A filter on one indexed column only: an id-order walk with a time budget, falling back
+          to an index-only scan when matches are sparse at low ids (``lastActivityDate gt X``).
         """
         store = self.state.store
         where, params = compile_sql(parsed.filter)
-        leaves = list(_leaves(parsed.filter))
-        columns = {c.field.name.lower() for c in leaves}
-        single = (
-            len(columns) == 1
-            and not leaves[0].field.is_udf
-            and leaves[0].field.name.lower() != "id"
-            and store.is_indexed(entity, leaves[0].field.name)
+        # the first top-level condition an index can serve drives the index fallback
+        driver = next(
+            (
+                c
+                for c in parsed.filter.items
+                if isinstance(c, Condition)
+                and c.op in _INDEXABLE_OPS
+                and not c.field.is_udf
+                and c.field.name.lower() != "id"
+                and store.is_indexed(entity, c.field.name)
+            ),
+            None,
         )
         ranges = [
             c
@@ -217,8 +222,13 @@ class Ops:
                 < store.selective_rows
             ):
                 return where, params, None  # a narrow range: let the index drive
-        index_plan = (leaves[0].field.name, where, params) if single else None
-        if ranges or single:
+        # only when the filter uses the driver's column alone (index-only; lookups cost more)
+        index_plan = (
+            (driver.field.name, where, params)
+            if driver is not None and _columns(parsed.filter) == {driver.field.name.lower()}
+            else None
+        )
+        if ranges or index_plan is not None:
             scan_where, scan_params = compile_sql(parsed.filter, scan_ranges=True)
             return scan_where, scan_params, index_plan
         return where, params, None
@@ -622,12 +632,13 @@ class Ops:
         self.state.store.put(log, entry)
 
 
-def _leaves(node: Condition | Group) -> Iterator[Condition]:
+def _columns(node: Condition | Group) -> set[str]:
     if isinstance(node, Condition):
-        yield node
-    else:
-        for child in node.items:
-            yield from _leaves(child)
+        return {("udf:" if node.field.is_udf else "") + node.field.name.lower()}
+    out: set[str] = set()
+    for child in node.items:
+        out |= _columns(child)
+    return out
 
 
 def _int_or(value: Any, default: Any) -> Any:

@@ -498,7 +498,8 @@ class Store:
                 for sql in t.index_sql():
                     self.conn.execute(sql)
                 t.indexed = True
-            self.conn.execute("ANALYZE")
+            if sum(loaded.values()) >= 10_000:
+                self.conn.execute("ANALYZE")
         return loaded
 
 
