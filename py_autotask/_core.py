@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -640,6 +641,16 @@ def child_delete_request(spec: EntitySpec, route: RouteSpec, parent_id: int, id:
 # --- the core object ------------------------------------------------------------------------------
 
 
+class _Unset:
+    """No per-context impersonation override."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Final = _Unset()
+
+
 class ClientCore:
     """Credentials + base URL + the rules to turn :class:`ApiRequest` into wire requests and raw
     responses into results or errors. Shared by the sync and async clients."""
@@ -659,6 +670,11 @@ class ClientCore:
         self.next_page_method: NextPageMethod = next_page_method
         self.user_agent = user_agent or f"py-autotask/{__version__}"
         self.base_url: str | None = credentials.api_url
+        # Per-client, per-context impersonation override (``client.impersonating(...)``): a
+        # ContextVar so concurrent threads / asyncio tasks each see their own value.
+        self.impersonation: ContextVar[int | _Unset | None] = ContextVar(
+            f"py_autotask_impersonation_{id(self):x}", default=_UNSET
+        )
 
     # URL and header building
 
@@ -697,9 +713,21 @@ class ClientCore:
             url += ("&" if urlsplit(url).query else "?") + urlencode(params)
         return url
 
+    def auth_headers(self) -> dict[str, str]:
+        """The credential headers for a request made now: the client's credentials plus the
+        ``ImpersonationResourceId`` in effect (``client.impersonating(...)`` overrides the
+        client-wide ``impersonation_resource_id``; ``impersonating(None)`` removes it)."""
+        headers = self.credentials.auth_headers()
+        override = self.impersonation.get()
+        if not isinstance(override, _Unset):
+            headers.pop("ImpersonationResourceId", None)
+            if override is not None:
+                headers["ImpersonationResourceId"] = str(override)
+        return headers
+
     def headers(self, *, has_body: bool) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
-        headers.update(self.credentials.auth_headers())
+        headers.update(self.auth_headers())
         if has_body:
             headers["Content-Type"] = "application/json"
         return headers

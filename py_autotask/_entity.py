@@ -1,6 +1,7 @@
 """Bases that generated entity classes extend.
 
-A generated class sets ``_spec`` (its :class:`~py_autotask._spec.EntitySpec`) and ``_model`` (its
+Creates go through :mod:`py_autotask._reconcile` (a correlation token per create; an ambiguous
+outcome is looked up before any resend). A generated class sets ``_spec`` (its :class:`~py_autotask._spec.EntitySpec`) and ``_model`` (its
 response model) and exposes exactly the operations the spec supports, each delegating to a protected
 method here. All request building and parsing happens in :mod:`py_autotask._core`; these classes only
 drive the page loop and call the client's ``_send``.
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from . import _core
 from ._model import AutotaskModel, Page
+from ._reconcile import acreate_exactly_once, create_exactly_once
 from ._spec import EntitySpec, RouteSpec
 from .compat._filters import convert_legacy_filter
 from .exceptions import AutotaskOperationNotSupportedError
@@ -145,8 +147,7 @@ class SyncEntity(_EntityBase[M]):
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
     ) -> int:
         request = _core.create_request(self._spec, data, parent_id=parent_id, parent=parent)
-        response = self._client._send(request)
-        return self._client._core.read_item_id(response)
+        return create_exactly_once(self._client, self._spec, request)
 
     def _update(
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
@@ -256,8 +257,7 @@ class AsyncEntity(_EntityBase[M]):
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
     ) -> int:
         request = _core.create_request(self._spec, data, parent_id=parent_id, parent=parent)
-        response = await self._client._send(request)
-        return self._client._core.read_item_id(response)
+        return await acreate_exactly_once(self._client, self._spec, request)
 
     async def _update(
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
@@ -323,8 +323,10 @@ class SyncChildCollection(_ChildBase[M]):
 
     def _write(self, op: _core.WriteOperation, data: _core.WriteData) -> int:
         request = _core.child_write_request(self._spec, self._route, self._parent_id, op, data)
+        if op == "create":
+            return create_exactly_once(self._client, self._spec, request)
         response = self._client._send(request)
-        fallback = None if op == "create" else _core.record_id(data)
+        fallback = _core.record_id(data)
         return self._client._core.read_item_id(response, fallback=fallback)
 
     def _create(self, data: _core.WriteData) -> int:
@@ -367,8 +369,10 @@ class AsyncChildCollection(_ChildBase[M]):
 
     async def _write(self, op: _core.WriteOperation, data: _core.WriteData) -> int:
         request = _core.child_write_request(self._spec, self._route, self._parent_id, op, data)
+        if op == "create":
+            return await acreate_exactly_once(self._client, self._spec, request)
         response = await self._client._send(request)
-        fallback = None if op == "create" else _core.record_id(data)
+        fallback = _core.record_id(data)
         return self._client._core.read_item_id(response, fallback=fallback)
 
     async def _create(self, data: _core.WriteData) -> int:
