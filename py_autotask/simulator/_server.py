@@ -155,12 +155,13 @@ class Simulator:
 
     @property
     def credentials(self) -> dict[str, str]:
-        """username / secret / integration_code of the first configured API user."""
+        """Keyword arguments for ``py_autotask.Client``: the first API user plus ``api_url``."""
         user = self.config.users[0]
         return {
             "username": user.username,
             "secret": user.secret,
             "integration_code": self.config.integration_codes[0],
+            "api_url": self.url,
         }
 
     @property
