@@ -50,7 +50,7 @@ def _first_id(client: httpx.Client, name: str) -> int | None:
 
 def test_every_root_collection_supports_exactly_its_operations(sim: Simulator) -> None:
     sim.reset()
-    checked = 0
+    checked = deleted = 0
     with httpx.Client(base_url=sim.url, headers=sim.headers, timeout=30) as c:
         for d in _derived():
             name, root = d["name"], d["root"]
@@ -100,8 +100,14 @@ def test_every_root_collection_supports_exactly_its_operations(sim: Simulator) -
                     assert "does not support http method" in errors_of(r)[0]
             if "delete" not in ops:
                 assert c.delete(f"{name}/{probe}").status_code == 405, name
+            elif item_id is not None:
+                r = c.delete(f"{name}/{item_id}")
+                assert r.status_code == 200 and r.json() == {"itemId": item_id}, (name, r.text)
+                assert c.get(f"{name}/{item_id}").json() == {"item": None}
+                deleted += 1
             checked += 1
-    assert checked > 100
+    assert checked > 100 and deleted > 10
+    sim.reset()
 
 
 def test_every_child_collection_supports_exactly_its_operations(sim: Simulator) -> None:
