@@ -181,6 +181,8 @@ class Database:
     dialect: str = ""
     placeholder: str = "?"
     url: str = ""
+    #: the database stores datetimes as ISO text (SQLite): rows are built with text values
+    datetime_text: bool = False
 
     # -- catalog -----------------------------------------------------------------------------
     def columns(self, table: str) -> dict[str, str]:
@@ -400,6 +402,7 @@ class SqlAlchemyDatabase(Database):
                 "duckdb:///file.duckdb"
             )
         self.dialect = name
+        self.datetime_text = name == "sqlite"
         self.placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         if name == "sqlite":
 
@@ -417,27 +420,13 @@ class SqlAlchemyDatabase(Database):
             return {}
         return {str(c["name"]): str(c["type"]) for c in insp.get_columns(table)}
 
-    def _adapt(self, params: Any) -> Any:
-        if self.dialect != "sqlite":
-            return params
-
-        def one(row: Sequence[Any]) -> tuple[Any, ...]:
-            return tuple(
-                v.isoformat(sep=" ", timespec="microseconds") if isinstance(v, _dt.datetime) else v
-                for v in row
-            )
-
-        if isinstance(params, list):
-            return [one(r) for r in params]
-        return one(params)
-
     def _run(self, steps: Sequence[tuple[str, Any]]) -> None:
         with self.engine.begin() as conn:
             for sql, params in steps:
                 if params is None:
                     conn.exec_driver_sql(sql)
                 else:
-                    conn.exec_driver_sql(sql, self._adapt(params))
+                    conn.exec_driver_sql(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.engine.connect() as conn:
@@ -579,12 +568,70 @@ def open_database(connection_string: str | Path) -> Database:
     return SqlAlchemyDatabase(text)
 
 
+_MISSING: Any = object()
+
+
+def _fast_datetime(value: Any) -> _dt.datetime | None:
+    if isinstance(value, _dt.datetime):
+        return value
+    text = str(value)
+    try:
+        parsed = _dt.datetime.fromisoformat(text[:-1] if text.endswith("Z") else text)
+    except ValueError:
+        return parse_datetime(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def _converter(kind: str, datetime_text: bool) -> Any:
+    if kind == "datetime":
+        if datetime_text:
+
+            def dt_text(v: Any) -> Any:
+                d = _fast_datetime(v)
+                return None if d is None else d.isoformat(sep=" ", timespec="microseconds")
+
+            return dt_text
+        return _fast_datetime
+    if kind == "str":
+
+        def text(v: Any) -> Any:
+            return v if isinstance(v, str) else to_db_value("str", v)
+
+        return text
+    if kind == "int":
+
+        def integer(v: Any) -> Any:
+            return v if type(v) is int else to_db_value("int", v)
+
+        return integer
+
+    def other(v: Any) -> Any:
+        return to_db_value(kind, v)
+
+    return other
+
+
 def mapping_rows(
-    columns: Sequence[Column], records: Iterable[Mapping[str, Any]]
+    columns: Sequence[Column],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    datetime_text: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """API records -> value tuples in ``columns`` order (field names matched case-insensitively)."""
+    """API records -> value tuples in ``columns`` order (field names matched exactly, then
+    case-insensitively). ``datetime_text`` renders datetimes as ISO text (SQLite)."""
+    convs = [(c.name, c.name.lower(), _converter(c.kind, datetime_text)) for c in columns]
     out = []
     for rec in records:
-        lowered = {k.lower(): v for k, v in rec.items()}
-        out.append(tuple(to_db_value(c.kind, lowered.get(c.name.lower())) for c in columns))
+        lowered: dict[str, Any] | None = None
+        row = []
+        for name, low, conv in convs:
+            v = rec.get(name, _MISSING)
+            if v is _MISSING:
+                if lowered is None:
+                    lowered = {k.lower(): x for k, x in rec.items()}
+                v = lowered.get(low)
+            row.append(None if v is None else conv(v))
+        out.append(tuple(row))
     return out

@@ -539,7 +539,7 @@ class Syncer:
                 res.created += len(set(ids) - existing)
                 res.updated += len(existing & set(ids))
                 fresh = items
-            rows = mapping_rows(columns, fresh)
+            rows = mapping_rows(columns, fresh, datetime_text=db.datetime_text)
             if tracking_col:
                 values = [i.get(tracking_col) for i in items]
                 seen = [v for v in (parse_datetime(str(x)) for x in values if x) if v is not None]
@@ -691,7 +691,7 @@ class Syncer:
             for items in self._pages(spec, [], -1, res):
                 ids = [int(i["id"]) for i in items]
                 remote.update(ids)
-                rows = mapping_rows(columns, items)
+                rows = mapping_rows(columns, items, datetime_text=db.datetime_text)
                 fresh = set(ids) - local
                 res.created += len(fresh)
                 db.write(db.upsert_steps(table, columns, rows))
@@ -716,7 +716,11 @@ class Syncer:
                 body = {"filter": [{"op": "in", "field": "id", "value": chunk}]}
                 data = self._send_json(_core.query_request(spec, body), res)
                 items = [i for i in (data or {}).get("items") or [] if isinstance(i, dict)]
-                db.write(db.upsert_steps(table, columns, mapping_rows(columns, items)))
+                db.write(
+                    db.upsert_steps(
+                        table, columns, mapping_rows(columns, items, datetime_text=db.datetime_text)
+                    )
+                )
                 res.created += len(items)
 
     def _record_run(self, db: Database, run_id: str, res: EntitySyncResult, started: str) -> None:
