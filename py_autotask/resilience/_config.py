@@ -192,7 +192,9 @@ class PacingConfig:
       ``burst_fraction`` of that share.
     - ``threshold_poll_interval`` / ``threshold_poll_requests``: ThresholdInformation is read (one
       counted request) after ``threshold_first_poll_after`` requests, then every interval seconds
-      or that many requests, whichever comes first; ``threshold_poll_interval=None`` never reads it.
+      or that many requests, whichever comes first (a timed poll also needs 1/25 of
+      ``threshold_poll_requests`` own requests since the last one, so a trickle of requests is not
+      doubled by polls); ``threshold_poll_interval=None`` never reads it.
     - ``slowdown_steps``: ``(usage fraction, rate multiplier)`` pairs: once the tenant's estimated
       usage reaches a fraction, the request rate is multiplied (and the burst removed), so the
       client slows *before* Autotask's +0.5 s (50%) and +1 s (75%) latency steps.

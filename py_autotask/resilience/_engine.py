@@ -143,6 +143,7 @@ class Engine:
         self.latency_ewma: float | None = None
         self.endpoints: set[str] = set()
         self._polling = False
+        self.last_poll_error: str | None = None
         creds = core.credentials
         self._integration = _hash("ic", creds.integration_code or "")
         self._tenant = (
@@ -317,9 +318,13 @@ class Engine:
             return self.sent_total >= p.threshold_first_poll_after and (
                 time.monotonic() - self.last_poll > 1.0 / p.time_scale
             )
+        if self.sent_since >= p.threshold_poll_requests:
+            return True
+        # Time alone does not justify a poll: at a trickle each poll would cost as much as the
+        # work. Ask for a minimum of own requests (1/25 of the request interval) as well.
         age = time.monotonic() - self.last_poll
-        return age >= p.threshold_poll_interval / p.time_scale or (
-            self.sent_since >= p.threshold_poll_requests
+        return age >= p.threshold_poll_interval / p.time_scale and (
+            self.sent_since >= max(1, p.threshold_poll_requests // 25)
         )
 
     def begin_poll(self) -> bool:

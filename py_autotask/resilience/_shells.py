@@ -88,11 +88,14 @@ class SyncPipeline:
             self.backend.close()
 
     def health(self, ensure_url: Callable[[], None], api_url: Callable[[], str | None]) -> Health:
+        engine = self.engine
         response: ApiResponse | None = None
         error: str | None = None
         try:
             ensure_url()
             response = self.poll_threshold(force=True)
+            if response is None:
+                error = engine.last_poll_error
         except Exception as exc:  # report, never raise
             error = f"{type(exc).__name__}: {exc}"
         engine, backend = self.engine, self.backend
@@ -239,6 +242,7 @@ class SyncPipeline:
                 response = self._transmit(prepared)
             except AutotaskConnectionError as exc:
                 logger.debug("threshold poll failed: %s", type(exc).__name__)
+                engine.last_poll_error = str(exc)
                 return None
             finally:
                 if slot is not None and backend is not None:
@@ -285,11 +289,14 @@ class AsyncPipeline:
     async def health(
         self, ensure_url: Callable[[], Awaitable[None]], api_url: Callable[[], str | None]
     ) -> Health:
+        engine = self.engine
         response: ApiResponse | None = None
         error: str | None = None
         try:
             await ensure_url()
             response = await self.poll_threshold(force=True)
+            if response is None:
+                error = engine.last_poll_error
         except Exception as exc:  # report, never raise
             error = f"{type(exc).__name__}: {exc}"
         engine, backend = self.engine, self.backend
@@ -432,6 +439,7 @@ class AsyncPipeline:
                 response = await self._transmit(prepared)
             except AutotaskConnectionError as exc:
                 logger.debug("threshold poll failed: %s", type(exc).__name__)
+                engine.last_poll_error = str(exc)
                 return None
             finally:
                 if slot is not None and backend is not None:

@@ -1,0 +1,54 @@
+"""Shared helpers for the resilient-pipeline tests: simulators with limits on, fast retry configs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from py_autotask.resilience import RetryBudget, RetryConfig
+
+simulator = pytest.importorskip("py_autotask.simulator")
+pytest.importorskip("py_autotask_generated._client_mixin")
+
+ALL = {"filter": [{"op": "gte", "field": "id", "value": 0}]}
+
+
+def paged(max_records: int) -> dict[str, Any]:
+    return {**ALL, "MaxRecords": max_records}
+
+
+def creds(sim: Any) -> dict[str, Any]:
+    return {**sim.credentials, "api_url": sim.url}
+
+
+def fast_retry(**changes: Any) -> RetryConfig:
+    """Real retry logic with millisecond delays so fault tests run quickly."""
+    options: dict[str, Any] = {
+        "max_retries": 4,
+        "base_delay": 0.005,
+        "max_delay": 0.05,
+        "thread_limit_delay": 0.01,
+        "retry_budget": RetryBudget(),
+    }
+    options.update(changes)
+    return RetryConfig(**options)
+
+
+def secrets_of(sim: Any) -> list[str]:
+    c = sim.credentials
+    return [c["username"], c["secret"], c["integration_code"]]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Any]:
+    """A simulator with Autotask's thread limit (3) and hourly threshold switched on."""
+    with simulator.Simulator(seed=42, profile="tiny", counts={"Tickets": 120}) as s:
+        yield s
+
+
+@pytest.fixture
+def fresh(sim: Any) -> Any:
+    sim.reset()
+    return sim
