@@ -342,15 +342,41 @@ class Syncer:
                 )
             except MassDeletionError as exc:
                 res.status, res.message = "guarded", str(exc)
+                self._mark_state(db, name, "guarded", str(exc))
             except AutotaskError as exc:
                 res.status, res.message = "error", str(exc)
                 logger.error("sync of %s failed: %s", name, exc)
+                self._mark_state(db, name, "error", str(exc))
+            logger.info(
+                "%s: %s, %d created, %d updated, %d deleted, %d requests (%s)",
+                name,
+                res.mode,
+                res.created,
+                res.updated,
+                res.deleted,
+                res.requests,
+                res.status,
+            )
             self._record_run(db, run.run_id, res, started)
         run.finished_at = _iso(_utcnow())
         run.seconds = time.perf_counter() - start
         return run
 
     # -- internals ------------------------------------------------------------------------------
+    @staticmethod
+    def _mark_state(db: Database, name: str, status: str, message: str) -> None:
+        """Record a failure in the state row; the checkpoint (phase, cursor) stays as committed,
+        so the next run resumes the same pass."""
+        try:
+            state = db.read_state(name)
+            if state is None:
+                return
+            state.status, state.message = status, message[:2000]
+            state.updated_at = _iso(_utcnow())
+            db.write(db.state_steps(state))
+        except Exception as exc:  # pragma: no cover - bookkeeping must not hide the real error
+            logger.warning("could not record the %s state: %s", name, exc)
+
     def _resolve(self, entities: Sequence[str]) -> list[str]:
         if isinstance(entities, str):
             entities = [entities]

@@ -373,3 +373,34 @@ def test_signal_finishes_the_current_page_and_commits(fresh: Simulator, tmp_path
     con.close()
     assert rows == entity["created"] and rows % 500 == 0 and 0 < rows < TICKETS
     assert cursor[0] is not None
+
+
+def test_an_api_error_mid_pass_is_recorded_and_the_next_run_resumes(
+    fresh: Simulator, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'err.db'}"
+    fresh.add_fault(
+        {
+            "id": "third-page-fails",
+            "match": {"path": "/Tickets/query"},
+            "sequence": [
+                "ok",
+                "ok",
+                {"type": "status", "status": 400, "errors": ["simulated failure"]},
+            ],
+        }
+    )
+    res = _sync(fresh, url, ["Tickets"]).entities[0]
+    fresh.faults.clear()
+    assert res.status == "error" and "simulated failure" in (res.message or "")
+    db = open_database(url)
+    try:
+        state = db.read_state("Tickets")
+        assert state is not None
+        assert (state.status, state.phase, state.rows) == ("error", "full", 0)
+        assert db.count("tickets") == 1000  # the two committed pages
+    finally:
+        db.close()
+    res = _sync(fresh, url, ["Tickets"]).entities[0]
+    assert res.mode == "resumed-full" and res.status == "ok" and res.created == TICKETS - 1000
+    assert_same(expected_rows(fresh, "Tickets"), db_rows(url, "tickets", "Tickets"))
