@@ -63,3 +63,8 @@ def readme_env(readme_sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> dict[s
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+def client_kwargs(sim: Simulator) -> dict[str, Any]:
+    """Client keyword arguments for ``sim`` (its API user and URL)."""
+    return {**sim.credentials, "api_url": sim.url}

@@ -17,6 +17,8 @@ from py_autotask.compat import NOT_REST_ENTITIES_2X, resolve_legacy_name
 from py_autotask.exceptions import AutotaskError, AutotaskUnknownEntityError
 from py_autotask.simulator import Simulator
 
+from .conftest import client_kwargs
+
 pytestmark = pytest.mark.xdist_group("compat-names")
 
 SOAP_ALIASES = {
@@ -37,7 +39,7 @@ def sim() -> Iterator[Simulator]:
 
 @pytest.fixture
 def client(sim: Simulator) -> Iterator[AutotaskClient]:
-    with AutotaskClient(api_url=sim.url, **sim.credentials) as c:
+    with AutotaskClient(**client_kwargs(sim)) as c:
         yield c
 
 
@@ -60,6 +62,10 @@ def test_alternatives_name_real_collections(client: AutotaskClient) -> None:
 
 @pytest.mark.parametrize("name", sorted(NOT_REST_ENTITIES_2X))
 def test_invented_2x_names_raise_a_helpful_error(client: AutotaskClient, name: str) -> None:
+    if hasattr(AutotaskClient, name):
+        # The client now has a feature under this name (client.attachments: upload/download
+        # through parent routes); only names that reach __getattr__ raise.
+        pytest.skip(f"AutotaskClient.{name} is a real attribute now")
     with pytest.raises(AutotaskUnknownEntityError) as caught:
         getattr(client, name)
     error = caught.value
@@ -135,7 +141,7 @@ def test_error_pickles() -> None:
 
 def test_async_client_resolves_the_same_names(sim: Simulator) -> None:
     async def main() -> None:
-        async with AsyncAutotaskClient(api_url=sim.url, **sim.credentials) as client:
+        async with AsyncAutotaskClient(**client_kwargs(sim)) as client:
             with pytest.warns(DeprecationWarning, match="use client.companies"):
                 accounts = client.accounts
             assert accounts is client.companies

@@ -13,6 +13,8 @@ from py_autotask_generated.entities import ATTRIBUTES
 from py_autotask import AsyncAutotaskClient, AutotaskClient, F
 from py_autotask.simulator import Simulator
 
+from .conftest import client_kwargs
+
 pytestmark = pytest.mark.xdist_group("compat-new-api")
 
 
@@ -25,7 +27,7 @@ def sim() -> Iterator[Simulator]:
 def test_sync_session_emits_no_warnings(sim: Simulator) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with AutotaskClient(api_url=sim.url, **sim.credentials) as client:
+        with AutotaskClient(**client_kwargs(sim)) as client:
             for attribute in ATTRIBUTES:
                 getattr(client, attribute)
             company = client.companies.query(F("isActive").eq(True), max_records=1).items[0]
@@ -57,7 +59,7 @@ def test_sync_session_emits_no_warnings(sim: Simulator) -> None:
 
 def test_async_session_emits_no_warnings(sim: Simulator) -> None:
     async def main() -> None:
-        async with AsyncAutotaskClient(api_url=sim.url, **sim.credentials) as client:
+        async with AsyncAutotaskClient(**client_kwargs(sim)) as client:
             page = await client.tickets.query(F("id").gte(1))
             same = await client.tickets.query_async(F("id").gte(1))
             assert [t.id for t in page.items] == [t.id for t in same.items]

@@ -20,7 +20,13 @@ from py_autotask.exceptions import (
 from py_autotask.simulator import Simulator
 from py_autotask.types import RequestConfig
 
-from .conftest import README_INTEGRATION_CODE, README_SECRET, README_USERNAME, TICKET_TITLE
+from .conftest import (
+    README_INTEGRATION_CODE,
+    README_SECRET,
+    README_USERNAME,
+    TICKET_TITLE,
+    client_kwargs,
+)
 
 pytestmark = pytest.mark.xdist_group("compat-surface")
 
@@ -145,9 +151,7 @@ def test_rate_limit_error_has_retry_after() -> None:
         sim.preload_threshold(50)
         from py_autotask.resilience import RetryConfig
 
-        client = AutotaskClient(
-            api_url=sim.url, retry_config=RetryConfig(max_retries=0), **sim.credentials
-        )
+        client = AutotaskClient(retry_config=RetryConfig(max_retries=0), **client_kwargs(sim))
         with pytest.raises(AutotaskRateLimitError) as caught:
             client.tickets.get(1)
         assert caught.value.retry_after is not None and caught.value.retry_after > 0
@@ -186,7 +190,7 @@ def test_request_config_maps_onto_timeout_and_retries(readme_sim: Simulator) -> 
 
 def test_query_all_returns_every_record() -> None:
     with Simulator(profile="tiny", counts={"Tickets": 1234}) as sim:
-        with AutotaskClient(api_url=sim.url, **sim.credentials) as client:
+        with AutotaskClient(**client_kwargs(sim)) as client:
             tickets = client.tickets.query_all()
             assert len(tickets) == client.tickets.count() == 1234
             assert len({t.id for t in tickets}) == 1234
