@@ -29,6 +29,7 @@ from .exceptions import (
     AutotaskPermissionError,
     AutotaskRateLimitError,
     AutotaskServerError,
+    AutotaskUnknownEntityError,
     AutotaskValidationError,
 )
 from .query import F, Filter, FilterArg, and_, build_query_body, or_
@@ -79,6 +80,7 @@ __all__ = [
     "AutotaskPermissionError",
     "AutotaskRateLimitError",
     "AutotaskServerError",
+    "AutotaskUnknownEntityError",
     "AutotaskValidationError",
     "Credentials",
     "F",

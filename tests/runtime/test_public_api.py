@@ -39,6 +39,7 @@ def test_exported_members() -> None:
         "AutotaskPermissionError",
         "AutotaskRateLimitError",
         "AutotaskServerError",
+        "AutotaskUnknownEntityError",
         "AutotaskValidationError",
         "Credentials",
         "F",
