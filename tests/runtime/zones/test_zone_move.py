@@ -33,10 +33,24 @@ def old() -> Iterator[Any]:
         yield sim
 
 
-@pytest.fixture
-def new() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def new_zone() -> Iterator[Any]:
     with simulator.Simulator(profile="tiny", seed=7, hourly_threshold=0) as sim:
         yield sim
+
+
+@pytest.fixture
+def new(new_zone: Any) -> Any:
+    """The tenant's new zone (shared by the module; its zone answer and journal reset per test)."""
+    new_zone.config.public_base_url = None
+    new_zone.faults.clear()
+    new_zone.clear_journal()
+    return new_zone
+
+
+def _creds(sim: Any) -> dict[str, str]:
+    """username / secret / integration_code only: an api_url would switch discovery off."""
+    return {k: v for k, v in sim.credentials.items() if k != "api_url"}
 
 
 def _closed_port() -> int:
@@ -67,7 +81,7 @@ def _calls(sim: Any, operation: str) -> list[Any]:
 def test_cached_zone_answers_401_rediscovers_once_and_finishes_the_work(
     old: Any, new: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    creds = old.credentials
+    creds = _creds(old)
     options = _options(tmp_path, old)
     with AutotaskClient(**creds, zones=options) as client:
         assert client.raw_request("GET", "Version")["majorVersion"]
@@ -120,7 +134,7 @@ def test_cached_zone_answers_401_rediscovers_once_and_finishes_the_work(
 def test_stopped_zone_host_rediscovers_and_resends_the_create_once(
     old: Any, new: Any, tmp_path: Path
 ) -> None:
-    creds = new.credentials
+    creds = _creds(new)
     # discovery lives on `new`; at first it reports `old` as the zone
     new.config.public_base_url = old.zone_url
     options = _options(tmp_path, new)
@@ -143,7 +157,7 @@ def test_stopped_zone_host_rediscovers_and_resends_the_create_once(
 def test_unreachable_discovery_probes_zone_hosts_and_keeps_the_one_that_accepts(
     old: Any, new: Any, tmp_path: Path
 ) -> None:
-    creds = new.credentials
+    creds = _creds(new)
     user = old.config.users[0]
     old.config.users = [simulator.ApiUser(user.username, "another-databases-secret")]
     dead_lookup = f"http://127.0.0.1:{_closed_port()}/ATServicesRest/V1.0/zoneInformation"
@@ -162,7 +176,7 @@ def test_unreachable_discovery_probes_zone_hosts_and_keeps_the_one_that_accepts(
 
 
 def test_async_client_follows_the_move(old: Any, new: Any, tmp_path: Path) -> None:
-    creds = old.credentials
+    creds = _creds(old)
     options = _options(tmp_path, old)
 
     async def scenario() -> tuple[int, int, str | None]:
@@ -183,7 +197,7 @@ def test_async_client_follows_the_move(old: Any, new: Any, tmp_path: Path) -> No
 
 
 def test_explicit_api_url_never_rediscovers(old: Any, new: Any, tmp_path: Path) -> None:
-    creds = old.credentials
+    creds = _creds(old)
     _move_tenant_away(old, new)
     with (
         AutotaskClient(**creds, api_url=old.url, zones=_options(tmp_path, old)) as client,
@@ -196,7 +210,7 @@ def test_explicit_api_url_never_rediscovers(old: Any, new: Any, tmp_path: Path) 
 
 
 def test_a_genuine_401_is_raised_after_one_lookup_then_cools_down(old: Any, tmp_path: Path) -> None:
-    creds = dict(old.credentials, secret="wrong-secret-value")
+    creds = dict(_creds(old), secret="wrong-secret-value")
     with AutotaskClient(**creds, zones=_options(tmp_path, old)) as client:
         for _ in range(3):
             with pytest.raises(AutotaskAuthError) as info:
