@@ -42,7 +42,12 @@ from py_autotask_generated.entities import spec as entity_spec
 
 from .. import _core
 from .._spec import EntitySpec
-from ..exceptions import AutotaskConfigError, AutotaskError
+from ..exceptions import (
+    AutotaskConfigError,
+    AutotaskError,
+    AutotaskOperationNotSupportedError,
+    AutotaskPermissionError,
+)
 from ..query import MAX_PAGE_SIZE
 from ._db import (
     Column,
@@ -615,7 +620,13 @@ class Syncer:
 
         # -- deletes from the deleted-record log --------------------------------------------------
         if log is not None and res.mode != "full":
-            res.deleted += self._apply_log(db, log, table, overlap, run_id, res)
+            try:
+                res.deleted += self._apply_log(db, log, table, overlap, run_id, res)
+            except (AutotaskPermissionError, AutotaskOperationNotSupportedError) as exc:
+                # e.g. the API user's security level hides the log: reconciliation still
+                # finds deletions, just later
+                res.message = f"{log.log} unavailable ({exc}); deletions wait for reconciliation"
+                logger.warning("%s", res.message)
 
         # -- reconciliation ---------------------------------------------------------------------
         last_rec = parse_datetime(state.last_reconciliation or "")

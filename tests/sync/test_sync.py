@@ -208,8 +208,14 @@ def test_mass_deletion_guard(fresh: Simulator, tmp_path: Path) -> None:
     assert_same(expected_rows(fresh, "Tickets"), db_rows(url, "tickets", "Tickets"))
 
 
-def test_new_metadata_field_becomes_a_column(fresh: Simulator, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cols.db'}"
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb", "postgresql"])
+def test_new_metadata_field_becomes_a_column(
+    fresh: Simulator, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = {
+        "sqlite": f"sqlite:///{tmp_path / 'cols.db'}",
+        "duckdb": f"duckdb:///{tmp_path / 'cols.duckdb'}",
+    }.get(backend) or str(request.getfixturevalue("postgres_url"))
     assert _sync(fresh, url, ["Companies"]).ok
     meta = fresh.state.schema.entity("Companies")
     original = meta.raw("fields")
@@ -233,13 +239,20 @@ def test_new_metadata_field_becomes_a_column(fresh: Simulator, tmp_path: Path) -
     meta._raw["fields"] = json.dumps(doc).encode()
     try:
         res = _sync(fresh, url, ["Companies"]).entities[0]
+        again = _sync(fresh, url, ["Companies"]).entities[0]
     finally:
         meta._raw["fields"] = original
     assert res.added_columns == ["carbonScore"] and res.status == "ok"
-    con = sqlite3.connect(tmp_path / "cols.db")
-    cols = {r[1]: r[2] for r in con.execute("PRAGMA table_info(companies)")}
-    con.close()
-    assert cols["carbonScore"] == "REAL"
+    assert again.added_columns == [] and again.status == "ok"
+    db = open_database(url)
+    try:
+        cols = db.columns("companies")
+        rows = db.count("companies")
+    finally:
+        db.close()
+    expected_type = {"sqlite": "REAL", "duckdb": "DOUBLE", "postgresql": "DOUBLE PRECISION"}
+    assert cols["carbonScore"].upper() == expected_type[backend]
+    assert rows == len(sim_records(fresh, "Companies"))
 
 
 def test_daemon_mode_runs_until_stopped(fresh: Simulator, tmp_path: Path) -> None:
