@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from ._client import AsyncAutotaskClient, AutotaskClient
     from ._config import Credentials
     from ._model import AutotaskModel, Page, PageDetails
+    from ._reconcile import CorrelationUdf, ReconcileConfig
+    from ._zones import ZoneOptions
 
 
 def _find_generated_in_checkout() -> None:
@@ -82,12 +84,15 @@ __all__ = [
     "AutotaskServerError",
     "AutotaskUnknownEntityError",
     "AutotaskValidationError",
+    "CorrelationUdf",
     "Credentials",
     "F",
     "Filter",
     "FilterArg",
     "Page",
     "PageDetails",
+    "ReconcileConfig",
+    "ZoneOptions",
     "__version__",
     "and_",
     "build_query_body",
@@ -105,6 +110,9 @@ _LAZY = {
     "PageDetails": "._model",
     "to_dataframe": ".dataframe",
     "from_dataframe": ".dataframe",
+    "ZoneOptions": "._zones",
+    "ReconcileConfig": "._reconcile",
+    "CorrelationUdf": "._reconcile",
 }
 
 
