@@ -523,8 +523,8 @@ def estimate(
 @app.command()
 def sync(
     entities: Annotated[
-        list[str], typer.Argument(help="Collections to mirror, e.g. Tickets Companies.")
-    ],
+        list[str] | None, typer.Argument(help="Collections to mirror, e.g. Tickets Companies.")
+    ] = None,
     database: Annotated[
         str,
         typer.Option(
@@ -556,6 +556,10 @@ def sync(
         bool, typer.Option("--force", help="Allow deletions beyond --max-delete-fraction.")
     ] = False,
     full: Annotated[bool, typer.Option("--full", help="Restart with a full load.")] = False,
+    status: Annotated[
+        bool,
+        typer.Option("--status", help="Show the sync state stored in the database and exit."),
+    ] = False,
     output: OutputOpt = OutputFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     profile: ProfileOpt = None,
@@ -567,13 +571,20 @@ def sync(
     """Mirror collections into a database: full load first, then incremental runs (changes,
     deletions, periodic reconciliation). Resumable after a crash."""
     with _errors():
+        if status:
+            _print_sync_state(database, output)
+            return
+        if not entities:
+            _fail(
+                "name the collections to sync, e.g. py-autotask sync Tickets Companies", EXIT_USAGE
+            )
         if every is not None and every <= 0:
             _fail("--every must be a positive number of minutes", EXIT_USAGE)
         client = _client(profile, username, secret, integration_code, api_url)
         with client:
             result = run_sync(
                 client,
-                entities,
+                list(entities),
                 database,
                 every=every,
                 overlap=overlap,
@@ -586,6 +597,34 @@ def sync(
             )
         if not result:
             raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_sync_state(database: str, output: OutputFormat) -> None:
+    from ..sync import open_database
+
+    db = open_database(database)
+    try:
+        db.setup()
+        states = db.all_states()
+    finally:
+        db.close()
+    rows = [
+        {
+            "entity": st.entity,
+            "table": st.table_name,
+            "status": st.status,
+            "phase": st.phase,
+            "rows": st.rows,
+            "watermark": st.watermark,
+            "id_watermark": st.id_watermark,
+            "last_full_load": st.last_full_load,
+            "last_reconciliation": st.last_reconciliation,
+            "run_id": st.run_id,
+            "message": st.message,
+        }
+        for st in states
+    ]
+    write_records(rows, output, title=f"sync state in {database}", max_table_columns=20)
 
 
 def run_sync(

@@ -168,6 +168,12 @@ def test_sync_command_and_exit_code_5_when_the_guard_holds(
     result = run(["sync", "Tickets", "--db", db, "--reconcile", "--force", "-q", "-o", "json"], env)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["entities"][0]["deleted"] == 400
+    state = run(["sync", "--status", "--db", db, "-o", "json"], {})
+    assert state.exit_code == 0, state.stderr
+    by = {s["entity"]: s for s in json.loads(state.stdout)}
+    assert by["Tickets"]["rows"] == TICKETS - 400 and by["Tickets"]["status"] == "ok"
+    assert by["DeletedTicketLogs->Tickets"]["watermark"]
+    assert run(["sync", "--db", db], env).exit_code == EXIT_USAGE
 
 
 def test_usage_errors_exit_2(env: dict[str, str]) -> None:
