@@ -93,10 +93,30 @@ class LocalBackend:
             else:
                 self._slots[key] = n
             self._cond.notify()
-            waiters = self._waiters.pop(key, None)
-        for loop, fut in waiters or ():
-            with contextlib.suppress(RuntimeError):  # loop closed
-                loop.call_soon_threadsafe(_wake, fut)
+            waiter = self._next_waiter(key)
+        if waiter is not None:
+            loop, fut = waiter
+            try:
+                current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                current = None
+            if loop is current:
+                _wake(fut)  # same loop: no self-pipe round trip
+            else:
+                with contextlib.suppress(RuntimeError):  # loop closed
+                    loop.call_soon_threadsafe(_wake, fut)
+
+    def _next_waiter(
+        self, key: str
+    ) -> tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None:
+        """The oldest coroutine still waiting for a slot of ``key`` (FIFO, one per release)."""
+        queue = self._waiters.get(key)
+        while queue:
+            loop, fut = queue.pop(0)
+            if not fut.done():
+                return loop, fut
+        self._waiters.pop(key, None)
+        return None
 
     def take_token(self, key: str, rate: float, capacity: float) -> float:
         now = time.monotonic()
@@ -142,8 +162,17 @@ class LocalBackend:
                     return key
                 fut: asyncio.Future[None] = loop.create_future()
                 self._waiters.setdefault(key, []).append((loop, fut))
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
                 await asyncio.wait_for(fut, 1.0)
+            except asyncio.TimeoutError:
+                pass
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():  # woken, then cancelled: pass it on
+                    with self._lock:
+                        waiter = self._next_waiter(key)
+                    if waiter is not None:
+                        _wake(waiter[1])
+                raise
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
