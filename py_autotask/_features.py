@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import _core
 from ._model import AutotaskModel
 from ._spec import EntitySpec
-from .caching._cache import ResponseCache, identity_digest
+from .caching._cache import Invalidation, ResponseCache, identity_digest
 from .caching._config import CacheConfig
 from .caching._metadata import (
     DEFAULT_METADATA_TTL,
@@ -46,6 +46,9 @@ _WRITE_OPS: Final = frozenset({"create", "update", "replace"})
 _QUERY_OPS: Final = frozenset({"query", "count", "next"})
 _READ_OPS: Final = frozenset({"get", "query", "count", "next", "list", "metadata"})
 _CHILD_PATH_RE: Final = re.compile(r"^/?([A-Za-z0-9]+)/(\d+)/([A-Za-z0-9]+)")
+_BASE_RE: Final = re.compile(r"^https?://[^/]+/ATServicesRest/V[0-9.]+/", re.IGNORECASE)
+_ID_TAIL_RE: Final = re.compile(r"/(\d+)/?$")
+_QUERY_PATH_RE: Final = re.compile(r"/query(/count)?/?$", re.IGNORECASE)
 
 
 def _spec(entity: str | None) -> EntitySpec | None:
@@ -117,36 +120,65 @@ class _FeaturesBase:
             return None
         return _spec(request.entity)
 
-    def invalidation_targets(self, request: _core.ApiRequest) -> list[str] | bool | None:
-        """Entities a request invalidates: a list, ``None`` (everything) or ``False`` (nothing)."""
-        op = request.operation
-        if op in _READ_OPS:
-            return False
+    @staticmethod
+    def needs_invalidation(request: _core.ApiRequest) -> bool:
+        """Whether a request may change data (every write; raw calls other than reads)."""
         method = request.method.upper()
-        path = request.path
-        if op == "raw" or request.entity is None:
-            if method in ("GET", "HEAD", "OPTIONS"):
-                return False
-            if method == "POST" and re.search(r"/query(/count)?/?$", path.split("?")[0], re.I):
-                return False
-            first = re.sub(r"^https?://[^/]+/ATServicesRest/V[0-9.]+/", "", path, flags=re.I)
-            name = first.strip("/").split("/")[0] if first else ""
-            spec = _spec(name)
+        if request.operation in _READ_OPS or method in ("GET", "HEAD", "OPTIONS"):
+            return False
+        if request.operation == "raw" or request.entity is None:
+            path = _BASE_RE.sub("", request.path).split("?")[0]
+            return not (method == "POST" and _QUERY_PATH_RE.search(path))
+        return True
+
+    @staticmethod
+    def invalidation(request: _core.ApiRequest, response: _core.ApiResponse | None) -> Invalidation:
+        """What a write made stale. A successful create/update/replace/delete invalidates its
+        entity's queries and counts, the written record by id and, through a parent route, the
+        parent's queries and the parent record; anything less certain (a failed or unknown
+        write, a raw call) invalidates the whole entity, or everything when it is unknown."""
+        path = _BASE_RE.sub("", request.path).split("?")[0].strip("/")
+        spec = _spec(request.entity) if request.entity else None
+        if spec is None:
+            spec = _spec(path.split("/")[0])
             if spec is None:
-                return None
-            targets = [spec.name]
+                return Invalidation(everything=True)
+        name = spec.name
+        route = _child_route(spec, path)
+        parent = _CHILD_PATH_RE.match(path)
+        parents: tuple[str, ...] = (route[0],) if route else ()
+        op = request.operation
+        if (
+            response is None
+            or not response.is_success
+            or op not in ("create", "update", "replace", "delete")
+        ):
+            return Invalidation(entities=(name, *parents))
+        record_id: Any = None
+        if op in ("update", "replace") and isinstance(request.json, Mapping):
+            record_id = request.json.get("id")
+        elif op == "delete":
+            tail = _ID_TAIL_RE.search(path)
+            record_id = int(tail.group(1)) if tail else None
         else:
-            if method in ("GET", "HEAD") and op not in ("delete",):
-                return False
-            spec = _spec(request.entity)
-            targets = [spec.name if spec else str(request.entity)]
-        if spec is not None:
-            route = _child_route(
-                spec, re.sub(r"^https?://[^/]+/ATServicesRest/V[0-9.]+/", "", path, flags=re.I)
-            )
-            if route is not None and route[0] not in targets:
-                targets.append(route[0])
-        return targets
+            try:
+                record_id = json.loads(response.content).get("itemId")
+            except (ValueError, AttributeError):
+                record_id = None
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            return Invalidation(entities=(name, *parents))
+        records = [(name, record_id)]
+        if route is not None and parent is not None:
+            records.append((route[0], int(parent.group(2))))
+        return Invalidation(collections=(name, *parents), records=tuple(records))
+
+
+def get_record_id(request: _core.ApiRequest) -> int | None:
+    """The record id of a get-by-id request (root or child route), else None."""
+    if request.operation != "get":
+        return None
+    tail = _ID_TAIL_RE.search(request.path.split("?")[0])
+    return int(tail.group(1)) if tail else None
 
 
 class SyncFeatures(_FeaturesBase):
@@ -203,7 +235,7 @@ class SyncFeatures(_FeaturesBase):
         if cache.is_cacheable(request):
             self.client._ensure_api_url()
             prepared = self.core.prepare(request)
-            key = cache.key(request, prepared, self.identity)
+            key = cache.key(request, prepared, self.identity, get_record_id(request))
             if key is not None:
                 hit = cache.lookup(key, request.entity, prepared)
                 if hit is not None:
@@ -213,14 +245,15 @@ class SyncFeatures(_FeaturesBase):
             if key is not None:
                 cache.store(key, request.entity, response, time.perf_counter() - start)
             return response
-        targets = self.invalidation_targets(request)
-        if targets is False:
+        if not self.needs_invalidation(request):
             return send(request)
+        written: _core.ApiResponse | None = None
         try:
-            return send(request)
+            written = send(request)
+            return written
         finally:
             if self.core.base_url is not None:
-                cache.invalidate(self.core.base_url, targets or None)  # type: ignore[arg-type]
+                cache.invalidate(self.core.base_url, self.invalidation(request, written))
 
     # warming
 
@@ -253,7 +286,7 @@ class SyncFeatures(_FeaturesBase):
             if not isinstance(record_id, int):
                 continue
             get = _core.get_request(spec, record_id)
-            key = cache.key(get, self.core.prepare(get), self.identity)
+            key = cache.key(get, self.core.prepare(get), self.identity, record_id)
             if key is not None:
                 cache.store_body(key, spec.name, json.dumps({"item": item}).encode())
 
@@ -321,7 +354,8 @@ class AsyncFeatures(_FeaturesBase):
         if cache.is_cacheable(request):
             await self.client._ensure_api_url()
             prepared = self.core.prepare(request)
-            key = await self._backend(cache.key, request, prepared, self.identity)
+            record_id = get_record_id(request)
+            key = await self._backend(cache.key, request, prepared, self.identity, record_id)
             if key is not None:
                 hit = await self._backend(cache.lookup, key, request.entity, prepared)
                 if hit is not None:
@@ -332,14 +366,16 @@ class AsyncFeatures(_FeaturesBase):
                 elapsed = time.perf_counter() - start
                 await self._backend(cache.store, key, request.entity, response, elapsed)
             return response
-        targets = self.invalidation_targets(request)
-        if targets is False:
+        if not self.needs_invalidation(request):
             return await send(request)
+        written: _core.ApiResponse | None = None
         try:
-            return await send(request)
+            written = await send(request)
+            return written
         finally:
             if self.core.base_url is not None:
-                await self._backend(cache.invalidate, self.core.base_url, targets or None)
+                what = self.invalidation(request, written)
+                await self._backend(cache.invalidate, self.core.base_url, what)
 
     async def warm_one(self, name: str) -> int:
         cache = self.cache
@@ -370,6 +406,6 @@ class AsyncFeatures(_FeaturesBase):
             if not isinstance(record_id, int):
                 continue
             get = _core.get_request(spec, record_id)
-            key = cache.key(get, self.core.prepare(get), self.identity)
+            key = cache.key(get, self.core.prepare(get), self.identity, record_id)
             if key is not None:
                 cache.store_body(key, spec.name, json.dumps({"item": item}).encode())

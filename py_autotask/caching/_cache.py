@@ -25,7 +25,14 @@ from .._core import ApiRequest, ApiResponse, PreparedRequest
 from ._backends import CacheBackend, make_backend
 from ._config import CacheConfig
 
-__all__ = ["CACHEABLE_OPERATIONS", "CacheStats", "EntityStats", "ResponseCache", "identity_digest"]
+__all__ = [
+    "CACHEABLE_OPERATIONS",
+    "CacheStats",
+    "EntityStats",
+    "Invalidation",
+    "ResponseCache",
+    "identity_digest",
+]
 
 logger = logging.getLogger("py_autotask.cache")
 
@@ -46,6 +53,17 @@ def identity_digest(auth_headers: Mapping[str, str]) -> str:
 def _zone(url: str) -> str:
     netloc = urlsplit(url).netloc.lower()
     return hashlib.sha256(netloc.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """What a write makes stale: the query/count/list results of ``collections``, the
+    get-by-id entries of ``records``, everything of ``entities``, or everything at all."""
+
+    collections: tuple[str, ...] = ()
+    records: tuple[tuple[str, int], ...] = ()
+    entities: tuple[str, ...] = ()
+    everything: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,25 +161,34 @@ class ResponseCache:
             and request.method in ("GET", "POST")
         )
 
-    def _generation_keys(self, zone: str, entity: str) -> list[str]:
-        return [f"{self._prefix}gen:{zone}:{entity}", f"{self._prefix}gen:{zone}:*"]
+    def _gen(self, zone: str, suffix: str) -> str:
+        return f"{self._prefix}gen:{zone}:{suffix}"
 
-    def key(self, request: ApiRequest, prepared: PreparedRequest, identity: str) -> str | None:
+    def key(
+        self,
+        request: ApiRequest,
+        prepared: PreparedRequest,
+        identity: str,
+        record_id: int | None = None,
+    ) -> str | None:
         """The storage key of a cacheable request at the current generations; None on a backend
-        failure (the request is then simply not cached)."""
+        failure (the request is then simply not cached). ``record_id`` marks a get-by-id, which
+        only its own record's writes (or a whole-entity invalidation) make stale; every other
+        read goes stale with any write to its entity."""
         entity = request.entity or "-"
         zone = _zone(prepared.url)
+        scope = f"{entity}:id:{record_id}" if record_id is not None else f"{entity}:q"
+        names = [self._gen(zone, "*"), self._gen(zone, f"{entity}:all"), self._gen(zone, scope)]
         try:
-            gen_entity, gen_all = self.backend.counters(self._generation_keys(zone, entity))
+            generations = self.backend.counters(names)
         except Exception as exc:  # a broken cache must never break the client
             self._backend_error("read generations", exc)
             return None
         digest = hashlib.sha256()
         digest.update(prepared.method.encode() + b"\n" + prepared.url.encode() + b"\n")
         digest.update(prepared.content or b"")
-        return (
-            f"{self._prefix}r:{identity}:{entity}:{gen_entity}.{gen_all}:{digest.hexdigest()[:40]}"
-        )
+        gens = ".".join(str(g) for g in generations)
+        return f"{self._prefix}r:{identity}:{entity}:{gens}:{digest.hexdigest()[:40]}"
 
     # lookups and stores
 
@@ -221,17 +248,25 @@ class ResponseCache:
 
     # invalidation
 
-    def invalidate(self, url: str, entities: list[str] | None) -> None:
-        """Make every cached response of ``entities`` (all entities when None) on the zone of
-        ``url`` unreachable, for every process sharing the backend."""
+    def invalidate(self, url: str, what: Invalidation) -> None:
+        """Make the cached responses ``what`` names (on the zone of ``url``) unreachable, for
+        every process sharing the backend."""
         zone = _zone(url)
-        names = entities if entities is not None else ["*"]
-        for name in names:
+        names: list[str] = []
+        if what.everything:
+            names.append("*")
+        names.extend(f"{e}:all" for e in what.entities)
+        names.extend(f"{e}:q" for e in what.collections)
+        names.extend(f"{e}:id:{i}" for e, i in what.records)
+        failed = False
+        for name in dict.fromkeys(names):
             try:
-                self.backend.incr(f"{self._prefix}gen:{zone}:{name}")
+                self.backend.incr(self._gen(zone, name))
             except Exception as exc:
                 self._backend_error("invalidate", exc)
-                continue
+                failed = True
+                break
+        if names and not failed:
             with self._lock:
                 self._invalidations += 1
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AutotaskConfigError
-from ._cache import CacheStats, ResponseCache
+from ._cache import CacheStats, Invalidation, ResponseCache
 from ._config import CacheConfig
 from ._metadata import collection_name
 
@@ -77,7 +77,10 @@ class _ControlBase:
         base = self._features.core.base_url
         if base is None:
             return
-        self._cache.invalidate(base, _names(entities) if entities is not None else None)
+        if entities is None:
+            self._cache.invalidate(base, Invalidation(everything=True))
+        else:
+            self._cache.invalidate(base, Invalidation(entities=tuple(_names(entities))))
 
     def _features_metadata_refresh(self) -> None:
         raise NotImplementedError

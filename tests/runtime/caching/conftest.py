@@ -16,7 +16,7 @@ simulator = pytest.importorskip("py_autotask.simulator")
 pytestmark = pytest.mark.xdist_group("caching")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sim() -> Iterator[Any]:
     with simulator.Simulator(seed=7, profile="tiny", hourly_threshold=0, thread_limit=0) as s:
         yield s
@@ -35,7 +35,6 @@ def make_client(fresh_sim: Any) -> Iterator[Callable[..., AutotaskClient]]:
     def make(config: CacheConfig | None = None, **kwargs: Any) -> AutotaskClient:
         client = AutotaskClient(
             **fresh_sim.credentials,
-            api_url=fresh_sim.url,
             cache_config=config if config is not None else CacheConfig(),
             **kwargs,
         )
@@ -52,7 +51,6 @@ def make_async_client(fresh_sim: Any) -> Callable[..., AsyncAutotaskClient]:
     def make(config: CacheConfig | None = None, **kwargs: Any) -> AsyncAutotaskClient:
         return AsyncAutotaskClient(
             **fresh_sim.credentials,
-            api_url=fresh_sim.url,
             cache_config=config if config is not None else CacheConfig(),
             **kwargs,
         )

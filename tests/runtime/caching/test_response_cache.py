@@ -64,8 +64,9 @@ def test_key_is_the_full_request(make_client: Any, fresh_sim: Any) -> None:
 
 def test_update_invalidates_reads_of_the_entity(make_client: Any, fresh_sim: Any) -> None:
     client = make_client()
-    ticket = _first_ticket(client)
+    ticket, other = client.tickets.query(max_records=2).items
     assert client.tickets.get(ticket.id) is not None
+    assert client.tickets.get(other.id) is not None
     before = client.tickets.count()
     client.companies.count()
     client.tickets.update({"id": ticket.id, "title": "changed through the client"})
@@ -73,12 +74,35 @@ def test_update_invalidates_reads_of_the_entity(make_client: Any, fresh_sim: Any
     again = client.tickets.get(ticket.id)
     assert again is not None and again.title == "changed through the client"
     assert client.tickets.count() == before
-    client.companies.count()  # another entity keeps its entries
+    assert client.tickets.get(other.id) is not None  # another record keeps its entry
+    client.companies.count()  # and so does another entity
     assert [(e.operation, e.entity) for e in requests(fresh_sim)] == [
         ("get", "Tickets"),
         ("count", "Tickets"),
     ]
     assert client.cache.stats().invalidations == 1
+
+
+def test_create_invalidates_queries_and_the_new_id(make_client: Any, fresh_sim: Any) -> None:
+    client = make_client()
+    last = max(t.id for t in client.tickets.query_all())
+    assert client.tickets.get(last + 1) is None  # a cached 200 {"item": null}
+    count = client.tickets.count()
+    template = client.tickets.get(last)
+    assert template is not None
+    new_id = client.tickets.create(
+        {
+            "title": "new",
+            "status": template.status,
+            "priority": template.priority,
+            "companyID": template.company_id,
+        }
+    )
+    assert new_id == last + 1
+    fresh_sim.clear_journal()
+    assert client.tickets.get(new_id) is not None
+    assert client.tickets.count() == count + 1
+    assert len(requests(fresh_sim)) == 2
 
 
 def test_child_route_write_invalidates_child_and_parent(make_client: Any, fresh_sim: Any) -> None:
@@ -211,7 +235,7 @@ def test_memory_backend_is_a_bounded_lru(make_client: Any, fresh_sim: Any) -> No
 
 
 def test_cache_is_off_without_a_config(fresh_sim: Any) -> None:
-    with AutotaskClient(**fresh_sim.credentials, api_url=fresh_sim.url) as client:
+    with AutotaskClient(**fresh_sim.credentials) as client:
         client.tickets.count()
         client.tickets.count()
         assert len(requests(fresh_sim)) == 2

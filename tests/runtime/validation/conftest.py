@@ -38,7 +38,7 @@ def _tenant_schemas(target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     schemas = _tenant_schemas(tmp_path_factory.mktemp("tenant") / "schemas")
     with simulator.Simulator(
@@ -111,7 +111,6 @@ def make_client(fresh_sim: Any, wire: Wire) -> Iterator[Callable[..., AutotaskCl
     def make(config: ValidationConfig | None = None, **kwargs: Any) -> AutotaskClient:
         client = AutotaskClient(
             **fresh_sim.credentials,
-            api_url=fresh_sim.url,
             transport=RecordingTransport(wire),
             validation_config=config,
             **kwargs,
@@ -134,7 +133,6 @@ def make_async_client(fresh_sim: Any, wire: Wire) -> Callable[..., AsyncAutotask
     def make(config: ValidationConfig | None = None) -> AsyncAutotaskClient:
         return AsyncAutotaskClient(
             **fresh_sim.credentials,
-            api_url=fresh_sim.url,
             transport=AsyncRecordingTransport(wire),
             validation_config=config,
         )
