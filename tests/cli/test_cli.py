@@ -328,3 +328,61 @@ def test_export_parquet_with_relationships_and_fields(
     assert [(int(r["id"]), r["title"]) for r in rows] == [
         (r["id"], r["title"]) for r in records if r["id"] <= 5
     ]
+
+
+def test_demo_syncs_the_embedded_simulator_and_writes_parquet(tmp_path: Path) -> None:
+    import sqlite3
+
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "demo"
+    result = run(["demo", "--out", str(out), "--size", "tiny", "-q"], {})
+    assert result.exit_code == 0, result.stderr
+    assert "demo summary" in result.stdout and "sync run" in result.stdout
+    con = sqlite3.connect(out / "autotask.db")
+    try:
+        for table in ("tickets", "companies", "time_entries"):
+            n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            ids = [r[0] for r in con.execute(f"SELECT id FROM {table} ORDER BY id")]
+            parquet = pq.read_table(out / "parquet" / f"{table}.parquet")
+            assert n > 0 and parquet.num_rows == n
+            assert parquet.column("id").to_pylist() == ids
+        assert str(
+            pq.read_schema(out / "parquet" / "tickets.parquet").field("createDate").type
+        ) == ("timestamp[us]")
+    finally:
+        con.close()
+
+
+def test_simulator_serve_runs_in_the_foreground(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    script = Path(sys.executable).parent / "py-autotask"
+    proc = subprocess.Popen(
+        [str(script), "simulator", "serve", "--port", "0", "--profile", "tiny", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = ""
+        deadline = time.monotonic() + 60
+        while "ATServicesRest" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+        url = line.split("simulator:", 1)[1].strip()
+        env = dict(
+            os.environ,
+            AUTOTASK_USERNAME="api.user@simulator.autotask.example",
+            AUTOTASK_SECRET="simulator-secret-0001",
+            AUTOTASK_INTEGRATION_CODE="SIMULATORTRACKINGID00000001",
+            AUTOTASK_API_URL=url,
+        )
+        count = subprocess.run(
+            [str(script), "count", "Companies"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert count.returncode == 0 and int(count.stdout) > 0, count.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
