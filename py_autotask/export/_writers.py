@@ -158,7 +158,9 @@ def sheet_title(name: str, taken: set[str]) -> str:
 
 class ExcelBook:
     """A write-only openpyxl workbook with a sheet per entity (a second sheet when an entity has
-    more rows than Excel allows). Datetimes are written as naive UTC; text longer than Excel's
+    more rows than Excel allows). Datetimes are written as naive UTC; XML turns CR LF into LF and an
+    empty text is an empty cell; text
+    longer than Excel's
     32,767-character cell limit is truncated and reported; characters XML cannot hold are dropped
     and reported."""
 
