@@ -17,6 +17,7 @@ from ._model import AutotaskModel, Page
 from ._reconcile import acreate_exactly_once, create_exactly_once
 from ._spec import EntitySpec, RouteSpec
 from .compat._filters import convert_legacy_filter
+from .compat._results import CreatedId
 from .exceptions import AutotaskOperationNotSupportedError
 from .query import FilterArg, build_query_body
 
@@ -147,7 +148,7 @@ class SyncEntity(_EntityBase[M]):
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
     ) -> int:
         request = _core.create_request(self._spec, data, parent_id=parent_id, parent=parent)
-        return create_exactly_once(self._client, self._spec, request)
+        return CreatedId(create_exactly_once(self._client, self._spec, request))
 
     def _update(
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
@@ -257,7 +258,7 @@ class AsyncEntity(_EntityBase[M]):
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
     ) -> int:
         request = _core.create_request(self._spec, data, parent_id=parent_id, parent=parent)
-        return await acreate_exactly_once(self._client, self._spec, request)
+        return CreatedId(await acreate_exactly_once(self._client, self._spec, request))
 
     async def _update(
         self, data: _core.WriteData, *, parent_id: int | None = None, parent: str | None = None
@@ -324,7 +325,7 @@ class SyncChildCollection(_ChildBase[M]):
     def _write(self, op: _core.WriteOperation, data: _core.WriteData) -> int:
         request = _core.child_write_request(self._spec, self._route, self._parent_id, op, data)
         if op == "create":
-            return create_exactly_once(self._client, self._spec, request)
+            return CreatedId(create_exactly_once(self._client, self._spec, request))
         response = self._client._send(request)
         fallback = _core.record_id(data)
         return self._client._core.read_item_id(response, fallback=fallback)
@@ -370,7 +371,7 @@ class AsyncChildCollection(_ChildBase[M]):
     async def _write(self, op: _core.WriteOperation, data: _core.WriteData) -> int:
         request = _core.child_write_request(self._spec, self._route, self._parent_id, op, data)
         if op == "create":
-            return await acreate_exactly_once(self._client, self._spec, request)
+            return CreatedId(await acreate_exactly_once(self._client, self._spec, request))
         response = await self._client._send(request)
         fallback = _core.record_id(data)
         return self._client._core.read_item_id(response, fallback=fallback)

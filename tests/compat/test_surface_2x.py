@@ -127,6 +127,17 @@ def test_contacts_create(readme_sim: Simulator, client: AutotaskClient) -> None:
     contact = client.contacts.get(new_id)
     assert contact is not None and contact["companyID"] == 12345
     assert contact["emailAddress"] == "ada@example.com"
+    assert isinstance(new_id, int) and repr(new_id) == str(int(new_id))
+    # 2.x returned a CreateResponse; its .item_id / ["itemId"] still work, with a warning.
+    with pytest.warns(DeprecationWarning, match=r"use the value itself instead of \.item_id"):
+        assert new_id.item_id == contact.id  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match=r"instead of \['itemId'\]"):
+        assert new_id["itemId"] == contact.id  # type: ignore[index]
+    note_id = client.tickets.notes(12345).create(
+        {"title": "t", "description": "d", "noteType": 1, "publish": 1}
+    )
+    with pytest.warns(DeprecationWarning, match="item_id"):
+        assert note_id.item_id == note_id  # type: ignore[attr-defined]
 
 
 def test_api_error_keeps_autotasks_message(client: AutotaskClient) -> None:
