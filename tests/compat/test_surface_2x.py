@@ -222,3 +222,27 @@ def test_async_create_with_query_async(readme_sim: Simulator) -> None:
 
     legacy_ids, new_ids = asyncio.run(main())
     assert legacy_ids == new_ids and 12345 in legacy_ids
+
+
+def test_plan_sketch_dict_filter_with_picklist_labels(readme_sim: Simulator) -> None:
+    """``await client.tickets.query_async({"status": <label>})``: the dict becomes an eq filter
+    (warned), and the validation layer maps the tenant's label to its value."""
+    from py_autotask.exceptions import AutotaskInputError
+    from py_autotask.validation import ValidationConfig
+
+    async def main() -> tuple[list[int], list[int]]:
+        async with AsyncAutotaskClient(
+            **client_kwargs(readme_sim), validation_config=ValidationConfig()
+        ) as client:
+            with pytest.warns(DeprecationWarning, match=r"F\('status'\)\.eq\('New'\)"):
+                by_label = await client.tickets.query_async({"status": "New"})
+            by_value = await client.tickets.query(F("status").eq(1))
+            with (
+                pytest.warns(DeprecationWarning),
+                pytest.raises(AutotaskInputError, match="unknown label 'open'"),
+            ):
+                await client.tickets.query_async({"status": "open"})
+            return [t.id for t in by_label.items], [t.id for t in by_value.items]
+
+    labelled, valued = asyncio.run(main())
+    assert labelled == valued and labelled
