@@ -131,6 +131,11 @@ def _errors() -> Iterator[None]:
         _fail(str(exc), EXIT_USAGE, "pass --overwrite to replace it, or --resume to continue")
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_ERROR)
+    except Exception as exc:
+        # database drivers, files, missing extras: one line, no traceback, secrets scrubbed
+        from ..exceptions import scrub_secrets
+
+        _fail(scrub_secrets(f"{type(exc).__name__}: {exc}", _SECRETS), EXIT_ERROR)
 
 
 # --- shared options -------------------------------------------------------------------------------
@@ -160,6 +165,10 @@ FilterOpt = Annotated[
         help='Filter expression, e.g. "status = 5 and (priority <= 2 or title contains VIP)".',
     ),
 ]
+
+
+#: secrets resolved by this process, scrubbed from unexpected error messages
+_SECRETS: list[str] = []
 
 
 def _client(
@@ -195,6 +204,7 @@ def _client(
             "and AUTOTASK_INTEGRATION_CODE, or add a profile: py-autotask profile add NAME "
             "--username ... (try `py-autotask demo` for a credential-free run)",
         )
+    _SECRETS.extend(v for v in (creds.secret, creds.integration_code) if v)
     return AutotaskClient(**creds.kwargs())
 
 

@@ -187,6 +187,10 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
     assert wrong_op.exit_code in (0, EXIT_ERROR, EXIT_USAGE)
     typer_usage = run(["query"], env)
     assert typer_usage.exit_code == EXIT_USAGE
+    # an unreachable database: one line on stderr, exit 1, no password
+    down = run(["sync", "--status", "--db", "postgresql://u:pw-not-shown@127.0.0.1:1/x"], env)
+    assert down.exit_code == EXIT_ERROR and "OperationalError" in down.stderr
+    assert "pw-not-shown" not in down.stderr and "Traceback" not in down.stderr
 
 
 def test_auth_errors_exit_3_and_never_show_the_secret(env: dict[str, str]) -> None:
