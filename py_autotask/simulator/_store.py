@@ -189,6 +189,7 @@ class Store:
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         for pragma in (
+            "page_size=16384",  # ~2.6 KB documents waste a third of 4 KB pages
             "journal_mode=OFF",
             "synchronous=OFF",
             "temp_store=MEMORY",
