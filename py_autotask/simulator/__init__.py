@@ -7,6 +7,7 @@ thread), ``python -m py_autotask.simulator serve`` or the ``autotask_simulator``
 from __future__ import annotations
 
 try:
+    import orjson  # noqa: F401
     import starlette  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra

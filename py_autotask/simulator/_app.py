@@ -277,7 +277,7 @@ class SimulatorApp:
                 state.faults.latency_seconds(e) for e in latencies if not e.get("per_record")
             )
             await state.clock.sleep(pre)
-            pre_terminal = terminal is not None and terminal["type"] != "commit_then_drop"
+            pre_terminal = terminal is not None and not terminal["type"].startswith("commit_then")
             if (
                 terminal is not None
                 and pre_terminal
@@ -593,6 +593,10 @@ class SimulatorApp:
         if effect["type"] == "commit_then_drop":
             entry.status = 0
             await _abort(send)
+            return
+        if effect["type"] == "commit_then_delay":
+            await self.state.clock.sleep(float(effect.get("seconds", 30.0)))
+            await self._send(send, entry, reply)
             return
         await self._pre_fault(send, entry, effect)
 

@@ -14,8 +14,9 @@ Effect types: ``status`` (any status; ``errors`` list or raw ``body``; optional 
 ``opaque`` (500 with a non-JSON body), ``latency`` (``dist`` fixed|uniform|lognormal with
 ``seconds`` | ``low``/``high`` | ``median``/``sigma``, plus optional ``per_record`` seconds),
 ``malformed`` (200, invalid JSON), ``truncated`` (body cut short, connection closed),
-``empty`` (200, empty body), ``reset`` (connection closed without a response) and
-``commit_then_drop`` (the request is applied, then the connection is closed without a response).
+``empty`` (200, empty body), ``reset`` (connection closed without a response),
+``commit_then_drop`` (the request is applied, then the connection is closed without a response)
+and ``commit_then_delay`` (the request is applied, the response is held ``seconds`` first).
 Match keys are optional and case-insensitive; ``path`` is a substring of the request path.
 """
 
@@ -42,6 +43,7 @@ EFFECT_TYPES = frozenset(
         "empty",
         "reset",
         "commit_then_drop",
+        "commit_then_delay",
     }
 )
 _ids = itertools.count(1)

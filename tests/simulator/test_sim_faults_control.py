@@ -152,3 +152,14 @@ def test_seed_endpoint_adds_records(fresh: Simulator) -> None:
         )
         assert r.status_code == 200, r.text
     fresh.reset()
+
+
+def test_commit_then_delay_outlives_the_client_timeout(fresh: Simulator) -> None:
+    fresh.faults.add(
+        match={"operation": "update"}, effect={"type": "commit_then_delay", "seconds": 1.0}
+    )
+    with httpx.Client(base_url=fresh.url, headers=fresh.headers, timeout=0.3) as c:
+        with pytest.raises(httpx.ReadTimeout):
+            c.patch("Tickets", json={"id": 1, "title": "slow but saved"})
+    with api_client(fresh) as c:
+        assert c.get("Tickets/1").json()["item"]["title"] == "slow but saved"
