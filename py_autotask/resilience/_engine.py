@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,16 @@ logger = logging.getLogger("py_autotask.resilience")
 
 #: Autotask's usage-based latency steps: (usage fraction, added seconds per request).
 USAGE_LATENCY = ((0.5, 0.5), (0.75, 1.0))
+
+
+_GONE_RE = re.compile(rb"does not exist|not found|no longer exists", re.IGNORECASE)
+
+
+def _gone(response: ApiResponse) -> bool:
+    """The record is not there: a 404, or Autotask's 500 "... does not exist or is invalid"."""
+    if response.status_code == 404:
+        return True
+    return response.status_code in (400, 500) and bool(_GONE_RE.search(response.content[:4096]))
 
 
 def _hash(*parts: str) -> str:
@@ -274,9 +285,9 @@ class Engine:
             if response is None:
                 assert error is not None
                 raise error
-            if call.maybe_applied and prepared.method == "DELETE" and response.status_code == 404:
+            if call.maybe_applied and prepared.method == "DELETE" and _gone(response):
                 logger.debug(
-                    "DELETE %s: 404 after an unknown outcome: already deleted",
+                    "DELETE %s: gone after an attempt with an unknown outcome: it was deleted",
                     self.safe_url(prepared),
                 )
                 return ApiResponse(204, {}, b"", prepared)

@@ -182,7 +182,6 @@ class SyncPipeline:
         engine, backend = self.engine, self.backend
         if endpoint is None or backend is None:
             return None
-        engine.note_sent()
         if call is not None:
             if engine.shared_check_due():
                 engine.adopt_shared(backend.get(engine.snapshot_key))
@@ -190,6 +189,7 @@ class SyncPipeline:
             if engine.poll_due():
                 self.poll_threshold()
                 self._budget_gate(call)
+        engine.note_sent()
         self._take_token()
         key = engine.slot_key(endpoint)
         pacing = engine.pacing
@@ -378,7 +378,6 @@ class AsyncPipeline:
         engine, backend = self.engine, self.backend
         if endpoint is None or backend is None:
             return None
-        engine.note_sent()
         if call is not None:
             if engine.shared_check_due():
                 engine.adopt_shared(await backend.get(engine.snapshot_key))
@@ -386,6 +385,7 @@ class AsyncPipeline:
             if engine.poll_due():
                 await self.poll_threshold()
                 await self._budget_gate(call)
+        engine.note_sent()
         await self._take_token()
         key = engine.slot_key(endpoint)
         pacing = engine.pacing

@@ -332,3 +332,15 @@ def test_debug_logs_never_contain_credentials(fresh: Any, caplog: Any) -> None:
     assert "retry 3" in text and "threshold:" in text
     for secret in secrets_of(fresh):
         assert secret not in text
+
+
+def test_delete_whose_first_attempt_committed_counts_as_done(fresh: Any) -> None:
+    with AutotaskClient(**creds(fresh), retry_config=fast_retry()) as client:
+        group = client.contact_groups.query(paged(1)).items[0]
+        fresh.clear_journal()
+        fresh.add_fault(
+            {"match": {"operation": "delete"}, "effect": "commit_then_drop", "count": 1}
+        )
+        client.contact_groups.delete(group.id)  # retried: "does not exist" now means done
+        assert client.contact_groups.get(group.id) is None
+    assert [e.status for e in fresh.journal(operation="delete")] == [0, 500]
