@@ -6,6 +6,7 @@ API-shaped files are kept as raw bytes so the metadata endpoints serve them verb
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,17 +188,26 @@ class EntityMeta:
         return self.root_operations is not None and op in self.root_operations
 
 
+SCHEMAS_ENV = "AUTOTASK_SIMULATOR_SCHEMAS"
+
+
 def default_schemas_dir() -> Path:
-    """The repository's ``schemas/`` directory (py_autotask/../schemas) when it exists."""
-    here = Path(__file__).resolve().parent.parent.parent
-    for candidate in (here / "schemas", Path.cwd() / "schemas"):
+    """Where the metadata snapshot is: ``$AUTOTASK_SIMULATOR_SCHEMAS``, the repository's
+    ``schemas/`` (py_autotask/../schemas, for checkouts and editable installs), schemas shipped
+    inside the package (``py_autotask/_schemas``), or ``./schemas``."""
+    package = Path(__file__).resolve().parent.parent
+    candidates = [package.parent / "schemas", package / "_schemas", Path.cwd() / "schemas"]
+    env = os.environ.get(SCHEMAS_ENV)
+    if env:
+        candidates.insert(0, Path(env))
+    for candidate in candidates:
         if (candidate / "entities").is_dir():
             return candidate
+    looked = ", ".join(str(c) for c in candidates)
     raise SchemasNotFoundError(
-        "Autotask metadata snapshot not found (looked for schemas/entities next to the py_autotask "
-        f"package in {here} and in the current directory). Pass the directory explicitly: "
-        "Simulator(schemas_dir='path/to/schemas') or `python -m py_autotask.simulator serve "
-        "--schemas-dir path/to/schemas`."
+        f"Autotask metadata snapshot not found (looked for entities/ in {looked}). Pass the "
+        "directory explicitly: Simulator(schemas_dir='path/to/schemas'), `python -m "
+        f"py_autotask.simulator serve --schemas-dir path/to/schemas`, or set {SCHEMAS_ENV}."
     )
 
 
