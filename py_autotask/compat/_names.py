@@ -16,6 +16,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from py_autotask_generated.entities import ATTRIBUTES, SOAP_ENTITIES, resolve_name
@@ -188,8 +189,9 @@ def _collection_for(name: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _nearest(name: str, extra: list[str] | None = None, n: int = 3) -> list[str]:
-    pool = list(ATTRIBUTES) + (extra or [])
+@lru_cache(maxsize=512)
+def _nearest(name: str, n: int = 3) -> tuple[str, ...]:
+    pool = list(ATTRIBUTES)
     key = re.sub(r"[^a-z0-9_]", "", name.lower())
     matches = difflib.get_close_matches(key, pool, n=n, cutoff=0.5)
     if len(matches) < n:
@@ -200,7 +202,7 @@ def _nearest(name: str, extra: list[str] | None = None, n: int = 3) -> list[str]
         matches += overlap[: n - len(matches)]
     if not matches:
         matches = difflib.get_close_matches(key, pool, n=n, cutoff=0.0)
-    return matches
+    return tuple(matches)
 
 
 def resolve_legacy_name(name: str, *, owner: str = "client") -> NameResolution:
@@ -269,6 +271,6 @@ def resolve_client_attribute(client: Any, name: str, *, owner: str = "client") -
     raise AutotaskUnknownEntityError(
         resolution.message,
         name=name,
-        suggestions=_nearest(name),
+        suggestions=list(_nearest(name)),
         alternative=NOT_REST_ENTITIES_2X.get(name) or REMOVED_CLIENT_METHODS_2X.get(name),
     )

@@ -37,7 +37,7 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(sim: Simulator) -> Iterator[AutotaskClient]:
     with AutotaskClient(**client_kwargs(sim)) as c:
         yield c

@@ -246,3 +246,41 @@ def test_plan_sketch_dict_filter_with_picklist_labels(readme_sim: Simulator) -> 
 
     labelled, valued = asyncio.run(main())
     assert labelled == valued and labelled
+
+
+def test_create_takes_2x_credentials_objects(readme_sim: Simulator) -> None:
+    from py_autotask.types import AuthCredentials
+
+    credentials = AuthCredentials(
+        username=README_USERNAME,
+        integration_code=README_INTEGRATION_CODE,
+        secret=README_SECRET,
+        api_url=readme_sim.url,
+    )
+    assert README_SECRET not in repr(credentials)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with AutotaskClient.create(credentials) as client:
+            ticket = client.tickets.get(12345)
+    assert ticket is not None and ticket.title == TICKET_TITLE
+
+
+def test_2x_positional_constructor_warns_and_works(readme_sim: Simulator) -> None:
+    from py_autotask.auth import AutotaskAuth
+    from py_autotask.types import AuthCredentials
+
+    auth = AutotaskAuth(
+        AuthCredentials(
+            username=README_USERNAME,
+            integration_code=README_INTEGRATION_CODE,
+            secret=README_SECRET,
+            api_url=readme_sim.url,
+        )
+    )
+    with pytest.warns(
+        DeprecationWarning, match=r"AutotaskClient\(auth, config\) is the py-autotask 2\.x"
+    ):
+        client = AutotaskClient(auth)  # type: ignore[arg-type]
+    with client:
+        assert client.api_url == readme_sim.url
+        assert client.tickets.get(12345) is not None
