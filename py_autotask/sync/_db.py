@@ -119,6 +119,7 @@ class EntityState:
     cursor_id: int | None = None  # last id committed in the pass in progress
     filter_from: str | None = None  # lower bound of the pass in progress (API datetime)
     pending_watermark: str | None = None  # max change-tracking value seen in the pass
+    pass_started: str | None = None  # when the pass in progress began (min of local/server clock)
     watermark: str | None = None  # committed change-tracking watermark
     id_watermark: int | None = None  # highest id ever committed
     last_full_load: str | None = None

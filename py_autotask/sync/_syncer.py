@@ -26,7 +26,9 @@ pass's filter and cursor so a resumed run continues the same pass.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import email.utils
 import logging
 import re
 import signal
@@ -242,6 +244,7 @@ class Syncer:
         self.progress = progress
         self._stop = threading.Event()
         self._logs = deletion_logs()
+        self._server_now: _dt.datetime | None = None  # from the last response's Date header
 
     # -- control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -420,6 +423,13 @@ class Syncer:
         response = self.client._send(request)
         if res is not None:
             res.requests += 1
+        date = _header(response.headers, "date")
+        if date:
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                server = email.utils.parsedate_to_datetime(date)
+                if server.tzinfo is not None:
+                    server = server.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+                self._server_now = server
         return self.client._core.read_json(response)
 
     def _metadata(self, spec: EntitySpec, res: EntitySyncResult) -> _Meta:
@@ -513,7 +523,13 @@ class Syncer:
 
         state = db.read_state(name) or EntityState(entity=name, table_name=table)
         state.run_id = run_id
+        # A pass's watermark is never later than the moment it started: rows changed while it
+        # runs (behind its cursor) are then read by the next run. Take the earlier of our clock
+        # and the server's (Date header of the metadata response) so clock skew only widens the
+        # window. The overlap covers in-flight transactions.
         run_start = _utcnow()
+        if self._server_now is not None:
+            run_start = min(run_start, self._server_now)
         log = self._logs.get(name)
 
         if full or (state.last_full_load is None and state.phase == "idle"):
@@ -525,6 +541,8 @@ class Syncer:
                 self._init_log_state(db, log, run_start, run_id)
         elif state.phase != "idle" and state.cursor_id is not None:
             res.mode = "resumed-" + state.phase
+            if state.pass_started:
+                run_start = parse_datetime(state.pass_started) or run_start
         else:
             res.mode = "incremental"
             if tracking_col and state.watermark:
@@ -540,6 +558,8 @@ class Syncer:
                 else (state.id_watermark if state.id_watermark is not None else -1)
             )
             state.pending_watermark = None
+        if not res.mode.startswith("resumed-") or not state.pass_started:
+            state.pass_started = format_api_datetime(run_start)
         state.status = "running"
         db.write(db.state_steps(state))
 
@@ -597,12 +617,12 @@ class Syncer:
         # pass complete: commit the watermark
         pending = parse_datetime(state.pending_watermark or "")
         if pending is not None:
-            pending = min(pending, run_start)  # never trust future-dated values
+            pending = min(pending, run_start)  # the pass's start (also: future-dated values)
             current = parse_datetime(state.watermark or "")
             if current is None or pending > current:
                 state.watermark = format_api_datetime(pending)
         elif tracking_col and state.watermark is None:
-            state.watermark = format_api_datetime(run_start - overlap)
+            state.watermark = format_api_datetime(run_start)
         if state.phase == "full":
             state.last_full_load = _iso(run_start)
             if state.last_reconciliation is None:
@@ -613,6 +633,7 @@ class Syncer:
             None,
             None,
         )
+        state.pass_started = None
         state.status = "ok"
         state.message = None
         state.updated_at = _iso(_utcnow())
@@ -680,6 +701,8 @@ class Syncer:
         key = f"{log.log}->{log.entity}"
         state = db.read_state(key)
         run_start = _utcnow()
+        if self._server_now is not None:
+            run_start = min(run_start, self._server_now)
         if state is None or not state.watermark:
             self._init_log_state(db, log, run_start - overlap, run_id)
             state = db.read_state(key)
@@ -793,6 +816,18 @@ class Syncer:
             db.write(db.upsert_steps(RUNS_TABLE, cols, [row], key=("run_id", "entity")))
         except Exception as exc:  # pragma: no cover - bookkeeping must not hide the real outcome
             logger.warning("could not record the run: %s", exc)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    try:
+        value = headers.get(name)
+    except AttributeError:  # pragma: no cover - not a mapping
+        return None
+    if value is None:
+        for key, v in headers.items():
+            if key.lower() == name:
+                return v
+    return value
 
 
 def _same_time(stored: Any, api_value: Any) -> bool:

@@ -417,3 +417,32 @@ def test_an_api_error_mid_pass_is_recorded_and_the_next_run_resumes(
     res = _sync(fresh, url, ["Tickets"]).entities[0]
     assert res.mode == "resumed-full" and res.status == "ok" and res.created == TICKETS - 1000
     assert_same(expected_rows(fresh, "Tickets"), db_rows(url, "tickets", "Tickets"))
+
+
+def test_rows_changed_behind_the_cursor_during_a_full_load_are_caught_next_run(
+    fresh: Simulator, tmp_path: Path
+) -> None:
+    """The watermark is the pass's start, not the newest value read: a ticket updated after the
+    full load passed its id (while a later ticket was updated too) is read by the next run, even
+    with no overlap window."""
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    records = sim_records(fresh, "Tickets")
+    early, late = records[0]["id"], records[-1]["id"]
+    with client_for(fresh) as client:
+
+        def after_page(entity: str, phase: str, done: int, total: int | None) -> None:
+            if phase == "full" and done == 500:
+                client.raw_request("PATCH", "Tickets", json={"id": early, "title": "behind"})
+                time.sleep(0.01)
+                client.raw_request("PATCH", "Tickets", json={"id": late, "title": "ahead"})
+
+        syncer = client.create_syncer(progress=after_page)
+        zero = _dt.timedelta(0)
+        syncer.sync_to_database(url, ["Tickets"], overlap=zero, handle_signals=False)
+        res = client.create_syncer().sync_to_database(
+            url, ["Tickets"], overlap=zero, handle_signals=False
+        )
+    assert res.entities[0].updated >= 1
+    rows = db_rows(url, "tickets", "Tickets")
+    assert rows[early]["title"] == "behind" and rows[late]["title"] == "ahead"
+    assert_same(expected_rows(fresh, "Tickets"), rows)
