@@ -1,0 +1,468 @@
+"""Turn input rows (CSV strings, SQL values, DataFrame cells, dicts) into API bodies, and check them.
+
+Pure functions, no I/O. Structure (type, length, required, read-only, reference type) comes from the
+generated :class:`~py_autotask._spec.EntitySpec`; tenant facts (picklist values and labels, UDF
+names) from :class:`TenantFields`, built from the tenant's own ``entityInformation/fields`` and
+``userDefinedFields`` answers.
+
+Conversions, by the field's ``dataType``:
+
+- integer/long/short: ``"12"`` -> 12 (``"12.0"`` and integral floats too); anything else is a problem;
+- double/decimal/float: ``"12.5"`` -> 12.5;
+- boolean: true/false, 1/0, yes/no, y/n (any case);
+- datetime: ISO 8601 (``2024-01-31``, ``2024-01-31T09:30``, ``...Z``, offsets); naive times are UTC;
+  sent as ``YYYY-MM-DDTHH:MM:SS.fffZ``;
+- date: ISO date;
+- picklists: the value (``"2"``) or its label in the tenant (``"High"``, any case);
+- string: ``str(value)``.
+
+An empty cell means "not given" (left out of the body); the ``null_value`` marker (``<null>`` by
+default) means "set to null".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .._spec import EntitySpec, FieldSpec
+from .._validation import validate_record
+from ..query import to_api_value
+from ._results import RowProblem
+
+__all__ = [
+    "DEFAULT_NULL_VALUE",
+    "EXPECTED_PREFIX",
+    "ConvertOptions",
+    "PreparedRow",
+    "TenantFields",
+    "column_problems",
+    "prepare_row",
+]
+
+DEFAULT_NULL_VALUE = "<null>"
+#: Columns named ``expected.<field>`` carry the value the caller saw (for ``conflict_resolution="skip"``).
+EXPECTED_PREFIX = "expected."
+#: Columns the failure CSV adds; ignored when such a file is fed back.
+META_COLUMNS = frozenset({"_row", "_field", "_error"})
+
+_INT = ("integer", "long", "short")
+_NUM = ("double", "decimal", "float")
+_TRUE = frozenset({"true", "1", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "no", "n", "f"})
+
+
+@dataclass(frozen=True)
+class _Picklist:
+    values: Mapping[str, str]  # active value -> label
+    all_values: frozenset[str]
+    by_label: Mapping[str, str]  # lower label -> value
+
+
+@dataclass
+class TenantFields:
+    """Tenant metadata for one or more entities: picklists (values and labels) and UDF names.
+
+    Implements :class:`py_autotask._validation.TenantMetadata`. Build it with :meth:`add` from the
+    bodies of ``GET {Entity}/entityInformation/fields`` and ``.../userDefinedFields``.
+    """
+
+    _picklists: dict[tuple[str, str], _Picklist] = field(default_factory=dict)
+    _udfs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _loaded: set[str] = field(default_factory=set)
+
+    def add(
+        self, entity: str, fields_body: Mapping[str, Any] | None, udf_body: Mapping[str, Any] | None
+    ) -> None:
+        key = entity.lower()
+        self._loaded.add(key)
+        for obj in (fields_body or {}).get("fields") or []:
+            if isinstance(obj, Mapping) and obj.get("isPickList"):
+                self._picklists[(key, str(obj.get("name")).lower())] = _picklist(obj)
+        udfs: dict[str, dict[str, Any]] = {}
+        for obj in (udf_body or {}).get("fields") or []:
+            if isinstance(obj, Mapping) and obj.get("name"):
+                udfs[str(obj["name"]).lower()] = dict(obj)
+                if obj.get("isPickList"):
+                    self._picklists[(key, "udf:" + str(obj["name"]).lower())] = _picklist(obj)
+        self._udfs[key] = udfs
+
+    def has(self, entity: str) -> bool:
+        return entity.lower() in self._loaded
+
+    # TenantMetadata protocol
+    def picklist_values(self, entity: str, field: str) -> Mapping[str, str] | None:
+        pl = self._picklists.get((entity.lower(), field.lower()))
+        return None if pl is None else pl.values
+
+    def udf_names(self, entity: str) -> frozenset[str] | None:
+        udfs = self._udfs.get(entity.lower())
+        return None if udfs is None else frozenset(str(u["name"]) for u in udfs.values())
+
+    # extras
+    def picklist(self, entity: str, field: str) -> _Picklist | None:
+        return self._picklists.get((entity.lower(), field.lower()))
+
+    def udf(self, entity: str, name: str) -> dict[str, Any] | None:
+        return (self._udfs.get(entity.lower()) or {}).get(name.lower())
+
+
+def _picklist(obj: Mapping[str, Any]) -> _Picklist:
+    values: dict[str, str] = {}
+    all_values: set[str] = set()
+    by_label: dict[str, str] = {}
+    for p in obj.get("picklistValues") or []:
+        if not isinstance(p, Mapping):
+            continue
+        value = str(p.get("value"))
+        all_values.add(value)
+        if p.get("isActive", True):
+            label = str(p.get("label") or value)
+            values[value] = label
+            by_label.setdefault(label.strip().lower(), value)
+    return _Picklist(values, frozenset(all_values), by_label)
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    null_value: str | None = DEFAULT_NULL_VALUE
+    drop_read_only: bool = False  # silently drop read-only columns instead of reporting them
+    ignore_columns: frozenset[str] = frozenset()
+
+
+@dataclass
+class PreparedRow:
+    """One input row made ready: the API body, the caller's snapshot values and the problems."""
+
+    row: int
+    body: dict[str, Any]
+    expected: dict[str, Any]
+    snapshot: Any
+    problems: list[RowProblem]
+    source: dict[str, Any]
+
+    @property
+    def record_id(self) -> int | None:
+        value = self.body.get("id")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _lookup(spec: EntitySpec) -> dict[str, FieldSpec]:
+    table: dict[str, FieldSpec] = {}
+    for fld in spec.fields.values():
+        table.setdefault(fld.py_name.lower(), fld)
+        for alias in fld.soap_aliases:
+            table.setdefault(alias.lower(), fld)
+    for fld in spec.fields.values():
+        table[fld.api_name.lower()] = fld
+    return table
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    try:  # pandas NA / NaT without importing pandas
+        return bool(type(value).__name__ in ("NAType", "NaTType"))
+    except Exception:  # pragma: no cover
+        return False
+
+
+def column_problems(
+    spec: EntitySpec,
+    columns: Iterable[str],
+    mode: str,
+    tenant: TenantFields | None,
+    options: ConvertOptions,
+) -> list[str]:
+    """Problems with the set of columns itself (unknown fields; a missing ``id`` for updates and
+    deletes). Any of these stops the whole job before a request is sent."""
+    table = _lookup(spec)
+    problems: list[str] = []
+    names = [c for c in columns if c not in META_COLUMNS and c not in options.ignore_columns]
+    lowered = {c.strip().lower() for c in names}
+    if mode in ("update", "delete") and "id" not in lowered:
+        problems.append(
+            f"the input has no 'id' column; every {mode} row needs the {spec.name} record id "
+            f"(columns found: {', '.join(names) or 'none'})"
+        )
+    for col in names:
+        key = col.strip()
+        if key.lower().startswith(EXPECTED_PREFIX):
+            target = key[len(EXPECTED_PREFIX) :]
+            if target.lower() not in table and not target.lower().startswith("udf:"):
+                problems.append(f"column {col!r}: {target!r} is not a {spec.name} field")
+            continue
+        if key.lower() == "userdefinedfields" or key.lower().startswith("udf:"):
+            if not spec.has_udfs:
+                problems.append(f"column {col!r}: {spec.name} has no user-defined fields")
+            elif key.lower().startswith("udf:") and tenant is not None:
+                names_known = tenant.udf_names(spec.name)
+                if names_known is not None and tenant.udf(spec.name, key[4:]) is None:
+                    problems.append(
+                        f"column {col!r}: the tenant has no {spec.name} user-defined field "
+                        f"named {key[4:]!r}"
+                    )
+            continue
+        if key.lower() not in table:
+            problems.append(f"column {col!r} is not a {spec.name} field (unknown field)")
+    return problems
+
+
+def _convert(
+    fld: FieldSpec, value: Any, entity: str, tenant: TenantFields | None
+) -> tuple[Any, str | None]:
+    kind = fld.data_type
+    if fld.is_picklist and tenant is not None:
+        pl = tenant.picklist(entity, fld.api_name)
+        if pl is not None and isinstance(value, str):
+            text = value.strip()
+            if text not in pl.all_values and text.lower() in pl.by_label:
+                value = pl.by_label[text.lower()]
+    if kind in _INT:
+        return _to_int(value, kind)
+    if kind in _NUM:
+        return _to_number(value, kind)
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value, None
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value), None
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True, None
+        if text in _FALSE:
+            return False, None
+        return value, f"expects true or false, got {value!r}"
+    if kind == "datetime":
+        return _to_datetime(value)
+    if kind == "date":
+        return _to_date(value)
+    if kind == "string":
+        if isinstance(value, str):
+            return value, None
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            if isinstance(value, float) and value.is_integer():
+                return str(int(value)), None
+            return str(value), None
+        return value, f"expects a string, got {type(value).__name__} {value!r}"
+    return value, None
+
+
+def _to_int(value: Any, kind: str) -> tuple[Any, str | None]:
+    if isinstance(value, bool):
+        return value, f"expects an integer ({kind}), got {value!r}"
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, float) and value.is_integer():
+        return int(value), None
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value), None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text), None
+        except ValueError:
+            try:
+                number = Decimal(text)
+            except InvalidOperation:
+                number = None
+            if number is not None and number.is_finite() and number == number.to_integral_value():
+                return int(number), None
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _to_int(value.item(), kind)
+    return value, f"expects an integer ({kind}), got {value!r}"
+
+
+def _to_number(value: Any, kind: str) -> tuple[Any, str | None]:
+    if isinstance(value, bool):
+        return value, f"expects a number ({kind}), got {value!r}"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return value, f"expects a finite number ({kind}), got {value!r}"
+        return value, None
+    if isinstance(value, Decimal):
+        return float(value), None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return value, f"expects a number ({kind}), got {value!r}"
+        if not math.isfinite(number):
+            return value, f"expects a finite number ({kind}), got {value!r}"
+        return number, None
+    if hasattr(value, "item") and callable(value.item):
+        return _to_number(value.item(), kind)
+    return value, f"expects a number ({kind}), got {value!r}"
+
+
+def _parse_datetime(text: str) -> _dt.datetime:
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return _dt.datetime.fromisoformat(text)
+
+
+def _to_datetime(value: Any) -> tuple[Any, str | None]:
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, _dt.datetime):
+        return to_api_value(value), None
+    if isinstance(value, _dt.date):
+        return to_api_value(_dt.datetime(value.year, value.month, value.day)), None
+    if isinstance(value, str):
+        try:
+            return to_api_value(_parse_datetime(value)), None
+        except ValueError:
+            pass
+    return value, (
+        f"expects a datetime (ISO 8601 such as 2024-01-31T09:30:00Z), got {value!r}"
+    )
+
+
+def _to_date(value: Any) -> tuple[Any, str | None]:
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat(), None
+    if isinstance(value, _dt.date):
+        return value.isoformat(), None
+    if isinstance(value, str):
+        try:
+            return _parse_datetime(value).date().isoformat(), None
+        except ValueError:
+            pass
+    return value, f"expects a date (ISO 8601 such as 2024-01-31), got {value!r}"
+
+
+def prepare_row(
+    spec: EntitySpec,
+    row: int,
+    values: Mapping[str, Any],
+    mode: str,
+    tenant: TenantFields | None,
+    options: ConvertOptions,
+    *,
+    validate: bool = True,
+) -> PreparedRow:
+    """Convert one input row into a ``mode`` body and collect every problem with it.
+
+    ``mode`` is ``create``, ``update`` or ``delete``. Unknown columns are reported by
+    :func:`column_problems` once per file, not here. For updates the entity's change-tracking field
+    (``lastActivityDate``...) is taken as the caller's snapshot, and ``expected.<field>`` columns as
+    the values the caller expects on the server; neither is sent.
+    """
+    table = _lookup(spec)
+    body: dict[str, Any] = {}
+    expected: dict[str, Any] = {}
+    snapshot: Any = None
+    problems: list[RowProblem] = []
+    udfs: list[dict[str, Any]] = []
+    tracking = (spec.change_tracking_field or "").lower()
+    source = {k: v for k, v in values.items() if k not in META_COLUMNS}
+
+    def add(fld: str | None, reason: str) -> None:
+        problems.append(RowProblem(row, fld, reason))
+
+    for raw_key, raw_value in values.items():
+        if raw_key in META_COLUMNS or raw_key in options.ignore_columns:
+            continue
+        key = str(raw_key).strip()
+        if _is_empty(raw_value):
+            continue
+        is_null = options.null_value is not None and raw_value == options.null_value
+        low = key.lower()
+        if low.startswith(EXPECTED_PREFIX):
+            target = key[len(EXPECTED_PREFIX) :]
+            fld = table.get(target.lower())
+            if fld is None:
+                continue
+            if is_null:
+                expected[fld.api_name] = None
+                continue
+            converted, error = _convert(fld, raw_value, spec.name, tenant)
+            if error:
+                add(key, error)
+            else:
+                expected[fld.api_name] = converted
+            continue
+        if low == "userdefinedfields":
+            if isinstance(raw_value, list):
+                udfs.extend(raw_value)
+            else:
+                add(key, 'expects a list of {"name": ..., "value": ...}')
+            continue
+        if low.startswith("udf:"):
+            name = key[4:]
+            meta = tenant.udf(spec.name, name) if tenant is not None else None
+            udf_name = str(meta["name"]) if meta else name
+            if is_null:
+                udfs.append({"name": udf_name, "value": None})
+                continue
+            udf_value = raw_value if isinstance(raw_value, str) else str(raw_value)
+            if meta and meta.get("isPickList") and tenant is not None:
+                pl = tenant.picklist(spec.name, "udf:" + name)
+                if pl is not None:
+                    text = udf_value.strip()
+                    if text not in pl.all_values and text.lower() in pl.by_label:
+                        udf_value = pl.by_label[text.lower()]
+                    elif text not in pl.values:
+                        add(key, f"value {text!r} is not in the tenant's picklist")
+            if meta and meta.get("length") and len(udf_value) > int(meta["length"]):
+                add(key, f"is {len(udf_value)} characters long; the maximum is {meta['length']}")
+            udfs.append({"name": udf_name, "value": udf_value})
+            continue
+        fld = table.get(low)
+        if fld is None:
+            continue  # reported once by column_problems
+        if mode == "update" and fld.api_name.lower() == tracking and fld.read_only:
+            snapshot, error = _to_datetime(raw_value)
+            if error:
+                add(fld.api_name, error)
+                snapshot = None
+            continue
+        if fld.read_only and fld.api_name != "id" and options.drop_read_only:
+            continue
+        if is_null:
+            body[fld.api_name] = None
+            continue
+        converted, error = _convert(fld, raw_value, spec.name, tenant)
+        if error:
+            add(fld.api_name, error)
+            continue
+        body[fld.api_name] = converted
+    if udfs:
+        body["userDefinedFields"] = udfs
+    if mode == "delete":
+        if "id" not in body and not any(p.field == "id" for p in problems):
+            add("id", "a delete needs the record's id")
+        return PreparedRow(row, {"id": body["id"]} if "id" in body else {}, {}, None, problems, source)
+    if validate or mode == "update":
+        bad_fields = {p.field for p in problems}
+        checked = validate_record(spec, body, "update" if mode == "update" else "create", tenant)
+        for p in checked:
+            if p.field in bad_fields:
+                continue
+            if p.field == "userDefinedFields" and "udf values" in p.reason.lower():
+                continue
+            if not validate and p.field != "id":
+                continue
+            add(p.field, p.reason)
+    if mode == "update" and "id" in body and len(body) == 1 and not problems:
+        add(None, "no field to update (the row only has an id)")
+    return PreparedRow(row, body, expected, snapshot, problems, source)
+
+
+def fields_of(rows: Sequence[PreparedRow]) -> list[str]:
+    names: set[str] = set()
+    for r in rows:
+        names.update(k for k in r.body if k != "userDefinedFields")
+        names.update(r.expected)
+    return sorted(names)

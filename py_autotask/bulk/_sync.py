@@ -1,0 +1,137 @@
+"""Push rows into Autotask through the bulk path: from a SQL table/query, or from records.
+
+``sync_sql_to_autotask`` is what ``py-autotask sync companies --from sql --to autotask
+--connection postgresql://...`` runs: rows with an ``id`` update their record (merge: only the
+fields that differ are sent), rows without one are created (exactly-once, journaled). Columns that
+are not fields of the entity (a sync table's bookkeeping columns) and read-only fields are left
+out, and listed in the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._input import SqlSource, read_rows, sql_source
+from ._manager import BulkManager, resolve_spec
+from ._plan import ConflictResolution
+from ._results import EXIT_OK, EXIT_PARTIAL, BulkResult
+
+if TYPE_CHECKING:
+    from .._client import AutotaskClient
+
+__all__ = ["SqlPushResult", "bulk_from_records", "sync_sql_to_autotask"]
+
+
+def bulk_from_records(
+    client: AutotaskClient | BulkManager,
+    entity: str,
+    records: Any,
+    operation: str = "update",
+    **options: Any,
+) -> BulkResult:
+    """Run a bulk ``operation`` (create/update/delete) on ``records``: anything with
+    ``.records()`` (``py_autotask.from_dataframe(df)``), a DataFrame or a list of dicts.
+    ``options`` are the keyword arguments of the matching :class:`BulkManager` method."""
+    manager = client if isinstance(client, BulkManager) else BulkManager(client)
+    if operation == "create":
+        return manager.bulk_create(entity, records, **options)
+    if operation == "update":
+        return manager.bulk_update(entity, records, **options)
+    if operation == "delete":
+        return manager.bulk_delete(entity, records, **options)
+    raise ValueError(f"operation must be create, update or delete, not {operation!r}")
+
+
+@dataclass
+class SqlPushResult:
+    """The two bulk jobs of a SQL push and the columns left out."""
+
+    entity: str
+    created: BulkResult | None = None
+    updated: BulkResult | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        codes = [r.exit_code for r in (self.created, self.updated) if r is not None]
+        return EXIT_PARTIAL if any(c != EXIT_OK for c in codes) else EXIT_OK
+
+    def summary(self) -> str:
+        parts = [r.summary() for r in (self.created, self.updated) if r is not None]
+        if not parts:
+            parts = [f"{self.entity}: no rows"]
+        if self.ignored_columns:
+            parts.append("ignored columns: " + ", ".join(self.ignored_columns))
+        return "\n".join(parts)
+
+
+def _default_table(entity: str) -> str:
+    try:
+        from ..sync import table_name
+
+        return str(table_name(entity))
+    except ImportError:  # pragma: no cover
+        return entity.lower()
+
+
+def sync_sql_to_autotask(
+    client: AutotaskClient | BulkManager,
+    entity: str,
+    connection: str,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    key: str = "id",
+    conflict_resolution: ConflictResolution = "merge",
+    create_missing: bool = True,
+    dry_run: bool = False,
+    journal_dir: str | Path | None = None,
+    columns: Sequence[str] | None = None,
+    **options: Any,
+) -> SqlPushResult:
+    """Push the rows of a SQL table (default: the entity's sync table name, ``companies``) or a
+    SELECT into Autotask. ``connection`` is a SQLAlchemy URL (``postgresql://`` uses psycopg).
+    Rows whose ``key`` column (``id``) is set are updated with ``conflict_resolution``; rows
+    without one are created when ``create_missing``. ``columns`` limits the fields pushed."""
+    spec = resolve_spec(entity)
+    manager = client if isinstance(client, BulkManager) else BulkManager(client, journal_dir=journal_dir)
+    source: SqlSource = (
+        sql_source(connection, query) if query is not None else SqlSource(connection, table=table or _default_table(spec.name))
+    )
+    all_columns, rows = read_rows(source)
+    known = {f.lower(): f for f in spec.fields}
+    wanted = {c.lower() for c in columns} if columns is not None else None
+    keep: list[str] = []
+    ignored: list[str] = []
+    for col in all_columns:
+        low = col.lower()
+        fld = spec.fields.get(known.get(low, ""))
+        is_key = low == key.lower()
+        if (
+            (fld is None and not low.startswith("udf:") and not is_key)
+            or (fld is not None and fld.read_only and not is_key)
+            or (wanted is not None and low not in wanted and not is_key)
+        ):
+            ignored.append(col)
+        else:
+            keep.append(col)
+    creates: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for _row, values in rows:
+        record = {("id" if c.lower() == key.lower() else c): values.get(c) for c in keep}
+        if record.get("id") in (None, ""):
+            record.pop("id", None)
+            creates.append(record)
+        else:
+            updates.append(record)
+    result = SqlPushResult(spec.name, ignored_columns=ignored)
+    if updates:
+        result.updated = manager.bulk_update(
+            spec.name, updates, conflict_resolution=conflict_resolution, dry_run=dry_run, **options
+        )
+    if creates and create_missing:
+        result.created = manager.bulk_create(spec.name, creates, dry_run=dry_run, **options)
+    return result
