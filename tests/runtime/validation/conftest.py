@@ -21,6 +21,9 @@ pytestmark = pytest.mark.xdist_group("validation")
 
 #: The simulated tenant labels two different Ticket statuses "Waiting Customer" (7 and 27).
 AMBIGUOUS_LABEL = "Waiting Customer"
+#: ... and two sub-issue types "Printer jam" under different issue types (164 under 22, 165
+#: under 34): a dependent picklist whose label is only unique given its parent.
+DEPENDENT_LABEL = "Printer jam"
 
 
 def _tenant_schemas(target: Path) -> Path:
@@ -34,6 +37,10 @@ def _tenant_schemas(target: Path) -> Path:
             for value in fld["picklistValues"]:
                 if value["value"] == "27":
                     value["label"] = AMBIGUOUS_LABEL
+        if fld["name"] == "subIssueType":
+            for value in fld["picklistValues"]:
+                if value["value"] in ("164", "165"):
+                    value["label"] = DEPENDENT_LABEL
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return target
 

@@ -15,7 +15,7 @@ from py_autotask import AutotaskClient, F
 from py_autotask.exceptions import AutotaskConfigError, AutotaskInputError
 from py_autotask.validation import FieldValidator, ValidationConfig, ValidationContext, udf_values
 
-from .conftest import AMBIGUOUS_LABEL, Wire
+from .conftest import AMBIGUOUS_LABEL, DEPENDENT_LABEL, Wire
 
 pytestmark = pytest.mark.xdist_group("validation")
 
@@ -103,6 +103,20 @@ def test_ambiguous_label_is_an_error_naming_the_choices(
     assert "pass the value" in str(info.value)
     assert wire.writes() == []
     assert fresh_sim.journal(method="POST", operation="create") == []
+
+
+def test_dependent_picklist_label_is_narrowed_by_its_parent(client: Any, wire: Wire) -> None:
+    ticket = client.tickets.query(max_records=1).items[0]
+    client.tickets.update(
+        {"id": ticket.id, "issueType": "issueType 34", "subIssueType": DEPENDENT_LABEL}
+    )
+    client.tickets.update({"id": ticket.id, "issueType": 22, "subIssueType": DEPENDENT_LABEL})
+    assert [(b["issueType"], b["subIssueType"]) for b in wire.bodies("PATCH")] == [
+        (34, 165),
+        (22, 164),
+    ]
+    with pytest.raises(AutotaskInputError, match=r"ambiguous.*164 \(Printer jam\).*165"):
+        client.tickets.update({"id": ticket.id, "subIssueType": DEPENDENT_LABEL})
 
 
 def test_unknown_label_lists_the_tenant_choices(client: Any, wire: Wire) -> None:

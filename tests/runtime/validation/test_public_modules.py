@@ -1,0 +1,54 @@
+"""The public surfaces of ``py_autotask.caching`` and ``py_autotask.validation``."""
+
+from __future__ import annotations
+
+import pytest
+
+import py_autotask.caching as caching
+import py_autotask.validation as validation
+
+pytestmark = pytest.mark.xdist_group("validation")
+
+
+def test_exported_members() -> None:
+    assert set(caching.__all__) == {
+        "AsyncCacheControl",
+        "AsyncTenantMetadataProvider",
+        "CacheBackend",
+        "CacheConfig",
+        "CacheControl",
+        "CacheStats",
+        "DiskBackend",
+        "EntityStats",
+        "MemoryBackend",
+        "RedisBackend",
+        "ResponseCache",
+        "TenantMetadataProvider",
+        "WarmReport",
+    }
+    assert set(validation.__all__) == {
+        "AsyncPicklists",
+        "AsyncValidator",
+        "AutotaskInputError",
+        "FieldValidator",
+        "Picklists",
+        "UdfValue",
+        "ValidationConfig",
+        "ValidationContext",
+        "Validator",
+        "ValidatorFunc",
+        "format_wire_datetime",
+        "localize",
+        "udf_values",
+    }
+    for module in (caching, validation):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
+
+
+def test_metadata_provider_implements_the_tenant_metadata_protocol() -> None:
+    from py_autotask._validation import TenantMetadata
+
+    provider: TenantMetadata = caching.TenantMetadataProvider(lambda request: {"fields": []})
+    assert provider.picklist_values("Tickets", "status") is None
+    assert provider.udf_names("Tickets") == frozenset()
