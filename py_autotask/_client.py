@@ -9,9 +9,10 @@ operation, and it returns the :class:`~py_autotask._core.ApiResponse` without in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +22,9 @@ from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntities
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from ._features import AsyncFeatures, SyncFeatures
+from ._reconcile import ReconcileConfig
 from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
+from .attachments import AsyncAttachments, Attachments
 from .caching import (
     AsyncCacheControl,
     AsyncTenantMetadataProvider,
@@ -68,6 +71,7 @@ class _ClientBase(LegacyClientMixin):
         impersonation_resource_id: int | None,
         next_page_method: NextPageMethod,
         zones: ZoneOptions | None = None,
+        reconcile: ReconcileConfig | None = None,
     ) -> None:
         credentials = Credentials.resolve(
             username,
@@ -82,6 +86,10 @@ class _ClientBase(LegacyClientMixin):
         # An explicit api_url (argument or AUTOTASK_API_URL) switches zone discovery off.
         self._zone_explicit = credentials.api_url is not None
         self._zones = ZoneResolver(zones or ZoneOptions(), credentials)
+        if reconcile is not None and not isinstance(reconcile, ReconcileConfig):
+            raise AutotaskConfigError("reconcile must be a py_autotask.ReconcileConfig")
+        self._reconcile = reconcile or ReconcileConfig()
+        self._attachments: Any = None
         self._entities: dict[type[Any], Any] = {}
 
     @property
@@ -129,6 +137,26 @@ class _ClientBase(LegacyClientMixin):
             method=prepared.method,
             url=url,
         )
+
+    @contextlib.contextmanager
+    def impersonating(self, resource_id: int | None) -> Iterator[None]:
+        """Send the calls made inside the block as resource ``resource_id``
+        (``ImpersonationResourceId``); ``None`` sends them as the API user itself, overriding a
+        client-wide ``impersonation_resource_id``. Context-local: other threads and asyncio tasks
+        are unaffected, tasks started inside the block inherit it. Works with ``async`` code too::
+
+            with client.impersonating(29682885):
+                await client.tickets.create({...})   # creatorResourceID = 29682885
+        """
+        if resource_id is not None and (
+            isinstance(resource_id, bool) or not isinstance(resource_id, int) or resource_id <= 0
+        ):
+            raise AutotaskConfigError("resource_id must be a positive integer or None")
+        token = self._core.impersonation.set(resource_id)
+        try:
+            yield
+        finally:
+            self._core.impersonation.reset(token)
 
     def _zone_following_enabled(self, prepared: PreparedRequest) -> bool:
         return (
@@ -196,6 +224,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         transport: httpx.BaseTransport | None = None,
         next_page_method: NextPageMethod = "POST",
         zones: ZoneOptions | None = None,
+        reconcile: ReconcileConfig | None = None,
         cache_config: CacheConfig | None = None,
         validation_config: ValidationConfig | None = None,
         retry_config: RetryConfig | None = None,
@@ -216,6 +245,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
             impersonation_resource_id,
             next_page_method,
             zones=zones,
+            reconcile=reconcile,
         )
         timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
         self._owns_http = http_client is None
@@ -256,6 +286,15 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     def validation(self) -> Validator:
         """Dry-run checks (``check``) and local-time conversion (``localize``)."""
         return Validator(self._features.validation_config, self._features.metadata)
+
+    @property
+    def attachments(self) -> Attachments:
+        """Upload and download attachments through their parent routes
+        (:class:`~py_autotask.attachments.Attachments`)."""
+        if self._attachments is None:
+            self._attachments = Attachments(self)
+        result: Attachments = self._attachments
+        return result
 
     def _send_resilient(self, request: ApiRequest) -> ApiResponse:
         """Pacing, retries and the circuit breaker around :meth:`_transmit`
@@ -427,6 +466,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         transport: httpx.AsyncBaseTransport | None = None,
         next_page_method: NextPageMethod = "POST",
         zones: ZoneOptions | None = None,
+        reconcile: ReconcileConfig | None = None,
         cache_config: CacheConfig | None = None,
         validation_config: ValidationConfig | None = None,
         retry_config: RetryConfig | None = None,
@@ -447,6 +487,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
             impersonation_resource_id,
             next_page_method,
             zones=zones,
+            reconcile=reconcile,
         )
         timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
         self._owns_http = http_client is None
@@ -482,6 +523,14 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
     def validation(self) -> AsyncValidator:
         """Async twin of :attr:`AutotaskClient.validation`."""
         return AsyncValidator(self._features.validation_config, self._features.metadata)
+
+    @property
+    def attachments(self) -> AsyncAttachments:
+        """Async twin of :attr:`AutotaskClient.attachments`."""
+        if self._attachments is None:
+            self._attachments = AsyncAttachments(self)
+        result: AsyncAttachments = self._attachments
+        return result
 
     async def _send_resilient(self, request: ApiRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._send_resilient` (pacing, retries, breaker)."""
