@@ -64,6 +64,7 @@ def column_value(field: FieldInfo, value: Any) -> Any:
 
 class _Table:
     __slots__ = (
+        "checked",
         "columns",
         "converters",
         "docs",
@@ -72,6 +73,8 @@ class _Table:
         "indexed",
         "insert_sql",
         "name",
+        "name_set",
+        "names",
     )
 
     def __init__(self, entity: EntityMeta) -> None:
@@ -84,6 +87,11 @@ class _Table:
         ]
         self.has_udf = entity.udf_capable
         self.converters = [(f, _converter(f)) for f in self.columns]
+        self.names = [f.name for f in self.columns]
+        self.name_set = frozenset(self.names)
+        self.checked = [
+            (i + 1, conv) for i, (f, conv) in enumerate(self.converters) if f.kind == "datetime"
+        ]
         cols = ["id"] + [f'"c_{f.name.lower()}"' for f in self.columns]
         if self.has_udf:
             cols.append("udf")
@@ -120,15 +128,20 @@ class _Table:
         ]
 
     def row(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        if self.name_set <= record.keys():
+            get = record.get
+        else:  # names in another letter case (e.g. hand-written records)
+            lowered = {k.lower(): v for k, v in record.items()}
+            canonical = {f.name: lowered.get(f.name.lower()) for f in self.columns}
+            get = canonical.get
         values: list[Any] = [int(record["id"])]
-        lowered: dict[str, Any] | None = None
-        for f, convert in self.converters:
-            v = record.get(f.name, _MISSING)
-            if v is _MISSING:
-                if lowered is None:
-                    lowered = {k.lower(): val for k, val in record.items()}
-                v = lowered.get(f.name.lower())
-            values.append(None if v is None else convert(v))
+        values.extend([get(n) for n in self.names])
+        # ints, floats, strings and bools bind as they are (column affinity converts numeric
+        # text); datetimes are normalised to the sortable column form.
+        for i, convert in self.checked:
+            v = values[i]
+            if v is not None:
+                values[i] = convert(v)
         if self.has_udf:
             udfs: dict[str, Any] = {}
             defs = self.entity.udfs
@@ -140,9 +153,6 @@ class _Table:
                     udfs[d.name] = column_value(d, item.get("value"))
             values.append(orjson.dumps(udfs).decode() if udfs else None)
         return tuple(values)
-
-
-_MISSING = object()
 
 
 def _converter(field: FieldInfo) -> Callable[[Any], Any]:
