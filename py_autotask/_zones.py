@@ -164,6 +164,7 @@ class ZoneOptions:
             )
         if isinstance(self.probe_hosts, str):
             raise AutotaskConfigError("probe_hosts must be a sequence of hosts, not one string")
+        self.probe_base_urls()  # https-only and well-formed, checked now rather than mid-outage
 
     def resolved_cache_path(self) -> Path | None:
         """The cache file to use, or ``None`` when caching is off."""

@@ -124,7 +124,7 @@ def test_lookup_url_must_be_https_unless_loopback() -> None:
         )
     ZoneOptions(lookup_url="http://127.0.0.1:9/ATServicesRest/V1.0/zoneInformation")
     with pytest.raises(AutotaskConfigError, match="https"):
-        ZoneOptions(probe_hosts=["http://webservices3.autotask.net"]).probe_base_urls()
+        ZoneOptions(probe_hosts=["http://webservices3.autotask.net"])
 
 
 def test_probing_the_default_zone_table_in_parallel() -> None:
