@@ -74,6 +74,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .._version import __version__
+
+        sys.stdout.write(f"py-autotask {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Query, export and sync Autotask PSA data; run a local Autotask simulator."""
+
+
 profile_app = typer.Typer(help="Credential profiles (stored with mode 0600, secrets never shown).")
 simulator_app = typer.Typer(help="The local Autotask simulator.")
 app.add_typer(profile_app, name="profile")

@@ -61,6 +61,10 @@ def no_secret(result: Any, secret: str) -> None:
 
 
 def test_entities_and_offline_describe_need_no_credentials() -> None:
+    from py_autotask import __version__
+
+    version = run(["--version"])
+    assert version.exit_code == 0 and version.stdout.strip() == f"py-autotask {__version__}"
     result = run(["entities", "-o", "json"])
     assert result.exit_code == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
