@@ -32,8 +32,9 @@ class CacheBackend(Protocol):
         """Current values of integer counters (0 when unset), in one round trip."""
         ...
 
-    def incr(self, key: str) -> int:
-        """Atomically add one to a counter (created at 0) and return the new value."""
+    def incr(self, key: str, ttl: float) -> int:
+        """Atomically add one to a counter (created at 0), keep it ``ttl`` more seconds, and
+        return the new value."""
         ...
 
     def clear(self, prefix: str) -> int:
@@ -49,7 +50,7 @@ class MemoryBackend:
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._counters: dict[str, int] = {}
+        self._counters: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self.evictions = 0
 
@@ -80,13 +81,23 @@ class MemoryBackend:
             self._data.pop(key, None)
 
     def counters(self, keys: Sequence[str]) -> list[int]:
+        now = time.monotonic()
         with self._lock:
-            return [self._counters.get(k, 0) for k in keys]
+            out = []
+            for key in keys:
+                value, expires = self._counters.get(key, (0, 0.0))
+                out.append(value if expires > now else 0)
+            return out
 
-    def incr(self, key: str) -> int:
+    def incr(self, key: str, ttl: float) -> int:
+        now = time.monotonic()
         with self._lock:
-            value = self._counters.get(key, 0) + 1
-            self._counters[key] = value
+            value, expires = self._counters.get(key, (0, 0.0))
+            value = (value if expires > now else 0) + 1
+            self._counters[key] = (value, now + ttl)
+            if len(self._counters) > 4 * self.max_entries:  # drop expired counters
+                for k in [k for k, (_, e) in self._counters.items() if e <= now]:
+                    del self._counters[k]
             return value
 
     def clear(self, prefix: str) -> int:
@@ -136,8 +147,11 @@ class DiskBackend:
             out.append(value if isinstance(value, int) else 0)
         return out
 
-    def incr(self, key: str) -> int:
-        return int(self._cache.incr(key, 1, default=0))
+    def incr(self, key: str, ttl: float) -> int:
+        with self._cache.transact():
+            value = int(self._cache.incr(key, 1, default=0))
+            self._cache.touch(key, expire=ttl)
+        return value
 
     def clear(self, prefix: str) -> int:
         removed = 0
@@ -178,8 +192,12 @@ class RedisBackend:
             return []
         return [int(v) if v is not None else 0 for v in self._redis.mget(list(keys))]
 
-    def incr(self, key: str) -> int:
-        return int(self._redis.incr(key))
+    def incr(self, key: str, ttl: float) -> int:
+        pipe = self._redis.pipeline()
+        pipe.incr(key)
+        pipe.pexpire(key, max(1, int(ttl * 1000)))
+        value, _ = pipe.execute()
+        return int(value)
 
     def clear(self, prefix: str) -> int:
         removed = 0

@@ -142,6 +142,9 @@ class ResponseCache:
         self.config = config
         self.backend: CacheBackend = backend if backend is not None else make_backend(config)
         self._prefix = f"{config.key_prefix}:"
+        # A generation counter outlives every entry stored under it, so when it expires (and
+        # restarts at 0) no entry keyed with an old value of it can still exist.
+        self._counter_ttl = max([config.default_ttl, *config.cache_patterns.values()]) + 60.0
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -261,7 +264,7 @@ class ResponseCache:
         failed = False
         for name in dict.fromkeys(names):
             try:
-                self.backend.incr(self._gen(zone, name))
+                self.backend.incr(self._gen(zone, name), self._counter_ttl)
             except Exception as exc:
                 self._backend_error("invalidate", exc)
                 failed = True
@@ -271,9 +274,11 @@ class ResponseCache:
                 self._invalidations += 1
 
     def clear(self) -> int:
-        """Remove every entry under the key prefix (all users and zones); returns how many."""
+        """Remove every cached response under the key prefix (all users and zones); returns how
+        many. Generation counters stay, so an entry stored concurrently under an old generation
+        can never become reachable again."""
         try:
-            return self.backend.clear(self._prefix)
+            return self.backend.clear(f"{self._prefix}r:")
         except Exception as exc:
             self._backend_error("clear", exc)
             return 0

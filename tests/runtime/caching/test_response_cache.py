@@ -262,3 +262,29 @@ def test_a_broken_backend_never_breaks_the_client(make_client: Any, fresh_sim: A
     assert len(requests(fresh_sim)) == 2
     stats = client.cache.stats()
     assert stats.errors >= 2 and stats.hits == 0
+
+
+@pytest.mark.parametrize("kind", ["memory", "disk"])
+def test_backend_counters_expire(kind: str, tmp_path: Any) -> None:
+    from py_autotask.caching import DiskBackend, MemoryBackend
+
+    backend = MemoryBackend() if kind == "memory" else DiskBackend(str(tmp_path / "c"))
+    assert backend.incr("k", 0.05) == 1 and backend.incr("k", 0.05) == 2
+    assert backend.counters(["k", "other"]) == [2, 0]
+    time.sleep(0.1)
+    assert backend.counters(["k"]) == [0]
+    backend.set("p:r:x", b"v", 10)
+    assert backend.get("p:r:x") == b"v" and backend.clear("p:r:") == 1
+    backend.close()
+
+
+def test_clear_keeps_generations(make_client: Any, fresh_sim: Any) -> None:
+    client = make_client()
+    ticket = _first_ticket(client)
+    client.tickets.update({"id": ticket.id, "title": "bump the generation"})
+    client.tickets.get(ticket.id)
+    client.cache.clear()
+    fresh_sim.clear_journal()
+    client.tickets.get(ticket.id)
+    client.tickets.get(ticket.id)
+    assert len(requests(fresh_sim)) == 1
