@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -41,7 +41,7 @@ def secrets_of(sim: Any) -> list[str]:
     return [c["username"], c["secret"], c["integration_code"]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sim() -> Iterator[Any]:
     """A simulator with Autotask's thread limit (3) and hourly threshold switched on."""
     with simulator.Simulator(seed=42, profile="tiny", counts={"Tickets": 120}) as s:
@@ -52,3 +52,20 @@ def sim() -> Iterator[Any]:
 def fresh(sim: Any) -> Any:
     sim.reset()
     return sim
+
+
+@pytest.fixture
+def tenant(sim: Any) -> Iterator[Callable[..., Any]]:
+    """The module's simulator, reset, with another hourly threshold and clock speed (restored
+    afterwards): cheaper than starting a simulator per test."""
+
+    def configure(threshold: int = 10_000, time_scale: float = 1.0) -> Any:
+        sim.reset()
+        sim.state.budget.threshold = threshold
+        sim.clock.set_scale(time_scale)
+        return sim
+
+    yield configure
+    sim.state.budget.threshold = 10_000
+    sim.clock.set_scale(1.0)
+    sim.reset()

@@ -15,7 +15,7 @@ from py_autotask import AsyncAutotaskClient, AutotaskClient
 from py_autotask.exceptions import AutotaskBudgetExhaustedError
 from py_autotask.resilience import PacingConfig, RetryConfig
 
-from .conftest import creds, paged, simulator
+from .conftest import creds, paged
 
 LATENCY = {"type": "latency", "dist": "fixed", "seconds": 0.05}
 
@@ -98,10 +98,11 @@ def test_gather_over_entities_runs_them_concurrently(fresh: Any) -> None:
 # --- several processes, one tenant ----------------------------------------------------------------
 
 
-def _worker(url: str, credentials: dict[str, Any], backend: str, barrier: Any) -> int:
+def _worker(credentials: dict[str, Any], backend: str, barrier: Any, results: Any) -> None:
     async def scenario() -> int:
         pacing = PacingConfig(backend=backend)
         async with AsyncAutotaskClient(**credentials, pacing=pacing) as client:
+            await client.tickets.count()  # connect and warm up before the race
             barrier.wait()
 
             async def one() -> int:
@@ -109,20 +110,27 @@ def _worker(url: str, credentials: dict[str, Any], backend: str, barrier: Any) -
 
             return sum(await asyncio.gather(*(one() for _ in range(4))))
 
-    return asyncio.run(scenario())
+    results.put(asyncio.run(scenario()))
 
 
 def _run_processes(sim: Any, backend: str) -> None:
-    sim.add_fault({"match": {"entity": "Tickets"}, "effect": LATENCY})
     ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Manager().Barrier(2)
-    with ctx.Pool(2) as pool:
-        results = [
-            pool.apply_async(_worker, (sim.url, creds(sim), backend, barrier)) for _ in range(2)
-        ]
-        totals = [r.get(timeout=60) for r in results]
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(creds(sim), backend, barrier, results)) for _ in range(2)
+    ]
+    # latency on the paged reads (not the warm-up count) so the two processes' requests overlap
+    sim.add_fault({"match": {"entity": "Tickets", "operation": "query"}, "effect": LATENCY})
+    sim.add_fault({"match": {"entity": "Tickets", "operation": "next"}, "effect": LATENCY})
+    for p in procs:
+        p.start()
+    totals = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
     assert totals == [4 * 120, 4 * 120]
-    tickets = sim.journal(entity="Tickets")
+    tickets = sim.journal(entity="Tickets", operation="query") + sim.journal(
+        entity="Tickets", operation="next"
+    )
     assert len(tickets) == 2 * 4 * 2
     assert _rejections(sim.journal()) == []
     assert max(e.in_flight_at_start for e in tickets) <= 2
@@ -142,77 +150,75 @@ def test_two_processes_share_the_sqlite_backend(fresh: Any, tmp_path: Path) -> N
 # --- the hourly threshold -------------------------------------------------------------------------
 
 
-def test_client_slows_itself_at_74_percent_and_is_never_rejected() -> None:
+def test_client_slows_itself_at_74_percent_and_is_never_rejected(tenant: Any) -> None:
     # 1 simulated hour = 15 s; a threshold of 1,000 so the percentages move quickly.
     scale = 240.0
-    with simulator.Simulator(
-        seed=1, profile="tiny", hourly_threshold=1000, time_scale=scale
-    ) as sim:
-        pacing = PacingConfig(time_scale=scale, threshold_first_poll_after=0)
+    sim = tenant(threshold=1000, time_scale=scale)
+    pacing = PacingConfig(time_scale=scale, threshold_first_poll_after=0)
 
-        def run(n: int) -> float:
-            with AutotaskClient(**creds(sim), pacing=pacing) as client:
-                started = time.monotonic()
-                for _ in range(n):
-                    client.tickets.count()
-                return time.monotonic() - started
-
-        fast = run(20)  # fresh tenant: the burst allowance covers 20 requests
-        sim.reset()
-        sim.preload_threshold(740)
-        slow = run(20)
-        entries = sim.journal()
-        assert _rejections(entries) == []
-        polls = [e for e in entries if e.entity == "ThresholdInformation"]
-        assert 1 <= len(polls) <= 3  # polled, but sparingly
-        # at 74% the rate is a quarter of the share: (500 - 50) / 3600 * 240 * 0.25 = 7.5/s
-        assert slow >= 19 / 7.5 * 0.8
-        assert fast < slow / 3
-        usage = sim.state.budget.current() / 1000
-        assert usage < 0.80
-
-
-def test_budget_exhausted_raises_after_a_bounded_number_of_requests() -> None:
-    with simulator.Simulator(seed=1, profile="tiny", hourly_threshold=100) as sim:
-        sim.preload_threshold(100)
-        with AutotaskClient(**creds(sim)) as client:
-            errors = []
-            for _ in range(20):
-                with pytest.raises(AutotaskBudgetExhaustedError) as info:
-                    client.tickets.count()
-                errors.append(info.value)
-        assert len(sim.journal()) == 1  # one rejection, then no request until the window drains
-        first = errors[0]
-        assert first.status_code == 429 and not first.thread_limit
-        assert "Request threshold exceeded" in str(first)  # Autotask's own words
-        assert "on_budget_exhausted='wait'" in str(first)
-        assert first.retry_after is not None and 100 < first.retry_after <= 3600
-        assert all(e.retry_after and e.retry_after <= first.retry_after for e in errors[1:])
-
-
-def test_threshold_reading_at_the_stop_level_raises_before_any_rejection() -> None:
-    with simulator.Simulator(seed=1, profile="tiny", hourly_threshold=1000) as sim:
-        sim.preload_threshold(985)
-        pacing = PacingConfig(threshold_first_poll_after=0)
+    def run(n: int) -> float:
         with AutotaskClient(**creds(sim), pacing=pacing) as client:
-            with pytest.raises(AutotaskBudgetExhaustedError, match=r"usage about 9[89]%"):
-                client.tickets.count()
-        assert [e.entity for e in sim.journal()] == ["ThresholdInformation"]
-        assert _rejections(sim.journal()) == []
-
-
-def test_budget_exhausted_waits_for_the_window_when_configured() -> None:
-    scale = 120.0  # one simulated hour in 30 real seconds
-    with simulator.Simulator(seed=1, profile="tiny", hourly_threshold=100, time_scale=scale) as sim:
-        pacing = PacingConfig(on_budget_exhausted="wait", time_scale=scale, max_budget_wait=5.0)
-        with AutotaskClient(**creds(sim), pacing=pacing, retry_config=RetryConfig()) as client:
-            # a full window whose requests are 59 simulated minutes old: drains after 0.5 s real
-            sim.preload_threshold(100, age_seconds=3540)
             started = time.monotonic()
-            assert client.tickets.count() == 20
-            waited = time.monotonic() - started
-        entries = sim.journal()
-        assert next(e.status for e in entries) == 429
-        assert len(entries) <= 4  # rejection, threshold probe(s), the successful request
-        assert entries[-1].status == 200
-        assert waited < 4.0  # the estimated drain time (1.2 s), not max_budget_wait
+            for _ in range(n):
+                client.tickets.count()
+            return time.monotonic() - started
+
+    fast = run(20)  # fresh tenant: the burst allowance covers 20 requests
+    sim.reset()
+    sim.preload_threshold(740)
+    slow = run(20)
+    entries = sim.journal()
+    assert _rejections(entries) == []
+    polls = [e for e in entries if e.entity == "ThresholdInformation"]
+    assert 1 <= len(polls) <= 3  # polled, but sparingly
+    # at 74% the rate is a quarter of the share: (500 - 50) / 3600 * 240 * 0.25 = 7.5/s
+    assert slow >= 19 / 7.5 * 0.8
+    assert fast < slow / 3
+    usage = sim.state.budget.current() / 1000
+    assert usage < 0.80
+
+
+def test_budget_exhausted_raises_after_a_bounded_number_of_requests(tenant: Any) -> None:
+    sim = tenant(threshold=100)
+    sim.preload_threshold(100)
+    with AutotaskClient(**creds(sim)) as client:
+        errors = []
+        for _ in range(20):
+            with pytest.raises(AutotaskBudgetExhaustedError) as info:
+                client.tickets.count()
+            errors.append(info.value)
+    assert len(sim.journal()) == 1  # one rejection, then no request until the window drains
+    first = errors[0]
+    assert first.status_code == 429 and not first.thread_limit
+    assert "Request threshold exceeded" in str(first)  # Autotask's own words
+    assert "on_budget_exhausted='wait'" in str(first)
+    assert first.retry_after is not None and 100 < first.retry_after <= 3600
+    assert all(e.retry_after and e.retry_after <= first.retry_after for e in errors[1:])
+
+
+def test_threshold_reading_at_the_stop_level_raises_before_any_rejection(tenant: Any) -> None:
+    sim = tenant(threshold=1000)
+    sim.preload_threshold(985)
+    pacing = PacingConfig(threshold_first_poll_after=0)
+    with AutotaskClient(**creds(sim), pacing=pacing) as client:
+        with pytest.raises(AutotaskBudgetExhaustedError, match=r"usage about 9[89]%"):
+            client.tickets.count()
+    assert [e.entity for e in sim.journal()] == ["ThresholdInformation"]
+    assert _rejections(sim.journal()) == []
+
+
+def test_budget_exhausted_waits_for_the_window_when_configured(tenant: Any) -> None:
+    scale = 120.0  # one simulated hour in 30 real seconds
+    sim = tenant(threshold=100, time_scale=scale)
+    pacing = PacingConfig(on_budget_exhausted="wait", time_scale=scale, max_budget_wait=5.0)
+    with AutotaskClient(**creds(sim), pacing=pacing, retry_config=RetryConfig()) as client:
+        # a full window whose requests are 59 simulated minutes old: drains after 0.5 s real
+        sim.preload_threshold(100, age_seconds=3540)
+        started = time.monotonic()
+        assert client.tickets.count() == 120
+        waited = time.monotonic() - started
+    entries = sim.journal()
+    assert next(e.status for e in entries) == 429
+    assert len(entries) <= 4  # rejection, threshold probe(s), the successful request
+    assert entries[-1].status == 200
+    assert waited < 4.0  # the estimated drain time (1.2 s), not max_budget_wait

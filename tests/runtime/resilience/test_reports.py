@@ -12,7 +12,7 @@ from py_autotask import AsyncAutotaskClient, AutotaskClient
 from py_autotask.exceptions import AutotaskConfigError
 from py_autotask.resilience import PacingConfig
 
-from .conftest import creds, simulator
+from .conftest import creds
 
 FILTER = {"filter": [{"op": "gte", "field": "id", "value": 0}]}
 
@@ -31,24 +31,27 @@ def test_estimate_counts_requests_before_running(fresh: Any) -> None:
             client.estimate("NoSuchThings")
 
 
-def test_estimate_accounts_for_usage_latency_and_the_stop_level() -> None:
-    with simulator.Simulator(seed=1, profile="tiny", counts={"Tickets": 300}) as sim:
-        pacing = PacingConfig(threshold_first_poll_after=0)
-        with AutotaskClient(**creds(sim), pacing=pacing) as client:
-            low = client.estimate(client.tickets, page_size=10)
-            assert low.usage_before is not None and low.usage_before < 0.01
-        sim.reset()
-        sim.preload_threshold(7_600)  # past the 75% step: +1 s per request, slowed pacing
-        with AutotaskClient(**creds(sim), pacing=pacing) as client:
-            high = client.estimate(client.tickets, page_size=10)
-        assert high.usage_before is not None and 0.76 <= high.usage_before < 0.77
-        assert high.usage_after is not None and high.usage_after > high.usage_before
-        assert high.seconds > low.seconds + 30 * 1.0  # 30 pages, each at least 1 s slower
-        sim.reset()
-        sim.preload_threshold(9_790)
-        with AutotaskClient(**creds(sim), pacing=pacing) as client:
-            full = client.estimate(client.tickets, page_size=10)
-        assert full.exceeds_budget
+def test_estimate_accounts_for_usage_latency_and_the_stop_level(tenant: Any) -> None:
+    scale = 60.0  # Autotask's +1 s usage latency costs 1/60 s here
+    sim = tenant(time_scale=scale)
+    pacing = PacingConfig(threshold_first_poll_after=0, time_scale=scale)
+    with AutotaskClient(**creds(sim), pacing=pacing) as client:
+        low = client.estimate(client.tickets, page_size=4)
+        assert low.pages == 30
+        assert low.usage_before is not None and low.usage_before < 0.01
+    sim.reset()
+    sim.preload_threshold(7_600)  # past the 75% step: +1 s per request, slowed pacing
+    with AutotaskClient(**creds(sim), pacing=pacing) as client:
+        high = client.estimate(client.tickets, page_size=4)
+    assert high.usage_before is not None and 0.76 <= high.usage_before < 0.77
+    assert high.usage_after is not None and high.usage_after > high.usage_before
+    assert high.seconds > low.seconds + 30 * 1.0 / scale  # every page at least 1 s slower
+    assert not high.exceeds_budget
+    sim.reset()
+    sim.preload_threshold(9_790)
+    with AutotaskClient(**creds(sim), pacing=pacing) as client:
+        full = client.estimate(client.tickets, page_size=4)
+    assert full.exceeds_budget
 
 
 def test_health_reports_the_tenant_view(fresh: Any) -> None:
