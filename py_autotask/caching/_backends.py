@@ -1,12 +1,13 @@
 """Cache storage backends: in-process LRU, ``diskcache`` and Redis.
 
-Backends store opaque bytes under string keys with a lifetime, plus integer counters (the
-per-entity generations used for invalidation). They never interpret what they store and never
+Backends store opaque bytes under string keys with a lifetime, plus generation tokens (used for
+invalidation: a write gives a generation a fresh, never-repeated token). They never interpret what they store and never
 unpickle anything: a shared Redis or cache folder cannot make this process run code.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -16,7 +17,14 @@ from typing import Any, Protocol
 from ..exceptions import AutotaskConfigError
 from ._config import CacheConfig
 
-__all__ = ["CacheBackend", "DiskBackend", "MemoryBackend", "RedisBackend", "make_backend"]
+__all__ = [
+    "CacheBackend",
+    "DiskBackend",
+    "MemoryBackend",
+    "RedisBackend",
+    "make_backend",
+    "new_token",
+]
 
 
 class CacheBackend(Protocol):
@@ -28,20 +36,24 @@ class CacheBackend(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def counters(self, keys: Sequence[str]) -> list[int]:
-        """Current values of integer counters (0 when unset), in one round trip."""
+    def generations(self, keys: Sequence[str]) -> list[str]:
+        """Current generation tokens (``"0"`` when unset or expired), in one round trip."""
         ...
 
-    def incr(self, key: str, ttl: float) -> int:
-        """Atomically add one to a counter (created at 0), keep it ``ttl`` more seconds, and
-        return the new value."""
+    def bump(self, key: str, ttl: float) -> str:
+        """Give a generation a new token that was never used before, kept ``ttl`` seconds."""
         ...
 
     def clear(self, prefix: str) -> int:
-        """Delete every entry and counter whose key starts with ``prefix``; returns how many."""
+        """Delete every entry and generation whose key starts with ``prefix``; returns how many."""
         ...
 
     def close(self) -> None: ...
+
+
+def new_token() -> str:
+    """A generation token that never repeats (time plus randomness)."""
+    return f"{time.time_ns():x}{secrets.token_hex(3)}"
 
 
 class MemoryBackend:
@@ -50,7 +62,7 @@ class MemoryBackend:
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._counters: dict[str, tuple[int, float]] = {}
+        self._generations: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
         self.evictions = 0
 
@@ -80,35 +92,34 @@ class MemoryBackend:
         with self._lock:
             self._data.pop(key, None)
 
-    def counters(self, keys: Sequence[str]) -> list[int]:
+    def generations(self, keys: Sequence[str]) -> list[str]:
         now = time.monotonic()
         with self._lock:
             out = []
             for key in keys:
-                value, expires = self._counters.get(key, (0, 0.0))
-                out.append(value if expires > now else 0)
+                token, expires = self._generations.get(key, ("0", 0.0))
+                out.append(token if expires > now else "0")
             return out
 
-    def incr(self, key: str, ttl: float) -> int:
+    def bump(self, key: str, ttl: float) -> str:
         now = time.monotonic()
+        token = new_token()
         with self._lock:
-            value, expires = self._counters.get(key, (0, 0.0))
-            value = (value if expires > now else 0) + 1
-            self._counters[key] = (value, now + ttl)
-            if len(self._counters) > 4 * self.max_entries:  # drop expired counters
-                for k in [k for k, (_, e) in self._counters.items() if e <= now]:
-                    del self._counters[k]
-            return value
+            self._generations[key] = (token, now + ttl)
+            if len(self._generations) > 4 * self.max_entries:  # drop expired generations
+                for k in [k for k, (_, e) in self._generations.items() if e <= now]:
+                    del self._generations[k]
+        return token
 
     def clear(self, prefix: str) -> int:
         with self._lock:
             doomed = [k for k in self._data if k.startswith(prefix)]
             for k in doomed:
                 del self._data[k]
-            counters = [k for k in self._counters if k.startswith(prefix)]
-            for k in counters:
-                del self._counters[k]
-            return len(doomed) + len(counters)
+            generations = [k for k in self._generations if k.startswith(prefix)]
+            for k in generations:
+                del self._generations[k]
+            return len(doomed) + len(generations)
 
     def __len__(self) -> int:
         return len(self._data)
@@ -140,18 +151,17 @@ class DiskBackend:
     def delete(self, key: str) -> None:
         self._cache.delete(key)
 
-    def counters(self, keys: Sequence[str]) -> list[int]:
+    def generations(self, keys: Sequence[str]) -> list[str]:
         out = []
         for key in keys:
-            value = self._cache.get(key, 0)
-            out.append(value if isinstance(value, int) else 0)
+            value = self._cache.get(key)
+            out.append(value if isinstance(value, str) else "0")
         return out
 
-    def incr(self, key: str, ttl: float) -> int:
-        with self._cache.transact():
-            value = int(self._cache.incr(key, 1, default=0))
-            self._cache.touch(key, expire=ttl)
-        return value
+    def bump(self, key: str, ttl: float) -> str:
+        token = new_token()
+        self._cache.set(key, token, expire=ttl)
+        return token
 
     def clear(self, prefix: str) -> int:
         removed = 0
@@ -187,17 +197,16 @@ class RedisBackend:
     def delete(self, key: str) -> None:
         self._redis.delete(key)
 
-    def counters(self, keys: Sequence[str]) -> list[int]:
+    def generations(self, keys: Sequence[str]) -> list[str]:
         if not keys:
             return []
-        return [int(v) if v is not None else 0 for v in self._redis.mget(list(keys))]
+        values = self._redis.mget(list(keys))
+        return [v.decode() if isinstance(v, bytes) else "0" for v in values]
 
-    def incr(self, key: str, ttl: float) -> int:
-        pipe = self._redis.pipeline()
-        pipe.incr(key)
-        pipe.pexpire(key, max(1, int(ttl * 1000)))
-        value, _ = pipe.execute()
-        return int(value)
+    def bump(self, key: str, ttl: float) -> str:
+        token = new_token()
+        self._redis.set(key, token.encode(), px=max(1, int(ttl * 1000)))
+        return token
 
     def clear(self, prefix: str) -> int:
         removed = 0

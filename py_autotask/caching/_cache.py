@@ -3,8 +3,9 @@
 A cached response is keyed by the *full* request: method, absolute URL (which carries the zone and
 any ``?search=``), body bytes and a SHA-256 digest of the credentials and impersonation header, so
 two API users never see each other's entries and no credential is stored in clear. Invalidation is
-by generation: every key embeds the current generation of its entity (and a global one) for the
-zone; a write bumps the counter and every older entry of that entity becomes unreachable at once,
+by generation: every key embeds the current generation tokens of its entity (or, for a get-by-id,
+of its record) and a global one for the zone; a write gives the generation a fresh token and every
+older entry becomes unreachable at once,
 in every process that shares the backend.
 """
 
@@ -142,9 +143,10 @@ class ResponseCache:
         self.config = config
         self.backend: CacheBackend = backend if backend is not None else make_backend(config)
         self._prefix = f"{config.key_prefix}:"
-        # A generation counter outlives every entry stored under it, so when it expires (and
-        # restarts at 0) no entry keyed with an old value of it can still exist.
-        self._counter_ttl = max([config.default_ttl, *config.cache_patterns.values()]) + 60.0
+        # A generation outlives every entry stored under it: when it expires and reads "0"
+        # again, every entry stored under "0" before its last bump has expired too. Other
+        # tokens are never reused.
+        self._generation_ttl = max([config.default_ttl, *config.cache_patterns.values()]) + 60.0
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -183,14 +185,14 @@ class ResponseCache:
         scope = f"{entity}:id:{record_id}" if record_id is not None else f"{entity}:q"
         names = [self._gen(zone, "*"), self._gen(zone, f"{entity}:all"), self._gen(zone, scope)]
         try:
-            generations = self.backend.counters(names)
+            generations = self.backend.generations(names)
         except Exception as exc:  # a broken cache must never break the client
             self._backend_error("read generations", exc)
             return None
         digest = hashlib.sha256()
         digest.update(prepared.method.encode() + b"\n" + prepared.url.encode() + b"\n")
         digest.update(prepared.content or b"")
-        gens = ".".join(str(g) for g in generations)
+        gens = ".".join(generations)
         return f"{self._prefix}r:{identity}:{entity}:{gens}:{digest.hexdigest()[:40]}"
 
     # lookups and stores
@@ -264,7 +266,7 @@ class ResponseCache:
         failed = False
         for name in dict.fromkeys(names):
             try:
-                self.backend.incr(self._gen(zone, name), self._counter_ttl)
+                self.backend.bump(self._gen(zone, name), self._generation_ttl)
             except Exception as exc:
                 self._backend_error("invalidate", exc)
                 failed = True
@@ -275,8 +277,8 @@ class ResponseCache:
 
     def clear(self) -> int:
         """Remove every cached response under the key prefix (all users and zones); returns how
-        many. Generation counters stay, so an entry stored concurrently under an old generation
-        can never become reachable again."""
+        many. Generations stay, so an entry stored concurrently under an old generation can never
+        become reachable again."""
         try:
             return self.backend.clear(f"{self._prefix}r:")
         except Exception as exc:

@@ -265,14 +265,16 @@ def test_a_broken_backend_never_breaks_the_client(make_client: Any, fresh_sim: A
 
 
 @pytest.mark.parametrize("kind", ["memory", "disk"])
-def test_backend_counters_expire(kind: str, tmp_path: Any) -> None:
+def test_backend_generations_expire_and_never_repeat(kind: str, tmp_path: Any) -> None:
     from py_autotask.caching import DiskBackend, MemoryBackend
 
     backend = MemoryBackend() if kind == "memory" else DiskBackend(str(tmp_path / "c"))
-    assert backend.incr("k", 0.05) == 1 and backend.incr("k", 0.05) == 2
-    assert backend.counters(["k", "other"]) == [2, 0]
+    tokens = {backend.bump("k", 10) for _ in range(50)}
+    assert len(tokens) == 50 and "0" not in tokens
+    last = backend.bump("k", 0.05)
+    assert backend.generations(["k", "other"]) == [last, "0"]
     time.sleep(0.1)
-    assert backend.counters(["k"]) == [0]
+    assert backend.generations(["k"]) == ["0"]
     backend.set("p:r:x", b"v", 10)
     assert backend.get("p:r:x") == b"v" and backend.clear("p:r:") == 1
     backend.close()

@@ -60,18 +60,18 @@ def test_redis_keys_hold_no_credentials(
     assert list(server.scan_iter(match=f"{prefix}:*")) == []
 
 
-def test_redis_backend_counters_and_clear(redis_url: str, prefix: str) -> None:
+def test_redis_backend_generations_and_clear(redis_url: str, prefix: str) -> None:
     backend = RedisBackend(redis_url)
-    assert backend.counters([f"{prefix}:a", f"{prefix}:b"]) == [0, 0]
-    assert backend.incr(f"{prefix}:a", 0.3) == 1
-    assert backend.incr(f"{prefix}:a", 0.3) == 2
-    assert backend.counters([f"{prefix}:a", f"{prefix}:b"]) == [2, 0]
+    assert backend.generations([f"{prefix}:a", f"{prefix}:b"]) == ["0", "0"]
+    first = backend.bump(f"{prefix}:a", 10)
+    second = backend.bump(f"{prefix}:a", 0.05)
+    assert first != second and backend.generations([f"{prefix}:a"]) == [second]
+    time.sleep(0.1)  # a generation outlives its entries by its ttl, then reads "0" again
+    assert backend.generations([f"{prefix}:a"]) == ["0"]
     backend.set(f"{prefix}:x*y", b"v", 10)
+    backend.bump(f"{prefix}:g", 10)
     assert backend.get(f"{prefix}:x*y") == b"v"
     assert backend.clear(f"{prefix}:") == 2
-    assert backend.incr(f"{prefix}:c", 0.05) == 1
-    time.sleep(0.1)  # a counter outlives its entries by its ttl, then restarts
-    assert backend.counters([f"{prefix}:c"]) == [0]
     backend.close()
 
 
