@@ -13,6 +13,7 @@ import datetime as _dt
 import os
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -334,7 +335,7 @@ class BulkManager:
             return Path(journal)
         base = self.journal_dir or default_journal_dir()
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return base / f"{stamp}-{op}-{spec.name}-{os.getpid()}-{threading.get_ident() % 10000}.sqlite"
+        return base / f"{stamp}-{op}-{spec.name}-{uuid.uuid4().hex[:8]}.sqlite"
 
     @staticmethod
     def _invalid_result(
