@@ -611,7 +611,7 @@ class AsyncBulkManager:
                     return
                 raise
             decisions: dict[int, UpdateDecision] = {
-                r.row: decide_update(job.spec, plans[r.row], current.get(plans[r.row].record_id or -1), mode, snapshot_time)
+                r.row: decide_update(job.spec, plans[r.row], current.get(-1 if plans[r.row].record_id is None else plans[r.row].record_id), mode, snapshot_time)
                 for r in batch
             }
             finished = []

@@ -97,7 +97,8 @@ class TenantFields:
     # TenantMetadata protocol
     def picklist_values(self, entity: str, field: str) -> Mapping[str, str] | None:
         pl = self._picklists.get((entity.lower(), field.lower()))
-        return None if pl is None else pl.values
+        # a picklist the tenant reports without values cannot be checked
+        return None if pl is None or not pl.all_values else pl.values
 
     def udf_names(self, entity: str) -> frozenset[str] | None:
         udfs = self._udfs.get(entity.lower())

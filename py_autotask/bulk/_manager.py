@@ -845,7 +845,7 @@ class BulkManager:
             decisions: dict[int, UpdateDecision] = {}
             for r in batch:
                 p = plans[r.row]
-                decisions[r.row] = decide_update(job.spec, p, current.get(p.record_id or -1), mode, snapshot_time)
+                decisions[r.row] = decide_update(job.spec, p, current.get(-1 if p.record_id is None else p.record_id), mode, snapshot_time)
             finished = []
             for r in batch:
                 d = decisions[r.row]

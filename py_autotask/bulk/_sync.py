@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import AutotaskConfigError
 from ._input import SqlSource, read_rows, sql_source
 from ._manager import BulkManager, resolve_spec
 from ._plan import ConflictResolution
@@ -27,22 +28,34 @@ __all__ = ["SqlPushResult", "bulk_from_records", "sync_sql_to_autotask"]
 
 def bulk_from_records(
     client: AutotaskClient | BulkManager,
-    entity: str,
     records: Any,
     operation: str = "update",
+    *,
+    entity: str | None = None,
     **options: Any,
 ) -> BulkResult:
     """Run a bulk ``operation`` (create/update/delete) on ``records``: anything with
-    ``.records()`` (``py_autotask.from_dataframe(df)``), a DataFrame or a list of dicts.
-    ``options`` are the keyword arguments of the matching :class:`BulkManager` method."""
+    ``.records()`` (``py_autotask.from_dataframe(df, "companies")``: its ``entity`` is used when
+    ``entity`` is not given), a DataFrame or a list of dicts. ``options`` are the keyword arguments
+    of the matching :class:`BulkManager` method::
+
+        bulk_from_records(client, py_autotask.from_dataframe(df, "companies"), "update",
+                          conflict_resolution="merge", dry_run=True)
+    """
+    name = entity or getattr(records, "entity", None)
+    if not name:
+        raise AutotaskConfigError(
+            "bulk_from_records needs entity=... (or records that carry one, e.g. "
+            "from_dataframe(df, 'companies'))"
+        )
     manager = client if isinstance(client, BulkManager) else BulkManager(client)
     if operation == "create":
-        return manager.bulk_create(entity, records, **options)
+        return manager.bulk_create(name, records, **options)
     if operation == "update":
-        return manager.bulk_update(entity, records, **options)
+        return manager.bulk_update(name, records, **options)
     if operation == "delete":
-        return manager.bulk_delete(entity, records, **options)
-    raise ValueError(f"operation must be create, update or delete, not {operation!r}")
+        return manager.bulk_delete(name, records, **options)
+    raise AutotaskConfigError(f"operation must be create, update or delete, not {operation!r}")
 
 
 @dataclass
