@@ -108,16 +108,28 @@ def cpu_per_format(tickets: int, work: Path) -> None:
             shutil.rmtree(out) if out.is_dir() else out.unlink()
 
 
+def _hwm_mb() -> float:
+    """Peak RSS of this process from /proc (VmHWM; ru_maxrss can carry the parent's peak over
+    fork/exec), falling back to ru_maxrss elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
 def _child(url_creds: str, out: str, upto: int) -> None:
     creds = json.loads(url_creds)
     from py_autotask import F
 
-    base = peak_rss_mb()
+    base = _hwm_mb()
     with _client(creds, paced=False) as client:
         start = time.perf_counter()
         result = _export(client, Path(out), "parquet", F("id").lte(upto) if upto else None)
         wall = time.perf_counter() - start
-    print(json.dumps({"rows": result.rows, "rss_mb": peak_rss_mb(), "base_mb": base, "wall": wall}))
+    print(json.dumps({"rows": result.rows, "rss_mb": _hwm_mb(), "base_mb": base, "wall": wall}))
 
 
 def rss(tickets: int, work: Path) -> None:

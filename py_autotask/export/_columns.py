@@ -304,35 +304,82 @@ def to_arrow(values: list[Any], kind: str) -> pa.Array:
     return pa.array(out, typ)
 
 
+#: Arrow type a JSON value arrives as, per kind (datetimes and dates are parsed from text after).
+_WIRE: Final[Mapping[str, pa.DataType]] = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "datetime": pa.string(),
+    "date": pa.string(),
+    "string": pa.string(),
+}
+_CONVERT_ERRORS: Final = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    TypeError,
+)
+
+
+def _finish(array: pa.Array, kind: str) -> pa.Array:
+    """Wire-typed array -> the column's type (parses datetime/date text)."""
+    if kind == "datetime":
+        stripped = pc.replace_substring_regex(array, _Z_SUFFIX.pattern, "")
+        return pc.cast(stripped, pa.timestamp("us")).cast(ARROW_TYPES["datetime"])
+    if kind == "date":
+        return pc.cast(pc.utf8_slice_codeunits(array, 0, 10), ARROW_TYPES["date"])
+    return array
+
+
+def _plain_arrays(items: Sequence[Mapping[str, Any]], plain: Sequence[Column]) -> list[pa.Array]:
+    """The non-UDF columns: one C++ pass over the dicts (a struct array of the wire types), then
+    per-column parsing; any column the fast path cannot take goes value by value."""
+    struct_type = pa.struct([pa.field(c.source, _WIRE[c.kind]) for c in plain])
+    try:
+        struct = pa.array(items, type=struct_type)
+    except _CONVERT_ERRORS:
+        return [to_arrow([item.get(c.source) for item in items], c.kind) for c in plain]
+    out = []
+    for i, c in enumerate(plain):
+        field = struct.field(i)
+        try:
+            out.append(_finish(field, c.kind))
+        except _CONVERT_ERRORS:
+            out.append(to_arrow(field.to_pylist(), c.kind))
+    return out
+
+
 def page_to_batch(
     items: Sequence[Mapping[str, Any]], columns: Sequence[Column], schema: pa.Schema | None = None
 ) -> pa.RecordBatch:
     """One RecordBatch with exactly ``columns`` from the page's decoded ``items``. Fields absent
     from an item are null; fields not in ``columns`` are ignored."""
+    plain = [c for c in columns if not c.udf and c.label_of is None]
+    by_name = dict(zip((c.name for c in plain), _plain_arrays(items, plain), strict=True))
     udf_rows: list[dict[str, Any]] | None = None
     if any(c.udf for c in columns):
         udf_rows = []
         for item in items:
             udfs = item.get("userDefinedFields") or ()
-            udf_rows.append(
-                {str(u.get("name")): u.get("value") for u in udfs if isinstance(u, Mapping)}
-            )
-    arrays: list[pa.Array] = []
+            udf_rows.append({str(u.get("name")): u.get("value") for u in udfs if type(u) is dict})
     raw: dict[str, list[Any]] = {}
     for col in columns:
-        if col.udf:
+        if col.udf and col.label_of is None:
             assert udf_rows is not None
             values = [row.get(col.source) for row in udf_rows]
-        else:
-            values = [item.get(col.source) for item in items]
-        if col.label_of is not None:
-            labels = col.labels or {}
-            source_values = raw.get(col.label_of, values)
-            values = [None if v is None else labels.get(_label_key(v)) for v in source_values]
-            arrays.append(pa.array(values, pa.string()))
+            raw[col.name] = values
+            by_name[col.name] = to_arrow(values, col.kind)
+    arrays: list[pa.Array] = []
+    for col in columns:
+        if col.label_of is None:
+            arrays.append(by_name[col.name])
             continue
-        raw[col.name] = values
-        arrays.append(to_arrow(values, col.kind))
+        labels = col.labels or {}
+        source = raw.get(col.label_of)
+        if source is None:
+            source = by_name[col.label_of].to_pylist()
+        values = [None if v is None else labels.get(_label_key(v)) for v in source]
+        arrays.append(pa.array(values, pa.string()))
     return pa.RecordBatch.from_arrays(arrays, schema=schema or arrow_schema(columns))
 
 

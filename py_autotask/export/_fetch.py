@@ -312,28 +312,49 @@ def read_entity(
     """Read every row of ``reader``'s entity and filter into ``sink``; returns ``(columns, count)``.
 
     Resumes from ``sink.resume_state()`` when it has one (no count or metadata request then)."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from ._columns import arrow_schema, page_to_batch
 
     workers = max(1, workers)
     resumed = sink.resume_state()
+    stop = threading.Event()
+    columns: list[Any] = []
+    schema: Any = None
+    parts: list[Partition] = []
+
+    def run(index: int) -> None:
+        part = parts[index]
+        try:
+            while not part.done and not stop.is_set():
+                page = reader.page(part.after, part.hi)
+                done = not page.more
+                batch = page_to_batch(page.items, columns, schema)
+                sink.write(index, batch, last=page.last_id, done=done)
+                if page.last_id is not None:
+                    part.last = page.last_id
+                part.done = done
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            sink.close_part(index)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autotask-export") as pool:
+        first_error: BaseException | None = None
         if resumed is None:
             f_udfs = pool.submit(reader.udf_definitions)
             f_fields = pool.submit(reader.field_metadata) if picklist_labels else None
             f_count = pool.submit(reader.count)
             f_first = pool.submit(reader.page, None, None)
-            columns = _columns_for(
-                reader.spec,
-                f_udfs.result(),
-                f_fields.result() if f_fields else None,
-                picklist_labels,
-            )
+            udfs = f_udfs.result()
+            fields = f_fields.result() if f_fields else None
             count = f_count.result()
             first = f_first.result()
-            sink.begin(columns, count)
+            columns = _columns_for(reader.spec, udfs, fields, picklist_labels)
             schema = arrow_schema(columns)
+            sink.begin(columns, count)
             if first.more and first.last_id is not None:
                 first_id = int(first.items[0]["id"])
                 rest = plan_partitions(first_id, first.last_id, len(first.items), count, workers)
@@ -341,45 +362,25 @@ def read_entity(
             else:
                 parts = [Partition(None, None)]
             sink.set_parts(parts)
-            sink.write(
-                0, page_to_batch(first.items, columns, schema), last=first.last_id, done=True
-            )
-            sink.close_part(0)
-            parts[0].done = True
+            # the partitions start now; the first page is written meanwhile
+            futures = [pool.submit(run, i) for i in range(1, len(parts))]
+            try:
+                batch = page_to_batch(first.items, columns, schema)
+                sink.write(0, batch, last=first.last_id, done=True)
+                parts[0].done = True
+            except BaseException as error:
+                stop.set()
+                first_error = error
+            finally:
+                sink.close_part(0)
         else:
             columns, count, parts = resumed
             schema = arrow_schema(columns)
-
-        import threading
-
-        stop = threading.Event()
-
-        def run(index: int) -> None:
-            part = parts[index]
-            try:
-                while not part.done and not stop.is_set():
-                    page = reader.page(part.after, part.hi)
-                    done = not page.more
-                    sink.write(
-                        index,
-                        page_to_batch(page.items, columns, schema),
-                        last=page.last_id,
-                        done=done,
-                    )
-                    if page.last_id is not None:
-                        part.last = page.last_id
-                    part.done = done
-            except BaseException:
-                stop.set()
-                raise
-            finally:
-                sink.close_part(index)
-
-        futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
+            futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
         errors = [f.exception() for f in futures]
-        for exc in errors:
-            if exc is not None:
-                raise exc
+        for failure in [first_error, *errors]:
+            if failure is not None:
+                raise failure
     return columns, count
 
 

@@ -10,6 +10,7 @@ filter/option fingerprint) starts from scratch.
 Layout of a work directory::
 
     state.json                      checkpoint (see :class:`Stage`)
+    <Entity>/columns.json           the entity's output columns (from metadata, fixed at the start)
     <Entity>/<part>-s<session>.arrows   staged batches of one partition, one file per session
     <Entity>@related/ids.json       ids of referenced rows to fetch (relationships)
 """
@@ -48,10 +49,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: Any, *, fsync: bool = True) -> None:
+def write_json_atomic(path: Path, data: Any, *, fsync: bool = True, pretty: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
+    option = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS if pretty else 0
     with open(tmp, "wb") as f:
-        f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        f.write(orjson.dumps(data, option=option))
         if fsync:
             f.flush()
             os.fsync(f.fileno())
@@ -68,6 +70,7 @@ class Stage:
         self.key = key
         self.fsync = fsync
         self._lock = threading.Lock()
+        self._columns: dict[str, list[Column]] = {}
         self.resumed = False
         state_path = self.dir / "state.json"
         state: dict[str, Any] | None = None
@@ -117,9 +120,12 @@ class Stage:
 
     def begin_entity(self, name: str, columns: Sequence[Column], **info: Any) -> dict[str, Any]:
         with self._lock:
-            ent = {"columns": columns_to_json(columns), "parts": [], "done": False, **info}
-            self.state["entities"][name] = ent
             (self.dir / name).mkdir(parents=True, exist_ok=True)
+            write_json_atomic(
+                self.dir / name / "columns.json", columns_to_json(columns), fsync=self.fsync
+            )
+            ent = {"parts": [], "done": False, **info}
+            self.state["entities"][name] = ent
             self._save()
             return ent
 
@@ -137,7 +143,11 @@ class Stage:
             self._save()
 
     def columns(self, name: str) -> list[Column]:
-        return columns_from_json(self.state["entities"][name]["columns"])
+        cached = self._columns.get(name)
+        if cached is None:
+            data = orjson.loads((self.dir / name / "columns.json").read_bytes())
+            cached = self._columns[name] = columns_from_json(data)
+        return cached
 
     def partitions(self, name: str) -> list[Partition]:
         return [Partition.from_json(p) for p in self.state["entities"][name]["parts"]]
@@ -159,11 +169,11 @@ class Stage:
             for f in part["files"]:
                 if f["size"] == 0:
                     continue
-                with open(self.dir / name / f["name"], "rb") as fh:
-                    data = fh.read(f["size"])
-                reader = ipc.open_stream(pa.py_buffer(data))
-                for batch in reader:
-                    yield batch.select(list(columns)) if columns is not None else batch
+                # Streamed one batch at a time. Files of earlier sessions were truncated to their
+                # recorded size when this run started; files of this run end with end-of-stream.
+                with pa.OSFile(str(self.dir / name / f["name"])) as source:
+                    for batch in ipc.open_stream(source):
+                        yield batch.select(list(columns)) if columns is not None else batch
 
     def iter_column(self, name: str, column: str) -> Iterator[pa.Array]:
         for batch in self.batches(name, [column]):
