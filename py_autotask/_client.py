@@ -209,6 +209,10 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     ``next_page_method`` is how ``nextPageUrl`` is followed after a POST query ('POST' re-sends the
     same QueryModel body; 'GET' sends none). ``zones`` (:class:`~py_autotask.ZoneOptions`) tunes zone
     discovery: lookup URL, the on-disk zone cache, probing and following a tenant whose zone moved.
+    ``reconcile`` (:class:`~py_autotask.ReconcileConfig`) keeps creates exactly-once when their
+    outcome is unknown (a correlation token per create, looked up before any resend).
+    ``with client.impersonating(resource_id):`` acts as another resource for the calls inside;
+    ``client.attachments`` uploads and downloads files through their parent records.
     """
 
     def __init__(
