@@ -27,7 +27,7 @@ def _free_port() -> int:
 class SimulatorProcess:
     """``python -m py_autotask.simulator serve`` on a free port; control plane over HTTP."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, startup_timeout: float = 60.0) -> None:
         self.port = _free_port()
         self.proc = subprocess.Popen(
             [
@@ -45,7 +45,7 @@ class SimulatorProcess:
         )
         self.root = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.root}/ATServicesRest/V1.0/"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + startup_timeout
         while True:
             try:
                 httpx.get(self.root + "/_sim/state", timeout=1).raise_for_status()
