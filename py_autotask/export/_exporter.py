@@ -106,7 +106,7 @@ class ExportResult:
     format: str
     entities: dict[str, EntityExport]
     foreign_keys: list[tuple[str, str, str]]
-    requests: int  # API requests made by this run (resumed runs count only their own)
+    requests: int  # API requests this run issued (retries inside the client not counted)
     resumed: bool
     warnings: list[str]
     manifest: dict[str, Any] = field(repr=False)
@@ -193,6 +193,7 @@ class StagedExport:
         self, stage: Stage, entities: list[str], relationships: list[Relationship], requests: int
     ) -> None:
         self.stage = stage
+        self.resumed = stage.resumed  # True when this run continued an interrupted one
         self.entities = entities
         self.relationships = relationships
         self.requests = requests
@@ -410,9 +411,7 @@ class Exporter:
             self._fetch_related(
                 stage, client, target, [r for r in self._relationships if r.target == target]
             )
-        staged = StagedExport(stage, self.entities, list(self._relationships), counter.n)
-        staged.resumed = stage.resumed  # type: ignore[attr-defined]
-        return staged
+        return StagedExport(stage, self.entities, list(self._relationships), counter.n)
 
     def _fetch_root(self, stage: Stage, client: Any, job: _Job) -> None:
         ent = stage.entity(job.name)
@@ -654,7 +653,7 @@ class Exporter:
             infos,
             fks,
             staged.requests,
-            getattr(staged, "resumed", False),
+            staged.resumed,
             warnings,
             manifest,
         )
@@ -724,7 +723,7 @@ class Exporter:
             infos,
             declared,
             staged.requests,
-            getattr(staged, "resumed", False),
+            staged.resumed,
             warnings,
             manifest,
         )
