@@ -17,6 +17,7 @@ from ._model import AutotaskModel, Page
 from ._reconcile import acreate_exactly_once, create_exactly_once
 from ._spec import EntitySpec, RouteSpec
 from .compat._filters import convert_legacy_filter
+from .compat._names import entity_attribute_error
 from .compat._results import CreatedId
 from .exceptions import AutotaskOperationNotSupportedError
 from .query import FilterArg, build_query_body
@@ -71,6 +72,11 @@ class _EntityBase(Generic[M]):
     def __repr__(self) -> str:
         spec = getattr(self, "_spec", None)
         return f"<{type(self).__name__} {spec.name if spec else '?'}>"
+
+    if not TYPE_CHECKING:  # type checkers stay strict about the operations a collection has
+
+        def __getattr__(self, name: str) -> Any:
+            raise entity_attribute_error(self, name)
 
 
 class SyncEntity(_EntityBase[M]):

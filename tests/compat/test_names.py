@@ -187,3 +187,18 @@ def test_2x_exception_names_import_with_a_warning(old: str, new: str) -> None:
     assert record[0].filename == __file__
     with pytest.raises(AttributeError):
         exceptions.NoSuchError  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_collections_explain_missing_methods(client: AutotaskClient) -> None:
+    with pytest.raises(
+        AttributeError, match=r"Tickets\.batch_create was a py-autotask 2\.x method"
+    ):
+        client.tickets.batch_create  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(AttributeError, match=r"update\(\{'id': id"):
+        client.tickets.update_by_id  # type: ignore[attr-defined]  # noqa: B018
+    # Autotask cannot delete tickets: the error says so and lists what the collection has.
+    with pytest.raises(AttributeError, match="does not support delete on Tickets") as caught:
+        client.tickets.delete  # type: ignore[attr-defined]  # noqa: B018
+    assert "query_all" in str(caught.value)
+    assert not hasattr(client.tickets, "delete")
+    assert hasattr(client.ticket_notes, "get")
