@@ -410,14 +410,20 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         )
 
     def estimate(
-        self, entity: Any, filter: FilterArg | None = None, *, page_size: int = 500
+        self,
+        entity: Any,
+        filter: FilterArg | None = None,
+        *,
+        page_size: int = 500,
+        latency: float | None = None,
     ) -> Estimate:
         """What reading every record matching ``filter`` will cost, before reading it: one count
         request (made now) plus one request per page, and the time at the current threshold usage,
-        latency and pacing. ``entity`` is e.g. ``client.tickets`` or ``"Tickets"``."""
+        latency and pacing. ``entity`` is e.g. ``client.tickets`` or ``"Tickets"``; ``latency`` is
+        the seconds per request to assume (default: the measured average, else 0.5)."""
         target = resolve_entity(self, entity)
         records = target._count(filter)
-        return self._resilience.engine.estimate(target._spec.name, records, page_size)
+        return self._resilience.engine.estimate(target._spec.name, records, page_size, latency)
 
     def health(self) -> Health:
         """Reachability, API URL, threshold usage (one ThresholdInformation request), in-flight
@@ -611,12 +617,17 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         return self._core.read_json(await self._send(request))
 
     async def estimate(
-        self, entity: Any, filter: FilterArg | None = None, *, page_size: int = 500
+        self,
+        entity: Any,
+        filter: FilterArg | None = None,
+        *,
+        page_size: int = 500,
+        latency: float | None = None,
     ) -> Estimate:
         """Async twin of :meth:`AutotaskClient.estimate`."""
         target = resolve_entity(self, entity)
         records = await target._count(filter)
-        return self._resilience.engine.estimate(target._spec.name, records, page_size)
+        return self._resilience.engine.estimate(target._spec.name, records, page_size, latency)
 
     async def health(self) -> Health:
         """Async twin of :meth:`AutotaskClient.health`."""

@@ -233,6 +233,9 @@ class AutotaskCircuitOpenError(AutotaskError):
         self.endpoint = endpoint
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore_plain_error, (type(self), self.args, dict(self.__dict__)))
+
 
 class AutotaskAmbiguousWriteError(AutotaskError):
     """A create (POST) whose outcome is unknown: the request was sent, then the connection broke,

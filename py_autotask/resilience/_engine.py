@@ -20,6 +20,7 @@ from ..exceptions import (
     AutotaskAmbiguousWriteError,
     AutotaskBudgetExhaustedError,
     AutotaskCircuitOpenError,
+    AutotaskConfigError,
     AutotaskRateLimitError,
 )
 from ._config import CircuitBreakerConfig, PacingConfig, RetryConfig
@@ -150,7 +151,9 @@ class Engine:
         self.sent_total = 0
         self.last_poll = -math.inf  # monotonic
         self.last_shared_check = -math.inf
-        self.exhausted_until = 0.0  # monotonic
+        self.exhausted_until = 0.0  # monotonic: estimated from ThresholdInformation
+        self.hold_until = 0.0  # monotonic: a Retry-After Autotask sent with an hourly 429
+        self.last_status: int | None = None
         self.latency_ewma: float | None = None
         self.endpoints: set[str] = set()
         self._polling = False
@@ -215,8 +218,16 @@ class Engine:
                 retry_after=wait,
             )
 
-    def record(self, endpoint: str | None, verdict: Verdict, elapsed: float | None) -> None:
+    def record(
+        self,
+        endpoint: str | None,
+        verdict: Verdict,
+        elapsed: float | None,
+        status: int | None = None,
+    ) -> None:
         """Feed one attempt's outcome to the breaker, the quota and the latency average."""
+        if status is not None:
+            self.last_status = status
         if verdict.kind is Kind.OK:
             if self.quota is not None:
                 self.quota.refund()
@@ -297,7 +308,7 @@ class Engine:
         if verdict.sent and prepared.method in ("PATCH", "PUT", "DELETE"):
             call.maybe_applied = True
         if kind is Kind.BUDGET:
-            remaining = self.mark_exhausted()
+            remaining = self.mark_exhausted(verdict.retry_after)
             if not self.pacing.enabled or self.pacing.on_budget_exhausted == "raise":
                 api_error = self.core.error(response) if response is not None else None
                 rate_error = api_error if isinstance(api_error, AutotaskRateLimitError) else None
@@ -384,21 +395,25 @@ class Engine:
     def poll_failed(self) -> None:
         self.last_poll = time.monotonic()
 
-    def mark_exhausted(self) -> float:
-        wait = drain_seconds(self.snapshot, self.pacing)
-        self.exhausted_until = time.monotonic() + wait
+    def mark_exhausted(self, retry_after: float | None = None) -> float:
+        """Enter the budget-exhausted state until a ``Retry-After`` (when Autotask sent one) or
+        the drain time computed from the last ThresholdInformation reading."""
+        if retry_after is not None:
+            wait = retry_after
+            self.hold_until = time.monotonic() + wait  # a fresh reading does not lift this
+        else:
+            wait = drain_seconds(self.snapshot, self.pacing)
+            self.exhausted_until = time.monotonic() + wait
         logger.warning(
             "Autotask request threshold exhausted; the window needs about %.0fs to drain", wait
         )
         return wait
 
     def exhausted_remaining(self) -> float:
-        if not self.exhausted_until:
+        until = max(self.exhausted_until, self.hold_until)
+        if not until:
             return 0.0
-        remaining = self.exhausted_until - time.monotonic()
-        if remaining <= 0:
-            return 0.0
-        return remaining
+        return max(0.0, until - time.monotonic())
 
     def usage(self) -> float | None:
         return estimated_usage(self.snapshot, self.sent_since)
@@ -493,11 +508,17 @@ class Engine:
             "age_seconds": max(0.0, time.time() - snap.observed_at),
         }
 
-    def estimate(self, entity: str, records: int, page_size: int) -> Estimate:
-        """Cost of reading ``records`` records page by page after the count request."""
+    def estimate(
+        self, entity: str, records: int, page_size: int, latency: float | None = None
+    ) -> Estimate:
+        """Cost of reading ``records`` records page by page (sequentially, as ``query_all`` does)
+        after the count request."""
+        if not isinstance(page_size, int) or not 1 <= page_size <= 500:
+            raise AutotaskConfigError("page_size must be an int between 1 and 500")
         pages = max(1, math.ceil(records / page_size))
         snap = self.snapshot
-        latency = self.latency_ewma if self.latency_ewma is not None else 0.5
+        if latency is None:
+            latency = self.latency_ewma if self.latency_ewma is not None else 0.5
         threshold = snap.threshold if snap and snap.threshold > 0 else None
         base = (snap.count + self.sent_since) if snap else None
         rate, capacity, _mult = self.rate()

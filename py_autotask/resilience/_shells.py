@@ -93,9 +93,10 @@ class SyncPipeline:
         error: str | None = None
         try:
             ensure_url()
-            response = self.poll_threshold(force=True)
-            if response is None:
-                error = engine.last_poll_error
+            if engine.exhausted_remaining() <= 0:  # no request while the budget is exhausted
+                response = self.poll_threshold(force=True)
+                if response is None:
+                    error = engine.last_poll_error
         except Exception as exc:  # report, never raise
             error = f"{type(exc).__name__}: {exc}"
         engine, backend = self.engine, self.backend
@@ -173,7 +174,9 @@ class SyncPipeline:
         else:
             assert error is not None
             verdict = classify_exception(prepared.method, operation, error)
-        engine.record(endpoint, verdict, elapsed)
+        engine.record(
+            endpoint, verdict, elapsed, response.status_code if response is not None else None
+        )
         return engine.judge(prepared, call, verdict, response, error)
 
     # --- pacing -----------------------------------------------------------------------------------
@@ -294,9 +297,10 @@ class AsyncPipeline:
         error: str | None = None
         try:
             await ensure_url()
-            response = await self.poll_threshold(force=True)
-            if response is None:
-                error = engine.last_poll_error
+            if engine.exhausted_remaining() <= 0:  # no request while the budget is exhausted
+                response = await self.poll_threshold(force=True)
+                if response is None:
+                    error = engine.last_poll_error
         except Exception as exc:  # report, never raise
             error = f"{type(exc).__name__}: {exc}"
         engine, backend = self.engine, self.backend
@@ -371,7 +375,9 @@ class AsyncPipeline:
         else:
             assert error is not None
             verdict = classify_exception(prepared.method, operation, error)
-        engine.record(endpoint, verdict, elapsed)
+        engine.record(
+            endpoint, verdict, elapsed, response.status_code if response is not None else None
+        )
         return engine.judge(prepared, call, verdict, response, error)
 
     async def _pace(self, endpoint: str | None, call: CallState | None) -> tuple[str, str] | None:
@@ -487,7 +493,7 @@ def build_health(
     error: str | None,
     in_flight: dict[str, int],
 ) -> Health:
-    reachable = response is not None
+    reachable = response is not None or (error is None and engine.last_status is not None)
     if response is not None and not response.is_success:
         error = str(engine.core.error(response))
     quota = engine.quota.available if engine.quota is not None else None

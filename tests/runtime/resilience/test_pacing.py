@@ -222,3 +222,18 @@ def test_budget_exhausted_waits_for_the_window_when_configured(tenant: Any) -> N
     assert len(entries) <= 4  # rejection, threshold probe(s), the successful request
     assert entries[-1].status == 200
     assert waited < 4.0  # the estimated drain time (1.2 s), not max_budget_wait
+
+
+def test_retry_after_on_an_hourly_rejection_sets_the_reopen_time(fresh: Any) -> None:
+    fresh.add_fault(
+        {
+            "match": {"entity": "Tickets"},
+            "effect": {"type": "status", "status": 429, "retry_after": 42},
+            "count": 1,
+        }
+    )
+    with AutotaskClient(**creds(fresh)) as client:
+        with pytest.raises(AutotaskBudgetExhaustedError) as info:
+            client.tickets.count()
+        assert info.value.retry_after == 42.0
+        assert 41 < client.health().budget_exhausted_for <= 42

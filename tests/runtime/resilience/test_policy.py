@@ -295,3 +295,30 @@ def test_snapshot_parsing() -> None:
     assert ThresholdSnapshot.from_json(snap.to_json()) == snap
     assert ThresholdSnapshot.from_body({"errors": []}, 0.0) is None
     assert ThresholdSnapshot.from_json("garbage") is None
+
+
+def test_new_errors_pickle_with_their_attributes() -> None:
+    import pickle
+
+    from py_autotask.exceptions import (
+        AutotaskAmbiguousWriteError,
+        AutotaskBudgetExhaustedError,
+        AutotaskCircuitOpenError,
+    )
+
+    open_error = pickle.loads(
+        pickle.dumps(AutotaskCircuitOpenError("open", endpoint="tickets", retry_after=3.0))
+    )
+    assert (str(open_error), open_error.endpoint, open_error.retry_after) == (
+        "open",
+        "tickets",
+        3.0,
+    )
+    budget = pickle.loads(
+        pickle.dumps(AutotaskBudgetExhaustedError("x", status_code=429, retry_after=12.0))
+    )
+    assert budget.retry_after == 12.0 and budget.status_code == 429
+    ambiguous = pickle.loads(
+        pickle.dumps(AutotaskAmbiguousWriteError("?", method="POST", entity="Tickets"))
+    )
+    assert (ambiguous.method, ambiguous.entity) == ("POST", "Tickets")
