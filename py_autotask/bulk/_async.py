@@ -32,6 +32,7 @@ from ._manager import (
     _queued_update,
     _same,
     _Stop,
+    journal_path,
     require_operation,
     resolve_spec,
 )
@@ -47,7 +48,7 @@ from ._plan import (
     error_text,
     is_missing_record,
 )
-from ._results import BulkResult, RowOutcome, RowProblem
+from ._results import BulkResult, RowOutcome, RowProblem, Status
 
 try:
     from .._reconcile import acreate_exactly_once
@@ -109,7 +110,9 @@ class AsyncBulkManager:
             sem = self._slots[key] = asyncio.Semaphore(self.endpoint_limit)
         return sem
 
-    async def _send(self, request: _core.ApiRequest, job: _Job | None, kind: str) -> _core.ApiResponse:
+    async def _send(
+        self, request: _core.ApiRequest, job: _Job | None, kind: str
+    ) -> _core.ApiResponse:
         async with self._sem(request.entity or request.path.split("/", 1)[0]):
             if job is not None:
                 job.count(kind)
@@ -160,7 +163,9 @@ class AsyncBulkManager:
 
     async def _write_none(self, job: _Job, request: _core.ApiRequest) -> None:
         async def once() -> None:
-            self._client._core.read_none(await self._send(request, job, request.operation or "write"))
+            self._client._core.read_none(
+                await self._send(request, job, request.operation or "write")
+            )
 
         await self._retrying(job, once)
 
@@ -207,7 +212,9 @@ class AsyncBulkManager:
                 fields = {"fields": await provider.fields(spec.name)}
                 udfs = {"fields": await provider.udfs(spec.name)} if spec.has_udfs else None
             else:  # pragma: no cover
-                fields = await self._client.raw_request("GET", f"{spec.name}/entityInformation/fields")
+                fields = await self._client.raw_request(
+                    "GET", f"{spec.name}/entityInformation/fields"
+                )
                 udfs = (
                     await self._client.raw_request(
                         "GET", f"{spec.name}/entityInformation/userDefinedFields"
@@ -250,13 +257,17 @@ class AsyncBulkManager:
                     continue
                 if rid in seen:
                     p.problems.append(
-                        RowProblem(p.row, "id", f"id {rid} is also in row {seen[rid]}; one row per record")
+                        RowProblem(
+                            p.row, "id", f"id {rid} is also in row {seen[rid]}; one row per record"
+                        )
                     )
                 else:
                     seen[rid] = p.row
         return prepared, tenant
 
-    async def _check_references(self, spec: EntitySpec, prepared: list[PreparedRow], job: _Job | None) -> None:
+    async def _check_references(
+        self, spec: EntitySpec, prepared: list[PreparedRow], job: _Job | None
+    ) -> None:
         from py_autotask_generated.entities import resolve_name
 
         for fld in spec.fields.values():
@@ -276,7 +287,9 @@ class AsyncBulkManager:
             ids = sorted(wanted)
             found: set[int] = set()
             for start in range(0, len(ids), MAX_IN):
-                items = await self._query(target, F("id").in_(ids[start : start + MAX_IN]), ["id"], job, "reference")
+                items = await self._query(
+                    target, F("id").in_(ids[start : start + MAX_IN]), ["id"], job, "reference"
+                )
                 found.update(int(i["id"]) for i in items if i.get("id") is not None)
             for missing in (i for i in ids if i not in found):
                 for p in wanted[missing]:
@@ -290,7 +303,7 @@ class AsyncBulkManager:
                     )
 
     def _journal_path(self, spec: EntitySpec, op: str, journal: str | Path | None) -> Path:
-        return BulkManager._journal_path(self, spec, op, journal)  # type: ignore[arg-type]
+        return journal_path(self.journal_dir, spec, op, journal)
 
     # --- create -------------------------------------------------------------------------------------
 
@@ -321,8 +334,13 @@ class AsyncBulkManager:
         started = time.perf_counter()
         probe = _Job(spec, "create", None, 0, progress_callback)
         prepared, tenant = await self._prepare(
-            spec, data, "create", validate=validate, options=ConvertOptions(null_value=null_value),
-            encoding=encoding, job=probe,
+            spec,
+            data,
+            "create",
+            validate=validate,
+            options=ConvertOptions(null_value=null_value),
+            encoding=encoding,
+            job=probe,
         )
         if check_references:
             await self._check_references(spec, prepared, probe)
@@ -337,7 +355,9 @@ class AsyncBulkManager:
             result.elapsed = time.perf_counter() - started
             return result
         jr = BulkJournal.create(
-            self._journal_path(spec, "create", journal), entity=spec.name, operation="create",
+            self._journal_path(spec, "create", journal),
+            entity=spec.name,
+            operation="create",
             meta={"correlation": corr.to_meta() if corr else None, "on_invalid": on_invalid},
         )
         try:
@@ -361,17 +381,30 @@ class AsyncBulkManager:
             job = _Job(spec, "create", jr, len(prepared), progress_callback, corr)
             job.requests.update(probe.requests)
             for p in bad:
-                job.record(RowOutcome(p.row, "failed", reason="; ".join(x.reason for x in p.problems), field=p.problems[0].field))
+                job.record(
+                    RowOutcome(
+                        p.row,
+                        "failed",
+                        reason="; ".join(x.reason for x in p.problems),
+                        field=p.problems[0].field,
+                    )
+                )
             await self._run_creates(job, jr.rows(["queued"]), batch_size, parallel, max_concurrent)
             return BulkManager._finish(
-                self, job, prepared_inputs={p.row: p.source for p in prepared},  # type: ignore[arg-type]
-                problems=[x for p in bad for x in p.problems], started=started,
+                job,
+                prepared_inputs={p.row: p.source for p in prepared},
+                problems=[x for p in bad for x in p.problems],
+                started=started,
             )
         finally:
             jr.close()
 
     async def _run_creates(
-        self, job: _Job, rows: list[JournalRow], batch_size: int | str, parallel: bool,
+        self,
+        job: _Job,
+        rows: list[JournalRow],
+        batch_size: int | str,
+        parallel: bool,
         max_concurrent: int | None,
     ) -> None:
         assert job.journal is not None
@@ -388,7 +421,9 @@ class AsyncBulkManager:
         assert job.journal is not None
         journal = job.journal
         if job.stopped:
-            return RowOutcome(row.row, "pending", reason=f"not sent: the job stopped ({job.stopped})")
+            return RowOutcome(
+                row.row, "pending", reason=f"not sent: the job stopped ({job.stopped})"
+            )
         request = _core.create_request(job.spec, row.payload)
         attempts = 0
         while True:
@@ -418,7 +453,8 @@ class AsyncBulkManager:
                     found = await self._lookup_one(job, row)
                 except Exception as lookup_exc:
                     return RowOutcome(
-                        row.row, "pending",
+                        row.row,
+                        "pending",
                         reason=(
                             f"outcome unknown ({error_text(exc)}) and the lookup failed "
                             f"({error_text(lookup_exc)}); left pending for `bulk resume`"
@@ -449,7 +485,9 @@ class AsyncBulkManager:
     async def _lookup_one(self, job: _Job, row: JournalRow) -> list[int]:
         corr = job.correlation
         assert corr is not None
-        flt: Any = corr.lookup_filter([row.op_id]) if corr.field else corr.natural_filter(row.payload)
+        flt: Any = (
+            corr.lookup_filter([row.op_id]) if corr.field else corr.natural_filter(row.payload)
+        )
         if flt is None:
             return []
         last: Exception | None = None
@@ -457,7 +495,7 @@ class AsyncBulkManager:
             try:
                 items = await self._query(job.spec, flt, ["id"], job, "lookup")
                 return sorted(int(i["id"]) for i in items if i.get("id") is not None)
-            except Exception as exc:  # noqa: PERF203
+            except Exception as exc:
                 last = exc
                 await self._sleep(0.2 * (attempt + 1))
         assert last is not None
@@ -476,7 +514,9 @@ class AsyncBulkManager:
         include = None if corr.udf else ["id", corr.field]
         for start in range(0, len(tokens), MAX_IN):
             chunk = tokens[start : start + MAX_IN]
-            for item in await self._query(job.spec, corr.lookup_filter(chunk), include, job, "lookup"):
+            for item in await self._query(
+                job.spec, corr.lookup_filter(chunk), include, job, "lookup"
+            ):
                 token = corr.value_of(item)
                 if token in by_token and item.get("id") is not None:
                     out.setdefault(by_token[token], []).append(int(item["id"]))
@@ -514,9 +554,13 @@ class AsyncBulkManager:
         started = time.perf_counter()
         probe = _Job(spec, "update", None, 0, progress_callback)
         prepared, _ = await self._prepare(
-            spec, updates, "update", validate=validate,
+            spec,
+            updates,
+            "update",
+            validate=validate,
             options=ConvertOptions(null_value=null_value, drop_read_only=drop_read_only),
-            encoding=encoding, job=probe,
+            encoding=encoding,
+            job=probe,
         )
         if check_references:
             await self._check_references(spec, prepared, probe)
@@ -524,20 +568,31 @@ class AsyncBulkManager:
             result = BulkManager._invalid_result(spec, "update", prepared, True)
             good = [p for p in prepared if not p.problems and p.record_id is not None]
             fields = {k for p in good for k in p.body} | {k for p in good for k in p.expected}
-            current = await self._prefetch(probe, [p.record_id for p in good if p.record_id is not None], fields)
+            current = await self._prefetch(
+                probe, [p.record_id for p in good if p.record_id is not None], fields
+            )
             outcomes = {r.row: r for r in result.rows}
             for p in good:
                 assert p.record_id is not None
-                d = decide_update(spec, p, current.get(p.record_id), conflict_resolution, snapshot_time)
+                d = decide_update(
+                    spec, p, current.get(p.record_id), conflict_resolution, snapshot_time
+                )
                 if d.action == "fail":
                     result.problems.append(RowProblem(p.row, d.field, d.reason or "failed"))
-                    outcomes[p.row] = RowOutcome(p.row, "failed", id=p.record_id, reason=d.reason, field=d.field)
+                    outcomes[p.row] = RowOutcome(
+                        p.row, "failed", id=p.record_id, reason=d.reason, field=d.field
+                    )
                 elif d.action == "skip":
-                    outcomes[p.row] = RowOutcome(p.row, "skipped", id=p.record_id, reason=f"dry run: {d.reason}")
+                    outcomes[p.row] = RowOutcome(
+                        p.row, "skipped", id=p.record_id, reason=f"dry run: {d.reason}"
+                    )
                 else:
                     outcomes[p.row] = RowOutcome(
-                        p.row, "ok", id=p.record_id,
-                        reason="dry run: would change " + ", ".join(d.changed), changed_fields=d.changed,
+                        p.row,
+                        "ok",
+                        id=p.record_id,
+                        reason="dry run: would change " + ", ".join(d.changed),
+                        changed_fields=d.changed,
                     )
             result.rows = [outcomes[r] for r in sorted(outcomes)]
             result.requests = probe.requests
@@ -549,7 +604,9 @@ class AsyncBulkManager:
             result.elapsed = time.perf_counter() - started
             return result
         jr = BulkJournal.create(
-            self._journal_path(spec, "update", journal), entity=spec.name, operation="update",
+            self._journal_path(spec, "update", journal),
+            entity=spec.name,
+            operation="update",
             meta={
                 "conflict_resolution": conflict_resolution,
                 "snapshot_time": snapshot_time.isoformat() if snapshot_time else None,
@@ -566,31 +623,56 @@ class AsyncBulkManager:
             job = _Job(spec, "update", jr, len(prepared), progress_callback)
             job.requests.update(probe.requests)
             for p in bad:
-                job.record(RowOutcome(p.row, "failed", reason="; ".join(x.reason for x in p.problems), field=p.problems[0].field))
-            await self._run_updates(job, jr.rows(["queued"]), conflict_resolution, snapshot_time,
-                                    batch_size, parallel, max_concurrent)
+                job.record(
+                    RowOutcome(
+                        p.row,
+                        "failed",
+                        reason="; ".join(x.reason for x in p.problems),
+                        field=p.problems[0].field,
+                    )
+                )
+            await self._run_updates(
+                job,
+                jr.rows(["queued"]),
+                conflict_resolution,
+                snapshot_time,
+                batch_size,
+                parallel,
+                max_concurrent,
+            )
             return BulkManager._finish(
-                self, job, prepared_inputs={p.row: p.source for p in prepared},  # type: ignore[arg-type]
-                problems=[x for p in bad for x in p.problems], started=started,
+                job,
+                prepared_inputs={p.row: p.source for p in prepared},
+                problems=[x for p in bad for x in p.problems],
+                started=started,
             )
         finally:
             jr.close()
 
-    async def _prefetch(self, job: _Job, ids: list[int], fields: Iterable[str]) -> dict[int, dict[str, Any]]:
+    async def _prefetch(
+        self, job: _Job, ids: list[int], fields: Iterable[str]
+    ) -> dict[int, dict[str, Any]]:
         wanted = sorted(set(fields) | {"id"})
         include = None if "userDefinedFields" in wanted else wanted
         if include is not None and job.spec.change_tracking_field:
             include = sorted(set(include) | {job.spec.change_tracking_field})
         current: dict[int, dict[str, Any]] = {}
         for start in range(0, len(ids), MAX_IN):
-            for item in await self._query(job.spec, F("id").in_(ids[start : start + MAX_IN]), include, job, "prefetch"):
+            for item in await self._query(
+                job.spec, F("id").in_(ids[start : start + MAX_IN]), include, job, "prefetch"
+            ):
                 if item.get("id") is not None:
                     current[int(item["id"])] = item
         return current
 
     async def _run_updates(
-        self, job: _Job, rows: list[JournalRow], mode: ConflictResolution,
-        snapshot_time: _dt.datetime | None, batch_size: int | str, parallel: bool,
+        self,
+        job: _Job,
+        rows: list[JournalRow],
+        mode: ConflictResolution,
+        snapshot_time: _dt.datetime | None,
+        batch_size: int | str,
+        parallel: bool,
         max_concurrent: int | None,
     ) -> None:
         assert job.journal is not None
@@ -598,7 +680,9 @@ class AsyncBulkManager:
 
         async def unit(batch: list[JournalRow], workers: int) -> None:
             plans = {r.row: _from_queued(r) for r in batch}
-            fields = {k for p in plans.values() for k in p.body} | {k for p in plans.values() for k in p.expected}
+            fields = {k for p in plans.values() for k in p.body} | {
+                k for p in plans.values() for k in p.expected
+            }
             ids = [p.record_id for p in plans.values() if p.record_id is not None]
             try:
                 current = await self._prefetch(job, ids, fields)
@@ -611,16 +695,26 @@ class AsyncBulkManager:
                     return
                 raise
             decisions: dict[int, UpdateDecision] = {
-                r.row: decide_update(job.spec, plans[r.row], current.get(-1 if plans[r.row].record_id is None else plans[r.row].record_id), mode, snapshot_time)
+                r.row: decide_update(
+                    job.spec,
+                    plans[r.row],
+                    current.get(_key(plans[r.row].record_id)),
+                    mode,
+                    snapshot_time,
+                )
                 for r in batch
             }
             finished = []
             for r in batch:
                 d = decisions[r.row]
                 if d.action != "send":
-                    state = "failed" if d.action == "fail" else "skipped"
+                    state: Status = "failed" if d.action == "fail" else "skipped"
                     finished.append((r.row, state, plans[r.row].record_id, d.reason))
-                    job.record(RowOutcome(r.row, state, id=plans[r.row].record_id, reason=d.reason, field=d.field))  # type: ignore[arg-type]
+                    job.record(
+                        RowOutcome(
+                            r.row, state, id=plans[r.row].record_id, reason=d.reason, field=d.field
+                        )
+                    )
             if finished:
                 journal.finish_many(finished)
             send = [r for r in batch if decisions[r.row].action == "send"]
@@ -632,7 +726,9 @@ class AsyncBulkManager:
             )
             results = await self._map(
                 workers,
-                lambda r: self._update_one(job, r.row, decisions[r.row].body, decisions[r.row].changed),
+                lambda r: self._update_one(
+                    job, r.row, decisions[r.row].body, decisions[r.row].changed
+                ),
                 send,
             )
             for outcome in results:
@@ -640,11 +736,15 @@ class AsyncBulkManager:
 
         await self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
 
-    async def _update_one(self, job: _Job, row: int, body: Mapping[str, Any], changed: Sequence[str]) -> RowOutcome:
+    async def _update_one(
+        self, job: _Job, row: int, body: Mapping[str, Any], changed: Sequence[str]
+    ) -> RowOutcome:
         assert job.journal is not None
         record_id = int(body["id"])
         if job.stopped:
-            return RowOutcome(row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})")
+            return RowOutcome(
+                row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})"
+            )
         request = _core.update_request(job.spec, body)
         for attempt in range(1, self.max_create_attempts + 1):
             try:
@@ -690,57 +790,83 @@ class AsyncBulkManager:
                 ids = [{"id": i} for i in ids]
         probe = _Job(spec, "delete", None, 0, progress_callback)
         prepared, _ = await self._prepare(
-            spec, ids, "delete", validate=True, options=ConvertOptions(), encoding=encoding, job=probe
+            spec,
+            ids,
+            "delete",
+            validate=True,
+            options=ConvertOptions(),
+            encoding=encoding,
+            job=probe,
         )
         if dry_run:
             result = BulkManager._invalid_result(spec, "delete", prepared, True)
             good = [p for p in prepared if not p.problems and p.record_id is not None]
-            found = await self._prefetch(probe, [p.record_id for p in good if p.record_id is not None], ["id"])
+            found = await self._prefetch(
+                probe, [p.record_id for p in good if p.record_id is not None], ["id"]
+            )
             outcomes = {r.row: r for r in result.rows}
             for p in good:
                 if p.record_id not in found:
                     reason = f"{spec.singular} {p.record_id} does not exist"
                     result.problems.append(RowProblem(p.row, "id", reason))
-                    outcomes[p.row] = RowOutcome(p.row, "failed", id=p.record_id, reason=reason, field="id")
+                    outcomes[p.row] = RowOutcome(
+                        p.row, "failed", id=p.record_id, reason=reason, field="id"
+                    )
             result.rows = [outcomes[r] for r in sorted(outcomes)]
             result.requests = probe.requests
             result.elapsed = time.perf_counter() - started
             return result
         if any(p.problems for p in prepared):
             return BulkManager._invalid_result(spec, "delete", prepared, False)
-        jr = BulkJournal.create(self._journal_path(spec, "delete", journal), entity=spec.name, operation="delete")
+        jr = BulkJournal.create(
+            self._journal_path(spec, "delete", journal), entity=spec.name, operation="delete"
+        )
         try:
             jr.add_rows((p.row, f"row-{p.row}", {"id": p.record_id}, p.source) for p in prepared)
             job = _Job(spec, "delete", jr, len(prepared), progress_callback)
             await self._run_deletes(job, jr.rows(["queued"]), batch_size, parallel, max_concurrent)
             return BulkManager._finish(
-                self, job, prepared_inputs={p.row: p.source for p in prepared}, problems=[],  # type: ignore[arg-type]
+                job,
+                prepared_inputs={p.row: p.source for p in prepared},
+                problems=[],
                 started=started,
             )
         finally:
             jr.close()
 
     async def _run_deletes(
-        self, job: _Job, rows: list[JournalRow], batch_size: int | str, parallel: bool,
+        self,
+        job: _Job,
+        rows: list[JournalRow],
+        batch_size: int | str,
+        parallel: bool,
         max_concurrent: int | None,
     ) -> None:
         assert job.journal is not None
         journal = job.journal
 
         async def unit(batch: list[JournalRow], workers: int) -> None:
-            journal.mark_pending([r.row for r in batch], record_ids={r.row: int(r.payload["id"]) for r in batch})
+            journal.mark_pending(
+                [r.row for r in batch], record_ids={r.row: int(r.payload["id"]) for r in batch}
+            )
             results = await self._map(
-                workers, lambda r: self._delete_one(job, r.row, int(r.payload["id"]), r.state == "pending"), batch
+                workers,
+                lambda r: self._delete_one(job, r.row, int(r.payload["id"]), r.state == "pending"),
+                batch,
             )
             for outcome in results:
                 job.record(outcome)
 
         await self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
 
-    async def _delete_one(self, job: _Job, row: int, record_id: int, maybe_sent: bool) -> RowOutcome:
+    async def _delete_one(
+        self, job: _Job, row: int, record_id: int, maybe_sent: bool
+    ) -> RowOutcome:
         assert job.journal is not None
         if job.stopped:
-            return RowOutcome(row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})")
+            return RowOutcome(
+                row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})"
+            )
         request = _core.delete_request(job.spec, record_id)
         ambiguous = maybe_sent
         for attempt in range(1, self.max_create_attempts + 1):
@@ -785,7 +911,14 @@ class AsyncBulkManager:
             spec = resolve_spec(str(meta["entity"]))
             op = str(meta["operation"])
             every = jr.rows()
-            job = _Job(spec, op, jr, len(every), progress_callback, Correlation.from_meta(meta.get("correlation")))
+            job = _Job(
+                spec,
+                op,
+                jr,
+                len(every),
+                progress_callback,
+                Correlation.from_meta(meta.get("correlation")),
+            )
             open_rows = [r for r in every if r.state in ("queued", "pending", "unknown")]
             for r in every:
                 if r.state not in ("queued", "pending", "unknown"):
@@ -808,7 +941,9 @@ class AsyncBulkManager:
                         if r.state == "queued" or resend_unknown:
                             to_send.append(r)
                         else:
-                            reason = "outcome unknown and the job has no correlation field; not resent"
+                            reason = (
+                                "outcome unknown and the job has no correlation field; not resent"
+                            )
                             jr.finish(r.row, "unknown", reason=reason)
                             job.record(RowOutcome(r.row, "unknown", reason=reason))
                 await self._run_creates(job, to_send, batch_size, parallel, max_concurrent)
@@ -817,24 +952,31 @@ class AsyncBulkManager:
                 workers = self._concurrency(parallel, max_concurrent)
                 for outcome in await self._map(
                     workers,
-                    lambda r: self._update_one(job, r.row, r.payload, r.changed or tuple(k for k in r.payload if k != "id")),
+                    lambda r: self._update_one(
+                        job, r.row, r.payload, r.changed or tuple(k for k in r.payload if k != "id")
+                    ),
                     pending,
                 ):
                     job.record(outcome)
                 snap = meta.get("snapshot_time")
                 await self._run_updates(
-                    job, [r for r in open_rows if r.state == "queued"],
+                    job,
+                    [r for r in open_rows if r.state == "queued"],
                     meta.get("conflict_resolution") or "merge",
                     _dt.datetime.fromisoformat(snap) if snap else None,
-                    batch_size, parallel, max_concurrent,
+                    batch_size,
+                    parallel,
+                    max_concurrent,
                 )
             elif op == "delete":
                 await self._run_deletes(job, open_rows, batch_size, parallel, max_concurrent)
             else:
                 raise AutotaskConfigError(f"cannot resume a {op!r} journal")
             return BulkManager._finish(
-                self, job, prepared_inputs={r.row: r.source or {} for r in every},  # type: ignore[arg-type]
-                problems=[], started=started,
+                job,
+                prepared_inputs={r.row: r.source or {} for r in every},
+                problems=[],
+                started=started,
             )
         finally:
             jr.close()
@@ -861,18 +1003,25 @@ class AsyncBulkManager:
             if op == "create":
                 if "delete" not in spec.operations:
                     for r in done:
-                        job.record(RowOutcome(
-                            r.row, "failed", id=r.record_id,
-                            reason=f"{spec.name} cannot be deleted through the API; record {r.record_id} stays",
-                        ))
+                        job.record(
+                            RowOutcome(
+                                r.row,
+                                "failed",
+                                id=r.record_id,
+                                reason=f"{spec.name} cannot be deleted through the API; record {r.record_id} stays",
+                            )
+                        )
                 else:
+
                     async def remove(r: JournalRow) -> RowOutcome:
                         assert r.record_id is not None
                         try:
                             await self._write_none(job, _core.delete_request(spec, r.record_id))
                         except Exception as exc:
                             if not is_missing_record(exc):
-                                return RowOutcome(r.row, "failed", id=r.record_id, reason=error_text(exc))
+                                return RowOutcome(
+                                    r.row, "failed", id=r.record_id, reason=error_text(exc)
+                                )
                         jr.finish(r.row, "undone", record_id=r.record_id, reason="deleted by undo")
                         return RowOutcome(r.row, "ok", id=r.record_id, reason="deleted")
 
@@ -887,17 +1036,33 @@ class AsyncBulkManager:
                     assert r.record_id is not None
                     server = current.get(r.record_id)
                     if server is None:
-                        job.record(RowOutcome(r.row, "failed", id=r.record_id, reason="the record no longer exists"))
+                        job.record(
+                            RowOutcome(
+                                r.row,
+                                "failed",
+                                id=r.record_id,
+                                reason="the record no longer exists",
+                            )
+                        )
                         continue
                     drifted = [
-                        k for k, v in r.payload.items()
-                        if k not in ("id", "userDefinedFields") and not _same(spec, k, _get_ci(server, k), v)
+                        k
+                        for k, v in r.payload.items()
+                        if k not in ("id", "userDefinedFields")
+                        and not _same(spec, k, _get_ci(server, k), v)
                     ]
                     if drifted and not force:
-                        job.record(RowOutcome(
-                            r.row, "skipped", id=r.record_id, field=drifted[0],
-                            reason="changed again since the job (" + ", ".join(drifted) + "); not restored",
-                        ))
+                        job.record(
+                            RowOutcome(
+                                r.row,
+                                "skipped",
+                                id=r.record_id,
+                                field=drifted[0],
+                                reason="changed again since the job ("
+                                + ", ".join(drifted)
+                                + "); not restored",
+                            )
+                        )
                         continue
                     sends.append((r, {"id": r.record_id, **(r.previous or {})}))
 
@@ -908,18 +1073,36 @@ class AsyncBulkManager:
                     except Exception as exc:
                         return RowOutcome(r.row, "failed", id=r.record_id, reason=error_text(exc))
                     jr.finish(r.row, "undone", record_id=r.record_id, reason="restored by undo")
-                    return RowOutcome(r.row, "ok", id=r.record_id, changed_fields=tuple(k for k in body if k != "id"))
+                    return RowOutcome(
+                        r.row,
+                        "ok",
+                        id=r.record_id,
+                        changed_fields=tuple(k for k in body if k != "id"),
+                    )
 
                 for outcome in await self._map(workers, restore, sends):
                     job.record(outcome)
             else:
                 for r in done:
-                    job.record(RowOutcome(r.row, "failed", id=r.record_id, reason="a delete cannot be undone"))
+                    job.record(
+                        RowOutcome(
+                            r.row, "failed", id=r.record_id, reason="a delete cannot be undone"
+                        )
+                    )
             jr.set_meta({"undone_at": time.time()})
             return BulkResult(
-                spec.name, "undo", [job.outcomes[r] for r in sorted(job.outcomes)], [],
-                journal_path=jr.path, requests=job.requests, elapsed=time.perf_counter() - started,
+                spec.name,
+                "undo",
+                [job.outcomes[r] for r in sorted(job.outcomes)],
+                [],
+                journal_path=jr.path,
+                requests=job.requests,
+                elapsed=time.perf_counter() - started,
                 inputs={r.row: r.source or {} for r in done},
             )
         finally:
             jr.close()
+
+
+def _key(record_id: int | None) -> int:
+    return -1 if record_id is None else record_id

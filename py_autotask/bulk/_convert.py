@@ -323,9 +323,7 @@ def _to_datetime(value: Any) -> tuple[Any, str | None]:
             return to_api_value(_parse_datetime(value)), None
         except ValueError:
             pass
-    return value, (
-        f"expects a datetime (ISO 8601 such as 2024-01-31T09:30:00Z), got {value!r}"
-    )
+    return value, (f"expects a datetime (ISO 8601 such as 2024-01-31T09:30:00Z), got {value!r}")
 
 
 def _to_date(value: Any) -> tuple[Any, str | None]:
@@ -444,7 +442,9 @@ def prepare_row(
     if mode == "delete":
         if "id" not in body and not any(p.field == "id" for p in problems):
             add("id", "a delete needs the record's id")
-        return PreparedRow(row, {"id": body["id"]} if "id" in body else {}, {}, None, problems, source)
+        return PreparedRow(
+            row, {"id": body["id"]} if "id" in body else {}, {}, None, problems, source
+        )
     if validate or mode == "update":
         bad_fields = {p.field for p in problems}
         checked = validate_record(spec, body, "update" if mode == "update" else "create", tenant)

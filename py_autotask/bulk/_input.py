@@ -61,7 +61,9 @@ def sql_source(url: str, table_or_query: str) -> SqlSource:
     return SqlSource(url, table=table_or_query)
 
 
-def read_csv(path: str | Path, *, encoding: str = "utf-8-sig", delimiter: str | None = None) -> tuple[list[str], Rows]:
+def read_csv(
+    path: str | Path, *, encoding: str = "utf-8-sig", delimiter: str | None = None
+) -> tuple[list[str], Rows]:
     """Read a CSV file with a header row. Strict decoding: a byte that is not valid in ``encoding``
     raises :class:`BulkInputError` naming the line (pass ``encoding="cp1252"`` etc. for files saved
     by Excel in a legacy code page)."""
@@ -137,12 +139,14 @@ def read_sql(source: SqlSource) -> tuple[list[str], Rows]:
     try:
         with engine.connect() as conn:
             if source.table is not None:
-                table = sa.Table(source.table, sa.MetaData(), schema=source.schema, autoload_with=conn)
+                table = sa.Table(
+                    source.table, sa.MetaData(), schema=source.schema, autoload_with=conn
+                )
                 statement: Any = sa.select(table)
             else:
                 statement = sa.text(str(source.query))
             result = conn.execute(statement)
-            columns = [str(c) for c in result.keys()]
+            columns = [str(c) for c in result.keys()]  # noqa: SIM118 - a Result, not a dict
             rows: Rows = [
                 (i, dict(zip(columns, record, strict=True)))
                 for i, record in enumerate(result, start=1)
@@ -196,7 +200,9 @@ def read_rows(data: Any, *, encoding: str = "utf-8-sig") -> tuple[list[str], Row
         if hasattr(item, "to_api_dict"):
             item = item.to_api_dict()
         if not isinstance(item, Mapping):
-            problems.append(f"row {index}: expected a dict of field -> value, got {type(item).__name__}")
+            problems.append(
+                f"row {index}: expected a dict of field -> value, got {type(item).__name__}"
+            )
             continue
         values = {str(k): v for k, v in item.items()}
         for key in values:

@@ -192,7 +192,9 @@ class BulkJournal:
 
     # --- rows ---------------------------------------------------------------------------------------
 
-    def add_rows(self, rows: Iterable[tuple[int, str, Mapping[str, Any], Mapping[str, Any] | None]]) -> None:
+    def add_rows(
+        self, rows: Iterable[tuple[int, str, Mapping[str, Any], Mapping[str, Any] | None]]
+    ) -> None:
         """Queue rows: ``(row, op_id, payload, source values)``, all in one transaction."""
         now = time.time()
         data = [
@@ -208,7 +210,9 @@ class BulkJournal:
             )
             self._conn.execute("COMMIT")
 
-    def add_finished(self, rows: Iterable[tuple[int, str, str, str | None, Mapping[str, Any] | None]]) -> None:
+    def add_finished(
+        self, rows: Iterable[tuple[int, str, str, str | None, Mapping[str, Any] | None]]
+    ) -> None:
         """Record rows that will never be sent: ``(row, op_id, state, reason, source)``."""
         now = time.time()
         data = [
@@ -336,7 +340,9 @@ class BulkJournal:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            fetched = self._conn.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall()
+            fetched = self._conn.execute(
+                "SELECT state, COUNT(*) FROM rows GROUP BY state"
+            ).fetchall()
         return {state: n for state, n in fetched}
 
     def duplicate_record_ids(self) -> list[int]:

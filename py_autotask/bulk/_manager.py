@@ -42,7 +42,7 @@ from ._plan import (
     estimate_requests,
     is_missing_record,
 )
-from ._results import BulkProgress, BulkResult, RowOutcome, RowProblem
+from ._results import BulkProgress, BulkResult, RowOutcome, RowProblem, Status
 
 try:
     from .._reconcile import create_exactly_once
@@ -126,7 +126,9 @@ class _Job:
             return
         done = len(self.outcomes)
         tally = Counter(o.status for o in self.outcomes.values())
-        p = BulkProgress(done, self.total, tally["ok"], tally["failed"] + tally["unknown"], tally["skipped"])
+        p = BulkProgress(
+            done, self.total, tally["ok"], tally["failed"] + tally["unknown"], tally["skipped"]
+        )
         if force or float(p) >= self._last_percent + 1.0 or done == self.total:
             self._last_percent = float(p)
             self.progress(p)
@@ -246,7 +248,9 @@ class BulkManager:
             else:  # pragma: no cover - clients without the metadata provider
                 fields = self._client.raw_request("GET", f"{spec.name}/entityInformation/fields")
                 udfs = (
-                    self._client.raw_request("GET", f"{spec.name}/entityInformation/userDefinedFields")
+                    self._client.raw_request(
+                        "GET", f"{spec.name}/entityInformation/userDefinedFields"
+                    )
                     if spec.has_udfs
                     else None
                 )
@@ -287,13 +291,17 @@ class BulkManager:
                     continue
                 if rid in seen:
                     p.problems.append(
-                        RowProblem(p.row, "id", f"id {rid} is also in row {seen[rid]}; one row per record")
+                        RowProblem(
+                            p.row, "id", f"id {rid} is also in row {seen[rid]}; one row per record"
+                        )
                     )
                 else:
                     seen[rid] = p.row
         return prepared, tenant
 
-    def _check_references(self, spec: EntitySpec, prepared: list[PreparedRow], job: _Job | None) -> None:
+    def _check_references(
+        self, spec: EntitySpec, prepared: list[PreparedRow], job: _Job | None
+    ) -> None:
         """Batched ``id in [...]`` lookups of every referenced id; a missing one is a problem."""
         from py_autotask_generated.entities import resolve_name
 
@@ -331,11 +339,7 @@ class BulkManager:
                     )
 
     def _journal_path(self, spec: EntitySpec, op: str, journal: str | Path | None) -> Path:
-        if journal is not None:
-            return Path(journal)
-        base = self.journal_dir or default_journal_dir()
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return base / f"{stamp}-{op}-{spec.name}-{uuid.uuid4().hex[:8]}.sqlite"
+        return journal_path(self.journal_dir, spec, op, journal)
 
     @staticmethod
     def _invalid_result(
@@ -347,7 +351,17 @@ class BulkManager:
         for r in prepared:
             if r.row in bad:
                 first = r.problems[0]
-                rows.append(RowOutcome(r.row, "failed", reason="; ".join(p.reason if not p.field else f"{p.field}: {p.reason}" for p in r.problems), field=first.field))
+                rows.append(
+                    RowOutcome(
+                        r.row,
+                        "failed",
+                        reason="; ".join(
+                            p.reason if not p.field else f"{p.field}: {p.reason}"
+                            for p in r.problems
+                        ),
+                        field=first.field,
+                    )
+                )
             elif dry_run:
                 rows.append(RowOutcome(r.row, "ok", id=r.record_id, reason=f"dry run: would {op}"))
             else:
@@ -362,7 +376,12 @@ class BulkManager:
                     )
                 )
         return BulkResult(
-            spec.name, op, rows, problems, dry_run=dry_run, inputs={r.row: r.source for r in prepared}
+            spec.name,
+            op,
+            rows,
+            problems,
+            dry_run=dry_run,
+            inputs={r.row: r.source for r in prepared},
         )
 
     # --- public: estimate ---------------------------------------------------------------------------
@@ -486,19 +505,35 @@ class BulkManager:
                 for p in bad
             )
             jr.add_rows(
-                (p.row, corr.token(job_id, p.row) if corr and corr.field else f"row-{p.row}",
-                 corr.apply(p.body, corr.token(job_id, p.row)) if corr and corr.field else p.body,
-                 p.source)
+                (
+                    p.row,
+                    corr.token(job_id, p.row) if corr and corr.field else f"row-{p.row}",
+                    corr.apply(p.body, corr.token(job_id, p.row))
+                    if corr and corr.field
+                    else p.body,
+                    p.source,
+                )
                 for p in good
             )
             probe = job
             job = _Job(spec, "create", jr, len(prepared), progress_callback, corr)
             job.requests.update(probe.requests)
             for p in bad:
-                job.record(RowOutcome(p.row, "failed", reason="; ".join(x.reason for x in p.problems), field=p.problems[0].field))
+                job.record(
+                    RowOutcome(
+                        p.row,
+                        "failed",
+                        reason="; ".join(x.reason for x in p.problems),
+                        field=p.problems[0].field,
+                    )
+                )
             self._run_creates(job, jr.rows(["queued"]), batch_size, parallel, max_concurrent)
-            return self._finish(job, prepared_inputs={p.row: p.source for p in prepared},
-                                problems=[x for p in bad for x in p.problems], started=started)
+            return BulkManager._finish(
+                job,
+                prepared_inputs={p.row: p.source for p in prepared},
+                problems=[x for p in bad for x in p.problems],
+                started=started,
+            )
         finally:
             jr.close()
 
@@ -547,7 +582,9 @@ class BulkManager:
         assert job.journal is not None
         journal = job.journal
         if job.stopped:
-            return RowOutcome(row.row, "pending", reason=f"not sent: the job stopped ({job.stopped})")
+            return RowOutcome(
+                row.row, "pending", reason=f"not sent: the job stopped ({job.stopped})"
+            )
         request = _core.create_request(job.spec, row.payload)
         attempts = 0
         while True:
@@ -625,7 +662,7 @@ class BulkManager:
             try:
                 items = self._query(job.spec, flt, ["id"], job, "lookup")
                 return sorted(int(i["id"]) for i in items if i.get("id") is not None)
-            except Exception as exc:  # noqa: PERF203
+            except Exception as exc:
                 last = exc
                 self._sleep(0.2 * (attempt + 1))
         assert last is not None
@@ -651,8 +688,8 @@ class BulkManager:
                     out.setdefault(by_token[token], []).append(int(item["id"]))
         return out
 
+    @staticmethod
     def _finish(
-        self,
         job: _Job,
         *,
         prepared_inputs: Mapping[int, Mapping[str, Any]],
@@ -725,13 +762,21 @@ class BulkManager:
         probe = _Job(spec, "update", None, 0, progress_callback)
         options = ConvertOptions(null_value=null_value, drop_read_only=drop_read_only)
         prepared, _tenant = self._prepare(
-            spec, updates, "update", validate=validate, options=options, encoding=encoding, job=probe
+            spec,
+            updates,
+            "update",
+            validate=validate,
+            options=options,
+            encoding=encoding,
+            job=probe,
         )
         if check_references:
             self._check_references(spec, prepared, probe)
         has_problems = any(p.problems for p in prepared)
         if dry_run:
-            return self._dry_run_update(spec, prepared, conflict_resolution, snapshot_time, probe, started)
+            return self._dry_run_update(
+                spec, prepared, conflict_resolution, snapshot_time, probe, started
+            )
         if has_problems and on_invalid == "abort":
             result = self._invalid_result(spec, "update", prepared, False)
             result.requests = probe.requests
@@ -758,15 +803,35 @@ class BulkManager:
             job = _Job(spec, "update", jr, len(prepared), progress_callback)
             job.requests.update(probe.requests)
             for p in bad:
-                job.record(RowOutcome(p.row, "failed", reason="; ".join(x.reason for x in p.problems), field=p.problems[0].field))
-            self._run_updates(job, jr.rows(["queued"]), conflict_resolution, snapshot_time,
-                              batch_size, parallel, max_concurrent)
-            return self._finish(job, prepared_inputs={p.row: p.source for p in prepared},
-                                problems=[x for p in bad for x in p.problems], started=started)
+                job.record(
+                    RowOutcome(
+                        p.row,
+                        "failed",
+                        reason="; ".join(x.reason for x in p.problems),
+                        field=p.problems[0].field,
+                    )
+                )
+            self._run_updates(
+                job,
+                jr.rows(["queued"]),
+                conflict_resolution,
+                snapshot_time,
+                batch_size,
+                parallel,
+                max_concurrent,
+            )
+            return BulkManager._finish(
+                job,
+                prepared_inputs={p.row: p.source for p in prepared},
+                problems=[x for p in bad for x in p.problems],
+                started=started,
+            )
         finally:
             jr.close()
 
-    def _prefetch(self, job: _Job, ids: list[int], fields: Iterable[str]) -> dict[int, dict[str, Any]]:
+    def _prefetch(
+        self, job: _Job, ids: list[int], fields: Iterable[str]
+    ) -> dict[int, dict[str, Any]]:
         wanted = sorted(set(fields) | {"id"})
         include = None if "userDefinedFields" in wanted else wanted
         if include is not None and job.spec.change_tracking_field:
@@ -792,20 +857,29 @@ class BulkManager:
         result = self._invalid_result(spec, "update", prepared, True)
         good = [p for p in prepared if not p.problems and p.record_id is not None]
         fields = {k for p in good for k in p.body} | {k for p in good for k in p.expected}
-        current = self._prefetch(job, [p.record_id for p in good if p.record_id is not None], fields)
+        current = self._prefetch(
+            job, [p.record_id for p in good if p.record_id is not None], fields
+        )
         outcomes = {r.row: r for r in result.rows}
         for p in good:
             assert p.record_id is not None
             d = decide_update(spec, _as_prepared(p), current.get(p.record_id), mode, snapshot_time)
             if d.action == "fail":
                 result.problems.append(RowProblem(p.row, d.field, d.reason or "failed"))
-                outcomes[p.row] = RowOutcome(p.row, "failed", id=p.record_id, reason=d.reason, field=d.field)
+                outcomes[p.row] = RowOutcome(
+                    p.row, "failed", id=p.record_id, reason=d.reason, field=d.field
+                )
             elif d.action == "skip":
-                outcomes[p.row] = RowOutcome(p.row, "skipped", id=p.record_id, reason=f"dry run: {d.reason}")
+                outcomes[p.row] = RowOutcome(
+                    p.row, "skipped", id=p.record_id, reason=f"dry run: {d.reason}"
+                )
             else:
                 outcomes[p.row] = RowOutcome(
-                    p.row, "ok", id=p.record_id,
-                    reason="dry run: would change " + ", ".join(d.changed), changed_fields=d.changed,
+                    p.row,
+                    "ok",
+                    id=p.record_id,
+                    reason="dry run: would change " + ", ".join(d.changed),
+                    changed_fields=d.changed,
                 )
         result.rows = [outcomes[r] for r in sorted(outcomes)]
         result.requests = job.requests
@@ -845,14 +919,24 @@ class BulkManager:
             decisions: dict[int, UpdateDecision] = {}
             for r in batch:
                 p = plans[r.row]
-                decisions[r.row] = decide_update(job.spec, p, current.get(-1 if p.record_id is None else p.record_id), mode, snapshot_time)
+                decisions[r.row] = decide_update(
+                    job.spec,
+                    p,
+                    current.get(-1 if p.record_id is None else p.record_id),
+                    mode,
+                    snapshot_time,
+                )
             finished = []
             for r in batch:
                 d = decisions[r.row]
                 if d.action != "send":
-                    state = "failed" if d.action == "fail" else "skipped"
+                    state: Status = "failed" if d.action == "fail" else "skipped"
                     finished.append((r.row, state, plans[r.row].record_id, d.reason))
-                    job.record(RowOutcome(r.row, state, id=plans[r.row].record_id, reason=d.reason, field=d.field))
+                    job.record(
+                        RowOutcome(
+                            r.row, state, id=plans[r.row].record_id, reason=d.reason, field=d.field
+                        )
+                    )
             if finished:
                 journal.finish_many(finished)
             send = [r for r in batch if decisions[r.row].action == "send"]
@@ -863,16 +947,22 @@ class BulkManager:
                 record_ids={r.row: int(decisions[r.row].body["id"]) for r in send},
             )
             sendable = [(r, decisions[r.row]) for r in send]
-            for outcome in pool.map(lambda rd: self._update_one(job, rd[0].row, rd[1].body, rd[1].changed), sendable):
+            for outcome in pool.map(
+                lambda rd: self._update_one(job, rd[0].row, rd[1].body, rd[1].changed), sendable
+            ):
                 job.record(outcome)
 
         self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
 
-    def _update_one(self, job: _Job, row: int, body: Mapping[str, Any], changed: Sequence[str]) -> RowOutcome:
+    def _update_one(
+        self, job: _Job, row: int, body: Mapping[str, Any], changed: Sequence[str]
+    ) -> RowOutcome:
         assert job.journal is not None
         record_id = int(body["id"])
         if job.stopped:
-            return RowOutcome(row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})")
+            return RowOutcome(
+                row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})"
+            )
         request = _core.update_request(job.spec, body)
         for attempt in range(1, self.max_create_attempts + 1):
             try:
@@ -921,30 +1011,47 @@ class BulkManager:
                 ids = [{"id": i} for i in ids]
         probe = _Job(spec, "delete", None, 0, progress_callback)
         prepared, _ = self._prepare(
-            spec, ids, "delete", validate=True, options=ConvertOptions(), encoding=encoding, job=probe
+            spec,
+            ids,
+            "delete",
+            validate=True,
+            options=ConvertOptions(),
+            encoding=encoding,
+            job=probe,
         )
         if dry_run:
             result = self._invalid_result(spec, "delete", prepared, True)
             good = [p for p in prepared if not p.problems and p.record_id is not None]
-            found = self._prefetch(probe, [p.record_id for p in good if p.record_id is not None], ["id"])
+            found = self._prefetch(
+                probe, [p.record_id for p in good if p.record_id is not None], ["id"]
+            )
             outcomes = {r.row: r for r in result.rows}
             for p in good:
                 if p.record_id not in found:
                     reason = f"{spec.singular} {p.record_id} does not exist"
                     result.problems.append(RowProblem(p.row, "id", reason))
-                    outcomes[p.row] = RowOutcome(p.row, "failed", id=p.record_id, reason=reason, field="id")
+                    outcomes[p.row] = RowOutcome(
+                        p.row, "failed", id=p.record_id, reason=reason, field="id"
+                    )
             result.rows = [outcomes[r] for r in sorted(outcomes)]
             result.requests = probe.requests
             result.elapsed = time.perf_counter() - started
             return result
         if any(p.problems for p in prepared):
             return self._invalid_result(spec, "delete", prepared, False)
-        jr = BulkJournal.create(self._journal_path(spec, "delete", journal), entity=spec.name, operation="delete")
+        jr = BulkJournal.create(
+            self._journal_path(spec, "delete", journal), entity=spec.name, operation="delete"
+        )
         try:
             jr.add_rows((p.row, f"row-{p.row}", {"id": p.record_id}, p.source) for p in prepared)
             job = _Job(spec, "delete", jr, len(prepared), progress_callback)
             self._run_deletes(job, jr.rows(["queued"]), batch_size, parallel, max_concurrent)
-            return self._finish(job, prepared_inputs={p.row: p.source for p in prepared}, problems=[], started=started)
+            return BulkManager._finish(
+                job,
+                prepared_inputs={p.row: p.source for p in prepared},
+                problems=[],
+                started=started,
+            )
         finally:
             jr.close()
 
@@ -960,8 +1067,13 @@ class BulkManager:
         journal = job.journal
 
         def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> None:
-            journal.mark_pending([r.row for r in batch], record_ids={r.row: int(r.payload["id"]) for r in batch})
-            for outcome in pool.map(lambda r: self._delete_one(job, r.row, int(r.payload["id"]), r.state == "pending"), batch):
+            journal.mark_pending(
+                [r.row for r in batch], record_ids={r.row: int(r.payload["id"]) for r in batch}
+            )
+            for outcome in pool.map(
+                lambda r: self._delete_one(job, r.row, int(r.payload["id"]), r.state == "pending"),
+                batch,
+            ):
                 job.record(outcome)
 
         self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
@@ -969,7 +1081,9 @@ class BulkManager:
     def _delete_one(self, job: _Job, row: int, record_id: int, maybe_sent: bool) -> RowOutcome:
         assert job.journal is not None
         if job.stopped:
-            return RowOutcome(row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})")
+            return RowOutcome(
+                row, "pending", id=record_id, reason=f"not sent: the job stopped ({job.stopped})"
+            )
         request = _core.delete_request(job.spec, record_id)
         ambiguous = maybe_sent
         for attempt in range(1, self.max_create_attempts + 1):
@@ -1034,21 +1148,36 @@ class BulkManager:
             spec = resolve_spec(str(meta["entity"]))
             op = str(meta["operation"])
             every = jr.rows()
-            job = _Job(spec, op, jr, len(every), progress_callback, Correlation.from_meta(meta.get("correlation")))
+            job = _Job(
+                spec,
+                op,
+                jr,
+                len(every),
+                progress_callback,
+                Correlation.from_meta(meta.get("correlation")),
+            )
             open_rows = [r for r in every if r.state in ("queued", "pending", "unknown")]
             for r in every:
                 if r.state not in ("queued", "pending", "unknown"):
                     job.outcomes[r.row] = _outcome_from_journal(r)
             jr.set_meta({"status": "resuming", "resumed_at": time.time()})
             if op == "create":
-                self._resume_creates(job, open_rows, batch_size, parallel, max_concurrent, resend_unknown)
+                self._resume_creates(
+                    job, open_rows, batch_size, parallel, max_concurrent, resend_unknown
+                )
             elif op == "update":
                 pending = [r for r in open_rows if r.state != "queued"]
                 queued = [r for r in open_rows if r.state == "queued"]
                 if pending:
+
                     def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> None:
                         for outcome in pool.map(
-                            lambda r: self._update_one(job, r.row, r.payload, r.changed or tuple(k for k in r.payload if k != "id")),
+                            lambda r: self._update_one(
+                                job,
+                                r.row,
+                                r.payload,
+                                r.changed or tuple(k for k in r.payload if k != "id"),
+                            ),
                             batch,
                         ):
                             job.record(outcome)
@@ -1056,17 +1185,27 @@ class BulkManager:
                     self._run_units(job, pending, batch_size, parallel, max_concurrent, unit)
                 snap = meta.get("snapshot_time")
                 self._run_updates(
-                    job, queued, meta.get("conflict_resolution") or "merge",
+                    job,
+                    queued,
+                    meta.get("conflict_resolution") or "merge",
                     _dt.datetime.fromisoformat(snap) if snap else None,
-                    batch_size, parallel, max_concurrent,
+                    batch_size,
+                    parallel,
+                    max_concurrent,
                 )
             elif op == "delete":
                 self._run_deletes(job, open_rows, batch_size, parallel, max_concurrent)
             else:
                 raise AutotaskConfigError(f"cannot resume a {op!r} journal")
             inputs = {r.row: r.source or {} for r in every}
-            problems = [RowProblem(r.row, r.field, r.reason or "failed") for r in every if r.state == "failed" and r.payload_hash == ""]
-            return self._finish(job, prepared_inputs=inputs, problems=problems, started=started)
+            problems = [
+                RowProblem(r.row, r.field, r.reason or "failed")
+                for r in every
+                if r.state == "failed" and r.payload_hash == ""
+            ]
+            return BulkManager._finish(
+                job, prepared_inputs=inputs, problems=problems, started=started
+            )
         finally:
             jr.close()
 
@@ -1090,7 +1229,9 @@ class BulkManager:
                     reason = None
                     if len(ids) > 1:
                         reason = f"{len(ids)} records carry this row's token: {ids}"
-                    job.journal.finish(r.row, "done", record_id=ids[0], reconciled=True, reason=reason)
+                    job.journal.finish(
+                        r.row, "done", record_id=ids[0], reconciled=True, reason=reason
+                    )
                     job.record(RowOutcome(r.row, "ok", id=ids[0], reconciled=True, reason=reason))
                 else:
                     to_send.append(r)
@@ -1137,10 +1278,14 @@ class BulkManager:
             if op == "create":
                 if "delete" not in spec.operations:
                     for r in done:
-                        job.record(RowOutcome(
-                            r.row, "failed", id=r.record_id,
-                            reason=f"{spec.name} cannot be deleted through the API; record {r.record_id} stays",
-                        ))
+                        job.record(
+                            RowOutcome(
+                                r.row,
+                                "failed",
+                                id=r.record_id,
+                                reason=f"{spec.name} cannot be deleted through the API; record {r.record_id} stays",
+                            )
+                        )
                 else:
                     with ThreadPoolExecutor(max_workers=workers) as pool:
                         for outcome in pool.map(lambda r: self._undo_create(job, r), done):
@@ -1149,12 +1294,22 @@ class BulkManager:
                 self._undo_updates(job, done, workers, force)
             else:
                 for r in done:
-                    job.record(RowOutcome(r.row, "failed", id=r.record_id, reason="a delete cannot be undone"))
+                    job.record(
+                        RowOutcome(
+                            r.row, "failed", id=r.record_id, reason="a delete cannot be undone"
+                        )
+                    )
             rows = [job.outcomes[r] for r in sorted(job.outcomes)]
             jr.set_meta({"undone_at": time.time()})
             return BulkResult(
-                spec.name, "undo", rows, [], journal_path=jr.path, requests=job.requests,
-                elapsed=time.perf_counter() - started, stopped_reason=job.stopped,
+                spec.name,
+                "undo",
+                rows,
+                [],
+                journal_path=jr.path,
+                requests=job.requests,
+                elapsed=time.perf_counter() - started,
+                stopped_reason=job.stopped,
                 inputs={r.row: r.source or {} for r in done},
             )
         finally:
@@ -1183,22 +1338,33 @@ class BulkManager:
             prev = dict(r.previous or {})
             server = current.get(r.record_id)
             if server is None:
-                job.record(RowOutcome(r.row, "failed", id=r.record_id, reason="the record no longer exists"))
+                job.record(
+                    RowOutcome(
+                        r.row, "failed", id=r.record_id, reason="the record no longer exists"
+                    )
+                )
                 continue
             if not force:
                 drifted = [
-                    k for k, v in r.payload.items()
+                    k
+                    for k, v in r.payload.items()
                     if k not in ("id", "userDefinedFields")
                     and not _same(job.spec, k, _get_ci(server, k), v)
                 ]
                 if drifted:
-                    job.record(RowOutcome(
-                        r.row, "skipped", id=r.record_id, field=drifted[0],
-                        reason=(
-                            "changed again since the job (" + ", ".join(drifted)
-                            + "); not restored (use force to restore anyway)"
-                        ),
-                    ))
+                    job.record(
+                        RowOutcome(
+                            r.row,
+                            "skipped",
+                            id=r.record_id,
+                            field=drifted[0],
+                            reason=(
+                                "changed again since the job ("
+                                + ", ".join(drifted)
+                                + "); not restored (use force to restore anyway)"
+                            ),
+                        )
+                    )
                     continue
             sends.append((r, {"id": r.record_id, **prev}))
 
@@ -1209,7 +1375,9 @@ class BulkManager:
             except Exception as exc:
                 return RowOutcome(r.row, "failed", id=r.record_id, reason=error_text(exc))
             journal.finish(r.row, "undone", record_id=r.record_id, reason="restored by undo")
-            return RowOutcome(r.row, "ok", id=r.record_id, changed_fields=tuple(k for k in body if k != "id"))
+            return RowOutcome(
+                r.row, "ok", id=r.record_id, changed_fields=tuple(k for k in body if k != "id")
+            )
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for outcome in pool.map(restore, sends):
@@ -1255,8 +1423,31 @@ def _as_prepared(p: PreparedRow) -> PreparedRow:
 
 
 def _outcome_from_journal(r: JournalRow) -> RowOutcome:
-    status = {"done": "ok", "failed": "failed", "skipped": "skipped", "unknown": "unknown", "undone": "ok"}.get(r.state, "pending")
+    status: Status = {  # type: ignore[assignment]
+        "done": "ok",
+        "failed": "failed",
+        "skipped": "skipped",
+        "unknown": "unknown",
+        "undone": "ok",
+    }.get(r.state, "pending")
     return RowOutcome(
-        r.row, status, id=r.record_id, reason=r.reason, field=r.field,  # type: ignore[arg-type]
-        reconciled=r.reconciled, changed_fields=r.changed,
+        r.row,
+        status,
+        id=r.record_id,
+        reason=r.reason,
+        field=r.field,
+        reconciled=r.reconciled,
+        changed_fields=r.changed,
     )
+
+
+def journal_path(
+    journal_dir: Path | None, spec: EntitySpec, op: str, journal: str | Path | None
+) -> Path:
+    """The journal file of a job: ``journal`` if given, else a new name under ``journal_dir``
+    (default :func:`default_journal_dir`)."""
+    if journal is not None:
+        return Path(journal)
+    base = journal_dir or default_journal_dir()
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return base / f"{stamp}-{op}-{spec.name}-{uuid.uuid4().hex[:8]}.sqlite"

@@ -37,8 +37,8 @@ from ._convert import PreparedRow, TenantFields
 __all__ = [
     "CORRELATION_UDF",
     "BulkEstimate",
-    "Correlation",
     "ConflictResolution",
+    "Correlation",
     "UpdateDecision",
     "auto_batch_size",
     "choose_correlation",
@@ -77,7 +77,9 @@ def check_batch_size(batch_size: int | str, operation: str, rows: int, concurren
     if batch_size == "auto":
         return auto_batch_size(operation, rows, concurrency)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise AutotaskConfigError(f"batch_size must be a positive int or 'auto', got {batch_size!r}")
+        raise AutotaskConfigError(
+            f"batch_size must be a positive int or 'auto', got {batch_size!r}"
+        )
     return batch_size
 
 
@@ -227,7 +229,11 @@ class Correlation:
             return body
         out = dict(body)
         if self.udf:
-            udfs = [u for u in out.get("userDefinedFields") or [] if str(u.get("name")).lower() != self.field.lower()]
+            udfs = [
+                u
+                for u in out.get("userDefinedFields") or []
+                if str(u.get("name")).lower() != self.field.lower()
+            ]
             udfs.append({"name": self.field, "value": token})
             out["userDefinedFields"] = udfs
         else:
@@ -318,7 +324,9 @@ def choose_correlation(
             if meta is not None and not meta.get("isReadOnly") and meta.get("isQueryable", True):
                 length = int(meta.get("length") or 0)
                 if length == 0 or length >= token_length:
-                    return Correlation(str(meta["name"]), udf=True, natural_key=key, max_length=length)
+                    return Correlation(
+                        str(meta["name"]), udf=True, natural_key=key, max_length=length
+                    )
         fld = _external_reference_field(spec, token_length)
         if fld is not None and fld.api_name.lower() not in lowered:
             return Correlation(fld.api_name, natural_key=key, max_length=fld.length)
@@ -508,13 +516,17 @@ def decide_update(
         tracking = spec.change_tracking_field
         server_ts = parse_datetime(fields.get(tracking.lower())) if tracking else None
         snap = parse_datetime(prepared.snapshot) if prepared.snapshot is not None else None
-        for label, limit in (("the row's", snap), ("the snapshot time", parse_datetime(snapshot_time))):
+        for label, limit in (
+            ("the row's", snap),
+            ("the snapshot time", parse_datetime(snapshot_time)),
+        ):
             if limit is not None and server_ts is not None and server_ts > limit:
                 return UpdateDecision(
                     "skip",
                     reason=(
                         f"changed on the server since the snapshot: {tracking} is "
-                        f"{fields.get(tracking.lower())}, later than {label} {limit.isoformat()}"
+                        f"{fields.get((tracking or '').lower())}, later than {label} "
+                        f"{limit.isoformat()}"
                     ),
                     field=tracking,
                 )

@@ -110,9 +110,13 @@ def sync_sql_to_autotask(
     Rows whose ``key`` column (``id``) is set are updated with ``conflict_resolution``; rows
     without one are created when ``create_missing``. ``columns`` limits the fields pushed."""
     spec = resolve_spec(entity)
-    manager = client if isinstance(client, BulkManager) else BulkManager(client, journal_dir=journal_dir)
+    manager = (
+        client if isinstance(client, BulkManager) else BulkManager(client, journal_dir=journal_dir)
+    )
     source: SqlSource = (
-        sql_source(connection, query) if query is not None else SqlSource(connection, table=table or _default_table(spec.name))
+        sql_source(connection, query)
+        if query is not None
+        else SqlSource(connection, table=table or _default_table(spec.name))
     )
     all_columns, rows = read_rows(source)
     known = {f.lower(): f for f in spec.fields}

@@ -57,18 +57,24 @@ bulk_app = typer.Typer(
 EntityArg = Annotated[str, typer.Argument(help="Collection, e.g. tickets, companies, Contacts.")]
 CsvOpt = Annotated[Path | None, typer.Option("--csv", help="CSV file with a header row.")]
 SqlOpt = Annotated[
-    str | None, typer.Option("--sql", help="SQLAlchemy URL to read rows from (with --table or --query).")
+    str | None,
+    typer.Option("--sql", help="SQLAlchemy URL to read rows from (with --table or --query)."),
 ]
 TableOpt = Annotated[str | None, typer.Option("--table", help="SQL table to read (with --sql).")]
 QueryOpt = Annotated[str | None, typer.Option("--query", help="SQL SELECT to read (with --sql).")]
 BatchOpt = Annotated[
-    str, typer.Option("--batch-size", help="Rows per unit (prefetch, checkpoint, progress) or 'auto'.")
+    str,
+    typer.Option("--batch-size", help="Rows per unit (prefetch, checkpoint, progress) or 'auto'."),
 ]
 DryRunOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Validate every row (and prefetch for updates); send no write.")
+    bool,
+    typer.Option("--dry-run", help="Validate every row (and prefetch for updates); send no write."),
 ]
 JournalOpt = Annotated[
-    Path | None, typer.Option("--journal", help="Write-ahead journal file (default: a new file under the state dir).")
+    Path | None,
+    typer.Option(
+        "--journal", help="Write-ahead journal file (default: a new file under the state dir)."
+    ),
 ]
 FailuresOpt = Annotated[
     Path | None, typer.Option("--failures", help="Where to write the failed rows as CSV.")
@@ -78,7 +84,10 @@ ConcurrencyOpt = Annotated[
 ]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="CSV encoding (strict).")]
 OnInvalidOpt = Annotated[
-    str, typer.Option("--on-invalid", help="abort: send nothing if any row is invalid; skip: send the valid rows.")
+    str,
+    typer.Option(
+        "--on-invalid", help="abort: send nothing if any row is invalid; skip: send the valid rows."
+    ),
 ]
 RefsOpt = Annotated[
     bool, typer.Option("--check-references", help="Look up every referenced id (batched).")
@@ -88,10 +97,13 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Credential profile.")]
 UsernameOpt = Annotated[str | None, typer.Option("--username", help="API user name.")]
 SecretOpt = Annotated[
-    str | None, typer.Option("--secret", help="API secret (prefer AUTOTASK_SECRET).", show_default=False)
+    str | None,
+    typer.Option("--secret", help="API secret (prefer AUTOTASK_SECRET).", show_default=False),
 ]
 CodeOpt = Annotated[str | None, typer.Option("--integration-code", help="API tracking identifier.")]
-UrlOpt = Annotated[str | None, typer.Option("--api-url", help="REST base URL (skips zone discovery).")]
+UrlOpt = Annotated[
+    str | None, typer.Option("--api-url", help="REST base URL (skips zone discovery).")
+]
 
 
 def _make_client(
@@ -129,7 +141,10 @@ def _errors() -> Iterator[None]:
 
 def _source(csv: Path | None, sql: str | None, table: str | None, query: str | None) -> Any:
     if (csv is None) == (sql is None):
-        typer.echo("error: give exactly one input: --csv FILE or --sql URL (--table T | --query Q)", err=True)
+        typer.echo(
+            "error: give exactly one input: --csv FILE or --sql URL (--table T | --query Q)",
+            err=True,
+        )
         raise typer.Exit(2)
     if csv is not None:
         return csv
@@ -160,10 +175,19 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[BulkProgress], obje
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
         console=Console(stderr=True),
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -189,7 +213,11 @@ def _emit(result: BulkResult, output: str, failures: Path | None, write_failures
         listed = {p.row for p in result.problems}
         for r in result.rows:
             if r.status in ("failed", "unknown", "pending") and r.row not in listed:
-                typer.echo(f"  row {r.row} {r.status}" + (f" (id {r.id})" if r.id else "") + f": {r.reason}")
+                typer.echo(
+                    f"  row {r.row} {r.status}"
+                    + (f" (id {r.id})" if r.id else "")
+                    + f": {r.reason}"
+                )
                 shown += 1
                 if shown >= 200:
                     typer.echo("  ... (see the failures CSV for the rest)")
@@ -221,15 +249,23 @@ def bulk_update_command(
     table: TableOpt = None,
     query: QueryOpt = None,
     conflict: Annotated[
-        str, typer.Option("--conflict", help="merge (send what differs) | overwrite (send every given field) | skip (leave records changed since the snapshot)")
+        str,
+        typer.Option(
+            "--conflict",
+            help="merge (send what differs) | overwrite (send every given field) | skip (leave records changed since the snapshot)",
+        ),
     ] = "merge",
     snapshot_time: Annotated[
-        str | None, typer.Option("--snapshot-time", help="ISO time of your snapshot (with --conflict skip).")
+        str | None,
+        typer.Option("--snapshot-time", help="ISO time of your snapshot (with --conflict skip)."),
     ] = None,
     batch_size: BatchOpt = "auto",
     dry_run: DryRunOpt = False,
     drop_read_only: Annotated[
-        bool, typer.Option("--drop-read-only", help="Ignore read-only columns instead of reporting them.")
+        bool,
+        typer.Option(
+            "--drop-read-only", help="Ignore read-only columns instead of reporting them."
+        ),
     ] = False,
     check_references: RefsOpt = False,
     on_invalid: OnInvalidOpt = "abort",
@@ -249,14 +285,26 @@ def bulk_update_command(
     source = _source(csv, sql, table, query)
     size = _batch(batch_size)
     with _errors():
-        snap = _dt.datetime.fromisoformat(snapshot_time.replace("Z", "+00:00")) if snapshot_time else None
+        snap = (
+            _dt.datetime.fromisoformat(snapshot_time.replace("Z", "+00:00"))
+            if snapshot_time
+            else None
+        )
         client = _make_client(profile, username, secret, integration_code, api_url)
         with client, _progress(quiet, f"update {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_update(
-                entity, source, conflict_resolution=conflict,  # type: ignore[arg-type]
-                dry_run=dry_run, batch_size=size, journal=journal, snapshot_time=snap,
-                drop_read_only=drop_read_only, check_references=check_references,
-                on_invalid=on_invalid, encoding=encoding, progress_callback=progress,
+                entity,
+                source,
+                conflict_resolution=conflict,  # type: ignore[arg-type]
+                dry_run=dry_run,
+                batch_size=size,
+                journal=journal,
+                snapshot_time=snap,
+                drop_read_only=drop_read_only,
+                check_references=check_references,
+                on_invalid=on_invalid,
+                encoding=encoding,
+                progress_callback=progress,
             )
         _emit(result, output, failures, not dry_run)
     raise typer.Exit(result.exit_code)
@@ -269,10 +317,17 @@ def bulk_create_command(
     table: TableOpt = None,
     query: QueryOpt = None,
     correlation: Annotated[
-        str, typer.Option("--correlation", help="auto | FIELD | udf:NAME | none: where each row's exactly-once token goes.")
+        str,
+        typer.Option(
+            "--correlation",
+            help="auto | FIELD | udf:NAME | none: where each row's exactly-once token goes.",
+        ),
     ] = "auto",
     natural_key: Annotated[
-        str | None, typer.Option("--natural-key", help="Comma-separated fields that identify a record (opt-in).")
+        str | None,
+        typer.Option(
+            "--natural-key", help="Comma-separated fields that identify a record (opt-in)."
+        ),
     ] = None,
     batch_size: BatchOpt = "auto",
     dry_run: DryRunOpt = False,
@@ -297,10 +352,16 @@ def bulk_create_command(
         client = _make_client(profile, username, secret, integration_code, api_url)
         with client, _progress(quiet, f"create {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_create(
-                entity, source, dry_run=dry_run, batch_size=size, journal=journal,
+                entity,
+                source,
+                dry_run=dry_run,
+                batch_size=size,
+                journal=journal,
                 correlation=None if correlation.lower() == "none" else correlation,
                 natural_key=[k.strip() for k in natural_key.split(",")] if natural_key else None,
-                check_references=check_references, on_invalid=on_invalid, encoding=encoding,
+                check_references=check_references,
+                on_invalid=on_invalid,
+                encoding=encoding,
                 progress_callback=progress,
             )
         _emit(result, output, failures, not dry_run)
@@ -346,8 +407,13 @@ def bulk_delete_command(
         client = _make_client(profile, username, secret, integration_code, api_url)
         with client, _progress(quiet, f"delete {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_delete(
-                entity, source, dry_run=dry_run, batch_size=size, journal=journal,
-                encoding=encoding, progress_callback=progress,
+                entity,
+                source,
+                dry_run=dry_run,
+                batch_size=size,
+                journal=journal,
+                encoding=encoding,
+                progress_callback=progress,
             )
         _emit(result, output, failures, not dry_run)
     raise typer.Exit(result.exit_code)
@@ -355,13 +421,16 @@ def bulk_delete_command(
 
 def sync_push_command(
     entity: EntityArg,
-    connection: Annotated[str, typer.Option("--connection", help="SQLAlchemy URL of the source database.")],
+    connection: Annotated[
+        str, typer.Option("--connection", help="SQLAlchemy URL of the source database.")
+    ],
     table: TableOpt = None,
     query: QueryOpt = None,
     key: Annotated[str, typer.Option("--key", help="Column holding the Autotask id.")] = "id",
     conflict: Annotated[str, typer.Option("--conflict", help="merge | overwrite | skip")] = "merge",
     create_missing: Annotated[
-        bool, typer.Option("--create-missing/--no-create-missing", help="Create rows without an id.")
+        bool,
+        typer.Option("--create-missing/--no-create-missing", help="Create rows without an id."),
     ] = True,
     dry_run: DryRunOpt = False,
     max_concurrent: ConcurrencyOpt = None,
@@ -379,8 +448,14 @@ def sync_push_command(
         client = _make_client(profile, username, secret, integration_code, api_url)
         with client:
             pushed = sync_sql_to_autotask(
-                _manager(client, max_concurrent), entity, connection, table=table, query=query,
-                key=key, conflict_resolution=conflict, create_missing=create_missing,  # type: ignore[arg-type]
+                _manager(client, max_concurrent),
+                entity,
+                connection,
+                table=table,
+                query=query,
+                key=key,
+                conflict_resolution=conflict,  # type: ignore[arg-type]
+                create_missing=create_missing,
                 dry_run=dry_run,
             )
         for part in (pushed.updated, pushed.created):
@@ -395,7 +470,10 @@ def sync_push_command(
 def resume_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
     resend_unknown: Annotated[
-        bool, typer.Option("--resend-unknown", help="Resend creates whose outcome is unknown (risk of duplicates).")
+        bool,
+        typer.Option(
+            "--resend-unknown", help="Resend creates whose outcome is unknown (risk of duplicates)."
+        ),
     ] = False,
     failures: FailuresOpt = None,
     max_concurrent: ConcurrencyOpt = None,
@@ -422,7 +500,8 @@ def resume_command(
 def undo_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
     force: Annotated[
-        bool, typer.Option("--force", help="Restore fields even if they changed again since the job.")
+        bool,
+        typer.Option("--force", help="Restore fields even if they changed again since the job."),
     ] = False,
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
@@ -438,19 +517,29 @@ def undo_command(
     with _errors():
         client = _make_client(profile, username, secret, integration_code, api_url)
         with client, _progress(quiet, "undo") as progress:
-            result = _manager(client, max_concurrent).undo(journal, force=force, progress_callback=progress)
+            result = _manager(client, max_concurrent).undo(
+                journal, force=force, progress_callback=progress
+            )
         _emit(result, output, None, False)
     raise typer.Exit(result.exit_code)
 
 
 @bulk_app.command("status")
-def status_command(journal: Annotated[Path, typer.Argument(help="The job's journal file.")]) -> None:
+def status_command(
+    journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
+) -> None:
     """Show a journal's job and row counts (no API call)."""
     from ._journal import BulkJournal
 
     with _errors(), BulkJournal.open(journal) as jr:
         meta = jr.meta
-        typer.echo(json.dumps({"job": meta, "rows": jr.counts(), "duplicate_ids": jr.duplicate_record_ids()}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {"job": meta, "rows": jr.counts(), "duplicate_ids": jr.duplicate_record_ids()},
+                indent=2,
+                default=str,
+            )
+        )
 
 
 @bulk_app.command("estimate")
@@ -461,7 +550,9 @@ def estimate_command(
     csv: CsvOpt = None,
     latency: Annotated[float, typer.Option("--latency", help="Seconds per request.")] = 0.3,
     max_concurrent: ConcurrencyOpt = None,
-    budget_fraction: Annotated[float, typer.Option("--budget-fraction", help="Share of the hourly threshold.")] = 0.5,
+    budget_fraction: Annotated[
+        float, typer.Option("--budget-fraction", help="Share of the hourly threshold.")
+    ] = 0.5,
 ) -> None:
     """Requests and time a bulk job will take (no API call)."""
     from ._input import read_csv
@@ -475,8 +566,12 @@ def estimate_command(
                 raise typer.Exit(2)
             rows = len(read_csv(csv)[1])
         est = estimate_requests(
-            resolve_spec(entity), operation, rows, concurrency=min(max_concurrent or 3, 3),
-            latency=latency, budget_fraction=budget_fraction,
+            resolve_spec(entity),
+            operation,
+            rows,
+            concurrency=min(max_concurrent or 3, 3),
+            latency=latency,
+            budget_fraction=budget_fraction,
         )
         typer.echo(str(est))
 

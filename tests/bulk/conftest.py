@@ -32,7 +32,9 @@ def sim() -> Iterator[Simulator]:
 
 
 def client_for(sim: Simulator) -> AutotaskClient:
-    return AutotaskClient(**{**sim.credentials, "api_url": sim.url}, pacing=PacingConfig(enabled=False))
+    return AutotaskClient(
+        **{**sim.credentials, "api_url": sim.url}, pacing=PacingConfig(enabled=False)
+    )
 
 
 @pytest.fixture

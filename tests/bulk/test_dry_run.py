@@ -13,9 +13,21 @@ from py_autotask.bulk import BulkInputError, BulkManager
 from tests.bulk.conftest import ticket_base, writes
 
 COLUMNS = [
-    "title", "companyID", "status", "priority", "dueDateTime", "estimatedHours", "externalID",
-    "createDate", "contactID", "purchaseOrderNumber", "isVisibleToComanaged", "issueType",
-    "udf:FR Result", "queueID", "monitorID",
+    "title",
+    "companyID",
+    "status",
+    "priority",
+    "dueDateTime",
+    "estimatedHours",
+    "externalID",
+    "createDate",
+    "contactID",
+    "purchaseOrderNumber",
+    "isVisibleToComanaged",
+    "issueType",
+    "udf:FR Result",
+    "queueID",
+    "monitorID",
 ]
 
 # (overrides of a valid row, field the problem must name): 20 problems of different kinds
@@ -64,11 +76,13 @@ def _valid(base: dict[str, Any], i: int) -> dict[str, Any]:
     }
 
 
-def test_dry_run_reports_all_20_planted_errors_with_row_and_field_and_writes_nothing(sim, client, tmp_path):
+def test_dry_run_reports_all_20_planted_errors_with_row_and_field_and_writes_nothing(
+    sim, client, tmp_path
+):
     base = ticket_base(client)
     rows: list[dict[str, Any]] = []
     expected: set[tuple[int, str]] = set()
-    for i, (overrides, fld) in enumerate(PLANTED):
+    for overrides, fld in PLANTED:
         rows.append(_valid(base, len(rows)))  # a valid row between the bad ones
         rows.append({**_valid(base, len(rows)), **overrides})
         expected.add((len(rows), fld))
@@ -102,9 +116,11 @@ def test_dry_run_reports_all_20_planted_errors_with_row_and_field_and_writes_not
 
 def test_dry_run_update_prefetches_and_reports_what_would_change(sim, client, tmp_path):
     tickets = client.tickets.query(max_records=5, include_fields=["id", "title"]).items
-    rows = [{"id": t.id, "title": t.title} for t in tickets[:2]] + [
-        {"id": t.id, "title": f"changed {t.id}"} for t in tickets[2:]
-    ] + [{"id": 987654321, "title": "nobody"}]
+    rows = (
+        [{"id": t.id, "title": t.title} for t in tickets[:2]]
+        + [{"id": t.id, "title": f"changed {t.id}"} for t in tickets[2:]]
+        + [{"id": 987654321, "title": "nobody"}]
+    )
     sim.clear_journal()
     result = BulkManager(client).bulk_update("tickets", rows, dry_run=True)
     statuses = [r.status for r in result.rows]
@@ -120,7 +136,9 @@ def test_dry_run_update_prefetches_and_reports_what_would_change(sim, client, tm
 
 def test_wrong_encoding_is_refused_with_the_line_and_nothing_is_sent(sim, client, tmp_path):
     path = tmp_path / "latin1.csv"
-    path.write_bytes("title,companyID,status,priority\nok,1,1,1\nCaf\xe9 cr\xe8me,1,1,1\n".encode("cp1252"))
+    path.write_bytes(
+        "title,companyID,status,priority\nok,1,1,1\nCaf\xe9 cr\xe8me,1,1,1\n".encode("cp1252")
+    )
     sim.clear_journal()
     with pytest.raises(BulkInputError) as info:
         BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", path)
@@ -128,7 +146,9 @@ def test_wrong_encoding_is_refused_with_the_line_and_nothing_is_sent(sim, client
     assert "--encoding" in str(info.value)
     assert writes(sim) == []
     # with the right encoding it reads
-    result = BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", path, encoding="cp1252", dry_run=True)
+    result = BulkManager(client, journal_dir=tmp_path).bulk_create(
+        "tickets", path, encoding="cp1252", dry_run=True
+    )
     assert result.rows[1].status == "ok"
 
 
@@ -141,7 +161,9 @@ def test_update_without_an_id_column_is_refused(sim, client, tmp_path):
 
 
 def test_unknown_field_is_refused_naming_the_column(sim, client, tmp_path):
-    rows = [{"title": "a", "companyID": 1, "status": 1, "priority": 1, "colour": "red", "udf:Nope": "x"}]
+    rows = [
+        {"title": "a", "companyID": 1, "status": 1, "priority": 1, "colour": "red", "udf:Nope": "x"}
+    ]
     sim.clear_journal()
     with pytest.raises(BulkInputError) as info:
         BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", rows)
@@ -159,10 +181,15 @@ def test_bad_numbers_and_dates_stop_the_job_before_any_write(sim, client, tmp_pa
     ]
     sim.clear_journal()
     result = BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", rows)
-    assert [(p.row, p.field) for p in result.problems] == [(2, "estimatedHours"), (3, "dueDateTime")]
+    assert [(p.row, p.field) for p in result.problems] == [
+        (2, "estimatedHours"),
+        (3, "dueDateTime"),
+    ]
     assert "expects a number" in result.problems[0].reason
     assert "ISO 8601" in result.problems[1].reason
-    assert result.rows[0].status == "skipped" and "on_invalid='abort'" in (result.rows[0].reason or "")
+    assert result.rows[0].status == "skipped" and "on_invalid='abort'" in (
+        result.rows[0].reason or ""
+    )
     assert result.exit_code == 5 and result.journal_path is None
     assert writes(sim) == []
     # on_invalid="skip" sends the valid row only
@@ -174,6 +201,6 @@ def test_bad_numbers_and_dates_stop_the_job_before_any_write(sim, client, tmp_pa
 def test_a_csv_row_with_more_cells_than_the_header_is_refused(sim, client, tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("title,companyID,status,priority\na,1,1,1,extra\n", encoding="utf-8")
-    with pytest.raises(BulkInputError, match="2 .*|5 cells"):
+    with pytest.raises(BulkInputError, match="5 cells but the header has 4 columns"):
         BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", path)
     assert writes(sim) == []

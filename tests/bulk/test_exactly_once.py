@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.xdist_group("bulk")
-def test_commit_then_drop_on_ten_percent_of_2000_creates_makes_exactly_2000(sim, client, journal_dir):
+def test_commit_then_drop_on_ten_percent_of_2000_creates_makes_exactly_2000(
+    sim, client, journal_dir
+):
     base = ticket_base(client)
     rule = sim.add_fault(
         match={"method": "POST", "entity": "Tickets", "operation": "create"},
@@ -67,20 +69,33 @@ def _done(journal: Path) -> int:
 
 
 @pytest.mark.xdist_group("bulk")
-def test_kill_9_mid_create_then_bulk_resume_gives_2000_records_no_duplicate_no_loss(sim, client, tmp_path):
+def test_kill_9_mid_create_then_bulk_resume_gives_2000_records_no_duplicate_no_loss(
+    sim, client, tmp_path
+):
     base = ticket_base(client)
     journal = tmp_path / "job.sqlite"
     # a little latency so the job is still running when it is killed
     sim.add_fault(match={"operation": "create"}, effect={"type": "latency", "seconds": 0.004})
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'generated'}"}
     child = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("_child_create.py")), sim.url, str(journal),
-         json.dumps(sim.credentials), json.dumps(base)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            str(Path(__file__).with_name("_child_create.py")),
+            sim.url,
+            str(journal),
+            json.dumps(sim.credentials),
+            json.dumps(base),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while _done(journal) < 700:
-        assert child.poll() is None, child.stderr.read().decode() if child.stderr else "child exited"
+        assert child.poll() is None, (
+            child.stderr.read().decode() if child.stderr else "child exited"
+        )
         assert time.monotonic() < deadline, "the child made no progress"
         time.sleep(0.02)
     os.kill(child.pid, signal.SIGKILL)
@@ -109,7 +124,13 @@ def test_kill_9_mid_create_then_bulk_resume_gives_2000_records_no_duplicate_no_l
     assert {r.op_id for r in rows} == set(found)
     assert thread_rejections(sim) == 0
     with client_for(sim) as c:
-        titles = Counter(t.title for t in c.tickets.query_all({"op": "beginsWith", "field": "title", "value": "kill9 row "}, include_fields=["id", "title"]))
+        titles = Counter(
+            t.title
+            for t in c.tickets.query_all(
+                {"op": "beginsWith", "field": "title", "value": "kill9 row "},
+                include_fields=["id", "title"],
+            )
+        )
     assert len(titles) == 2000 and set(titles.values()) == {1}
 
 

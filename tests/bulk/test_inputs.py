@@ -4,12 +4,17 @@ queries on a real PostgreSQL, and the SQL -> Autotask push."""
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from py_autotask import F
-from py_autotask.bulk import BulkManager, SqlSource, bulk_from_records, sql_source, sync_sql_to_autotask
+from py_autotask.bulk import (
+    BulkManager,
+    SqlSource,
+    bulk_from_records,
+    sql_source,
+    sync_sql_to_autotask,
+)
 from tests.bulk.conftest import ticket_base, writes
 
 
@@ -39,9 +44,16 @@ def test_dataframe_through_from_dataframe(sim, client, tmp_path):
     from py_autotask import from_dataframe
 
     tickets = client.tickets.query(max_records=3, include_fields=["id", "title"]).items
-    df = pd.DataFrame({"id": [t.id for t in tickets], "title": [f"df {t.id}" for t in tickets],
-                       "estimatedHours": [1.5, None, 3.0]})
-    result = bulk_from_records(client, from_dataframe(df, "tickets"), "update", journal=tmp_path / "j.sqlite")
+    df = pd.DataFrame(
+        {
+            "id": [t.id for t in tickets],
+            "title": [f"df {t.id}" for t in tickets],
+            "estimatedHours": [1.5, None, 3.0],
+        }
+    )
+    result = bulk_from_records(
+        client, from_dataframe(df, "tickets"), "update", journal=tmp_path / "j.sqlite"
+    )
     assert result.exit_code == 0 and result.counts()["ok"] == 3
     assert [client.tickets.get(t.id).title for t in tickets] == [f"df {t.id}" for t in tickets]  # type: ignore[union-attr]
     # a bare DataFrame works too
@@ -54,10 +66,16 @@ def test_sql_table_and_query_on_postgres(sim, client, tmp_path, postgres_url):
     tickets = client.tickets.query(max_records=4, include_fields=["id", "title"]).items
     engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE edits (id bigint primary key, title text, estimated_hours numeric)"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE edits (id bigint primary key, title text, estimated_hours numeric)"
+            )
+        )
         for n, t in enumerate(tickets):
-            conn.execute(sa.text("INSERT INTO edits VALUES (:id, :title, :h)"),
-                         {"id": t.id, "title": f"sql {t.id}", "h": n + 0.5})
+            conn.execute(
+                sa.text("INSERT INTO edits VALUES (:id, :title, :h)"),
+                {"id": t.id, "title": f"sql {t.id}", "h": n + 0.5},
+            )
     engine.dispose()
     bulk = BulkManager(client, journal_dir=tmp_path)
     sim.clear_journal()
@@ -67,7 +85,10 @@ def test_sql_table_and_query_on_postgres(sim, client, tmp_path, postgres_url):
     assert all("estimatedHours" in r.changed_fields for r in dry.rows)
     assert writes(sim) == []
     done = bulk.bulk_update(
-        "tickets", sql_source(postgres_url, 'SELECT id, title, estimated_hours AS "estimatedHours" FROM edits'),
+        "tickets",
+        sql_source(
+            postgres_url, 'SELECT id, title, estimated_hours AS "estimatedHours" FROM edits'
+        ),
     )
     assert done.exit_code == 0 and done.counts()["ok"] == 4
     assert client.tickets.get(tickets[3].id).estimated_hours == 3.5  # type: ignore[union-attr]
@@ -75,18 +96,31 @@ def test_sql_table_and_query_on_postgres(sim, client, tmp_path, postgres_url):
 
 def test_sync_push_from_sql_updates_by_id_and_creates_the_rest(sim, client, tmp_path, postgres_url):
     sa = pytest.importorskip("sqlalchemy")
-    companies = client.companies.query(max_records=2, include_fields=["id", "companyName", "ownerResourceID"]).items
+    companies = client.companies.query(
+        max_records=2, include_fields=["id", "companyName", "ownerResourceID"]
+    ).items
     owner = companies[0].owner_resource_id
     engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            'CREATE TABLE companies (id bigint, "companyName" text, "companyType" int, '
-            '"phone" text, "ownerResourceID" int, "createDate" text, _synced_at text)'
-        ))
+        conn.execute(
+            sa.text(
+                'CREATE TABLE companies (id bigint, "companyName" text, "companyType" int, '
+                '"phone" text, "ownerResourceID" int, "createDate" text, _synced_at text)'
+            )
+        )
         for c in companies:
-            conn.execute(sa.text("INSERT INTO companies VALUES (:id, :n, 1, '555-0100', :o, '2020-01-01', 'x')"),
-                         {"id": c.id, "n": f"renamed {c.id}", "o": owner})
-        conn.execute(sa.text("INSERT INTO companies VALUES (NULL, 'Brand New Co', 1, '555-0199', :o, NULL, 'x')"), {"o": owner})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO companies VALUES (:id, :n, 1, '555-0100', :o, '2020-01-01', 'x')"
+                ),
+                {"id": c.id, "n": f"renamed {c.id}", "o": owner},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO companies VALUES (NULL, 'Brand New Co', 1, '555-0199', :o, NULL, 'x')"
+            ),
+            {"o": owner},
+        )
     engine.dispose()
     pushed = sync_sql_to_autotask(client, "companies", postgres_url, journal_dir=tmp_path)
     assert pushed.exit_code == 0, (pushed.summary(), pushed.updated and pushed.updated.rows)

@@ -14,7 +14,14 @@ from py_autotask.bulk import BulkJournal, BulkManager
 from py_autotask.simulator import Simulator
 from tests.bulk.conftest import client_for, make_simulator, thread_rejections, writes
 
-FIELDS = ["title", "priority", "description", "dueDateTime", "estimatedHours", "isVisibleToComanaged"]
+FIELDS = [
+    "title",
+    "priority",
+    "description",
+    "dueDateTime",
+    "estimatedHours",
+    "isVisibleToComanaged",
+]
 
 
 @pytest.fixture
@@ -26,7 +33,9 @@ def big() -> Iterator[tuple[Simulator, AutotaskClient]]:
 def _records(client: AutotaskClient, ids: list[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        for t in client.tickets.query_all(F("id").in_(ids[start : start + 500]), include_fields=["id", *FIELDS]):
+        for t in client.tickets.query_all(
+            F("id").in_(ids[start : start + 500]), include_fields=["id", *FIELDS]
+        ):
             d = t.to_api_dict()
             out[int(d["id"])] = {f: d.get(f) for f in FIELDS}
     return out
@@ -51,7 +60,9 @@ def test_undo_after_a_500_row_update_restores_every_field(big, tmp_path):
         for n, i in enumerate(ids)
     ]
     sim.clear_journal()
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update("tickets", updates, conflict_resolution="overwrite")
+    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+        "tickets", updates, conflict_resolution="overwrite"
+    )
     assert result.exit_code == 0, result.summary()
     assert result.counts()["ok"] == 500
     # 500 PATCHes + one prefetch per 500 rows (+ metadata): about 1 + 1/500 requests per record
@@ -78,7 +89,9 @@ def test_merge_sends_only_what_differs_and_skips_unchanged_rows(sim, client, tmp
     rows = [{"id": t.id, "title": t.title, "priority": t.priority} for t in tickets[:3]]
     rows += [{"id": t.id, "title": f"merged {t.id}", "priority": t.priority} for t in tickets[3:]]
     since = sim.changes()[-1].sequence if sim.changes() else 0
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update("tickets", rows, conflict_resolution="merge")
+    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+        "tickets", rows, conflict_resolution="merge"
+    )
     assert [r.status for r in result.rows] == ["skipped"] * 3 + ["ok"] * 3
     assert all("no change" in (r.reason or "") for r in result.rows[:3])
     assert all(r.changed_fields == ("title",) for r in result.rows[3:])
@@ -90,7 +103,9 @@ def test_merge_sends_only_what_differs_and_skips_unchanged_rows(sim, client, tmp
 def test_overwrite_sends_every_given_field(sim, client, tmp_path):
     t = client.tickets.query(max_records=1, include_fields=["id", "title", "priority"]).items[0]
     result = BulkManager(client, journal_dir=tmp_path).bulk_update(
-        "tickets", [{"id": t.id, "title": t.title, "priority": t.priority}], conflict_resolution="overwrite"
+        "tickets",
+        [{"id": t.id, "title": t.title, "priority": t.priority}],
+        conflict_resolution="overwrite",
     )
     assert result.rows[0].status == "ok"
     assert set(result.rows[0].changed_fields) == {"title", "priority"}
@@ -101,24 +116,34 @@ def test_overwrite_sends_every_given_field(sim, client, tmp_path):
 
 
 def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, client, tmp_path):
-    snap = client.tickets.query(max_records=4, include_fields=["id", "title", "lastActivityDate"]).items
+    snap = client.tickets.query(
+        max_records=4, include_fields=["id", "title", "lastActivityDate"]
+    ).items
     snapshot_rows = [
-        {"id": t.id, "title": f"mine {t.id}", "lastActivityDate": t.last_activity_date} for t in snap
+        {"id": t.id, "title": f"mine {t.id}", "lastActivityDate": t.last_activity_date}
+        for t in snap
     ]
     # someone else edits ticket 0 after our snapshot (the virtual clock moves on first)
     sim.clock.advance(120)
     client.tickets.update({"id": snap[0].id, "title": "theirs"})
     # ticket 1: our expected value no longer holds
     snapshot_rows[1]["expected.title"] = "not what the server has"
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update("tickets", snapshot_rows, conflict_resolution="skip")
+    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+        "tickets", snapshot_rows, conflict_resolution="skip"
+    )
     assert [r.status for r in result.rows] == ["skipped", "skipped", "ok", "ok"]
-    assert "lastActivityDate" in (result.rows[0].reason or "") and result.rows[0].field == "lastActivityDate"
+    assert (
+        "lastActivityDate" in (result.rows[0].reason or "")
+        and result.rows[0].field == "lastActivityDate"
+    )
     assert "expected" in (result.rows[1].reason or "")
     assert client.tickets.get(snap[0].id).title == "theirs"  # type: ignore[union-attr]
     assert client.tickets.get(snap[2].id).title == f"mine {snap[2].id}"  # type: ignore[union-attr]
     # a snapshot time works too: everything changed after it is left alone
     later = BulkManager(client, journal_dir=tmp_path).bulk_update(
-        "tickets", [{"id": snap[0].id, "title": "again"}], conflict_resolution="skip",
+        "tickets",
+        [{"id": snap[0].id, "title": "again"}],
+        conflict_resolution="skip",
         snapshot_time=_dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc),
     )
     assert later.rows[0].status == "skipped"
@@ -126,7 +151,9 @@ def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, clien
 
 def test_undo_skips_records_changed_again_unless_forced(sim, client, tmp_path):
     t = client.tickets.query(max_records=1, include_fields=["id", "title"]).items[0]
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update("tickets", [{"id": t.id, "title": "ours"}])
+    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+        "tickets", [{"id": t.id, "title": "ours"}]
+    )
     client.tickets.update({"id": t.id, "title": "someone else"})
     undo = BulkManager(client).undo(result.journal_path)
     assert undo.rows[0].status == "skipped" and "changed again" in (undo.rows[0].reason or "")
@@ -136,16 +163,28 @@ def test_undo_skips_records_changed_again_unless_forced(sim, client, tmp_path):
     assert client.tickets.get(t.id).title == t.title  # type: ignore[union-attr]
 
 
-def test_undo_of_creates_deletes_where_allowed_and_lists_tickets_it_cannot_delete(sim, client, tmp_path):
+def test_undo_of_creates_deletes_where_allowed_and_lists_tickets_it_cannot_delete(
+    sim, client, tmp_path
+):
     bulk = BulkManager(client, journal_dir=tmp_path)
-    groups = bulk.bulk_create("ContactGroups", [{"name": f"g{i}", "isActive": "true"} for i in range(4)])
+    groups = bulk.bulk_create(
+        "ContactGroups", [{"name": f"g{i}", "isActive": "true"} for i in range(4)]
+    )
     assert groups.exit_code == 0
     undone = bulk.undo(groups.journal_path)
     assert undone.counts()["ok"] == 4
     assert client.contact_groups.query(F("id").in_(groups.ids)).items == []
     t = client.tickets.query(max_records=1).items[0]
     tickets = bulk.bulk_create(
-        "Tickets", [{"title": "cannot undo", "companyID": t.company_id, "status": t.status, "priority": t.priority}]
+        "Tickets",
+        [
+            {
+                "title": "cannot undo",
+                "companyID": t.company_id,
+                "status": t.status,
+                "priority": t.priority,
+            }
+        ],
     )
     not_undone = bulk.undo(tickets.journal_path)
     assert not_undone.rows[0].status == "failed"
@@ -160,7 +199,9 @@ def test_bulk_delete_checks_support_up_front_and_dry_run_checks_ids(sim, client,
 
     with pytest.raises(AutotaskOperationNotSupportedError):
         bulk.bulk_delete("Tickets", [1, 2])
-    made = bulk.bulk_create("ContactGroups", [{"name": f"d{i}", "isActive": True} for i in range(3)])
+    made = bulk.bulk_create(
+        "ContactGroups", [{"name": f"d{i}", "isActive": True} for i in range(3)]
+    )
     sim.clear_journal()
     dry = bulk.bulk_delete("ContactGroups", [*made.ids, 424242], dry_run=True)
     assert [r.status for r in dry.rows] == ["ok", "ok", "ok", "failed"]
