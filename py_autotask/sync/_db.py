@@ -236,7 +236,11 @@ class Database:
         columns: Sequence[Column],
         rows: Sequence[Sequence[Any]],
         key: Sequence[str] = ("id",),
+        *,
+        all_new: bool = False,
     ) -> list[tuple[str, Any]]:
+        """Insert-or-update ``rows`` on ``key``; ``all_new`` says none of the keys exists yet
+        (a hint backends may use to skip work)."""
         if not rows:
             return []
         names = ", ".join(q(c.name) for c in columns)
@@ -478,18 +482,29 @@ class DuckDatabase(Database):
         columns: Sequence[Column],
         rows: Sequence[Sequence[Any]],
         key: Sequence[str] = ("id",),
+        *,
+        all_new: bool = False,
     ) -> list[tuple[str, Any]]:
         # DELETE + INSERT of the page: DuckDB's ON CONFLICT is strict about indexed updates.
         if not rows:
             return []
-        return [("__upsert__", (table, list(columns), [tuple(r) for r in rows], list(key)))]
+        return [
+            ("__upsert__", (table, list(columns), [tuple(r) for r in rows], list(key), all_new))
+        ]
 
     def _upsert(
-        self, table: str, columns: list[Column], rows: list[tuple[Any, ...]], key: list[str]
+        self,
+        table: str,
+        columns: list[Column],
+        rows: list[tuple[Any, ...]],
+        key: list[str],
+        all_new: bool,
     ) -> None:
         names = ", ".join(q(c.name) for c in columns)
         key_idx = [next(i for i, c in enumerate(columns) if c.name == k) for k in key]
-        if len(key) == 1:
+        if all_new:
+            pass
+        elif len(key) == 1:
             ids = sorted({r[key_idx[0]] for r in rows})
             for start in range(0, len(ids), 1000):
                 chunk = ids[start : start + 1000]

@@ -575,6 +575,7 @@ class Syncer:
             if tracking_col:
                 # rows whose change-tracking value is unchanged (the overlap window) are skipped
                 stored = db.versions(table, ids, tracking_col)
+                all_new = not stored
                 fresh = []
                 for item in items:
                     iid = int(item["id"])
@@ -587,6 +588,7 @@ class Syncer:
                     fresh.append(item)
             else:
                 existing = db.existing_ids(table, ids)
+                all_new = not existing
                 res.created += len(set(ids) - existing)
                 res.updated += len(existing & set(ids))
                 fresh = items
@@ -602,7 +604,8 @@ class Syncer:
             state.cursor_id = max(ids)
             state.id_watermark = max(state.id_watermark or 0, max(ids))
             state.updated_at = _iso(_utcnow())
-            db.write(db.upsert_steps(table, columns, rows) + db.state_steps(state))
+            steps = db.upsert_steps(table, columns, rows, all_new=all_new)
+            db.write(steps + db.state_steps(state))
             done += len(items)
             if self.progress is not None:
                 self.progress(name, state.phase, done, None)
