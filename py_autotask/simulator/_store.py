@@ -7,6 +7,7 @@ pass ``path=":memory:"`` for small in-memory stores.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -207,6 +208,16 @@ class Store:
             "mmap_size=0",
         ):
             self.conn.execute(f"PRAGMA {pragma}")
+        if self._tmpdir is not None:
+            # Materialise the file, then unlink it: the open connection keeps using it and the
+            # disk space is freed when the process ends, even if it is killed.
+            self.conn.execute("CREATE TABLE IF NOT EXISTS _sim_meta (k TEXT PRIMARY KEY, v TEXT)")
+            try:
+                os.unlink(self.path)
+                os.rmdir(self._tmpdir)
+                self._tmpdir = None
+            except OSError:  # e.g. Windows: keep the file, close() removes it
+                pass
         self._tables: dict[str, _Table] = {}
         self._next_ids: dict[str, int] = {}
         self.scan_budget = 0.03  # seconds an id-order scan may take before the index is used
