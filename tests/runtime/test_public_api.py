@@ -94,17 +94,16 @@ def _run(code: str) -> str:
     ).stdout
 
 
-def test_import_is_lazy_and_fast() -> None:
+def test_import_is_lazy() -> None:
+    # The import time itself is measured in benchmarks/bench_import.py (target < 0.3 s); here
+    # the behaviour that keeps it small: nothing heavy is loaded by ``import py_autotask``.
     out = _run(
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
         "import py_autotask\n"
-        "print(time.perf_counter() - t)\n"
-        "print('httpx' in sys.modules, 'pydantic' in sys.modules)\n"
+        "heavy = ('httpx', 'pydantic', 'py_autotask_generated.models._tickets', 'pandas', 'pyarrow')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
     )
-    elapsed, loaded = out.splitlines()
-    assert loaded == "False False"
-    assert float(elapsed) < 0.3
+    assert out.strip() == "[]"
 
 
 def test_client_attribute_loads_on_demand() -> None:
