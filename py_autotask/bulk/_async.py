@@ -175,8 +175,10 @@ class AsyncBulkManager:
         return max(1, min(max_concurrent or self.max_concurrent, self.endpoint_limit))
 
     @staticmethod
-    async def _map(limit: int, fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R]:
-        sem = asyncio.Semaphore(limit)
+    async def _map(
+        limit: int | asyncio.Semaphore, fn: Callable[[T], Awaitable[R]], items: Sequence[T]
+    ) -> list[R]:
+        sem = limit if isinstance(limit, asyncio.Semaphore) else asyncio.Semaphore(limit)
 
         async def run(item: T) -> R:
             async with sem:
@@ -191,14 +193,22 @@ class AsyncBulkManager:
         batch_size: int | str,
         parallel: bool,
         max_concurrent: int | None,
-        unit_fn: Callable[[list[JournalRow], int], Awaitable[None]],
+        unit_fn: Callable[[list[JournalRow], asyncio.Semaphore], Awaitable[None]],
     ) -> None:
         workers = self._concurrency(parallel, max_concurrent)
         size = check_batch_size(batch_size, job.operation, max(len(rows), 1), workers)
+        # Two units in flight sharing one semaphore (as the sync manager): no bubble at unit
+        # boundaries, never more than ``workers`` requests at once.
+        sem = asyncio.Semaphore(workers)
+        window: list[asyncio.Future[None]] = []
         for start in range(0, len(rows), size):
             if job.stopped:
                 break
-            await unit_fn(rows[start : start + size], workers)
+            window.append(asyncio.ensure_future(unit_fn(rows[start : start + size], sem)))
+            while len(window) > 1 and not job.stopped:
+                await window.pop(0)
+        for task in window:
+            await task
         job.report()
 
     # --- preparation --------------------------------------------------------------------------------
@@ -410,7 +420,7 @@ class AsyncBulkManager:
         assert job.journal is not None
         journal = job.journal
 
-        async def unit(batch: list[JournalRow], workers: int) -> None:
+        async def unit(batch: list[JournalRow], workers: asyncio.Semaphore) -> None:
             journal.mark_pending([r.row for r in batch])
             for outcome in await self._map(workers, lambda r: self._create_one(job, r), batch):
                 job.record(outcome)
@@ -678,7 +688,7 @@ class AsyncBulkManager:
         assert job.journal is not None
         journal = job.journal
 
-        async def unit(batch: list[JournalRow], workers: int) -> None:
+        async def unit(batch: list[JournalRow], workers: asyncio.Semaphore) -> None:
             plans = {r.row: _from_queued(r) for r in batch}
             fields = {k for p in plans.values() for k in p.body} | {
                 k for p in plans.values() for k in p.expected
@@ -845,7 +855,7 @@ class AsyncBulkManager:
         assert job.journal is not None
         journal = job.journal
 
-        async def unit(batch: list[JournalRow], workers: int) -> None:
+        async def unit(batch: list[JournalRow], workers: asyncio.Semaphore) -> None:
             journal.mark_pending(
                 [r.row for r in batch], record_ids={r.row: int(r.payload["id"]) for r in batch}
             )

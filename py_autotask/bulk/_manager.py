@@ -14,9 +14,9 @@ import os
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -549,15 +549,25 @@ class BulkManager:
         batch_size: int | str,
         parallel: bool,
         max_concurrent: int | None,
-        unit_fn: Callable[[list[JournalRow], ThreadPoolExecutor], None],
+        unit_fn: Callable[[list[JournalRow], ThreadPoolExecutor], list[Future[None]]],
     ) -> None:
         workers = self._concurrency(parallel, max_concurrent)
         size = check_batch_size(batch_size, job.operation, max(len(rows), 1), workers)
+        # Two units in flight: the next unit's intent (and, for updates, its prefetch) is
+        # prepared while the pool still works on the current one, so the pool never runs dry at a
+        # unit boundary; a unit's intents are still durable before its first request.
+        window: deque[list[Future[None]]] = deque()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk") as pool:
             for start in range(0, len(rows), size):
                 if job.stopped:
                     break
-                unit_fn(rows[start : start + size], pool)
+                window.append(unit_fn(rows[start : start + size], pool))
+                while len(window) > 1 and not job.stopped:
+                    for future in window.popleft():
+                        future.result()
+            while window:
+                for future in window.popleft():
+                    future.result()
         job.report()
 
     def _run_creates(
@@ -571,10 +581,9 @@ class BulkManager:
         assert job.journal is not None
         journal = job.journal
 
-        def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> None:
+        def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> list[Future[None]]:
             journal.mark_pending([r.row for r in batch])
-            for outcome in pool.map(lambda r: self._create_one(job, r), batch):
-                job.record(outcome)
+            return _submit(pool, job, lambda r: self._create_one(job, r), batch)
 
         self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
 
@@ -899,7 +908,7 @@ class BulkManager:
         assert job.journal is not None
         journal = job.journal
 
-        def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> None:
+        def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> list[Future[None]]:
             plans = {r.row: _from_queued(r) for r in batch}
             fields = {k for p in plans.values() for k in p.body} | {
                 k for p in plans.values() for k in p.expected
@@ -909,12 +918,12 @@ class BulkManager:
                 current = self._prefetch(job, ids, fields)
             except _Stop as stop:
                 job.stopped = str(stop)
-                return
+                return []
             except Exception as exc:
                 kind = classify_error(exc, "query")
                 if kind in ("stop", "retry"):
                     job.stopped = error_text(exc)
-                    return
+                    return []
                 raise
             decisions: dict[int, UpdateDecision] = {}
             for r in batch:
@@ -947,10 +956,12 @@ class BulkManager:
                 record_ids={r.row: int(decisions[r.row].body["id"]) for r in send},
             )
             sendable = [(r, decisions[r.row]) for r in send]
-            for outcome in pool.map(
-                lambda rd: self._update_one(job, rd[0].row, rd[1].body, rd[1].changed), sendable
-            ):
-                job.record(outcome)
+            return _submit(
+                pool,
+                job,
+                lambda rd: self._update_one(job, rd[0].row, rd[1].body, rd[1].changed),
+                sendable,
+            )
 
         self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
 
@@ -1066,15 +1077,16 @@ class BulkManager:
         assert job.journal is not None
         journal = job.journal
 
-        def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> None:
+        def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> list[Future[None]]:
             journal.mark_pending(
                 [r.row for r in batch], record_ids={r.row: int(r.payload["id"]) for r in batch}
             )
-            for outcome in pool.map(
+            return _submit(
+                pool,
+                job,
                 lambda r: self._delete_one(job, r.row, int(r.payload["id"]), r.state == "pending"),
                 batch,
-            ):
-                job.record(outcome)
+            )
 
         self._run_units(job, rows, batch_size, parallel, max_concurrent, unit)
 
@@ -1170,8 +1182,12 @@ class BulkManager:
                 queued = [r for r in open_rows if r.state == "queued"]
                 if pending:
 
-                    def unit(batch: list[JournalRow], pool: ThreadPoolExecutor) -> None:
-                        for outcome in pool.map(
+                    def unit(
+                        batch: list[JournalRow], pool: ThreadPoolExecutor
+                    ) -> list[Future[None]]:
+                        return _submit(
+                            pool,
+                            job,
                             lambda r: self._update_one(
                                 job,
                                 r.row,
@@ -1179,8 +1195,7 @@ class BulkManager:
                                 r.changed or tuple(k for k in r.payload if k != "id"),
                             ),
                             batch,
-                        ):
-                            job.record(outcome)
+                        )
 
                     self._run_units(job, pending, batch_size, parallel, max_concurrent, unit)
                 snap = meta.get("snapshot_time")
@@ -1451,3 +1466,14 @@ def journal_path(
     base = journal_dir or default_journal_dir()
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return base / f"{stamp}-{op}-{spec.name}-{uuid.uuid4().hex[:8]}.sqlite"
+
+
+def _submit(
+    pool: ThreadPoolExecutor, job: _Job, fn: Callable[[Any], RowOutcome], items: Sequence[Any]
+) -> list[Future[None]]:
+    """Run ``fn`` on every item in the pool, recording each outcome as it completes."""
+
+    def run(item: Any) -> None:
+        job.record(fn(item))
+
+    return [pool.submit(run, item) for item in items]
