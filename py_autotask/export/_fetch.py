@@ -5,8 +5,9 @@ One entity is read as:
 
 1. at once (at most ``workers`` in flight): the UDF definitions (and ``entityInformation/fields``
    when picklist labels are wanted), ``/query/count`` and the first page (``id > 0``);
-2. the rest of the id range is split into ``workers`` partitions from the count and the id density of
-   the first page (``plan_partitions``). Bounded partitions hold a whole number of pages when ids are
+2. the rest of the id range is split into ``2 x workers`` partitions (at most ``workers`` requests
+   in flight; the spare threads convert and write pages meanwhile) from the count and the id
+   density of the first page (``plan_partitions``). Bounded partitions hold a whole number of pages when ids are
    dense, and the last one is open-ended, so a wrong estimate costs balance, never rows;
 3. each partition pages with ``id > last AND id <= hi`` (``MaxRecords`` 500) until the server reports
    no ``nextPageUrl``. No page costs an extra request: about 2 requests per 1,000 records plus the
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["IN_BATCH", "PAGE_SIZE", "EntityReader", "PageResult", "Partition", "plan_partitions"]
 
 PAGE_SIZE: Final = 500
+#: Partitions (threads) per request slot: while one converts and writes, another waits on the API.
+PARTITIONS_PER_WORKER: Final = 2
 #: Most ids per ``in`` condition (Autotask's 500-condition limit).
 IN_BATCH: Final = 500
 
@@ -99,8 +102,11 @@ def plan_partitions(
     if k == 1:
         return [Partition(last_id, None)]
     density = max(1.0, (last_id - first_id) / max(1, first_rows - 1))
-    per = math.ceil(pages / k)
-    bounds = [last_id + round(j * per * page_size * density) for j in range(1, k)]
+    base, extra = divmod(pages, k)
+    bounds, done_pages = [], 0
+    for j in range(k - 1):
+        done_pages += base + (1 if j < extra else 0)
+        bounds.append(last_id + round(done_pages * page_size * density))
     edges: list[int | None] = [last_id, *bounds, None]
     return [Partition(edges[i], edges[i + 1]) for i in range(k)]
 
@@ -311,6 +317,10 @@ def read_entity(
 ) -> tuple[list[Any], int]:
     """Read every row of ``reader``'s entity and filter into ``sink``; returns ``(columns, count)``.
 
+    At most ``workers`` requests are in flight; ``2 x workers`` partitions (threads; one when
+    ``workers`` is 1) take turns, so one partition converts and writes its page while another's
+    request uses the free slot. After a crash each partition re-reads at most its one page that
+    was in flight or being written.
     Resumes from ``sink.resume_state()`` when it has one (no count or metadata request then)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -318,7 +328,14 @@ def read_entity(
     from ._columns import arrow_schema, page_to_batch
 
     workers = max(1, workers)
+    partitions = PARTITIONS_PER_WORKER * workers if workers > 1 else 1
+    slots = threading.BoundedSemaphore(workers)
     resumed = sink.resume_state()
+
+    def limited(fn: Any, *args: Any) -> Any:
+        with slots:
+            return fn(*args)
+
     stop = threading.Event()
     columns: list[Any] = []
     schema: Any = None
@@ -328,7 +345,7 @@ def read_entity(
         part = parts[index]
         try:
             while not part.done and not stop.is_set():
-                page = reader.page(part.after, part.hi)
+                page = limited(reader.page, part.after, part.hi)
                 done = not page.more
                 batch = page_to_batch(page.items, columns, schema)
                 sink.write(index, batch, last=page.last_id, done=done)
@@ -341,13 +358,13 @@ def read_entity(
         finally:
             sink.close_part(index)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autotask-export") as pool:
+    with ThreadPoolExecutor(max_workers=partitions, thread_name_prefix="autotask-export") as pool:
         first_error: BaseException | None = None
         if resumed is None:
-            f_udfs = pool.submit(reader.udf_definitions)
-            f_fields = pool.submit(reader.field_metadata) if picklist_labels else None
-            f_count = pool.submit(reader.count)
-            f_first = pool.submit(reader.page, None, None)
+            f_udfs = pool.submit(limited, reader.udf_definitions)
+            f_fields = pool.submit(limited, reader.field_metadata) if picklist_labels else None
+            f_count = pool.submit(limited, reader.count)
+            f_first = pool.submit(limited, reader.page, None, None)
             udfs = f_udfs.result()
             fields = f_fields.result() if f_fields else None
             count = f_count.result()
@@ -357,7 +374,7 @@ def read_entity(
             sink.begin(columns, count)
             if first.more and first.last_id is not None:
                 first_id = int(first.items[0]["id"])
-                rest = plan_partitions(first_id, first.last_id, len(first.items), count, workers)
+                rest = plan_partitions(first_id, first.last_id, len(first.items), count, partitions)
                 parts = [Partition(None, first.last_id), *rest]
             else:
                 parts = [Partition(None, None)]
