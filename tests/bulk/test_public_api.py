@@ -10,7 +10,11 @@ def test_bulk_all_is_complete_and_importable():
     assert len(set(bulk.__all__)) == len(bulk.__all__)
     for name in bulk.__all__:
         assert getattr(bulk, name) is not None
-    public = {n for n in vars(bulk) if not n.startswith("_") and n not in {"annotations", "cli"}}
+    public = {
+        n
+        for n in vars(bulk)
+        if n.isidentifier() and not n.startswith("_") and n not in {"annotations", "cli"}
+    }
     assert public - set(bulk.__all__) == set()
 
 
