@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## The main job on the embedded default: a local Autotask simulator, no credentials needed.
 demo: $(STAMP)
-	$(PY) -m examples.first_job
+	$(VENV)/bin/py-autotask demo --out demo-output
 
 ## Everything CI checks: lint, types, generated-code drift, tests, benchmark smoke runs.
 test: $(STAMP) lint typecheck check-drift

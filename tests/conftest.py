@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,13 +25,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
+    # Outside pytest's private (0700) temp tree: the server runs as the postgres user when we
+    # are root and must be able to reach its data directory.
+    workdir = Path(tempfile.mkdtemp(prefix="py-autotask-pg-"))
     try:
-        server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+        server = PostgresServer(workdir / "cluster")
     except ServerUnavailable as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
         pytest.fail(str(exc))
     yield server
     server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
