@@ -8,6 +8,7 @@ from a metadata view backed by :class:`~py_autotask.caching.TenantMetadataProvid
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import sys
@@ -18,7 +19,7 @@ from typing import Any, Final, Literal, Protocol
 
 from .._spec import EntitySpec, FieldSpec
 from .._validation import Problem
-from ..exceptions import AutotaskInputError
+from ..exceptions import AutotaskError, AutotaskInputError
 from ._config import ValidationConfig, ValidationContext
 
 __all__ = [
@@ -44,6 +45,8 @@ _UDF_KEY: Final = "userdefinedfields"
 _LABEL_OPS: Final = frozenset({"eq", "noteq", "in", "notin"})
 _MAX_CHOICES: Final = 25
 
+logger = logging.getLogger("py_autotask.validation")
+
 
 class MetadataView(Protocol):
     """Loaded tenant metadata, by collection name (see ``TenantMetadataProvider``)."""
@@ -51,6 +54,30 @@ class MetadataView(Protocol):
     def loaded_field(self, entity: str, name: str) -> dict[str, Any] | None: ...
 
     def loaded_udfs(self, entity: str) -> list[dict[str, Any]] | None: ...
+
+
+def _field_info(metadata: MetadataView | None, entity: str, name: str) -> dict[str, Any] | None:
+    """A field's tenant metadata; None when it cannot be read (then labels cannot be resolved and
+    are reported as such, and picklist membership is left to Autotask)."""
+    if metadata is None:
+        return None
+    try:
+        return metadata.loaded_field(entity, name)
+    except AutotaskError as exc:
+        logger.warning(
+            "tenant metadata of %s unavailable (%s); skipping picklist checks", entity, exc
+        )
+        return None
+
+
+def _udf_defs(metadata: MetadataView | None, entity: str) -> list[dict[str, Any]] | None:
+    if metadata is None:
+        return None
+    try:
+        return metadata.loaded_udfs(entity)
+    except AutotaskError as exc:
+        logger.warning("UDF definitions of %s unavailable (%s); UDF names not checked", entity, exc)
+        return None
 
 
 # --- deprecation warnings at the caller's line ------------------------------------------------------
@@ -386,11 +413,7 @@ def prepare_write(
                 add(name, problem)
             out[name] = converted
             continue
-        info = (
-            metadata.loaded_field(spec.name, name)
-            if fld.is_picklist and metadata is not None
-            else None
-        )
+        info = _field_info(metadata, spec.name, name) if fld.is_picklist else None
         if fld.is_picklist and config.picklist_labels and _is_label(fld, value):
             parent_value = None
             if fld.picklist_parent:
@@ -469,7 +492,7 @@ def _prepare_udfs(
     if not spec.has_udfs:
         add("userDefinedFields", f"{spec.name} has no user-defined fields; remove them")
         return None
-    defs = metadata.loaded_udfs(spec.name) if metadata is not None else None
+    defs = _udf_defs(metadata, spec.name)
     by_name = {str(d.get("name", "")).lower(): d for d in defs or []}
     out: list[dict[str, Any]] = []
     for item in items:
@@ -593,7 +616,7 @@ def rewrite_query(
         values = raw if isinstance(raw, list) else [raw]
         if not any(_is_label(fld, v) for v in values):
             return raw
-        info = metadata.loaded_field(spec.name, fld.api_name) if metadata is not None else None
+        info = _field_info(metadata, spec.name, fld.api_name)
         resolved = []
         for v in values:
             if _is_label(fld, v):

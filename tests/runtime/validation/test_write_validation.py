@@ -188,6 +188,19 @@ def test_lengths_and_types_on_another_entity(client: Any, wire: Wire) -> None:
     assert wire.bodies("POST", "/Contacts")[-1]["isActive"] == 1
 
 
+def test_unreadable_metadata_skips_membership_but_not_labels(
+    client: Any, wire: Wire, fresh_sim: Any
+) -> None:
+    fresh_sim.add_fault(
+        {"match": {"path": "/entityInformation"}, "effect": {"type": "status", "status": 503}}
+    )
+    ticket = client.tickets.query(max_records=1).items[0]
+    client.tickets.update({"id": ticket.id, "priority": 1})  # membership left to Autotask
+    assert wire.bodies("PATCH") == [{"id": ticket.id, "priority": 1}]
+    with pytest.raises(AutotaskInputError, match="picklist could not be read; pass the numeric"):
+        client.tickets.update({"id": ticket.id, "status": "Complete"})
+
+
 def test_picklist_values_must_be_active_values_of_the_tenant(client: Any, wire: Wire) -> None:
     with pytest.raises(AutotaskInputError, match="value 999 is not in the tenant's picklist"):
         client.tickets.update({"id": 1, "status": 999})
@@ -352,6 +365,11 @@ def test_async_client_validates_and_converts(make_async_client: Any, wire: Wire)
             )
             body = await client.validation.check("Tickets", {"id": 1, "title": 5}, "update")
             assert body == {"id": 1, "title": "5"}
+            await client.tickets.count(F("status").in_(["complete", "New"]))
+            assert wire.bodies("POST", "/count")[-1]["filter"][0]["value"] == [
+                wire.bodies("PATCH")[-1]["status"],
+                await client.picklists.value("Tickets", "status", "New"),
+            ]
 
     asyncio.run(run())
     assert len(wire.bodies("PATCH")) == 1
