@@ -100,6 +100,24 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(simulator_app, name="simulator")
 
 
+def _register_bulk_commands() -> None:
+    """``bulk ...``, ``bulk-create``, ``bulk-update``, ``bulk-delete`` from py_autotask.bulk."""
+    from py_autotask.bulk.cli import (
+        bulk_app,
+        bulk_create_command,
+        bulk_delete_command,
+        bulk_update_command,
+    )
+
+    app.add_typer(bulk_app, name="bulk")
+    app.command("bulk-create")(bulk_create_command)
+    app.command("bulk-update")(bulk_update_command)
+    app.command("bulk-delete")(bulk_delete_command)
+
+
+_register_bulk_commands()
+
+
 def _err_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -592,6 +610,26 @@ def sync(
     ] = False,
     output: OutputOpt = OutputFormat.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    source: Annotated[
+        str,
+        typer.Option("--from", help="autotask (mirror into --db) | sql (push rows into Autotask)."),
+    ] = "autotask",
+    target: Annotated[
+        str, typer.Option("--to", help="db (with --from autotask) | autotask (with --from sql).")
+    ] = "db",
+    connection: Annotated[
+        str | None,
+        typer.Option("--connection", help="--from sql: SQLAlchemy URL of the source database."),
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="--from sql: table to read (default: entity).")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="--from sql: a SELECT to read instead of a table.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="--from sql: validate every row, write nothing.")
+    ] = False,
     profile: ProfileOpt = None,
     username: UsernameOpt = None,
     secret: SecretOpt = None,
@@ -599,7 +637,39 @@ def sync(
     api_url: UrlOpt = None,
 ) -> None:
     """Mirror collections into a database: full load first, then incremental runs (changes,
-    deletions, periodic reconciliation). Resumable after a crash."""
+    deletions, periodic reconciliation). Resumable after a crash.
+
+    With ``--from sql --to autotask --connection URL``, push rows of a SQL table (or ``--query``)
+    into one collection through the bulk path instead: rows with an id are merged, the rest
+    created, exactly once."""
+    if (source, target) == ("sql", "autotask"):
+        if not entities or len(entities) != 1 or not connection:
+            _fail(
+                "usage: py-autotask sync ENTITY --from sql --to autotask --connection URL "
+                "[--table T | --query SELECT]",
+                EXIT_USAGE,
+            )
+        from py_autotask.bulk.cli import sync_push_command
+
+        sync_push_command(
+            entity=entities[0],
+            connection=connection,
+            table=table,
+            query=query,
+            dry_run=dry_run,
+            profile=profile,
+            username=username,
+            secret=secret,
+            integration_code=integration_code,
+            api_url=api_url,
+        )
+        return
+    if (source, target) != ("autotask", "db"):
+        _fail(
+            f"--from {source} --to {target} is not a sync direction: use --from autotask --to db "
+            "(the default) or --from sql --to autotask",
+            EXIT_USAGE,
+        )
     with _errors():
         if status:
             _print_sync_state(database, output)
