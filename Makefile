@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-slow lint typecheck check-drift generate render bootstrap bench bench-smoke clean
+.PHONY: install demo test test-slow servers lint typecheck check-drift generate render bootstrap bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,17 @@ demo: $(STAMP)
 	$(VENV)/bin/py-autotask demo --out demo-output
 
 ## Everything CI checks: lint, types, generated-code drift, tests, benchmark smoke runs.
-test: $(STAMP) lint typecheck check-drift
+test: $(STAMP) servers lint typecheck check-drift
 	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
 	$(MAKE) bench-smoke
 
 ## The tests marked slow (minutes each; not part of `make test`).
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+## Redis and PostgreSQL server binaries for the tests (apt-get when missing and root).
+servers:
+	@.ci/install-servers
 
 lint: $(STAMP)
 	$(PY) -m ruff check py_autotask codegen tests benchmarks examples generated
