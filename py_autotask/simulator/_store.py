@@ -7,7 +7,9 @@ pass ``path=":memory:"`` for small in-memory stores.
 
 from __future__ import annotations
 
+import operator
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
@@ -70,12 +72,15 @@ class _Table:
         "converters",
         "docs",
         "entity",
+        "getter",
         "has_udf",
         "indexed",
         "insert_sql",
+        "key_set",
         "name",
         "name_set",
         "names",
+        "udf_converters",
     )
 
     def __init__(self, entity: EntityMeta) -> None:
@@ -93,6 +98,10 @@ class _Table:
         self.checked = [
             (i + 1, conv) for i, (f, conv) in enumerate(self.converters) if f.kind == "datetime"
         ]
+        # one C-level lookup of id + every column when the record has them all (generated data)
+        self.key_set = frozenset(["id", *self.names])
+        self.getter: Callable[[dict[str, Any]], Any] = operator.itemgetter("id", *self.names)
+        self.udf_converters: dict[str, tuple[str, Callable[[Any], Any]]] | None = None
         cols = ["id"] + [f'"c_{f.name.lower()}"' for f in self.columns]
         if self.has_udf:
             cols.append("udf")
@@ -129,29 +138,50 @@ class _Table:
         ]
 
     def row(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        if self.name_set <= record.keys():
-            get = record.get
-        else:  # names in another letter case (e.g. hand-written records)
-            lowered = {k.lower(): v for k, v in record.items()}
-            canonical = {f.name: lowered.get(f.name.lower()) for f in self.columns}
-            get = canonical.get
-        values: list[Any] = [int(record["id"])]
-        values.extend([get(n) for n in self.names])
+        values: list[Any]
+        if self.key_set <= record.keys():
+            values = list(self.getter(record)) if self.names else [record["id"]]
+            if type(values[0]) is not int:
+                values[0] = int(values[0])
+        else:
+            if self.name_set <= record.keys():
+                get = record.get
+            else:  # names in another letter case (e.g. hand-written records)
+                lowered = {k.lower(): v for k, v in record.items()}
+                canonical = {f.name: lowered.get(f.name.lower()) for f in self.columns}
+                get = canonical.get
+            values = [int(record["id"])]
+            values.extend([get(n) for n in self.names])
         # ints, floats, strings and bools bind as they are (column affinity converts numeric
         # text); datetimes are normalised to the sortable column form.
         for i, convert in self.checked:
             v = values[i]
             if v is not None:
-                values[i] = convert(v)
+                # inline fast path of the datetime converter for the generated wire format
+                if type(v) is str and 19 <= len(v) <= 26 and v[10] == "T" and v[-1].isdigit():
+                    if len(v) == 19:
+                        values[i] = v + ".000000"
+                    elif v[19] == ".":
+                        values[i] = v[:20] + v[20:].ljust(6, "0")
+                    else:
+                        values[i] = convert(v)
+                else:
+                    values[i] = convert(v)
         if self.has_udf:
             udfs: dict[str, Any] = {}
-            defs = self.entity.udfs
+            convs = self.udf_converters
+            if convs is None:
+                convs = self.udf_converters = {
+                    low: (d.name, _converter(d)) for low, d in self.entity.udfs.items()
+                }
             for item in record.get("userDefinedFields") or []:
                 if not isinstance(item, dict):
                     continue
-                d = defs.get(str(item.get("name", "")).lower())
-                if d is not None and item.get("value") is not None:
-                    udfs[d.name] = column_value(d, item.get("value"))
+                found = convs.get(str(item.get("name", "")).lower())
+                if found is not None:
+                    value = item.get("value")
+                    if value is not None:
+                        udfs[found[0]] = found[1](value)
             values.append(orjson.dumps(udfs).decode() if udfs else None)
         return tuple(values)
 
@@ -493,30 +523,66 @@ class Store:
     def load(
         self, records: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5000
     ) -> dict[str, int]:
-        """Bulk-insert ``(collection, record)`` pairs; indexes of new tables are built afterwards."""
+        """Bulk-insert ``(collection, record)`` pairs; indexes of new tables are built afterwards.
+
+        Rows are built (and documents serialised) on this thread while a writer thread inserts
+        the previous chunk: SQLite releases the GIL while it steps, so the two overlap.
+        """
         loaded: dict[str, int] = {}
-        fresh: list[_Table] = []
+        fresh: dict[str, _Table] = {}
+        pending: queue.Queue[tuple[_Table, list[tuple[Any, ...]], list[tuple[int, bytes]]] | None]
+        pending = queue.Queue(maxsize=2)
+        failure: list[BaseException] = []
+
+        def write() -> None:
+            conn = self.conn
+            while True:
+                item = pending.get()
+                if item is None:
+                    return
+                if failure:
+                    continue  # drain after an error
+                t, rows, docs = item
+                try:
+                    conn.execute("BEGIN")
+                    conn.executemany(t.insert_sql, rows)
+                    conn.executemany(
+                        f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)", docs
+                    )
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    failure.append(exc)
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+
         with self.lock:
-            for name, batch in _batches(records, chunk):
-                entity = self.schema.entity(name)
-                if entity is None:
-                    continue
-                key = entity.name.lower()
-                new = key not in self._tables
-                t = self.table(entity, indexes=not new)
-                if new:
-                    fresh.append(t)
-                rows = [t.row(r) for r in batch]
-                docs = [(int(r["id"]), orjson.dumps(r)) for r in batch]
-                self.conn.execute("BEGIN")
-                self.conn.executemany(t.insert_sql, rows)
-                self.conn.executemany(
-                    f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)", docs
-                )
-                self.conn.execute("COMMIT")
-                loaded[entity.name] = loaded.get(entity.name, 0) + len(batch)
-                self._next_ids.pop(key, None)
-            for t in fresh:
+            writer = threading.Thread(target=write, name="autotask-simulator-load", daemon=True)
+            writer.start()
+            try:
+                dumps = orjson.dumps
+                for name, batch in _batches(records, chunk):
+                    if failure:
+                        break
+                    entity = self.schema.entity(name)
+                    if entity is None:
+                        continue
+                    key = entity.name.lower()
+                    if key not in self._tables:
+                        fresh[key] = self.table(entity, indexes=False)
+                    # a table created by this load gets its indexes after all its rows are in
+                    t = fresh.get(key) or self.table(entity)
+                    row = t.row
+                    rows = [row(r) for r in batch]
+                    docs = [(int(r["id"]), dumps(r)) for r in batch]
+                    pending.put((t, rows, docs))
+                    loaded[entity.name] = loaded.get(entity.name, 0) + len(batch)
+                    self._next_ids.pop(key, None)
+            finally:
+                pending.put(None)
+                writer.join()
+            if failure:
+                raise failure[0]
+            for t in fresh.values():
                 for sql in t.index_sql():
                     self.conn.execute(sql)
                 t.indexed = True
