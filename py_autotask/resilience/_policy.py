@@ -16,7 +16,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -100,16 +99,14 @@ def endpoint_of(entity: str | None, operation: str | None, url: str) -> str | No
     its entity). Raw calls without an entity fall back to the URL: the segment after ``V1.0``, or
     ``Parent/Child`` for child URLs."""
     if entity:
-        if entity.lower() == "zoneinformation":
-            return None
-        return entity.lower()
-    path = urlsplit(url).path.strip("/").split("/")
-    low = [p.lower() for p in path]
-    try:
-        start = low.index("v1.0") + 1
-    except ValueError:
+        low_entity = entity.lower()
+        return None if low_entity == "zoneinformation" else low_entity
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    low = path.lower()
+    marker = low.find("/v1.0/")
+    if marker < 0:
         return None if "zoneinformation" in low else "_other"
-    segs = path[start:]
+    segs = [p for p in path[marker + 6 :].split("/") if p]
     if not segs or segs[0].lower() == "zoneinformation":
         return None
     if len(segs) >= 3 and segs[1].isdigit():
