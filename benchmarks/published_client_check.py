@@ -313,10 +313,14 @@ def render(steps: list[dict[str, Any]], journal: list[dict[str, Any]], meta: dic
         "- get, the filtered query and the create are the real API's routes and work unchanged.",
         "- `client.update` sends `PATCH /v1.0/Tickets/{id}`. The Autotask REST API has no such",
         "  route (update is `PATCH /v1.0/Tickets` with the id in the body), so the simulator",
-        "  answers as the API does for an unsupported method on a known route and 2.3.0 raises.",
-        "  That is the faithful outcome (same defect as WYRE-AI/autotask-mcp PR #48), not a",
+        "  rejects it: 405 \"does not support http method 'PATCH'\" (ASP.NET Web API's answer",
+        "  when `/Tickets/{id}` exists for GET only; whether the live API says 404 or 405 is",
+        "  unconfirmed, see docs/simulator.md) and 2.3.0 raises `AutotaskAPIError`. That is the",
+        "  faithful outcome (the same defect was fixed in WYRE-AI/autotask-mcp PR #48), not a",
         "  simulator failure. The last step shows the documented route working through the same",
         "  2.3.0 session.",
+        "- 2.3.0's `handle_api_error` reads `message`, so the simulator's `errors[]` text is lost",
+        '  in its exception ("API error: HTTP 405"), as it would be against the live API.',
         "",
     ]
     return "\n".join(lines)
