@@ -348,9 +348,12 @@ def read_entity(
                 page = limited(reader.page, part.after, part.hi)
                 done = not page.more
                 batch = page_to_batch(page.items, columns, schema)
-                sink.write(index, batch, last=page.last_id, done=done)
-                if page.last_id is not None:
-                    part.last = page.last_id
+                last = page.last_id
+                del page  # the decoded dicts are ten times the batch: drop them before writing
+                sink.write(index, batch, last=last, done=done)
+                del batch
+                if last is not None:
+                    part.last = last
                 part.done = done
         except BaseException:
             stop.set()

@@ -138,6 +138,8 @@ def write_parquet(path: Path, columns: Sequence[Column], batches: Iterable[pa.Re
                 buffer = rest.to_batches()
                 buffered = rest.num_rows
                 rows += ROW_GROUP_SIZE
+                del table, rest
+                pa.default_memory_pool().release_unused()
         if buffered or rows == 0:
             writer.write_table(
                 pa.Table.from_batches(buffer, schema=schema), row_group_size=ROW_GROUP_SIZE
