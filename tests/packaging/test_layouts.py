@@ -111,6 +111,8 @@ def deps_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "httpx",
             "pydantic",
             "typing-extensions",
+            "tenacity",
+            "sniffio",
         ],
         cwd=ROOT,
     )
