@@ -470,7 +470,10 @@ class Store:
         out: dict[str, int] = {}
         with self.lock:
             for t in list(self._tables.values()):
-                n = int(self.conn.execute(f"SELECT count(*) FROM {t.docs}").fetchone()[0])
+                # the query-column table holds the same ids; SQLite counts it through its
+                # smallest index (a few MB) instead of walking every page of the documents
+                # (~2.6 GB at 1,000,000 tickets, seconds per /_sim/state call)
+                n = int(self.conn.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0])
                 if n:
                     out[t.entity.name] = n
         return out
