@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from py_autotask.exceptions import AutotaskError
+from py_autotask.simulator._config import (
+    DEFAULT_INTEGRATION_CODE,
+    DEFAULT_SECRET,
+    DEFAULT_USERNAME,
+)
 from tests.servers import PostgresServer, RedisServer, ServerUnavailable
 
 
@@ -53,3 +61,55 @@ def _private_zone_cache(
     never served from ``~/.cache/py-autotask/zones.json`` to another."""
     path = tmp_path_factory.getbasetemp() / f"zones-{uuid.uuid4().hex}.json"
     monkeypatch.setenv("PY_AUTOTASK_ZONE_CACHE", str(path))
+
+
+# --- secrets never leak -------------------------------------------------------------------------
+
+_KNOWN_SECRETS = (DEFAULT_SECRET, DEFAULT_INTEGRATION_CODE, DEFAULT_USERNAME)
+
+
+class _SecretScan(logging.Handler):
+    """Records every py_autotask log record (any level) that contains a credential."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string is not our concern here
+            text = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        if any(secret in text for secret in _KNOWN_SECRETS):
+            self.leaks.append(f"log {record.name}:{record.levelname}: {text[:300]}")
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_leaks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test runs with py_autotask logging at DEBUG and records every AutotaskError built;
+    afterwards neither a log line nor an exception's str/repr may hold the simulator's Secret,
+    ApiIntegrationCode or UserName (the credentials the whole suite uses)."""
+    handler = _SecretScan()
+    logger = logging.getLogger("py_autotask")
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    raised: list[BaseException] = []
+    original_init = AutotaskError.__init__
+
+    def recording_init(self: AutotaskError, *args: object, **kwargs: object) -> None:
+        original_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        raised.append(self)
+
+    monkeypatch.setattr(AutotaskError, "__init__", recording_init)
+    yield
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+    leaks = list(handler.leaks)
+    for exc in raised:
+        text = f"{exc!s} {exc!r} {exc.args!r}"
+        if any(secret in text for secret in _KNOWN_SECRETS):
+            leaks.append(f"{type(exc).__name__}: {text[:300]}")
+    assert not leaks, "credentials leaked into logs or exceptions:\n" + "\n".join(leaks)
