@@ -77,15 +77,25 @@ def walk(
 
 
 def pages_per_second(
-    label: str, url: str, headers: dict[str, str], pages: int, repeat: int
+    label: str,
+    url: str,
+    headers: dict[str, str],
+    pages: int,
+    repeat: int,
+    server_pid: int | None = None,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
     with httpx.Client(headers=headers, timeout=120) as client:
         walk(client, url, 3, _next_raw)  # warm up the connection and the page cache
         for name, next_of in (("raw bytes", _next_raw), ("orjson decode", _next_json)):
-            rates, sizes = [], []
+            rates, sizes, client_ms, server_ms = [], [], [], []
             for _ in range(repeat):
+                cpu0 = time.process_time()
+                srv0 = _cpu_seconds(server_pid) if server_pid else 0.0
                 n, size, secs = walk(client, url, pages, next_of)
+                client_ms.append((time.process_time() - cpu0) * 1000 / n)
+                if server_pid:
+                    server_ms.append((_cpu_seconds(server_pid) - srv0) * 1000 / n)
                 rates.append(n / secs)
                 sizes.append(size / n)
             rate = statistics.median(rates)
@@ -97,9 +107,14 @@ def pages_per_second(
                 ">= 100",
                 rate >= 100,
             )
+            cpu = f"client CPU {statistics.median(client_ms):.1f} ms/page"
+            if server_ms:
+                cpu += f", server CPU {statistics.median(server_ms):.1f} ms/page"
+            elif server_pid is None:
+                cpu += " (client + in-process server)"
             print(
                 f"    runs: {', '.join(f'{x:.0f}' for x in rates)} pages/s; "
-                f"{statistics.median(sizes) / 1e6:.2f} MB/page"
+                f"{statistics.median(sizes) / 1e6:.2f} MB/page; {cpu} (robust to load)"
             )
     return out
 
@@ -261,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         report("  server CPU seconds to start and seed (robust to load)", cpu, "s")
         report("records seeded per second (wall)", records / seeded, "rec/s")
-        pages_per_second("separate process", proc.url, proc.headers, pages, repeat)
+        pages_per_second("separate process", proc.url, proc.headers, pages, repeat, proc.proc.pid)
         with httpx.Client(headers=proc.headers, timeout=120) as client:
             filtered_pages(client, proc.url, repeat, scale)
         hwm = _vm_hwm_mb(proc.proc.pid)
