@@ -351,14 +351,19 @@ class Store:
         order = "DESC" if before_id is not None else "ASC"
 
         def bounded(w: str, p: list[Any]) -> tuple[str, list[Any]]:
-            clauses = [w] if w else []
-            args = list(p)
+            # The cursor bound goes FIRST: of several bounds on the rowid SQLite seeks with the
+            # first one it sees, and a filter's own ``id gte 0`` would make page n walk n pages.
+            clauses: list[str] = []
+            args: list[Any] = []
             if after_id is not None:
                 clauses.append("e.id > ?")
                 args.append(after_id)
             if before_id is not None:
                 clauses.append("e.id < ?")
                 args.append(before_id)
+            if w:
+                clauses.append(w)
+                args.extend(p)
             return (" AND ".join(clauses) if clauses else "1"), args
 
         cond, args = bounded(where, params)
@@ -431,14 +436,17 @@ class Store:
         before_id: int | None = None,
     ) -> bool:
         t = self.table(entity)
-        clauses = [where] if where else []
-        args = list(params)
-        if after_id is not None:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if after_id is not None:  # cursor bound first (see select_page)
             clauses.append("e.id > ?")
             args.append(after_id)
         if before_id is not None:
             clauses.append("e.id < ?")
             args.append(before_id)
+        if where:
+            clauses.append(where)
+            args.extend(params)
         cond = " AND ".join(clauses) if clauses else "1"
         with self.lock:
             row = self.conn.execute(
