@@ -530,6 +530,12 @@ class Store:
             self.conn.execute(f"DELETE FROM {t.name} WHERE id = ?", (item_id,))
             return cur.rowcount > 0
 
+    def _insert_chunk(
+        self, t: _Table, rows: list[tuple[Any, ...]], docs: list[tuple[int, bytes]]
+    ) -> None:
+        self.conn.executemany(t.insert_sql, rows)
+        self.conn.executemany(f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)", docs)
+
     def load(
         self, records: Iterable[tuple[str, dict[str, Any]]], chunk: int = 5000
     ) -> dict[str, int]:
@@ -555,10 +561,17 @@ class Store:
                 rows = [row(r) for r in batch]
                 docs = [(int(r["id"]), dumps(r)) for r in batch]
                 self.conn.execute("BEGIN")
-                self.conn.executemany(t.insert_sql, rows)
-                self.conn.executemany(
-                    f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)", docs
-                )
+                if key in fresh:
+                    # plain INSERT is ~25% cheaper than INSERT OR REPLACE; a duplicate id in
+                    # the input (not from the generator) redoes the chunk with REPLACE, which
+                    # leaves exactly what REPLACE alone would have
+                    try:
+                        self.conn.executemany(_plain(t.insert_sql), rows)
+                        self.conn.executemany(f"INSERT INTO {t.docs} (id, doc) VALUES (?, ?)", docs)
+                    except sqlite3.IntegrityError:
+                        self._insert_chunk(t, rows, docs)
+                else:
+                    self._insert_chunk(t, rows, docs)
                 self.conn.execute("COMMIT")
                 loaded[entity.name] = loaded.get(entity.name, 0) + len(batch)
                 self._next_ids.pop(key, None)
@@ -569,6 +582,10 @@ class Store:
             if sum(loaded.values()) >= 10_000:
                 self.conn.execute("ANALYZE")
         return loaded
+
+
+def _plain(insert_or_replace: str) -> str:
+    return insert_or_replace.replace("INSERT OR REPLACE", "INSERT", 1)
 
 
 def _batches(
