@@ -29,8 +29,10 @@ from ._manager import (
     _get_ci,
     _Job,
     _outcome_from_journal,
-    _queued_update,
+    _queued_create,
+    _queued_update_entry,
     _same,
+    _start_job,
     _Stop,
     journal_path,
     require_operation,
@@ -371,34 +373,16 @@ class AsyncBulkManager:
             meta={"correlation": corr.to_meta() if corr else None, "on_invalid": on_invalid},
         )
         try:
-            job_id = str(jr.meta["job_id"])
-            bad = [p for p in prepared if p.problems]
-            good = [p for p in prepared if not p.problems]
-            jr.add_finished(
-                (p.row, f"row-{p.row}", "failed", "; ".join(str(x) for x in p.problems), p.source)
-                for p in bad
+            job, bad = _start_job(
+                spec,
+                "create",
+                jr,
+                prepared,
+                progress_callback,
+                probe.requests,
+                _queued_create(corr, str(jr.meta["job_id"])),
+                corr,
             )
-            tokened = corr is not None and corr.field is not None
-            jr.add_rows(
-                (
-                    p.row,
-                    corr.token(job_id, p.row) if corr and tokened else f"row-{p.row}",
-                    corr.apply(p.body, corr.token(job_id, p.row)) if corr and tokened else p.body,
-                    p.source,
-                )
-                for p in good
-            )
-            job = _Job(spec, "create", jr, len(prepared), progress_callback, corr)
-            job.requests.update(probe.requests)
-            for p in bad:
-                job.record(
-                    RowOutcome(
-                        p.row,
-                        "failed",
-                        reason="; ".join(x.reason for x in p.problems),
-                        field=p.problems[0].field,
-                    )
-                )
             await self._run_creates(job, jr.rows(["queued"]), batch_size, parallel, max_concurrent)
             return BulkManager._finish(
                 job,
@@ -623,24 +607,15 @@ class AsyncBulkManager:
             },
         )
         try:
-            bad = [p for p in prepared if p.problems]
-            good = [p for p in prepared if not p.problems]
-            jr.add_finished(
-                (p.row, f"row-{p.row}", "failed", "; ".join(str(x) for x in p.problems), p.source)
-                for p in bad
+            job, bad = _start_job(
+                spec,
+                "update",
+                jr,
+                prepared,
+                progress_callback,
+                probe.requests,
+                _queued_update_entry,
             )
-            jr.add_rows((p.row, f"row-{p.row}", _queued_update(p), p.source) for p in good)
-            job = _Job(spec, "update", jr, len(prepared), progress_callback)
-            job.requests.update(probe.requests)
-            for p in bad:
-                job.record(
-                    RowOutcome(
-                        p.row,
-                        "failed",
-                        reason="; ".join(x.reason for x in p.problems),
-                        field=p.problems[0].field,
-                    )
-                )
             await self._run_updates(
                 job,
                 jr.rows(["queued"]),

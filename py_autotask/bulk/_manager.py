@@ -497,36 +497,17 @@ class BulkManager:
             meta={"correlation": corr.to_meta() if corr else None, "on_invalid": on_invalid},
         )
         try:
-            job_id = str(jr.meta["job_id"])
-            bad = [p for p in prepared if p.problems]
-            good = [p for p in prepared if not p.problems]
-            jr.add_finished(
-                (p.row, f"row-{p.row}", "failed", "; ".join(str(x) for x in p.problems), p.source)
-                for p in bad
-            )
-            jr.add_rows(
-                (
-                    p.row,
-                    corr.token(job_id, p.row) if corr and corr.field else f"row-{p.row}",
-                    corr.apply(p.body, corr.token(job_id, p.row))
-                    if corr and corr.field
-                    else p.body,
-                    p.source,
-                )
-                for p in good
-            )
             probe = job
-            job = _Job(spec, "create", jr, len(prepared), progress_callback, corr)
-            job.requests.update(probe.requests)
-            for p in bad:
-                job.record(
-                    RowOutcome(
-                        p.row,
-                        "failed",
-                        reason="; ".join(x.reason for x in p.problems),
-                        field=p.problems[0].field,
-                    )
-                )
+            job, bad = _start_job(
+                spec,
+                "create",
+                jr,
+                prepared,
+                progress_callback,
+                probe.requests,
+                _queued_create(corr, str(jr.meta["job_id"])),
+                corr,
+            )
             self._run_creates(job, jr.rows(["queued"]), batch_size, parallel, max_concurrent)
             return BulkManager._finish(
                 job,
@@ -802,24 +783,15 @@ class BulkManager:
             },
         )
         try:
-            bad = [p for p in prepared if p.problems]
-            good = [p for p in prepared if not p.problems]
-            jr.add_finished(
-                (p.row, f"row-{p.row}", "failed", "; ".join(str(x) for x in p.problems), p.source)
-                for p in bad
+            job, bad = _start_job(
+                spec,
+                "update",
+                jr,
+                prepared,
+                progress_callback,
+                probe.requests,
+                _queued_update_entry,
             )
-            jr.add_rows((p.row, f"row-{p.row}", _queued_update(p), p.source) for p in good)
-            job = _Job(spec, "update", jr, len(prepared), progress_callback)
-            job.requests.update(probe.requests)
-            for p in bad:
-                job.record(
-                    RowOutcome(
-                        p.row,
-                        "failed",
-                        reason="; ".join(x.reason for x in p.problems),
-                        field=p.problems[0].field,
-                    )
-                )
             self._run_updates(
                 job,
                 jr.rows(["queued"]),
@@ -1424,6 +1396,58 @@ def _queued_update(p: PreparedRow) -> dict[str, Any]:
     if p.snapshot is not None:
         out["__snapshot__"] = p.snapshot
     return out
+
+
+def _start_job(
+    spec: EntitySpec,
+    operation: str,
+    jr: BulkJournal,
+    prepared: Sequence[PreparedRow],
+    progress: ProgressCallback | None,
+    probe_requests: Counter[str],
+    queued: Callable[[PreparedRow], tuple[str, dict[str, Any]]],
+    correlation: Correlation | None = None,
+) -> tuple[_Job, list[PreparedRow]]:
+    """Journal every prepared row (invalid ones as finished failures, valid ones queued under the
+    key and body ``queued`` gives) and open the job that runs them. Shared by the sync and async
+    managers; returns the job and the invalid rows."""
+    bad = [p for p in prepared if p.problems]
+    jr.add_finished(
+        (p.row, f"row-{p.row}", "failed", "; ".join(str(x) for x in p.problems), p.source)
+        for p in bad
+    )
+    jr.add_rows((p.row, *queued(p), p.source) for p in prepared if not p.problems)
+    job = _Job(spec, operation, jr, len(prepared), progress, correlation)
+    job.requests.update(probe_requests)
+    for p in bad:
+        job.record(
+            RowOutcome(
+                p.row,
+                "failed",
+                reason="; ".join(x.reason for x in p.problems),
+                field=p.problems[0].field,
+            )
+        )
+    return job, bad
+
+
+def _queued_create(
+    corr: Correlation | None, job_id: str
+) -> Callable[[PreparedRow], tuple[str, dict[str, Any]]]:
+    """Journal key and body of a create: the correlation token written into the body when the
+    entity has a correlation field, else ``row-N`` and the body as given."""
+
+    def entry(p: PreparedRow) -> tuple[str, dict[str, Any]]:
+        if corr is not None and corr.field:
+            token = corr.token(job_id, p.row)
+            return token, corr.apply(p.body, token)
+        return f"row-{p.row}", p.body
+
+    return entry
+
+
+def _queued_update_entry(p: PreparedRow) -> tuple[str, dict[str, Any]]:
+    return f"row-{p.row}", _queued_update(p)
 
 
 def _from_queued(r: JournalRow) -> PreparedRow:
