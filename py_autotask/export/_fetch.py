@@ -19,7 +19,6 @@ Every request goes through the client's ``_send``, so retries and pacing of the 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .. import _core
 from .._spec import EntitySpec
-from ._columns import decode_page
+from ._columns import PageDecoder, decode_page
 
 if TYPE_CHECKING:
     from .._client import AsyncAutotaskClient, AutotaskClient
@@ -77,10 +76,17 @@ class Partition:
 
 @dataclass(frozen=True)
 class PageResult:
-    items: list[dict[str, Any]]
+    """One decoded keyset page: its rows as a record batch of the export's columns."""
+
+    batch: Any  # pyarrow.RecordBatch
     more: bool
+    first_id: int | None
     last_id: int | None
     nbytes: int
+
+    @property
+    def rows(self) -> int:
+        return int(self.batch.num_rows)
 
 
 def plan_partitions(
@@ -152,18 +158,33 @@ class _ReaderBase:
         )
 
     @staticmethod
-    def _page(core: _core.ClientCore, response: _core.ApiResponse) -> PageResult:
+    def _page(
+        core: _core.ClientCore, response: _core.ApiResponse, decoder: PageDecoder
+    ) -> PageResult:
+        core.raise_for_status(response)
+        batch, next_url = decoder.decode(response.content)
+        first = last = None
+        if batch.num_rows:
+            import pyarrow.compute as pc
+
+            ids = batch.column("id")
+            if ids.null_count or (
+                batch.num_rows > 1
+                and not pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py()
+            ):
+                raise ValueError(
+                    f"page of {batch.num_rows} rows is not in ascending id order (or lacks ids); "
+                    "keyset paging needs it"
+                )
+            first, last = int(ids[0].as_py()), int(ids[-1].as_py())
+        more = bool(next_url) and batch.num_rows > 0
+        return PageResult(batch, more, first, last, len(response.content))
+
+    @staticmethod
+    def _items(core: _core.ClientCore, response: _core.ApiResponse) -> tuple[list[Any], bool]:
         core.raise_for_status(response)
         items, next_url = decode_page(response.content)
-        last = None
-        if items:
-            ids = [int(i["id"]) for i in items]
-            if any(b <= a for a, b in itertools.pairwise(ids)):
-                raise ValueError(
-                    f"page of {len(ids)} rows is not in ascending id order; keyset paging needs it"
-                )
-            last = ids[-1]
-        return PageResult(items, bool(next_url) and bool(items), last, len(response.content))
+        return items, bool(next_url) and bool(items)
 
     @staticmethod
     def _fields(core: _core.ClientCore, response: _core.ApiResponse) -> list[dict[str, Any]]:
@@ -184,8 +205,15 @@ class EntityReader(_ReaderBase):
         super().__init__(spec, filter_items)
         self.client = client
 
-    def page(self, after: int | None, upto: int | None) -> PageResult:
-        return self._page(self.client._core, self.client._send(self._page_request(after, upto)))
+    def page(self, after: int | None, upto: int | None, decoder: PageDecoder) -> PageResult:
+        return self.decode(self.fetch(after, upto), decoder)
+
+    def fetch(self, after: int | None, upto: int | None) -> _core.ApiResponse:
+        """The raw response of one keyset page (the request slot is only needed for this)."""
+        return self.client._send(self._page_request(after, upto))
+
+    def decode(self, response: _core.ApiResponse, decoder: PageDecoder) -> PageResult:
+        return self._page(self.client._core, response, decoder)
 
     def count(self) -> int:
         return self.client._core.read_count(self.client._send(self._count_request()))
@@ -207,11 +235,12 @@ class EntityReader(_ReaderBase):
         out: list[dict[str, Any]] = []
         after: int | None = None
         while True:
-            page = self._page(self.client._core, self.client._send(self._ids_request(ids, after)))
-            out.extend(page.items)
-            if not page.more:
+            response = self.client._send(self._ids_request(ids, after))
+            items, more = self._items(self.client._core, response)
+            out.extend(items)
+            if not more:
                 return out
-            after = page.last_id
+            after = max(int(i["id"]) for i in items)
 
 
 class AsyncEntityReader(_ReaderBase):
@@ -226,10 +255,11 @@ class AsyncEntityReader(_ReaderBase):
         super().__init__(spec, filter_items)
         self.client = client
 
-    async def page(self, after: int | None, upto: int | None) -> PageResult:
-        return self._page(
-            self.client._core, await self.client._send(self._page_request(after, upto))
-        )
+    async def fetch(self, after: int | None, upto: int | None) -> _core.ApiResponse:
+        return await self.client._send(self._page_request(after, upto))
+
+    def decode(self, response: _core.ApiResponse, decoder: PageDecoder) -> PageResult:
+        return self._page(self.client._core, response, decoder)
 
     async def count(self) -> int:
         return self.client._core.read_count(await self.client._send(self._count_request()))
@@ -318,14 +348,14 @@ def read_entity(
     """Read every row of ``reader``'s entity and filter into ``sink``; returns ``(columns, count)``.
 
     At most ``workers`` requests are in flight; ``2 x workers`` partitions (threads; one when
-    ``workers`` is 1) take turns, so one partition converts and writes its page while another's
-    request uses the free slot. After a crash each partition re-reads at most its one page that
-    was in flight or being written.
+    ``workers`` is 1) take turns: a partition holds a request slot only while its request is on
+    the wire, and decodes and writes its page after giving the slot to another partition. After a
+    crash each partition re-reads at most its one page that was in flight or being written.
     Resumes from ``sink.resume_state()`` when it has one (no count or metadata request then)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from ._columns import arrow_schema, page_to_batch
+    from ._columns import arrow_schema
 
     workers = max(1, workers)
     partitions = PARTITIONS_PER_WORKER * workers if workers > 1 else 1
@@ -338,23 +368,24 @@ def read_entity(
 
     stop = threading.Event()
     columns: list[Any] = []
-    schema: Any = None
+    decoder: PageDecoder | None = None
     parts: list[Partition] = []
 
     def run(index: int) -> None:
         part = parts[index]
+        assert decoder is not None
         try:
             while not part.done and not stop.is_set():
-                page = limited(reader.page, part.after, part.hi)
+                response = limited(reader.fetch, part.after, part.hi)
+                page = reader.decode(response, decoder)
+                del response  # the body is ~4x the batch: drop it before writing
                 done = not page.more
-                batch = page_to_batch(page.items, columns, schema)
-                last = page.last_id
-                del page  # the decoded dicts are ten times the batch: drop them before writing
-                sink.write(index, batch, last=last, done=done)
-                del batch
-                if last is not None:
-                    part.last = last
+                sink.write(index, page.batch, last=page.last_id, done=done)
+                if page.last_id is not None:
+                    part.last = page.last_id
                 part.done = done
+                del page
+                _release()
         except BaseException:
             stop.set()
             raise
@@ -367,17 +398,16 @@ def read_entity(
             f_udfs = pool.submit(limited, reader.udf_definitions)
             f_fields = pool.submit(limited, reader.field_metadata) if picklist_labels else None
             f_count = pool.submit(limited, reader.count)
-            f_first = pool.submit(limited, reader.page, None, None)
+            f_first = pool.submit(limited, reader.fetch, None, None)
             udfs = f_udfs.result()
             fields = f_fields.result() if f_fields else None
             count = f_count.result()
-            first = f_first.result()
             columns = _columns_for(reader.spec, udfs, fields, picklist_labels)
-            schema = arrow_schema(columns)
+            decoder = PageDecoder(columns, arrow_schema(columns))
+            first = reader.decode(f_first.result(), decoder)
             sink.begin(columns, count)
-            if first.more and first.last_id is not None:
-                first_id = int(first.items[0]["id"])
-                rest = plan_partitions(first_id, first.last_id, len(first.items), count, partitions)
+            if first.more and first.first_id is not None and first.last_id is not None:
+                rest = plan_partitions(first.first_id, first.last_id, first.rows, count, partitions)
                 parts = [Partition(None, first.last_id), *rest]
             else:
                 parts = [Partition(None, None)]
@@ -385,17 +415,17 @@ def read_entity(
             # the partitions start now; the first page is written meanwhile
             futures = [pool.submit(run, i) for i in range(1, len(parts))]
             try:
-                batch = page_to_batch(first.items, columns, schema)
-                sink.write(0, batch, last=first.last_id, done=True)
+                sink.write(0, first.batch, last=first.last_id, done=True)
                 parts[0].done = True
             except BaseException as error:
                 stop.set()
                 first_error = error
             finally:
                 sink.close_part(0)
+            del first
         else:
             columns, count, parts = resumed
-            schema = arrow_schema(columns)
+            decoder = PageDecoder(columns, arrow_schema(columns))
             futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
         errors = [f.exception() for f in futures]
         for failure in [first_error, *errors]:
@@ -410,7 +440,7 @@ async def aread_entity(
     """Async twin of :func:`read_entity` (partitions run as tasks; no resume)."""
     import asyncio
 
-    from ._columns import arrow_schema, page_to_batch
+    from ._columns import arrow_schema
 
     workers = max(1, workers)
     sem = asyncio.Semaphore(workers)
@@ -422,39 +452,39 @@ async def aread_entity(
     async def no_fields() -> None:
         return None
 
-    udfs, fields, count, first = await asyncio.gather(
+    udfs, fields, count, first_response = await asyncio.gather(
         limited(reader.udf_definitions()),
         limited(reader.field_metadata()) if picklist_labels else no_fields(),
         limited(reader.count()),
-        limited(reader.page(None, None)),
+        limited(reader.fetch(None, None)),
     )
     columns = _columns_for(reader.spec, udfs, fields, picklist_labels)
+    decoder = PageDecoder(columns, arrow_schema(columns))
+    first = reader.decode(first_response, decoder)
     sink.begin(columns, count)
-    schema = arrow_schema(columns)
-    if first.more and first.last_id is not None:
-        rest = plan_partitions(
-            int(first.items[0]["id"]), first.last_id, len(first.items), count, workers
-        )
+    if first.more and first.first_id is not None and first.last_id is not None:
+        rest = plan_partitions(first.first_id, first.last_id, first.rows, count, workers)
         parts = [Partition(None, first.last_id), *rest]
     else:
         parts = [Partition(None, None)]
     sink.set_parts(parts)
-    sink.write(0, page_to_batch(first.items, columns, schema), last=first.last_id, done=True)
+    sink.write(0, first.batch, last=first.last_id, done=True)
     parts[0].done = True
 
     async def run(index: int) -> None:
         part = parts[index]
         while not part.done:
-            page = await limited(reader.page(part.after, part.hi))
-            sink.write(
-                index,
-                page_to_batch(page.items, columns, schema),
-                last=page.last_id,
-                done=not page.more,
-            )
+            page = reader.decode(await limited(reader.fetch(part.after, part.hi)), decoder)
+            sink.write(index, page.batch, last=page.last_id, done=not page.more)
             if page.last_id is not None:
                 part.last = page.last_id
             part.done = not page.more
 
     await asyncio.gather(*(run(i) for i, p in enumerate(parts) if not p.done))
     return columns, count
+
+
+def _release() -> None:
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
