@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Rows per Parquet row group in the final file.
-ROW_GROUP_SIZE: Final = 50_000
+ROW_GROUP_SIZE: Final = 20000
 #: Most characters Excel keeps in one cell.
 EXCEL_MAX_CELL: Final = 32_767
 EXCEL_MAX_ROWS: Final = 1_048_576
