@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from benchmarks._simproc import SimulatorProcess
 from benchmarks._util import peak_rss_mb, report
 
 ROOT = Path(__file__).resolve().parents[1]
+_CREDS_ENV = "BENCH_EXPORT_CREDENTIALS"
 FORMATS = ["parquet", "csv", "jsonl", "json", "sqlite", "duckdb", "excel"]
 SUFFIX = {"sqlite": ".db", "duckdb": ".duckdb", "excel": ".xlsx"}
 
@@ -135,8 +137,9 @@ def _hwm_mb() -> float:
     return peak_rss_mb()
 
 
-def _child(url_creds: str, out: str, upto: int) -> None:
-    creds = json.loads(url_creds)
+def _child(out: str, upto: int) -> None:
+    # credentials come through the environment, never the command line (ps shows argv)
+    creds = json.loads(os.environ.pop(_CREDS_ENV))
     from py_autotask import F
 
     base = _hwm_mb()
@@ -162,16 +165,9 @@ def rss(tickets: int, work: Path) -> None:
         for label, upto in (("tenth", tickets // 10), ("full", 0)):
             out = work / f"rss-{label}"
             proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.bench_export",
-                    "--child",
-                    json.dumps(sim.credentials),
-                    str(out),
-                    str(upto),
-                ],
+                [sys.executable, "-m", "benchmarks.bench_export", "--child", str(out), str(upto)],
                 cwd=ROOT,
+                env={**os.environ, _CREDS_ENV: json.dumps(sim.credentials)},
                 capture_output=True,
                 text=True,
                 check=True,
@@ -199,12 +195,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rss-tickets", type=int, default=None)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--only", choices=["latency", "cpu", "rss"], action="append")
-    parser.add_argument(
-        "--child", nargs=3, metavar=("CREDS", "OUT", "UPTO"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--child", nargs=2, metavar=("OUT", "UPTO"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(args.child[0], args.child[1], int(args.child[2]))
+        _child(args.child[0], int(args.child[1]))
         return
     tickets = args.tickets or (5_000 if args.smoke else 100_000)
     rss_tickets = args.rss_tickets or (20_000 if args.smoke else 1_000_000)
