@@ -44,6 +44,7 @@ from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationCon
 if TYPE_CHECKING:
     from .bulk import AsyncBulkManager, BulkManager
     from .export import Exporter
+    from .export import ProgressCallback as ExportProgressCallback
     from .sync import Syncer
     from .types import RequestConfig
 
@@ -394,11 +395,13 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         picklist_labels: bool = False,
         neutralize_formulas: bool = True,
         fsync: bool = True,
+        progress: ExportProgressCallback | None = None,
     ) -> Exporter:
         """An :class:`~py_autotask.export.Exporter`: ``exporter.add_entities("tickets")``, then
         ``exporter.export(path, format=...)`` (CSV, JSON, JSON Lines, Excel, Parquet, SQLite, DuckDB)
         or ``exporter.to_sql(connection)``. ``workers`` concurrent requests per entity (Autotask
-        allows 3 per endpoint)."""
+        allows 3 per endpoint). ``progress(entity, phase, rows_done, rows_total)`` is called after
+        every page (phases ``fetch``, ``related``, ``write``; from worker threads)."""
         from .export import Exporter
 
         return Exporter(
@@ -407,6 +410,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
             picklist_labels=picklist_labels,
             neutralize_formulas=neutralize_formulas,
             fsync=fsync,
+            progress=progress,
         )
 
     def estimate(

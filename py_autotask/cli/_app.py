@@ -16,9 +16,10 @@ import datetime as _dt
 import difflib
 import math
 import sys
+import threading
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import typer
 from py_autotask_generated.entities import ATTRIBUTES, MODULES, resolve_name
@@ -917,6 +918,7 @@ def export(
         bool, typer.Option("--overwrite", help="Replace an existing output.")
     ] = False,
     compress: Annotated[bool, typer.Option("--compress", help="Zip folder outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     profile: ProfileOpt = None,
     username: UsernameOpt = None,
     secret: SecretOpt = None,
@@ -964,9 +966,8 @@ def export(
                         rels.append(part)
                 if rels:
                     exporter.include_relationships(rels)
-            with _err_console().status(
-                f"exporting {', '.join(s.name for s in specs)} -> {output} ...", spinner="dots"
-            ):
+            with _export_progress(quiet) as on_progress:
+                exporter.progress = on_progress
                 result = exporter.export(
                     output, fmt, compress=compress, resume=resume, overwrite=overwrite
                 )
@@ -992,6 +993,48 @@ def export(
         )
         for warning in result.warnings:
             _err_console().print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+_PHASES: Final = {"fetch": "read", "related": "read (referenced)", "write": "write"}
+
+
+@contextlib.contextmanager
+def _export_progress(quiet: bool) -> Iterator[Callable[[str, str, int, int | None], None]]:
+    """Progress bars on stderr, one per entity and phase (rows read, referenced rows read, rows
+    written), fed by the exporter's callback from its worker threads (rich is thread-safe)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=_err_console(),
+        disable=quiet,
+    )
+    tasks: dict[tuple[str, str], TaskID] = {}
+    lock = threading.Lock()
+
+    def on_progress(entity: str, phase: str, done: int, total: int | None) -> None:
+        with lock:
+            task = tasks.get((entity, phase))
+            if task is None:
+                label = f"{entity}: {_PHASES.get(phase, phase)}"
+                task = tasks[entity, phase] = progress.add_task(label, total=total)
+        progress.update(task, completed=done, total=total)
+
+    with progress:
+        yield on_progress
 
 
 def _export_fields(

@@ -63,6 +63,7 @@ from ._exporter import (
     Exporter,
     ExportIncompleteError,
     ExportResult,
+    ProgressCallback,
     Relationship,
     StagedExport,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "ExportIncompleteError",
     "ExportResult",
     "Exporter",
+    "ProgressCallback",
     "Relationship",
     "StagedExport",
 ]

@@ -9,7 +9,7 @@ import shutil
 import sys
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ __all__ = [
     "ExportIncompleteError",
     "ExportResult",
     "Exporter",
+    "ProgressCallback",
     "Relationship",
     "StagedExport",
 ]
@@ -68,6 +69,49 @@ _SUFFIX_FORMATS: Final = {
     ".duckdb": "duckdb",
 }
 _RELATED: Final = "@related"
+
+#: ``progress(entity, phase, rows_done, rows_total_or_None)``; phases ``"fetch"`` (the entity's
+#: rows read and staged), ``"related"`` (rows other entities reference) and ``"write"`` (rows
+#: written to the output). Called from worker threads, after every page.
+ProgressCallback = Callable[[str, str, int, "int | None"], None]
+
+
+class _Progress:
+    """Thread-safe row counters per (entity, phase) that call the user's callback."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self._lock = threading.Lock()
+        self._done: dict[tuple[str, str], int] = {}
+        self._total: dict[tuple[str, str], int | None] = {}
+
+    def start(self, entity: str, phase: str, total: int | None, done: int = 0) -> None:
+        if self.callback is None:
+            return
+        with self._lock:
+            self._done[entity, phase] = done
+            self._total[entity, phase] = total
+        self.callback(entity, phase, done, total)
+
+    def add(self, entity: str, phase: str, rows: int) -> None:
+        if self.callback is None:
+            return
+        with self._lock:
+            done = self._done[entity, phase] = self._done.get((entity, phase), 0) + rows
+            total = self._total.get((entity, phase))
+        self.callback(entity, phase, done, total)
+
+    def counted(
+        self, entity: str, batches: Iterable[pa.RecordBatch], total: int
+    ) -> Iterator[pa.RecordBatch]:
+        """``batches``, reporting the ``write`` phase as they are consumed."""
+        if self.callback is None:
+            yield from batches
+            return
+        self.start(entity, "write", total)
+        for batch in batches:
+            yield batch
+            self.add(entity, "write", batch.num_rows)
 
 
 class ExportIncompleteError(AutotaskError):
@@ -141,9 +185,10 @@ class _CountingClient:
 
 
 class _StageSink(RootSink):
-    def __init__(self, stage: Stage, name: str) -> None:
+    def __init__(self, stage: Stage, name: str, progress: _Progress) -> None:
         self.stage = stage
         self.name = name
+        self.progress = progress
         self.writers: dict[int, Any] = {}
         self._lock = threading.Lock()
 
@@ -151,10 +196,13 @@ class _StageSink(RootSink):
         ent = self.stage.entity(self.name)
         if ent is None or not ent.get("parts"):
             return None
-        return self.stage.columns(self.name), int(ent["count"]), self.stage.partitions(self.name)
+        count = int(ent["count"])
+        self.progress.start(self.name, "fetch", count, self.stage.rows(self.name))
+        return self.stage.columns(self.name), count, self.stage.partitions(self.name)
 
     def begin(self, columns: list[Any], count: int) -> None:
         self.stage.begin_entity(self.name, columns, count=count)
+        self.progress.start(self.name, "fetch", count)
 
     def set_parts(self, parts: list[Partition]) -> None:
         self.stage.set_parts(self.name, parts)
@@ -168,6 +216,8 @@ class _StageSink(RootSink):
 
     def write(self, index: int, batch: Any, *, last: int | None, done: bool) -> None:
         self._writer(index).write(batch, last=last, done=done)
+        if batch is not None and batch.num_rows:
+            self.progress.add(self.name, "fetch", batch.num_rows)
 
     def close_part(self, index: int) -> None:
         with self._lock:
@@ -283,6 +333,7 @@ class Exporter:
         picklist_labels: bool = False,
         neutralize_formulas: bool = True,
         fsync: bool = True,
+        progress: ProgressCallback | None = None,
     ) -> None:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise AutotaskConfigError(
@@ -293,6 +344,7 @@ class Exporter:
         self.picklist_labels = picklist_labels
         self.neutralize_formulas = neutralize_formulas
         self.fsync = fsync
+        self.progress = progress
         self._jobs: dict[str, _Job] = {}
         self._relationships: list[Relationship] = []
 
@@ -402,24 +454,31 @@ class Exporter:
         stage = Stage(work_dir, self.fingerprint(), resume=resume, fsync=self.fsync)
         counter = _Counter()
         client: Any = _CountingClient(self.client, counter)
+        progress = _Progress(self.progress)
         for job in self._jobs.values():
-            self._fetch_root(stage, client, job)
+            self._fetch_root(stage, client, job, progress)
         targets: list[str] = []
         for r in self._relationships:
             if r.target not in targets:
                 targets.append(r.target)
         for target in targets:
             self._fetch_related(
-                stage, client, target, [r for r in self._relationships if r.target == target]
+                stage,
+                client,
+                target,
+                [r for r in self._relationships if r.target == target],
+                progress,
             )
         return StagedExport(stage, self.entities, list(self._relationships), counter.n)
 
-    def _fetch_root(self, stage: Stage, client: Any, job: _Job) -> None:
+    def _fetch_root(self, stage: Stage, client: Any, job: _Job, progress: _Progress) -> None:
         ent = stage.entity(job.name)
         if ent is not None and ent.get("done"):
+            rows = stage.rows(job.name)
+            progress.start(job.name, "fetch", rows, rows)
             return
         reader = EntityReader(client, job.spec, job.filter_items)
-        sink = _StageSink(stage, job.name)
+        sink = _StageSink(stage, job.name, progress)
         _columns, count = read_entity(
             reader, sink, workers=self.workers, picklist_labels=self.picklist_labels
         )
@@ -444,11 +503,18 @@ class Exporter:
         stage.update(job.name, done=True, verified=True)
 
     def _fetch_related(
-        self, stage: Stage, client: Any, target: str, rels: list[Relationship]
+        self,
+        stage: Stage,
+        client: Any,
+        target: str,
+        rels: list[Relationship],
+        progress: _Progress,
     ) -> None:
         key = target + _RELATED
         ent = stage.entity(key)
         if ent is not None and ent.get("done"):
+            rows = stage.rows(key)
+            progress.start(target, "related", rows, rows)
             return
         spec = self._spec(target)
         reader = EntityReader(client, spec)
@@ -487,6 +553,7 @@ class Exporter:
         schema = arrow_schema(columns)
         ids = orjson.loads((stage.dir / key / "ids.json").read_bytes())
         parts = stage.partitions(key)
+        progress.start(target, "related", len(ids), stage.rows(key))
 
         def run(index: int) -> None:
             part = parts[index]
@@ -498,6 +565,7 @@ class Exporter:
                 writer.write(page_to_batch(rows, columns, schema), last=None, done=True)
             finally:
                 writer.close()
+            progress.add(target, "related", len(rows))
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
@@ -580,6 +648,7 @@ class Exporter:
         )
         staged = self.fetch(work, resume=resume)
         release_memory()
+        progress = _Progress(self.progress)
         partial = target.with_name(target.name + ".partial")
         build_dir = target.with_name(target.name + ".partial.d")
         _remove(partial)
@@ -594,7 +663,14 @@ class Exporter:
             if fmt == "excel":
                 sheets, warns = _writers.write_excel(
                     inner,
-                    ((n, staged.columns(n), staged.batches(n)) for n in staged.entities),
+                    (
+                        (
+                            n,
+                            staged.columns(n),
+                            progress.counted(n, staged.batches(n), infos[n].rows),
+                        )
+                        for n in staged.entities
+                    ),
                     neutralize=self.neutralize_formulas,
                 )
                 warnings += warns
@@ -604,7 +680,7 @@ class Exporter:
             else:
                 fks, notes = staged.foreign_keys()
                 warnings += notes
-                tables = self._sql_tables(staged, infos)
+                tables = self._sql_tables(staged, infos, progress)
                 manifest = self._manifest(staged, fmt, infos, fks, warnings)
                 _sql.load(f"{fmt}:///{inner.resolve()}", tables, _foreign_keys(fks), manifest)
                 for t in tables:
@@ -614,19 +690,20 @@ class Exporter:
             for n in staged.entities:
                 fname = table_name(n) + suffix
                 cols = staged.columns(n)
+                batches = progress.counted(n, staged.batches(n), infos[n].rows)
                 if fmt == "csv":
                     rows = _writers.write_csv(
                         build_dir / fname,
                         cols,
-                        staged.batches(n),
+                        batches,
                         neutralize=self.neutralize_formulas,
                     )
                 elif fmt == "json":
-                    rows = _writers.write_json(build_dir / fname, cols, staged.batches(n))
+                    rows = _writers.write_json(build_dir / fname, cols, batches)
                 elif fmt == "jsonl":
-                    rows = _writers.write_jsonl(build_dir / fname, cols, staged.batches(n))
+                    rows = _writers.write_jsonl(build_dir / fname, cols, batches)
                 else:
-                    rows = _writers.write_parquet(build_dir / fname, cols, staged.batches(n))
+                    rows = _writers.write_parquet(build_dir / fname, cols, batches)
                 infos[n].location = fname
                 _check_rows(n, rows, infos[n])
         manifest = self._manifest(staged, fmt, infos, fks, warnings)
@@ -661,14 +738,14 @@ class Exporter:
         )
 
     def _sql_tables(
-        self, staged: StagedExport, infos: Mapping[str, EntityExport]
+        self, staged: StagedExport, infos: Mapping[str, EntityExport], progress: _Progress
     ) -> list[_sql.SqlTable]:
         tables = []
         for n in staged.entities:
             infos[n].location = table_name(n)
 
             def factory(n: str = n) -> Iterator[pa.RecordBatch]:
-                return staged.batches(n)
+                return progress.counted(n, staged.batches(n), infos[n].rows)
 
             tables.append(_sql.SqlTable(n, table_name(n), staged.columns(n), factory))
         return tables
@@ -700,7 +777,7 @@ class Exporter:
         if preserve_relationships:
             fks, notes = staged.foreign_keys()
             warnings += notes
-        tables = self._sql_tables(staged, infos)
+        tables = self._sql_tables(staged, infos, _Progress(self.progress))
         manifest = self._manifest(staged, dialect, infos, fks, warnings)
         _, kept = _sql.load(
             connection,

@@ -309,6 +309,11 @@ def test_export_parquet_with_relationships_and_fields(
     assert result.exit_code == 0, result.stderr
     records = sim_records(sim, "Tickets")
     wanted = [r for r in records if r["priority"] is not None and r["priority"] <= 2]
+    # progress bars on stderr, per entity and phase, ending at the rows written; data on stdout
+    n = len(wanted)
+    assert "Tickets: read" in result.stderr and f"{n}/{n}" in result.stderr
+    assert "Tickets: write" in result.stderr and "Companies: read (referenced)" in result.stderr
+    assert "Tickets: read" not in result.stdout
     tickets = pq.read_table(out / "tickets.parquet").to_pydict()
     assert tickets["id"] == [r["id"] for r in wanted]
     companies = set(pq.read_table(out / "companies.parquet").to_pydict()["id"])
