@@ -40,7 +40,7 @@ Excel cells that a spreadsheet would evaluate (``= + - @``, tab, CR) are neutral
 ``neutralize_formulas=False`` (CSV: a leading ``'``; Excel: written as text cells).
 
 **Speed and limits.** Each entity is read as id-keyset pages (``id > last``, 500 rows) over id-range
-partitions (``2 x workers`` threads, at most ``workers`` requests in flight; Autotask allows 3
+partitions (``workers + 1`` threads, at most ``workers`` requests in flight; Autotask allows 3
 concurrent requests per endpoint): about
 2 requests per 1,000 records, plus ``/query/count`` and the UDF definitions (and the field metadata
 with labels) per entity. Every request goes through the client's ``_send`` (retries, pacing).
@@ -48,7 +48,8 @@ with labels) per entity. Every request goes through the client's ``_send`` (retr
 **Durability.** Pages are staged in ``work_dir`` (default ``<path>.export-state``, or a temp folder
 for ``to_sql``) and each page is fsync'ed before the checkpoint records it. An interrupted run
 resumed with ``resume=True`` re-reads at most the pages that were in flight: one after a failed
-request, one per partition after a kill (``workers=1`` reads one partition at a time). The
+request, one per partition after a kill: at most ``workers + 1`` pages (4 by default; ``workers=1``
+reads one partition at a time, so one page). The
 output is built under ``<path>.partial`` (databases: inside one transaction) and renamed into place
 only once complete; the manifest records, per entity, the rows written, the ``/query/count`` they were
 checked against and the columns. A mismatch raises :class:`ExportIncompleteError` and publishes
