@@ -323,11 +323,21 @@ _CONVERT_ERRORS: Final = (
 )
 
 
+#: Fractional seconds beyond microseconds (.NET sends up to 7 digits): truncated, as Python's
+#: ``datetime.fromisoformat`` does.
+_EXTRA_DIGITS: Final = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6})\d+$"
+
+
 def _finish(array: pa.Array, kind: str) -> pa.Array:
     """Wire-typed array -> the column's type (parses datetime/date text)."""
     if kind == "datetime":
         stripped = pc.replace_substring_regex(array, _Z_SUFFIX.pattern, "")
-        return pc.cast(stripped, pa.timestamp("us")).cast(ARROW_TYPES["datetime"])
+        try:
+            parsed = pc.cast(stripped, pa.timestamp("us"))
+        except pa.ArrowInvalid:
+            trimmed = pc.replace_substring_regex(stripped, _EXTRA_DIGITS, r"\1")
+            parsed = pc.cast(trimmed, pa.timestamp("us"))
+        return parsed.cast(ARROW_TYPES["datetime"])
     if kind == "date":
         return pc.cast(pc.utf8_slice_codeunits(array, 0, 10), ARROW_TYPES["date"])
     return array

@@ -104,6 +104,22 @@ def test_bodies_the_fast_path_cannot_take_go_to_the_general_path(odd: dict[str, 
     assert decoder.fallbacks == 1
 
 
+def test_seven_digit_fractions_and_naive_values_stay_on_the_fast_path() -> None:
+    # Autotask returns UTC without an offset and with variable fractional seconds; .NET can send 7
+    stamps = ["2016-03-30T13:10:35.563", "2018-11-13T17:32:34", "2020-01-01T00:00:00.1234567Z"]
+    body = _body([_item(i + 1, createDate=v) for i, v in enumerate(stamps)])
+    decoder = PageDecoder(COLUMNS)
+    batch, _ = decoder.decode(body)
+    assert decoder.fallbacks == 0
+    utc = dt.timezone.utc
+    assert batch.column("createDate").to_pylist() == [
+        dt.datetime(2016, 3, 30, 13, 10, 35, 563000, tzinfo=utc),
+        dt.datetime(2018, 11, 13, 17, 32, 34, tzinfo=utc),
+        dt.datetime(2020, 1, 1, 0, 0, 0, 123456, tzinfo=utc),  # truncated like fromisoformat
+    ]
+    assert (batch, None) == (_general(body)[0], None)
+
+
 def test_duplicate_keys_read_as_the_general_path_reads_them() -> None:
     body = b'{"items":[{"id":1,"title":"a","title":"b"}],"pageDetails":{"nextPageUrl":null}}'
     decoder = PageDecoder(COLUMNS)
