@@ -10,9 +10,11 @@ which spreadsheets never evaluate (so the text itself is unchanged).
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Final
 
 import orjson
 import pyarrow as pa
@@ -20,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from . import _xlsx
 from ._columns import Column, arrow_schema
 
 __all__ = [
@@ -37,13 +40,11 @@ __all__ = [
 #: Rows per Parquet row group in the final file.
 ROW_GROUP_SIZE: Final = 20000
 #: Most characters Excel keeps in one cell.
-EXCEL_MAX_CELL: Final = 32_767
+EXCEL_MAX_CELL: Final = _xlsx.MAX_CELL_CHARS
 EXCEL_MAX_ROWS: Final = 1_048_576
 FORMULA_PATTERN: Final = r"^[=+\-@\t\r]"
 #: Formats written as one file per entity, and their file suffix.
 FILE_FORMATS: Final = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "parquet": ".parquet"}
-
-_ILLEGAL_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralize_formulas(array: pa.Array) -> pa.Array:
@@ -159,78 +160,63 @@ def sheet_title(name: str, taken: set[str]) -> str:
 
 
 class ExcelBook:
-    """A write-only openpyxl workbook with a sheet per entity (a second sheet when an entity has
-    more rows than Excel allows). Datetimes are written as naive UTC; XML turns CR LF into LF and an
-    empty text is an empty cell; text
-    longer than Excel's
-    32,767-character cell limit is truncated and reported; characters XML cannot hold are dropped
-    and reported."""
+    """A workbook with a sheet per entity (a further sheet when an entity has more rows than Excel
+    allows), streamed by :class:`._xlsx.Workbook`: into ``path`` when given, else into a temporary
+    file that :meth:`save` copies. Datetimes are written as naive UTC; XML turns CR LF into LF and
+    an empty text is an empty cell; text longer than Excel's 32,767-character cell limit is
+    truncated and reported; characters XML cannot hold are dropped and reported."""
 
-    def __init__(self, *, neutralize: bool = True) -> None:
-        from openpyxl import Workbook
-
-        self.wb = Workbook(write_only=True)
+    def __init__(self, *, neutralize: bool = True, path: Path | None = None) -> None:
         self.neutralize = neutralize
+        self.path = path
+        self._file: IO[bytes] | None = None
+        target: Path | IO[bytes]
+        if path is None:
+            # closed by save() or abort()
+            target = self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        else:
+            target = path
+        self.book = _xlsx.Workbook(target)
         self.taken: set[str] = set()
         self.warnings: list[str] = []
 
     def add(
         self, name: str, columns: Sequence[Column], batches: Iterable[pa.RecordBatch]
     ) -> tuple[int, list[str]]:
-        from openpyxl.cell import WriteOnlyCell
-
-        header = [c.name for c in columns]
-        kinds = [c.kind for c in columns]
-        sheets = [sheet_title(name, self.taken)]
-        ws = self.wb.create_sheet(sheets[0])
-        ws.append(header)
-        in_sheet = 1
-        rows = 0
-        truncated = 0
-        cleaned = 0
-        for batch in batches:
-            for row in batch.to_pylist():
-                if in_sheet >= EXCEL_MAX_ROWS:
-                    sheets.append(sheet_title(name, self.taken))
-                    ws = self.wb.create_sheet(sheets[-1])
-                    ws.append(header)
-                    in_sheet = 1
-                out: list[Any] = []
-                for value, kind in zip(row.values(), kinds, strict=True):
-                    if value is None:
-                        out.append(None)
-                    elif kind == "datetime":
-                        out.append(value.replace(tzinfo=None))
-                    elif isinstance(value, str):
-                        if _ILLEGAL_XML.search(value):
-                            value = _ILLEGAL_XML.sub("", value)
-                            cleaned += 1
-                        if len(value) > EXCEL_MAX_CELL:
-                            value = value[:EXCEL_MAX_CELL]
-                            truncated += 1
-                        if self.neutralize or not value.startswith("="):
-                            cell = WriteOnlyCell(ws, value=value)
-                            cell.data_type = "s"
-                            out.append(cell)
-                        else:
-                            out.append(value)
-                    else:
-                        out.append(value)
-                ws.append(out)
-                in_sheet += 1
-                rows += 1
-        if truncated:
+        stats = self.book.add_table(
+            [c.name for c in columns],
+            batches,
+            lambda: sheet_title(name, self.taken),
+            max_rows=EXCEL_MAX_ROWS,
+            formulas=not self.neutralize,
+        )
+        if stats.truncated:
             self.warnings.append(
-                f"{name}: {truncated} text value(s) longer than {EXCEL_MAX_CELL} characters truncated (Excel cell limit)"
+                f"{name}: {stats.truncated} text value(s) longer than {EXCEL_MAX_CELL} characters truncated (Excel cell limit)"
             )
-        if cleaned:
+        if stats.removed:
             self.warnings.append(
-                f"{name}: {cleaned} text value(s) had control characters Excel cannot store; removed"
+                f"{name}: {stats.removed} text value(s) had control characters Excel cannot store; removed"
             )
-        return rows, sheets
+        return stats.rows, stats.titles
 
     def save(self, path: Path) -> None:
-        self.wb.save(str(path))
+        self.book.close()
+        if self._file is not None:
+            self._file.seek(0)
+            with open(path, "wb") as out:
+                shutil.copyfileobj(self._file, out)
+            self._file.close()
+            self._file = None
+        elif self.path is not None and Path(path) != self.path:
+            shutil.copyfile(self.path, path)
+
+    def abort(self) -> None:
+        """Close the file unfinished (after an error)."""
+        self.book.abort()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def write_excel(
@@ -239,7 +225,12 @@ def write_excel(
     *,
     neutralize: bool = True,
 ) -> tuple[dict[str, tuple[int, list[str]]], list[str]]:
-    book = ExcelBook(neutralize=neutralize)
-    out = {name: book.add(name, columns, batches) for name, columns, batches in entities}
+    """An .xlsx workbook of the entities, streamed into ``path`` (see :class:`ExcelBook`)."""
+    book = ExcelBook(neutralize=neutralize, path=path)
+    try:
+        out = {name: book.add(name, columns, batches) for name, columns, batches in entities}
+    except BaseException:
+        book.abort()
+        raise
     book.save(path)
     return out, book.warnings
