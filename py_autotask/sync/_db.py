@@ -25,7 +25,9 @@ __all__ = [
     "Database",
     "EntityState",
     "column_kind",
+    "database_target",
     "open_database",
+    "sqlalchemy_url",
     "to_db_value",
 ]
 
@@ -396,8 +398,7 @@ class SqlAlchemyDatabase(Database):
                 'syncing to SQLite/PostgreSQL needs SQLAlchemy: pip install "py-autotask[sql]"'
             ) from exc
         self._sa = sa
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        url = sqlalchemy_url(url)
         self.url = url
         self.engine = sa.create_engine(url, future=True)
         name = self.engine.dialect.name
@@ -564,9 +565,16 @@ class DuckDatabase(Database):
         self.con.close()
 
 
-def open_database(connection_string: str | Path) -> Database:
-    """``sqlite:///file.db`` | ``postgresql://...`` | ``duckdb:///file.duckdb`` | a plain file path
-    (``.duckdb``/``.ddb`` -> DuckDB, anything else -> SQLite)."""
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` go through psycopg 3; other URLs are unchanged."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def database_target(connection_string: str | Path) -> tuple[str, str]:
+    """Where a connection string points, parsed exactly as :func:`open_database` does:
+    ``("duckdb", path)`` (``":memory:"`` for an in-memory database) or ``("sqlalchemy", url)``."""
     text = str(connection_string).strip()
     if not text:
         raise AutotaskConfigError("a connection string or database file path is required")
@@ -576,12 +584,21 @@ def open_database(connection_string: str | Path) -> Database:
         path = path[1:] if path.startswith("/") and not path.startswith("//") else path
         if path.startswith("//"):
             path = path[1:]
-        return DuckDatabase(path or ":memory:")
+        return "duckdb", path or ":memory:"
     if "://" not in text:
         if lowered.endswith((".duckdb", ".ddb")):
-            return DuckDatabase(text)
-        return SqlAlchemyDatabase("sqlite:///" + text)
-    return SqlAlchemyDatabase(text)
+            return "duckdb", text
+        return "sqlalchemy", "sqlite:///" + text
+    return "sqlalchemy", text
+
+
+def open_database(connection_string: str | Path) -> Database:
+    """``sqlite:///file.db`` | ``postgresql://...`` | ``duckdb:///file.duckdb`` | a plain file path
+    (``.duckdb``/``.ddb`` -> DuckDB, anything else -> SQLite)."""
+    kind, location = database_target(connection_string)
+    if kind == "duckdb":
+        return DuckDatabase(location)
+    return SqlAlchemyDatabase(location)
 
 
 _MISSING: Any = object()

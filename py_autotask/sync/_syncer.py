@@ -60,6 +60,7 @@ from ._db import (
     open_database,
     parse_datetime,
 )
+from ._lock import SyncLock, acquire_sync_lock, holder_mode
 
 if TYPE_CHECKING:
     from .._client import AutotaskClient
@@ -245,6 +246,7 @@ class Syncer:
         self._stop = threading.Event()
         self._logs = deletion_logs()
         self._server_now: _dt.datetime | None = None  # from the last response's Date header
+        self._lock: SyncLock | None = None  # held during sync_to_database
 
     # -- control -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -271,6 +273,7 @@ class Syncer:
         max_runs: int | None = None,
         on_run: Callable[[SyncResult], None] | None = None,
         handle_signals: bool = True,
+        lock_timeout: float = 0.0,
     ) -> SyncResult:
         """Sync ``entities`` into ``connection_string`` (``sqlite:///file.db``, a file path,
         ``postgresql://...`` or ``duckdb:///file.duckdb``) and return the last run's result.
@@ -280,12 +283,63 @@ class Syncer:
         lets the page in progress commit, then returns. ``reconcile=None`` reconciles when the last
         reconciliation is older than ``reconcile_every``; ``True``/``False`` force it on/off.
         ``full=True`` restarts with a full load.
+
+        The database's sync lock is held for the whole call, daemon sleeps included, so a second
+        syncer on the same database is refused with :class:`SyncLockedError` (naming the holder)
+        instead of doubling the API requests and racing on the state. ``lock_timeout`` is how many
+        seconds to wait for a busy lock first (default 0: fail at once).
         """
         names = self._resolve(entities)
         if not 0 < max_delete_fraction <= 1:
             raise AutotaskConfigError("max_delete_fraction must be in (0, 1]")
-        db = open_database(connection_string)
+        if not lock_timeout >= 0:
+            raise AutotaskConfigError("lock_timeout must be a number of seconds >= 0")
         restore = self._install_signals() if handle_signals else None
+        try:
+            with acquire_sync_lock(
+                connection_string,
+                timeout=lock_timeout,
+                mode=holder_mode(sync_interval),
+                entities=names,
+                stop=self._stop,
+            ) as lock:
+                self._lock = lock
+                try:
+                    return self._sync_loop(
+                        connection_string,
+                        names,
+                        sync_interval,
+                        overlap=overlap,
+                        reconcile=reconcile,
+                        reconcile_every=reconcile_every,
+                        max_delete_fraction=max_delete_fraction,
+                        force=force,
+                        full=full,
+                        max_runs=max_runs,
+                        on_run=on_run,
+                    )
+                finally:
+                    self._lock = None
+        finally:
+            if restore is not None:
+                restore()
+
+    def _sync_loop(
+        self,
+        connection_string: str,
+        names: list[str],
+        sync_interval: _dt.timedelta | None,
+        *,
+        overlap: _dt.timedelta,
+        reconcile: bool | None,
+        reconcile_every: _dt.timedelta,
+        max_delete_fraction: float,
+        force: bool,
+        full: bool,
+        max_runs: int | None,
+        on_run: Callable[[SyncResult], None] | None,
+    ) -> SyncResult:
+        db = open_database(connection_string)
         try:
             db.setup()
             runs = 0
@@ -310,8 +364,6 @@ class Syncer:
                 if self._stop.wait(sync_interval.total_seconds()):
                     return result
         finally:
-            if restore is not None:
-                restore()
             db.close()
 
     def run_once(
@@ -326,12 +378,18 @@ class Syncer:
         force: bool = False,
         full: bool = False,
     ) -> SyncResult:
-        """One run over ``entities`` against an open :class:`Database` (already ``setup()``)."""
+        """One run over ``entities`` against an open :class:`Database` (already ``setup()``).
+
+        Takes no lock by itself: :meth:`sync_to_database` holds the database's sync lock around
+        its runs and checks it is still held before each entity."""
         start = time.perf_counter()
         run = SyncResult(run_id=uuid.uuid4().hex[:12], started_at=_iso(_utcnow()))
         for name in self._resolve(entities):
             if self._stop.is_set():
                 break
+            if self._lock is not None:
+                # still ours? (a PostgreSQL lock session can be lost; a lock file deleted)
+                self._lock.verify()
             res = EntitySyncResult(entity=name, table=table_name(name))
             run.entities.append(res)
             started = _iso(_utcnow())
