@@ -5,7 +5,7 @@ Credentials: flag > ``AUTOTASK_*`` environment variables > profile (``--profile 
 
 Exit codes: 0 ok, 1 error, 2 usage (bad arguments or filter expression), 3 authentication /
 permission / missing credentials, 4 rate limit or request budget exhausted, 5 partial failure
-(some entities failed or a mass-deletion guard held).
+(some entities failed or a mass-deletion guard held), 6 the database is locked by another sync.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_AUTH",
     "EXIT_ERROR",
+    "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_RATE",
@@ -61,6 +62,7 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_RATE = 4
 EXIT_PARTIAL = 5
+EXIT_LOCKED = 6  # sync: another syncer holds the database's sync lock
 
 app = typer.Typer(
     name="py-autotask",
@@ -68,7 +70,7 @@ app = typer.Typer(
         "Query, export and sync Autotask PSA data; run a local Autotask simulator.\n\n"
         "Credentials: flag > AUTOTASK_USERNAME/AUTOTASK_SECRET/AUTOTASK_INTEGRATION_CODE/"
         "AUTOTASK_API_URL > profile (--profile NAME). Exit codes: 0 ok, 1 error, 2 usage, "
-        "3 auth, 4 rate limit/budget, 5 partial failure."
+        "3 auth, 4 rate limit/budget, 5 partial failure, 6 database locked by another sync."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -133,8 +135,10 @@ def _fail(message: str, code: int, hint: str | None = None) -> NoReturn:
 
 def exit_code_for(exc: BaseException) -> int:
     """The documented exit code for an exception."""
-    from ..sync import MassDeletionError
+    from ..sync import MassDeletionError, SyncLockedError
 
+    if isinstance(exc, SyncLockedError):
+        return EXIT_LOCKED
     if isinstance(exc, (FilterSyntaxError, AutotaskConfigError)):
         return EXIT_USAGE
     if isinstance(exc, (AutotaskAuthError, AutotaskPermissionError)):
@@ -605,6 +609,13 @@ def sync(
         bool, typer.Option("--force", help="Allow deletions beyond --max-delete-fraction.")
     ] = False,
     full: Annotated[bool, typer.Option("--full", help="Restart with a full load.")] = False,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            help="Seconds to wait when another sync holds the database (default 0: exit 6 at once).",
+        ),
+    ] = 0.0,
     status: Annotated[
         bool,
         typer.Option("--status", help="Show the sync state stored in the database and exit."),
@@ -681,6 +692,8 @@ def sync(
             )
         if every is not None and every <= 0:
             _fail("--every must be a positive number of minutes", EXIT_USAGE)
+        if not lock_timeout >= 0:
+            _fail("--lock-timeout must be a number of seconds >= 0", EXIT_USAGE)
         client = _client(profile, username, secret, integration_code, api_url)
         with client:
             result = run_sync(
@@ -695,6 +708,7 @@ def sync(
                 full=full,
                 output=output,
                 quiet=quiet,
+                lock_timeout=lock_timeout,
             )
         if not result:
             raise typer.Exit(EXIT_PARTIAL)
@@ -742,6 +756,7 @@ def run_sync(
     output: OutputFormat = OutputFormat.table,
     quiet: bool = False,
     summary: bool = True,
+    lock_timeout: float = 0.0,
 ) -> bool:
     """Run the syncer with progress bars on stderr and a per-entity summary on stdout; returns
     whether every entity succeeded."""
@@ -796,6 +811,7 @@ def run_sync(
             force=force,
             full=full,
             on_run=on_run,
+            lock_timeout=lock_timeout,
         )
     if result.stopped:
         _err_console().print("[yellow]stopped by signal after committing the current page[/yellow]")
