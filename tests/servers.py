@@ -149,6 +149,23 @@ class PostgresServer:
         )
         _wait_port(self.port)
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        """The port opens before the server accepts sessions ("the database system is starting
+        up"): wait for a real query to succeed."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.url, connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError as exc:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise ServerUnavailable(f"PostgreSQL did not accept sessions: {exc}") from exc
+                time.sleep(0.1)
 
     def create_database(self, name: str) -> str:
         import psycopg

@@ -2,7 +2,8 @@
 
 Commands: ``query``, ``get``, ``count``, ``entities``, ``describe``, ``estimate``, ``export``,
 ``sync``, ``demo``, ``profile add|list|remove|default``, ``simulator serve``. Exit codes: 0 ok,
-1 error, 2 usage, 3 auth, 4 rate limit/budget, 5 partial failure.
+1 error, 2 usage, 3 auth, 4 rate limit/budget, 5 partial failure, 6 another syncer holds the
+database's sync lock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from ._app import (
     EXIT_AUTH,
     EXIT_ERROR,
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_RATE,
@@ -31,6 +33,7 @@ from ._filterlang import FilterSyntaxError, compile_filter, parse_filter
 __all__ = [
     "EXIT_AUTH",
     "EXIT_ERROR",
+    "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_RATE",
