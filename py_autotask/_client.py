@@ -42,6 +42,7 @@ from .resilience._shells import AsyncPipeline, SyncPipeline, resolve_entity
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
+    from ._async_jobs import AsyncExporter, AsyncSyncer
     from .bulk import AsyncBulkManager, BulkManager
     from .export import Exporter
     from .export import ProgressCallback as ExportProgressCallback
@@ -513,6 +514,36 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         self._features = AsyncFeatures(self, cache_config, validation_config)
 
     # --- the seam ---------------------------------------------------------------------------------
+
+    def create_exporter(
+        self,
+        *,
+        workers: int = 3,
+        picklist_labels: bool = False,
+        neutralize_formulas: bool = True,
+        fsync: bool = True,
+        progress: ExportProgressCallback | None = None,
+    ) -> AsyncExporter:
+        """The exporter of :meth:`AutotaskClient.create_exporter` for async code: configure it the
+        same way, then ``await exporter.export(path, format=...)`` / ``await exporter.to_sql(...)``.
+        The work runs on a thread; its requests go through this client on this event loop."""
+        from ._async_jobs import AsyncExporter
+
+        return AsyncExporter(
+            self,
+            workers=workers,
+            picklist_labels=picklist_labels,
+            neutralize_formulas=neutralize_formulas,
+            fsync=fsync,
+            progress=progress,
+        )
+
+    def create_syncer(self, *, page_size: int = 500, progress: Any = None) -> AsyncSyncer:
+        """The syncer of :meth:`AutotaskClient.create_syncer` for async code:
+        ``await syncer.sync_to_database(connection_string, entities, sync_interval)``."""
+        from ._async_jobs import AsyncSyncer
+
+        return AsyncSyncer(self, page_size=page_size, progress=progress)
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._send` (validation and response cache layer)."""
