@@ -48,7 +48,8 @@ def test_query_all_survives_503s_resets_and_bad_bodies(fresh: Any, caplog: Any) 
     for effect in ({"type": "status", "status": 503}, "reset", "malformed", "truncated"):
         fresh.add_fault({"match": {"entity": "Tickets"}, "effect": effect, "probability": 0.1})
     caplog.set_level(logging.DEBUG, logger="py_autotask")
-    with AutotaskClient(**creds(fresh), retry_config=fast_retry(max_retries=6)) as client:
+    # a request fails with p = 1 - 0.9^4 = 0.34: 10 retries make a run fail ~1 in 5,000 (6 did ~1 in 75)
+    with AutotaskClient(**creds(fresh), retry_config=fast_retry(max_retries=10)) as client:
         ids = [t.id for t in client.tickets.query_all(paged(5))]
     assert ids == expected  # every record exactly once, in order
     entries = fresh.journal(entity="Tickets")
@@ -67,7 +68,11 @@ def test_async_query_all_survives_faults(fresh: Any) -> None:
         fresh.add_fault({"match": {"entity": "Tickets"}, "effect": effect, "probability": 0.15})
 
     async def scenario() -> list[list[int | None]]:
-        async with AsyncAutotaskClient(**creds(fresh), retry_config=fast_retry()) as client:
+        # p = 1 - 0.85^2 = 0.28 per request, ~52 requests: 4 retries failed ~1 run in 12 (seen in
+        # CI); 10 make it ~1 in 15,000
+        async with AsyncAutotaskClient(
+            **creds(fresh), retry_config=fast_retry(max_retries=10)
+        ) as client:
 
             async def one() -> list[int | None]:
                 return [t.id async for t in client.tickets.query_all_iter(paged(10))]
