@@ -685,6 +685,15 @@ def _control_app(state: SimulatorState) -> Starlette:
 
     async def reset(request: Request) -> Response:
         data = await _json(request)
+        # like Simulator.reset(): let requests still being served (abandoned by a finished test)
+        # end first, so they neither hold thread slots nor land in the new journal
+        try:
+            drain = float(data.get("drainTimeout", 10.0))
+        except (TypeError, ValueError):
+            return _bad("drainTimeout must be a number of seconds")
+        deadline = time.monotonic() + max(0.0, drain)
+        while state.threads.snapshot() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         state.reset(
             keep_faults=bool(data.get("keepFaults", False)), reseed=bool(data.get("reseed", True))
         )

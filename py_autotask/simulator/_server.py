@@ -196,7 +196,17 @@ class Simulator:
     def changes(self, since: int = 0, entity: str | None = None) -> list[ChangeEvent]:
         return self.state.changes.since(since, entity)
 
-    def reset(self, *, keep_faults: bool = False) -> None:
+    def reset(self, *, keep_faults: bool = False, drain_timeout: float = 10.0) -> None:
+        """Back to the seeded records with an empty journal, change feed and fresh limits.
+
+        First waits up to ``drain_timeout`` seconds for requests still being served (a request
+        abandoned by a client whose test already ended, sleeping in an injected latency) to
+        finish: otherwise they would hold thread-limit slots in the next test and land in its
+        journal. Requests still running after that keep their slots until they end.
+        """
+        deadline = time.monotonic() + max(0.0, drain_timeout)
+        while self.state.threads.snapshot() and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.state.reset(keep_faults=keep_faults)
 
     def seed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -141,3 +142,55 @@ def test_thread_limit_status_is_configurable() -> None:
         assert sorted(r.status_code for r in responses) == [200, 500]
         bad = next(r for r in responses if r.status_code == 500)
         assert "Itgenatr005" in json.dumps(bad.json())
+
+
+def test_reset_waits_for_abandoned_requests_so_they_do_not_hold_slots_in_the_next_test(
+    sim: Simulator,
+) -> None:
+    sim.reset()
+    sim.faults.add(match={"entity": "Companies"}, effect={"type": "latency", "seconds": 0.6})
+    served: list[int] = []
+
+    def slow() -> None:
+        with api_client(sim) as c:
+            served.append(c.post("Companies/query", json=ALL_ROWS).status_code)
+
+    leftover = threading.Thread(target=slow)
+    leftover.start()
+    deadline = time.monotonic() + 5
+    while not sim.state.threads.snapshot() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert sim.state.threads.snapshot(), "the slow request never got a slot"
+    started = time.monotonic()
+    sim.reset()  # the "next test" starts while the request is still sleeping
+    assert time.monotonic() - started >= 0.2  # it waited for the request ...
+    assert sim.state.threads.snapshot() == {}  # ... which no longer holds a slot
+    assert sim.journal() == []  # nor lands in the next test's journal
+    leftover.join()
+    assert served == [200]
+    # three new slow requests are all admitted (a held slot would have turned one into Itgenatr005)
+    sim.faults.add(match={"entity": "Companies"}, effect={"type": "latency", "seconds": 0.3})
+    responses = _parallel(sim, ["Companies/query"] * 3)
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert sorted(e.in_flight_at_start for e in sim.journal(entity="Companies")) == [0, 1, 2]
+
+
+def test_control_plane_reset_also_waits_for_requests_in_flight(sim: Simulator) -> None:
+    sim.reset()
+    sim.faults.add(match={"entity": "Companies"}, effect={"type": "latency", "seconds": 0.5})
+
+    def slow() -> None:
+        with api_client(sim) as c:
+            c.post("Companies/query", json=ALL_ROWS)
+
+    leftover = threading.Thread(target=slow)
+    leftover.start()
+    deadline = time.monotonic() + 5
+    while not sim.state.threads.snapshot() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    with httpx.Client(base_url=sim.base_url) as c:
+        assert c.post("/_sim/reset", json={"drainTimeout": "soon"}).status_code == 400
+        reply = c.post("/_sim/reset", json={})
+    assert reply.status_code == 200 and reply.json()["ok"] is True
+    assert sim.state.threads.snapshot() == {} and sim.journal() == []
+    leftover.join()
