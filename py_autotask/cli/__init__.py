@@ -28,7 +28,13 @@ from ._app import (
     exit_code_for,
     main,
 )
-from ._filterlang import FilterSyntaxError, compile_filter, parse_filter
+from ._filterlang import (
+    FilterSyntaxError,
+    check_field_names,
+    check_filter,
+    compile_filter,
+    parse_filter,
+)
 
 __all__ = [
     "EXIT_AUTH",
@@ -40,6 +46,8 @@ __all__ = [
     "EXIT_USAGE",
     "FilterSyntaxError",
     "app",
+    "check_field_names",
+    "check_filter",
     "compile_filter",
     "exit_code_for",
     "main",

@@ -37,7 +37,7 @@ from ..exceptions import (
     AutotaskRateLimitError,
 )
 from ..query import MAX_PAGE_SIZE
-from ._filterlang import FilterSyntaxError, compile_filter
+from ._filterlang import FilterSyntaxError, check_field_names, check_filter, compile_filter
 from ._output import OutputFormat, cell, write_records
 from ._profiles import ProfileStore, resolve_credentials
 
@@ -281,6 +281,31 @@ def _field_list(fields: str | None) -> list[str] | None:
     return out or None
 
 
+def _check_against_metadata(
+    client: AutotaskClient,
+    specs: list[EntitySpec],
+    filter: str | None,
+    fields: list[str] | None = None,
+) -> None:
+    """Unknown fields, unfilterable fields and wrongly typed values in ``--filter`` / ``--fields``
+    are usage errors pointing at the mistake, before any data request (the API would answer an
+    opaque HTTP 500). The tenant's metadata is read only for names the bundled metadata lacks
+    (newer fields) and for UDFs, once per entity (cached by the client)."""
+    meta = client.metadata
+    for spec in specs:
+
+        def fields_of(name: str = spec.name) -> list[dict[str, Any]]:
+            return meta.fields(name)
+
+        def udfs_of(name: str = spec.name) -> list[dict[str, Any]]:
+            return meta.udfs(name) if entity_spec(name).has_udfs else []
+
+        if filter:
+            check_filter(filter, spec, tenant_fields=fields_of, tenant_udfs=udfs_of)
+        if fields:
+            check_field_names(fields, spec, tenant_fields=fields_of, tenant_udfs=udfs_of)
+
+
 def _iter_records(
     client: AutotaskClient,
     spec: EntitySpec,
@@ -341,6 +366,7 @@ def query(
         field_list = _field_list(fields)
         client = _client(profile, username, secret, integration_code, api_url)
         with client:
+            _check_against_metadata(client, [spec], filter, field_list)
             records = _iter_records(client, spec, items, field_list, max)
             write_records(records, output, fields=field_list, title=spec.name)
 
@@ -395,6 +421,7 @@ def count(
         items = compile_filter(filter)
         client = _client(profile, username, secret, integration_code, api_url)
         with client:
+            _check_against_metadata(client, [spec], filter)
             data = client._core.read_json(
                 client._send(_core.count_request(spec, {"filter": items}))
             )
@@ -544,6 +571,7 @@ def estimate(
         client = _client(profile, username, secret, integration_code, api_url)
         row: dict[str, Any]
         with client:
+            _check_against_metadata(client, [spec], filter)
             est = getattr(client, "estimate", None)
             result: Any = None
             if callable(est):
@@ -957,6 +985,7 @@ def export(
         field_list = _field_list(fields)
         client = _client(profile, username, secret, integration_code, api_url)
         with client:
+            _check_against_metadata(client, specs, filter, field_list)
             if field_list:
                 _export_fields(
                     client, specs, output, fmt, items, date_range, date_field, field_list

@@ -26,14 +26,28 @@ whose message points at the column with a caret.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AutotaskConfigError
+from ..exceptions import AutotaskConfigError, AutotaskError
 from ..query import Condition, Filter, Group
 
-__all__ = ["FilterSyntaxError", "compile_filter", "parse_filter"]
+if TYPE_CHECKING:
+    from .._spec import EntitySpec
+
+#: returns the tenant's ``entityInformation/fields`` (or ``.../userDefinedFields``) list
+MetadataSource = Callable[[], Sequence[Mapping[str, Any]]]
+
+__all__ = [
+    "FilterSyntaxError",
+    "check_field_names",
+    "check_filter",
+    "compile_filter",
+    "parse_filter",
+]
 
 
 class FilterSyntaxError(AutotaskConfigError):
@@ -160,11 +174,25 @@ def _literal(tok: _Token) -> Any:
     return text
 
 
+@dataclass(frozen=True)
+class _Found:
+    """One parsed condition with the positions of its parts (for metadata checks)."""
+
+    field: str
+    udf: bool
+    op: str
+    value: Any
+    field_pos: int
+    op_pos: int
+    value_pos: int
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.found: list[_Found] = []
 
     @property
     def tok(self) -> _Token:
@@ -279,18 +307,20 @@ class _Parser:
                 if nxt in ("exists", "exist"):
                     self._advance()
                     self._advance()
+                    self._note(field, udf, "notExist", None, field_tok, tok, tok)
                     return self._make("notExist", field, udf, None, field_tok)
                 if nxt == "in":
                     self._advance()
                     self._advance()
-                    return self._list("notIn", field, udf, field_tok)
+                    return self._list("notIn", field, udf, field_tok, tok)
                 raise self._error(f"'not' must be followed by 'in' or 'exists', found {nxt!r}")
             if low in _EXIST_WORDS:
                 self._advance()
+                self._note(field, udf, _EXIST_WORDS[low], None, field_tok, tok, tok)
                 return self._make(_EXIST_WORDS[low], field, udf, None, field_tok)
             if low in _LIST_WORDS:
                 self._advance()
-                return self._list(_LIST_WORDS[low], field, udf, field_tok)
+                return self._list(_LIST_WORDS[low], field, udf, field_tok, tok)
             if low in _WORD_OPS:
                 op = _WORD_OPS[low]
                 self._advance()
@@ -303,20 +333,38 @@ class _Parser:
             )
         value_tok = self.tok
         value = self._value()
+        self._note(field, udf, op, value, field_tok, tok, value_tok)
         return self._make(op, field, udf, value, value_tok)
 
-    def _list(self, op: str, field: str, udf: bool, field_tok: _Token) -> Filter:
+    def _list(self, op: str, field: str, udf: bool, field_tok: _Token, op_tok: _Token) -> Filter:
         if self.tok.kind != "lparen":
             raise self._error(f"expected '(' to start the list of values for {op!r}")
         self._advance()
-        values = [self._value()]
-        while self.tok.kind == "comma":
-            self._advance()
+        values = []
+        while True:
+            value_tok = self.tok
             values.append(self._value())
+            self._note(field, udf, op, values[-1], field_tok, op_tok, value_tok)
+            if self.tok.kind != "comma":
+                break
+            self._advance()
         if self.tok.kind != "rparen":
             raise self._error("expected ',' or ')' in the list of values")
         self._advance()
         return self._make(op, field, udf, values, field_tok)
+
+    def _note(
+        self,
+        field: str,
+        udf: bool,
+        op: str,
+        value: Any,
+        field_tok: _Token,
+        op_tok: _Token,
+        value_tok: _Token,
+    ) -> None:
+        # the field token of a UDF is "udf"; point at the name after "udf."
+        self.found.append(_Found(field, udf, op, value, field_tok.pos, op_tok.pos, value_tok.pos))
 
     def _make(self, op: str, field: str, udf: bool, value: Any, tok: _Token) -> Filter:
         try:
@@ -377,3 +425,246 @@ def compile_filter(text: str | None) -> list[dict[str, Any]]:
     if isinstance(node, Group) and node.op == "and":
         return [item.to_dict() for item in node.items]
     return [node.to_dict()]
+
+
+# --- checks against the entity's metadata -----------------------------------------------------------
+
+_INTEGER_TYPES = frozenset({"integer", "long", "short", "byte"})
+_NUMBER_TYPES = _INTEGER_TYPES | {"decimal", "double", "float"}
+_TEXT_OPS = frozenset({"beginsWith", "endsWith", "contains"})
+
+
+@dataclass(frozen=True)
+class _FieldInfo:
+    name: str
+    data_type: str
+    queryable: bool
+    picklist: bool
+
+
+def _known(spec: EntitySpec) -> dict[str, _FieldInfo]:
+    return {
+        f.api_name.lower(): _FieldInfo(f.api_name, f.data_type.lower(), f.queryable, f.is_picklist)
+        for f in spec.fields.values()
+    }
+
+
+def _from_tenant(fields: Sequence[Mapping[str, Any]]) -> dict[str, _FieldInfo]:
+    out: dict[str, _FieldInfo] = {}
+    for f in fields:
+        name = f.get("name")
+        if isinstance(name, str) and name:
+            out[name.lower()] = _FieldInfo(
+                name,
+                str(f.get("dataType") or f.get("type") or "").lower(),
+                bool(f.get("isQueryable", True)),
+                bool(f.get("isPickList")),
+            )
+    return out
+
+
+class _Lazy:
+    """Tenant metadata fetched at most once, and only when the bundled metadata is not enough; a
+    failed fetch leaves the decision to the API (``None``)."""
+
+    def __init__(self, source: MetadataSource | None) -> None:
+        self._source = source
+        self._value: dict[str, _FieldInfo] | None = None
+        self._done = source is None
+
+    def get(self) -> dict[str, _FieldInfo] | None:
+        if not self._done:
+            self._done = True
+            assert self._source is not None
+            try:
+                self._value = _from_tenant(self._source())
+            except AutotaskError:
+                self._value = None
+        return self._value
+
+
+def _suggest(name: str, names: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3, cutoff=0.6)
+    by_lower = {n.lower(): n for n in names}
+    return ("; did you mean " + " or ".join(by_lower[c] for c in close) + "?") if close else ""
+
+
+def _describe_hint(spec: EntitySpec, what: str = "its fields") -> str:
+    return f" (`py-autotask describe {spec.name}` lists {what})"
+
+
+def _lookup(
+    name: str, spec: EntitySpec, known: dict[str, _FieldInfo], tenant: _Lazy
+) -> _FieldInfo | None:
+    """The field's info from the bundled metadata, else from the tenant's (a field the API added
+    after this release); ``None`` when neither has it."""
+    info = known.get(name.lower())
+    if info is None:
+        fetched = tenant.get()
+        if fetched is not None:
+            info = fetched.get(name.lower())
+    return info
+
+
+def check_filter(
+    text: str | None,
+    spec: EntitySpec,
+    *,
+    tenant_fields: MetadataSource | None = None,
+    tenant_udfs: MetadataSource | None = None,
+) -> None:
+    """Check a filter expression against ``spec``'s fields before anything is sent: unknown
+    fields (with a suggestion), fields Autotask cannot filter on, ``contains``/``beginsWith``/
+    ``endsWith`` on non-text fields, and values of the wrong type (a label on an integer picklist,
+    ``1`` for a boolean, a word for a number). Raises :class:`FilterSyntaxError` pointing at the
+    mistake; the real API answers these with an opaque HTTP 500.
+
+    ``tenant_fields`` / ``tenant_udfs`` (called at most once, only when needed) give the tenant's
+    own metadata: a field newer than the bundled metadata is accepted when the tenant has it, and
+    UDF names are checked only when ``tenant_udfs`` is given. When a fetch fails the API decides.
+    """
+    if text is None or not text.strip():
+        return
+    parse_filter(text)  # syntax and the one-UDF rule first
+    parser = _Parser(text)
+    parser.parse()
+    known = _known(spec)
+    tenant = _Lazy(tenant_fields)
+    udfs = _Lazy(tenant_udfs)
+    for found in parser.found:
+        if found.udf:
+            _check_udf(text, spec, found, udfs)
+            continue
+        info = _lookup(found.field, spec, known, tenant)
+        if info is None:
+            if tenant_fields is not None and tenant.get() is None:
+                continue  # the tenant's metadata could not be read: let the API judge
+            names = [i.name for i in known.values()]
+            raise FilterSyntaxError(
+                f"{spec.name} has no field {found.field!r}{_suggest(found.field, names)}"
+                + _describe_hint(spec),
+                text,
+                found.field_pos,
+            )
+        if not info.queryable:
+            fetched = tenant.get() if tenant_fields is not None else None
+            tenant_info = (fetched or {}).get(found.field.lower())
+            if tenant_info is None or not tenant_info.queryable:
+                raise FilterSyntaxError(
+                    f"{spec.name}.{info.name} cannot be used in a filter: Autotask's metadata "
+                    "marks it isQueryable=false",
+                    text,
+                    found.field_pos,
+                )
+        _check_value(text, spec, info, found)
+
+
+def _check_udf(text: str, spec: EntitySpec, found: _Found, udfs: _Lazy) -> None:
+    defined = udfs.get()
+    if defined is None:
+        return
+    name_pos = found.field_pos + 4  # after "udf."
+    info = defined.get(found.field.lower())
+    if info is None:
+        names = [i.name for i in defined.values()]
+        if not names:
+            reason = f"{spec.name} has no user-defined fields in this tenant"
+        else:
+            reason = (
+                f"{spec.name} has no user-defined field {found.field!r}"
+                f"{_suggest(found.field, names)}" + _describe_hint(spec, "the tenant's UDFs")
+            )
+        raise FilterSyntaxError(reason, text, name_pos)
+    _check_value(text, spec, info, found, label=f'udf."{info.name}"')
+
+
+def _is_number_text(value: str) -> bool:
+    return bool(_NUMBER_RE.match(value.strip()))
+
+
+def _check_value(
+    text: str, spec: EntitySpec, info: _FieldInfo, found: _Found, label: str = ""
+) -> None:
+    where = label or f"{spec.name}.{info.name}"
+    kind = info.data_type
+    if found.op in _TEXT_OPS and kind and kind != "string":
+        raise FilterSyntaxError(
+            f"{found.op!r} works on text fields only; {where} is {kind} (use = != < <= > >= in "
+            "notIn exists)",
+            text,
+            found.op_pos,
+        )
+    if found.op in ("exist", "notExist"):
+        return
+    value = found.value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise FilterSyntaxError(
+                f"{where} is true/false: write true or false (unquoted), not {value!r}",
+                text,
+                found.value_pos,
+            )
+    elif kind in _INTEGER_TYPES:
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value) is not None
+        )
+        if not ok:
+            extra = (
+                ": use the picklist value, not its label" + _describe_hint(spec, "the values")
+                if info.picklist
+                else ""
+            )
+            kind_text = f"an {kind} picklist" if info.picklist else f"an {kind}"
+            raise FilterSyntaxError(
+                f"{where} is {kind_text} field; {value!r} is not a whole number{extra}",
+                text,
+                found.value_pos,
+            )
+    elif kind in _NUMBER_TYPES:
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            isinstance(value, str) and _is_number_text(value)
+        )
+        if not ok:
+            raise FilterSyntaxError(
+                f"{where} is a {kind} field; {value!r} is not a number", text, found.value_pos
+            )
+    elif kind in ("datetime", "date") and not isinstance(value, str):
+        raise FilterSyntaxError(
+            f"{where} is a {kind}: write a date such as 2024-01-31 or "
+            f"2024-01-31T10:00:00Z, not {value!r}",
+            text,
+            found.value_pos,
+        )
+
+
+def check_field_names(
+    names: Sequence[str],
+    spec: EntitySpec,
+    *,
+    option: str = "--fields",
+    tenant_fields: MetadataSource | None = None,
+    tenant_udfs: MetadataSource | None = None,
+) -> None:
+    """Check a list of field names (``udf.Name`` for UDFs) against ``spec`` like
+    :func:`check_filter` does; raises :class:`AutotaskConfigError` naming the unknown one."""
+    known = _known(spec)
+    tenant = _Lazy(tenant_fields)
+    udfs = _Lazy(tenant_udfs)
+    for name in names:
+        if name.lower().startswith("udf."):
+            udf_name = name[4:].strip().strip('"')
+            defined = udfs.get()
+            if defined is not None and udf_name.lower() not in defined:
+                hint = _suggest(udf_name, [i.name for i in defined.values()])
+                raise AutotaskConfigError(
+                    f"{option}: {spec.name} has no user-defined field {udf_name!r}{hint}"
+                    + _describe_hint(spec, "the tenant's UDFs")
+                )
+            continue
+        if _lookup(name, spec, known, tenant) is None:
+            if tenant_fields is not None and tenant.get() is None:
+                continue
+            hint = _suggest(name, [i.name for i in known.values()])
+            raise AutotaskConfigError(
+                f"{option}: {spec.name} has no field {name!r}{hint}" + _describe_hint(spec)
+            )

@@ -187,14 +187,72 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
     assert "                ^" in bad.stderr
     unknown = run(["count", "Tikets"], env)
     assert unknown.exit_code == EXIT_USAGE and "Tickets" in unknown.stderr
-    wrong_op = run(["get", "DeletedTicketActivityLogs", "1"], env)
-    assert wrong_op.exit_code in (0, EXIT_ERROR, EXIT_USAGE)
+    wrong_op = run(["get", "ContractServiceAdjustments", "1"], env)
+    assert wrong_op.exit_code == EXIT_USAGE
+    assert "ContractServiceAdjustments does not support 'get' at its root (supports: create)" in (
+        wrong_op.stderr
+    )
+    missing = run(["get", "DeletedTicketActivityLogs", "999999"], env)
+    assert missing.exit_code == EXIT_ERROR
+    assert "DeletedTicketActivityLogs 999999 not found" in missing.stderr
     typer_usage = run(["query"], env)
     assert typer_usage.exit_code == EXIT_USAGE
     # an unreachable database: one line on stderr, exit 1, no password
     down = run(["sync", "--status", "--db", "postgresql://u:pw-not-shown@127.0.0.1:1/x"], env)
     assert down.exit_code == EXIT_ERROR and "OperationalError" in down.stderr
     assert "pw-not-shown" not in down.stderr and "Traceback" not in down.stderr
+
+
+def test_filter_and_field_mistakes_are_caught_before_any_data_request(
+    env: dict[str, str], sim: Simulator, tmp_path: Path
+) -> None:
+    # Autotask answers these with an opaque HTTP 500; the CLI points at the mistake instead
+    typo = run(["count", "Tickets", "--filter", "status = 1 and priorty <= 2"], env)
+    assert typo.exit_code == EXIT_USAGE
+    assert (
+        "bad filter at column 16: Tickets has no field 'priorty'; did you mean priority?"
+        in typo.stderr
+    )
+    assert "\n  status = 1 and priorty <= 2\n                 ^" in typo.stderr
+    label = run(["query", "Tickets", "--filter", "priority = High"], env)
+    assert label.exit_code == EXIT_USAGE
+    assert "Tickets.priority is an integer picklist field; 'High' is not a whole number" in (
+        label.stderr
+    )
+    text_op = run(["estimate", "Tickets", "--filter", "priority contains 2"], env)
+    assert text_op.exit_code == EXIT_USAGE and "works on text fields only" in text_op.stderr
+    out = tmp_path / "never"
+    export = run(
+        [
+            "export",
+            "Tickets",
+            "Companies",
+            "--format",
+            "csv",
+            "--output",
+            str(out),
+            "--filter",
+            "isActive = 1",
+        ],
+        env,
+    )
+    assert export.exit_code == EXIT_USAGE
+    assert "Tickets has no field 'isActive'" in export.stderr and not out.exists()
+    fields = run(["query", "Tickets", "--fields", "id,titel"], env)
+    assert fields.exit_code == EXIT_USAGE
+    assert "--fields: Tickets has no field 'titel'; did you mean title?" in fields.stderr
+    udf = run(["count", "Tickets", "--filter", 'udf."No Such UDF" = 1'], env)
+    assert udf.exit_code == EXIT_USAGE and "no user-defined field 'No Such UDF'" in udf.stderr
+    # only metadata was read (unknown names are looked up in the tenant's own field list)
+    ops = {(e.method, e.operation) for e in sim.journal()}
+    assert ops == {("GET", "meta")}, ops
+    assert not [e for e in sim.journal() if e.operation in ("query", "count")]
+    # a correct filter with a UDF and mixed-case names still runs
+    ok = run(["count", "Tickets", "--filter", "PRIORITY <= 2 and Status != 5"], env)
+    records = sim_records(sim, "Tickets")
+    expected = sum(1 for r in records if (r["priority"] or 9) <= 2 and r["status"] != 5)
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.stdout.strip() == str(expected)
 
 
 def test_auth_errors_exit_3_and_never_show_the_secret(env: dict[str, str]) -> None:

@@ -6,8 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from py_autotask_generated.entities import spec as entity_spec
 
-from py_autotask.cli import FilterSyntaxError, compile_filter, parse_filter
+from py_autotask.cli import (
+    FilterSyntaxError,
+    check_field_names,
+    check_filter,
+    compile_filter,
+    parse_filter,
+)
+from py_autotask.exceptions import AutotaskConfigError, AutotaskError
 from py_autotask.query import F, and_, or_
 
 
@@ -169,3 +177,111 @@ def test_errors_point_at_the_mistake(expr: str, column: int, reason: str) -> Non
     assert lines[0] == f"bad filter at column {column}: {exc.reason}"
     assert lines[1] == f"  {expr}"
     assert lines[2] == "  " + " " * (column - 1) + "^"
+
+
+# --- checks against the entity's metadata (before anything is sent) ----------------------------------
+
+
+TICKETS = entity_spec("Tickets")
+
+
+def _caret(exc: FilterSyntaxError) -> str:
+    """The text under the caret (up to the next space)."""
+    return exc.text[exc.position :].split(" ")[0]
+
+
+@pytest.mark.parametrize(
+    ("expr", "at", "words"),
+    [
+        ("priorty <= 2", "priorty", ["Tickets has no field 'priorty'", "did you mean priority?"]),
+        ("status = 1 and isActive = true", "isActive", ["Tickets has no field 'isActive'"]),
+        ("creatorType = 1", "creatorType", ["cannot be used in a filter", "isQueryable=false"]),
+        ("priority contains 2", "contains", ["works on text fields only", "priority is integer"]),
+        ("createDate beginsWith 2024", "beginsWith", ["createDate is datetime"]),
+        ("priority = High", "High", ["integer picklist", "not its label", "'High'"]),
+        ("status in (1, 5, Complete)", "Complete)", ["'Complete' is not a whole number"]),
+        ("isVisibleToComanaged = 1", "1", ["true/false", "not 1"]),
+        ("estimatedHours > lots", "lots", ["is a decimal field", "not a number"]),
+        ("createDate > 2024", "2024", ["write a date such as 2024-01-31"]),
+    ],
+)
+def test_metadata_mistakes_point_at_the_field_operator_or_value(
+    expr: str, at: str, words: list[str]
+) -> None:
+    with pytest.raises(FilterSyntaxError) as info:
+        check_filter(expr, TICKETS)
+    assert _caret(info.value) == at
+    for w in words:
+        assert w in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "PRIORITY <= 2 and Status in (1, 5)",  # Autotask field names are case-insensitive
+        'title contains "VIP" or description beginsWith x',
+        "createDate >= 2024-01-01 and lastActivityDate < 2024-12-31T23:59:59Z",
+        "isVisibleToComanaged = false and estimatedHours > 1.5 and priority = '2'",
+        "assignedResourceID exists and dueDateTime notExist",
+        'udf."Anything" = 1',  # UDF names are checked only against the tenant's definitions
+        None,
+        "",
+    ],
+)
+def test_valid_filters_pass_the_metadata_check(expr: str | None) -> None:
+    check_filter(expr, TICKETS)
+
+
+def test_a_field_newer_than_the_bundled_metadata_is_accepted_when_the_tenant_has_it() -> None:
+    calls: list[str] = []
+
+    def tenant() -> list[dict[str, Any]]:
+        calls.append("fields")
+        return [{"name": "aiSummary", "dataType": "string", "isQueryable": True}]
+
+    check_filter("aiSummary contains outage and priority = 1", TICKETS, tenant_fields=tenant)
+    assert calls == ["fields"]  # fetched once, only because the bundled metadata lacks it
+    check_filter("priority = 1", TICKETS, tenant_fields=tenant)
+    assert calls == ["fields"]  # known fields never fetch
+    with pytest.raises(FilterSyntaxError) as info:
+        check_filter("aiSumary contains x", TICKETS, tenant_fields=tenant)
+    assert _caret(info.value) == "aiSumary"
+
+
+def test_an_unreadable_tenant_metadata_leaves_the_decision_to_the_api() -> None:
+    def broken() -> list[dict[str, Any]]:
+        raise AutotaskError("HTTP 503")
+
+    check_filter("brandNewField = 1", TICKETS, tenant_fields=broken)  # no error from the check
+    with pytest.raises(FilterSyntaxError):  # a known field with a wrong value still fails
+        check_filter("priority = High", TICKETS, tenant_fields=broken)
+
+
+def test_udf_names_and_types_are_checked_against_the_tenant_definitions() -> None:
+    def udfs() -> list[dict[str, Any]]:
+        return [
+            {"name": "Customer Ranking", "type": "string", "isQueryable": True},
+            {"name": "Renewal Date", "type": "datetime", "isQueryable": True},
+        ]
+
+    check_filter('udf."customer ranking" = Gold', TICKETS, tenant_udfs=udfs)
+    with pytest.raises(FilterSyntaxError) as info:
+        check_filter('priority = 1 and udf."Customer Rank" = Gold', TICKETS, tenant_udfs=udfs)
+    assert info.value.text[info.value.position :].startswith('"Customer Rank"')
+    assert "did you mean Customer Ranking?" in info.value.reason
+    with pytest.raises(FilterSyntaxError) as info:
+        check_filter('udf."Renewal Date" > 7', TICKETS, tenant_udfs=udfs)
+    assert 'udf."Renewal Date" is a datetime' in info.value.reason
+    with pytest.raises(FilterSyntaxError) as info:
+        check_filter("udf.Anything = 1", TICKETS, tenant_udfs=list)
+    assert "Tickets has no user-defined fields in this tenant" in info.value.reason
+
+
+def test_field_lists_are_checked_too() -> None:
+    check_field_names(["id", "Title", "udf.Whatever"], TICKETS)
+    with pytest.raises(
+        AutotaskConfigError, match=r"--fields: Tickets has no field 'titel'; did you mean title\?"
+    ):
+        check_field_names(["id", "titel"], TICKETS)
+    with pytest.raises(AutotaskConfigError, match="no user-defined field 'Whatever'"):
+        check_field_names(["udf.Whatever"], TICKETS, tenant_udfs=list)
