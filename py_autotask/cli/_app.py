@@ -980,7 +980,14 @@ def export(
         if output is None:
             fmt = fmt or "csv"
             base = table_name(specs[0].name) if len(specs) == 1 else "autotask"
-            output = base + ("-export" if fmt in _FOLDER_FORMATS else _FILE_SUFFIX.get(fmt, ""))
+            if fmt in ("postgresql", "postgres"):
+                _fail(
+                    "--format postgresql needs --output postgresql://user@host/database",
+                    EXIT_USAGE,
+                )
+            # a folder per format (tickets-parquet/, tickets-json/) so exporting one entity in
+            # two formats with the defaults does not collide
+            output = base + (f"-{fmt}" if fmt in _FOLDER_FORMATS else _FILE_SUFFIX.get(fmt, ""))
         items = compile_filter(filter) if filter else []
         field_list = _field_list(fields)
         client = _client(profile, username, secret, integration_code, api_url)

@@ -255,6 +255,22 @@ def test_filter_and_field_mistakes_are_caught_before_any_data_request(
     assert ok.stdout.strip() == str(expected)
 
 
+def test_export_default_outputs_are_named_per_format_and_do_not_collide(
+    env: dict[str, str], sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("json", "parquet", "sqlite"):
+        result = run(["export", "Tickets", "--format", fmt, "--quiet"], env)
+        assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "tickets-json" / "tickets.json").is_file()
+    assert (tmp_path / "tickets-parquet" / "tickets.parquet").is_file()
+    assert (tmp_path / "tickets.db").is_file()
+    rows = json.loads((tmp_path / "tickets-json" / "tickets.json").read_text())
+    assert [r["id"] for r in rows] == [r["id"] for r in sim_records(sim, "Tickets")]
+    pg = run(["export", "Tickets", "--format", "postgresql"], env)
+    assert pg.exit_code == EXIT_USAGE and "needs --output postgresql://" in pg.stderr
+
+
 def test_auth_errors_exit_3_and_never_show_the_secret(env: dict[str, str]) -> None:
     no_creds = run(["count", "Tickets"], {"PY_AUTOTASK_CONFIG_DIR": env["PY_AUTOTASK_CONFIG_DIR"]})
     assert no_creds.exit_code == EXIT_AUTH and "no Autotask credentials" in no_creds.stderr
