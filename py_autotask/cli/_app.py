@@ -743,11 +743,39 @@ def sync(
 
 
 def _print_sync_state(database: str, output: OutputFormat) -> None:
-    from ..sync import open_database
+    from pathlib import Path
 
-    db = open_database(database)
+    from ..sync import STATE_TABLE, open_database, sync_lock_status
+    from ..sync._lock import FileLock, sync_lock_for
+
+    lock = sync_lock_for(database)
+    if isinstance(lock, FileLock) and not Path(lock.db_path).exists():
+        # reading the state must not create an empty database
+        _fail(f"no database at {lock.db_path}: nothing has been synced there yet", EXIT_USAGE)
+    held, holder = sync_lock_status(database)
+    if held:
+        who = holder.describe() if holder is not None else "another process (details unavailable)"
+        _err_console().print(f"sync lock: held by {escape(who)}")
+    else:
+        _err_console().print("sync lock: free (no sync is running on this database)")
     try:
-        db.setup()
+        db = open_database(database)
+    except Exception as exc:
+        if held and "lock" in str(exc).lower() and database_is_duckdb(database):
+            _fail(
+                "the sync state cannot be read while that sync run has the DuckDB file open "
+                "(DuckDB admits one process per file); try again when the run is over (a daemon "
+                "closes the file between runs)",
+                EXIT_ERROR,
+            )
+        raise
+    try:
+        if not db.columns(STATE_TABLE):
+            _fail(
+                f"{lock.database} has no sync state (no {STATE_TABLE} table): py-autotask sync "
+                "has not written to it",
+                EXIT_ERROR,
+            )
         states = db.all_states()
     finally:
         db.close()
@@ -768,6 +796,12 @@ def _print_sync_state(database: str, output: OutputFormat) -> None:
         for st in states
     ]
     write_records(rows, output, title=f"sync state in {database}", max_table_columns=20)
+
+
+def database_is_duckdb(database: str) -> bool:
+    from ..sync._db import database_target
+
+    return database_target(database)[0] == "duckdb"
 
 
 def run_sync(

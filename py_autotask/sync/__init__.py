@@ -18,7 +18,14 @@ raises :class:`SyncLockedError`, naming the holder, when another syncer has it.
 from __future__ import annotations
 
 from ._db import PICKLIST_TABLE, RUNS_TABLE, STATE_TABLE, Database, EntityState, open_database
-from ._lock import LOCK_SUFFIX, LOCK_TABLE, LockHolder, SyncLockedError, advisory_key
+from ._lock import (
+    LOCK_SUFFIX,
+    LOCK_TABLE,
+    LockHolder,
+    SyncLockedError,
+    advisory_key,
+    sync_lock_status,
+)
 from ._syncer import (
     DeletionLog,
     EntitySyncResult,
@@ -47,5 +54,6 @@ __all__ = [
     "advisory_key",
     "deletion_logs",
     "open_database",
+    "sync_lock_status",
     "table_name",
 ]

@@ -50,6 +50,7 @@ __all__ = [
     "SyncLockedError",
     "acquire_sync_lock",
     "advisory_key",
+    "sync_lock_status",
 ]
 
 logger = logging.getLogger("py_autotask.sync")
@@ -60,6 +61,9 @@ LOCK_SUFFIX = ".sync.lock"
 LOCK_TABLE = "autotask_sync_lock"
 #: the fixed part of the PostgreSQL advisory lock key
 LOCK_NAME = "py-autotask sync"
+
+#: how long acquire_sync_lock keeps trying when told not to wait (a momentary status probe)
+_MIN_PATIENCE = 0.2
 
 # Windows: lock one byte far beyond the holder details, so other processes can still read them.
 _WIN_LOCK_OFFSET = 0x7FFFFFF0
@@ -217,6 +221,11 @@ class SyncLock:
         """The current holder's details (when this lock is not ours), ``None`` when unknown."""
         raise NotImplementedError
 
+    def status(self) -> tuple[bool, LockHolder | None]:
+        """Whether another process holds the lock now, and its details (for ``sync --status``).
+        Never blocks a syncer: at most a momentary probe (see :func:`acquire_sync_lock`)."""
+        return False, None
+
     def verify(self) -> None:
         """Check the lock is still ours; take it again if it was lost and is free, else raise
         :class:`SyncLockedError`."""
@@ -231,7 +240,7 @@ class SyncLock:
         self.release()
 
 
-class _NoLock(SyncLock):
+class NoLock(SyncLock):
     """In-memory databases: no other process can open them."""
 
     def __init__(self, database: str) -> None:
@@ -364,6 +373,29 @@ class FileLock(SyncLock):
             if attempt < 9:
                 time.sleep(0.05)
         return None
+
+    def status(self) -> tuple[bool, LockHolder | None]:
+        if self._fd is not None:
+            return False, None  # ours
+        try:
+            text = Path(self.path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False, None  # never locked (no file) or unreadable
+        if not text.strip():
+            return False, None  # released holders truncate the file
+        # details present: a live holder, or one killed with -9 (the OS dropped its lock but the
+        # file keeps the text). A momentary probe tells them apart.
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False, None
+        try:
+            if _os_lock(fd):
+                _os_unlock(fd)
+                return False, None
+        finally:
+            os.close(fd)
+        return True, self.holder()
 
     def verify(self) -> None:
         if self._fd is None or self._same_file(self._fd):
@@ -523,6 +555,16 @@ class PostgresLock(SyncLock):
         ).scalar()
         return None if pid is None else int(pid)
 
+    def status(self) -> tuple[bool, LockHolder | None]:
+        if self._held:
+            return False, None
+        # pg_locks: no lock is taken. An unreachable server raises (it is not "free").
+        owner = self._owner_pid(self._connect())
+        try:
+            return (owner is not None), (self.holder() if owner is not None else None)
+        finally:
+            self._close()
+
     def holder(self) -> LockHolder | None:
         try:
             conn = self._connect()
@@ -618,26 +660,36 @@ def sync_lock_for(connection_string: str | Path) -> SyncLock:
     kind, location = database_target(connection_string)
     if kind == "duckdb":
         if location == ":memory:":
-            return _NoLock("duckdb (in memory)")
+            return NoLock("duckdb (in memory)")
         return FileLock(location)
     try:
         import sqlalchemy as sa
     except ImportError:  # pragma: no cover - open_database reports the missing extra
-        return _NoLock(location)
+        return NoLock(location)
     url = sa.engine.make_url(sqlalchemy_url(location))
     backend = url.get_backend_name()
     if backend == "sqlite":
         path = url.database or ""
         if path.startswith("file:"):  # uri=true
             if "mode=memory" in path:
-                return _NoLock("sqlite (in memory)")
+                return NoLock("sqlite (in memory)")
             path = path[len("file:") :].split("?", 1)[0]
         if not path or path == ":memory:":
-            return _NoLock("sqlite (in memory)")
+            return NoLock("sqlite (in memory)")
         return FileLock(path)
     if backend == "postgresql":
         return PostgresLock(location)
-    return _NoLock(backend)  # open_database refuses it
+    return NoLock(backend)  # open_database refuses it
+
+
+def sync_lock_status(connection_string: str | Path) -> tuple[bool, LockHolder | None]:
+    """Whether a syncer holds ``connection_string``'s database now, and who (``sync --status``).
+    Takes no lock that could make a starting syncer fail."""
+    lock = sync_lock_for(connection_string)
+    try:
+        return lock.status()
+    finally:
+        lock.release()
 
 
 def _message(
@@ -683,12 +735,15 @@ def acquire_sync_lock(
     start = time.monotonic()
     delay = 0.05
     logged = False
+    # even with timeout 0, keep trying for a moment: `sync --status` probes a lock file by taking
+    # the lock for a few microseconds, which must not make a syncer starting then give up
+    patience = max(timeout, _MIN_PATIENCE)
     try:
         while not lock.try_acquire(me):
-            remaining = timeout - (time.monotonic() - start)
+            remaining = patience - (time.monotonic() - start)
             if remaining <= 0 or (stop is not None and stop.is_set()):
                 break
-            if not logged:
+            if not logged and timeout > 0:
                 logger.info(
                     "waiting up to %.0f s for the sync lock on %s (held by %s)",
                     timeout,

@@ -60,7 +60,7 @@ from ._db import (
     open_database,
     parse_datetime,
 )
-from ._lock import SyncLock, acquire_sync_lock, holder_mode
+from ._lock import NoLock, SyncLock, acquire_sync_lock, holder_mode
 
 if TYPE_CHECKING:
     from .._client import AutotaskClient
@@ -339,32 +339,47 @@ class Syncer:
         max_runs: int | None,
         on_run: Callable[[SyncResult], None] | None,
     ) -> SyncResult:
-        db = open_database(connection_string)
+        runs = 0
+        # The database is open only while a run works on it: between daemon runs other processes
+        # can read the mirror (DuckDB admits one process per file at a time) and `sync --status`
+        # can show the state; the sync lock stays held throughout. An in-memory database (no
+        # lock file) lives only as long as its connection, so it stays open.
+        keep_open = isinstance(self._lock, NoLock)
+        kept: Database | None = None
         try:
-            db.setup()
-            runs = 0
             while True:
-                result = self.run_once(
-                    db,
-                    names,
-                    overlap=overlap,
-                    reconcile=reconcile,
-                    reconcile_every=reconcile_every,
-                    max_delete_fraction=max_delete_fraction,
-                    force=force,
-                    full=full and runs == 0,
-                )
+                db = kept or open_database(connection_string)
+                try:
+                    if kept is None:
+                        db.setup()
+                    result = self.run_once(
+                        db,
+                        names,
+                        overlap=overlap,
+                        reconcile=reconcile,
+                        reconcile_every=reconcile_every,
+                        max_delete_fraction=max_delete_fraction,
+                        force=force,
+                        full=full and runs == 0,
+                    )
+                finally:
+                    if keep_open:
+                        kept = db
+                    else:
+                        db.close()
                 runs += 1
                 if on_run is not None:
                     on_run(result)
-                if sync_interval is None or self._stop.is_set():
-                    return result
-                if max_runs is not None and runs >= max_runs:
-                    return result
-                if self._stop.wait(sync_interval.total_seconds()):
+                if (
+                    sync_interval is None
+                    or self._stop.is_set()
+                    or (max_runs is not None and runs >= max_runs)
+                    or self._stop.wait(sync_interval.total_seconds())
+                ):
                     return result
         finally:
-            db.close()
+            if kept is not None:
+                kept.close()
 
     def run_once(
         self,

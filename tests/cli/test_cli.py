@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -177,7 +178,19 @@ def test_sync_command_and_exit_code_5_when_the_guard_holds(
     by = {s["entity"]: s for s in json.loads(state.stdout)}
     assert by["Tickets"]["rows"] == TICKETS - 400 and by["Tickets"]["status"] == "ok"
     assert by["DeletedTicketLogs->Tickets"]["watermark"]
+    assert "sync lock: free (no sync is running on this database)" in state.stderr
     assert run(["sync", "--db", db], env).exit_code == EXIT_USAGE
+    # --status never creates a database, and says when one was not written by a sync
+    missing = tmp_path / "typo.db"
+    nothing = run(["sync", "--status", "--db", str(missing)], {})
+    assert nothing.exit_code == EXIT_USAGE and not missing.exists()
+    assert f"no database at {missing}: nothing has been synced there yet" in nothing.stderr
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (a INTEGER)").connection.commit()
+    foreign = run(["sync", "--status", "--db", str(other)], {})
+    assert foreign.exit_code == EXIT_ERROR
+    assert "has no sync state (no autotask_sync_state table)" in foreign.stderr
+    assert [r[0] for r in sqlite3.connect(other).execute("SELECT name FROM sqlite_master")] == ["t"]
 
 
 def test_usage_errors_exit_2(env: dict[str, str]) -> None:

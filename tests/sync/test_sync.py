@@ -255,14 +255,47 @@ def test_new_metadata_field_becomes_a_column(
     assert rows == len(sim_records(fresh, "Companies"))
 
 
-def test_daemon_mode_runs_until_stopped(fresh: Simulator, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'daemon.db'}"
+def _rows_read_by_another_process(url: str, table: str) -> int:
+    """Open the database in a separate process (as a BI tool would) and count ``table``."""
+    if url.startswith("duckdb:///"):
+        code = (
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            f"print(con.execute('SELECT count(*) FROM {table}').fetchone()[0])"
+        )
+        target = url.split(":///", 1)[1]
+    else:
+        code = (
+            "import sqlite3, sys; "
+            f"print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM {table}')"
+            ".fetchone()[0])"
+        )
+        target = url.split(":///", 1)[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code, target], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "duckdb", "sqlite-memory", "duckdb-memory"])
+def test_daemon_mode_runs_until_stopped(fresh: Simulator, tmp_path: Path, kind: str) -> None:
+    url = {
+        "sqlite": f"sqlite:///{tmp_path / 'daemon.db'}",
+        "duckdb": f"duckdb:///{tmp_path / 'daemon.duckdb'}",
+        "sqlite-memory": "sqlite:///:memory:",
+        "duckdb-memory": "duckdb:///:memory:",
+    }[kind]
     runs: list[Any] = []
+    read_between_runs: list[int] = []
     with client_for(fresh) as client:
         syncer = client.create_syncer()
 
         def on_run(result: Any) -> None:
             runs.append(result)
+            if len(runs) == 1 and "memory" not in kind:
+                # between runs the daemon has the file closed: other processes can read it
+                # (DuckDB admits one process per file at a time)
+                read_between_runs.append(_rows_read_by_another_process(url, "companies"))
             if len(runs) == 2:
                 syncer.stop()
 
@@ -273,7 +306,10 @@ def test_daemon_mode_runs_until_stopped(fresh: Simulator, tmp_path: Path) -> Non
             on_run=on_run,
             handle_signals=False,
         )
+    # an in-memory database stays open across runs, so the second run is incremental there too
     assert [r.entities[0].mode for r in runs] == ["full", "incremental"]
+    if "memory" not in kind:
+        assert read_between_runs == [len(sim_records(fresh, "Companies"))]
 
 
 def test_kill_9_mid_sync_then_rerun_reads_at_most_one_page_again(

@@ -21,11 +21,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pytest
 
 from py_autotask.simulator import Simulator
-from py_autotask.sync import LOCK_SUFFIX, LOCK_TABLE, RUNS_TABLE, SyncLockedError, open_database
+from py_autotask.sync import (
+    LOCK_SUFFIX,
+    LOCK_TABLE,
+    RUNS_TABLE,
+    SyncLockedError,
+    open_database,
+    sync_lock_status,
+)
 from py_autotask.sync._lock import FileLock, acquire_sync_lock
 from tests.sync.helpers import client_for
 
@@ -206,6 +214,27 @@ def test_a_second_syncer_is_refused_while_a_daemon_holds_the_database(
     assert record["host"] == socket.gethostname() and record["mode"] == "daemon, every 60 min"
     assert not any(s in json.dumps(record) for s in _secrets(fresh))
 
+    # `sync --status` names the holder without disturbing it
+    held, holder = sync_lock_status(url)
+    assert held and holder is not None and holder.pid == daemon.pid
+    status = subprocess.run(
+        [CLI, "sync", "--status", "--db", url, "-o", "json"],
+        env=_env(fresh),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert f"sync lock: held by pid {daemon.pid} on host {socket.gethostname()}" in status.stderr
+    assert "daemon, every 60 min" in status.stderr and PG_PASSWORD not in status.stderr
+    assert [r["entity"] for r in json.loads(status.stdout)] == ["Companies"]
+    if backend == "duckdb":
+        # the sleeping daemon has the file closed: another process can read the mirror
+        path = url.split(":///", 1)[1]
+        with duckdb.connect(path, read_only=True) as con:
+            row = con.execute("SELECT count(*) FROM companies").fetchone()
+        assert row is not None and row[0] == first["entities"][0]["rows"]
+
     sent_before = len(fresh.journal())
     with pytest.raises(SyncLockedError) as info:
         _sync(fresh, url, ["Companies", "Tickets"])
@@ -239,6 +268,7 @@ def test_a_second_syncer_is_refused_while_a_daemon_holds_the_database(
 
     # a clean stop releases it: the next run proceeds at once, incrementally
     assert daemon.terminate() == 0
+    assert sync_lock_status(url) == (False, None)
     result = _sync(fresh, url, ["Companies"])
     assert result.ok and result.entities[0].mode == "incremental"
 
@@ -259,6 +289,10 @@ def test_kill_9_of_the_holder_frees_the_lock_at_once(
     with pytest.raises(SyncLockedError):
         _sync(fresh, url, ["Companies"])
     daemon.kill()
+    if backend != "postgresql":
+        # the killed holder's details are still in the file, yet the status says free
+        assert str(daemon.pid) in _lock_record(url)
+        assert sync_lock_status(url) == (False, None)
     # nothing to clean up: the OS (files) or the server (PostgreSQL session) dropped the lock.
     # The server sees the closed socket a moment after the kill, hence the short wait there.
     start = time.monotonic()
@@ -448,3 +482,33 @@ def test_cli_rejects_a_negative_lock_timeout(fresh: Simulator, tmp_path: Path) -
         timeout=60,
     )
     assert out.returncode == 2 and "--lock-timeout" in out.stderr
+
+
+def test_status_probes_never_make_a_starting_syncer_give_up(tmp_path: Path) -> None:
+    # A killed holder's details stay in the lock file, so `sync --status` probes the OS lock for
+    # a few microseconds; a syncer starting at that instant (lock_timeout=0) must still get it.
+    db = tmp_path / "mirror.db"
+    lock_file = Path(str(db) + LOCK_SUFFIX)
+    stale = json.dumps({"pid": 999999, "host": "gone", "tool": "py-autotask sync"})
+    stop = threading.Event()
+    probes = 0
+
+    def probe() -> None:
+        nonlocal probes
+        while not stop.is_set():
+            assert sync_lock_status(str(db))[0] in (False, True)
+            probes += 1
+
+    thread = threading.Thread(target=probe)
+    lock_file.write_text(stale)
+    thread.start()
+    try:
+        for _ in range(300):
+            lock_file.write_text(stale)  # as a kill -9 leaves it (release truncates)
+            lock = acquire_sync_lock(str(db), timeout=0)
+            assert lock.held
+            lock.release()
+    finally:
+        stop.set()
+        thread.join()
+    assert probes > 300
