@@ -91,21 +91,118 @@ def write_csv(
     return rows
 
 
-def _json_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
-    opts = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_JSON_OPTS: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+#: JSON escapes of the control characters (what orjson writes)
+_CONTROL_ESCAPES: Final = {
+    chr(c): {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}.get(c, f"\\u{c:04x}")
+    for c in range(32)
+}
+
+
+def _json_text(array: pa.Array) -> pa.Array:
+    """Strings -> JSON string literals (quoted, escaped), computed in Arrow (no Python per value)."""
+    text = pc.replace_substring(array, "\\", "\\\\")
+    text = pc.replace_substring(text, '"', '\\"')
+    if pc.any(pc.match_substring_regex(text, "[\\x00-\\x1f]")).as_py():
+        for char, escape in _CONTROL_ESCAPES.items():
+            if pc.any(pc.match_substring(text, char)).as_py():
+                text = pc.replace_substring(text, char, escape)
+    return pc.binary_join_element_wise('"', text, '"', "")
+
+
+def _json_values(array: pa.Array) -> pa.Array:
+    """One column -> the JSON text of each value (``null`` for nulls), as a string array."""
+    typ = array.type
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        out = _json_text(array)
+    elif pa.types.is_integer(typ):
+        out = pc.cast(array, pa.string())
+    elif pa.types.is_boolean(typ):
+        out = pc.if_else(array, "true", "false")
+    elif pa.types.is_floating(typ):
+        text = pc.cast(array, pa.string())
+        # 1.0 stays a float in JSON ("1.0", like orjson); NaN and infinities are null
+        integral = pc.match_substring_regex(text, r"^-?\d+$")
+        text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
+        out = pc.if_else(pc.is_finite(array), text, pa.scalar(None, pa.string()))
+    elif pa.types.is_timestamp(typ) and typ.tz is not None and typ.unit == "us":
+        # "2024-01-31T10:00:00.871000Z"; whole seconds without a fraction (as orjson writes them)
+        text = pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
+        text = pc.replace_substring_regex(text, r"\.000000$", "")
+        out = pc.binary_join_element_wise('"', text, 'Z"', "")
+    elif pa.types.is_date32(typ):
+        out = pc.binary_join_element_wise('"', pc.strftime(array, format="%Y-%m-%d"), '"', "")
+    else:  # anything else: orjson per value (not used by the exporter's column types)
+        out = pa.array(
+            [orjson.dumps(v, option=_JSON_OPTS).decode() for v in array.to_pylist()], pa.string()
+        )
+    return pc.fill_null(out, "null")
+
+
+def _json_lines(batch: pa.RecordBatch, before: str, after: str) -> pa.Array:
+    """``before + {"field": value, ...} + after`` per row, assembled column-wise in Arrow."""
+    parts: list[pa.Array | str] = []
+    for i, (name, column) in enumerate(zip(batch.schema.names, batch.columns, strict=True)):
+        key = orjson.dumps(name).decode() + ":"
+        parts.append((before + "{" if i == 0 else ",") + key)
+        parts.append(_json_values(column))
+    if not parts:
+        parts.append(before + "{")
+    parts.append("}" + after)
+    joined = pc.binary_join_element_wise(*parts, "")
+    if not isinstance(joined, pa.Array):  # a batch without columns: one object per row
+        joined = pa.array([joined.as_py()] * batch.num_rows, pa.string())
+    return joined
+
+
+#: rows encoded together by the JSON writers (fewer, larger Arrow kernel calls; ~10 MB of text)
+JSON_CHUNK_ROWS: Final = 4000
+
+
+def _chunks(
+    batches: Iterable[pa.RecordBatch], rows: int = JSON_CHUNK_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """Regroup staged batches (a page each) into batches of about ``rows`` rows."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
     for batch in batches:
-        for row in batch.to_pylist():
-            yield orjson.dumps(row, option=opts)
+        if not batch.num_rows:
+            continue
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield _combine(pending)
+            pending, count = [], 0
+    if pending:
+        yield _combine(pending)
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return table.to_batches(max_chunksize=table.num_rows)[0]
+
+
+def _string_bytes(array: pa.Array, skip: int = 0) -> memoryview:
+    """The concatenated UTF-8 bytes of a string array without nulls (zero-copy)."""
+    offsets = array.buffers()[1]
+    data = array.buffers()[2]
+    first = int.from_bytes(
+        memoryview(offsets)[array.offset * 4 : array.offset * 4 + 4], "little", signed=True
+    )
+    end_at = (array.offset + len(array)) * 4
+    last = int.from_bytes(memoryview(offsets)[end_at : end_at + 4], "little", signed=True)
+    return memoryview(data)[first + skip : last]
 
 
 def write_jsonl(path: Path, columns: Sequence[Column], batches: Iterable[pa.RecordBatch]) -> int:
     """One JSON object per line (UTF-8, datetimes ISO 8601 with ``Z``, nulls as ``null``)."""
     rows = 0
     with open(path, "wb") as f:
-        for line in _json_rows(batches):
-            f.write(line)
-            f.write(b"\n")
-            rows += 1
+        for batch in _chunks(batches):
+            f.write(_string_bytes(_json_lines(batch, "", "\n")))
+            rows += batch.num_rows
     return rows
 
 
@@ -114,10 +211,10 @@ def write_json(path: Path, columns: Sequence[Column], batches: Iterable[pa.Recor
     rows = 0
     with open(path, "wb") as f:
         f.write(b"[")
-        for line in _json_rows(batches):
-            f.write(b"\n" if rows == 0 else b",\n")
-            f.write(line)
-            rows += 1
+        for batch in _chunks(batches):
+            # every row is ",\n{...}"; the file's first row drops its comma
+            f.write(_string_bytes(_json_lines(batch, ",\n", ""), skip=1 if rows == 0 else 0))
+            rows += batch.num_rows
         f.write(b"\n]\n")
     return rows
 
