@@ -113,7 +113,9 @@ async def _run_in_thread(
         while not done.done():
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(done)
+        thread.join()  # it signalled `done` as its last step: this returns at once
         raise
+    thread.join()
     if "error" in result:
         raise result["error"]
     return cast("T", result["value"])

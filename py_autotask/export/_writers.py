@@ -56,11 +56,29 @@ def neutralize_formulas(array: pa.Array) -> pa.Array:
     return pc.if_else(mask, prefixed, array)
 
 
+def iso_utc(
+    array: pa.Array, before: str = "", after: str = "Z", *, drop_zero_fraction: bool = False
+) -> pa.Array:
+    """A UTC ``timestamp[us]`` array as ISO 8601 text, ``before + 2024-01-31T10:00:00.871000 +
+    after`` (nulls stay null). Built from date32 and time64 casts, about 3x cheaper than
+    ``pc.strftime``; same text as ``strftime("%Y-%m-%dT%H:%M:%S")`` (``.000000`` dropped with
+    ``drop_zero_fraction``)."""
+    naive = array.cast(pa.timestamp(array.type.unit))
+    day = pc.cast(pc.cast(naive, pa.date32()), pa.string())
+    clock = pc.cast(pc.cast(naive, pa.time64("us")), pa.string())
+    if drop_zero_fraction:
+        clock = pc.replace_substring_regex(clock, r"\.000000$", "")
+    return pc.binary_join_element_wise(before, day, "T", clock, after, "")
+
+
 def _csv_batch(batch: pa.RecordBatch, neutralize: bool) -> pa.RecordBatch:
     arrays = []
     fields = []
     for f, col in zip(batch.schema, batch.columns, strict=True):
-        if pa.types.is_timestamp(f.type):
+        if pa.types.is_timestamp(f.type) and f.type.unit == "us":
+            col = iso_utc(col)
+            f = pa.field(f.name, pa.string())
+        elif pa.types.is_timestamp(f.type):
             col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ")
             f = pa.field(f.name, pa.string())
         elif neutralize and pa.types.is_string(f.type):
@@ -127,9 +145,7 @@ def _json_values(array: pa.Array) -> pa.Array:
         out = pc.if_else(pc.is_finite(array), text, pa.scalar(None, pa.string()))
     elif pa.types.is_timestamp(typ) and typ.tz is not None and typ.unit == "us":
         # "2024-01-31T10:00:00.871000Z"; whole seconds without a fraction (as orjson writes them)
-        text = pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
-        text = pc.replace_substring_regex(text, r"\.000000$", "")
-        out = pc.binary_join_element_wise('"', text, 'Z"', "")
+        out = iso_utc(array, '"', 'Z"', drop_zero_fraction=True)
     elif pa.types.is_date32(typ):
         out = pc.binary_join_element_wise('"', pc.strftime(array, format="%Y-%m-%d"), '"', "")
     else:  # anything else: orjson per value (not used by the exporter's column types)

@@ -13,11 +13,12 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from py_autotask.export._writers import write_json, write_jsonl
+from py_autotask.export._writers import iso_utc, write_json, write_jsonl
 
 SCHEMA = pa.schema(
     [
@@ -160,3 +161,22 @@ def test_no_rows_and_many_small_pages(tmp_path: Path, writer: Any) -> None:
         else [json.loads(line)["id"] for line in data.splitlines()]
     )
     assert ids == list(range(9001))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999)),
+        ),
+        max_size=200,
+    )
+)
+def test_iso_text_of_timestamps_equals_strftime(values: list[dt.datetime | None]) -> None:
+    # CSV cells and JSON values are built from date32/time64 casts instead of strftime (3x
+    # cheaper); the text must be the same, before 1970 and at the ends of the range included
+    array = pa.array(
+        [v.replace(tzinfo=UTC) if v else None for v in values], pa.timestamp("us", tz="UTC")
+    )
+    assert iso_utc(array).equals(pc.strftime(array, format="%Y-%m-%dT%H:%M:%SZ"))
