@@ -171,7 +171,9 @@ def _errors() -> Iterator[None]:
         hint = getattr(exc, "hint", None)
         _fail(text, exit_code_for(exc), hint if hint and hint not in text else None)
     except FileExistsError as exc:
-        _fail(str(exc), EXIT_USAGE, "pass --overwrite to replace it, or --resume to continue")
+        # the message names the Python options; say the CLI's
+        text = str(exc).replace("resume=True", "--resume").replace("overwrite=True", "--overwrite")
+        _fail(text, EXIT_USAGE)
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_ERROR)
     except Exception as exc:
@@ -996,6 +998,17 @@ def export(
         bool, typer.Option("--overwrite", help="Replace an existing output.")
     ] = False,
     compress: Annotated[bool, typer.Option("--compress", help="Zip folder outputs.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=3,
+            help="Id-range partitions read in parallel (Autotask allows 3 requests in flight per "
+            "endpoint). With 1, a killed export re-reads at most one page on --resume; with N, "
+            "at most N+1.",
+        ),
+    ] = 3,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     profile: ProfileOpt = None,
     username: UsernameOpt = None,
@@ -1032,7 +1045,7 @@ def export(
                     client, specs, output, fmt, items, date_range, date_field, field_list
                 )
                 return
-            exporter = client.create_exporter()
+            exporter = client.create_exporter(workers=workers)
             for spec in specs:
                 spec_items = list(items)
                 if date_range:

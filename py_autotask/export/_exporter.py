@@ -26,7 +26,7 @@ from ..query import FilterArg, build_query_body
 from . import _sql, _writers
 from ._columns import Column, arrow_schema, page_to_batch, stable_hash, table_name
 from ._fetch import IN_BATCH, EntityReader, Partition, RootSink, read_entity
-from ._stage import Stage, write_json_atomic
+from ._stage import Stage, staged_rows, write_json_atomic
 
 if TYPE_CHECKING:
     from .._client import AutotaskClient
@@ -494,7 +494,7 @@ class Exporter:
             if recount != rows:
                 raise ExportIncompleteError(
                     f"{job.name}: read {rows} rows but Autotask counts {count} (now {recount} up to id {max_id}); "
-                    "nothing was published; run again with resume=True or without it to start over"
+                    "nothing was published; run again with resume=True, or with overwrite=True to start over"
                 )
             logger.info(
                 "%s changed during the export: %d rows at start, %d read", job.name, count, rows
@@ -646,6 +646,13 @@ class Exporter:
             if work_dir is not None
             else target.with_name(target.name + ".export-state")
         )
+        left = staged_rows(work) if not (resume or overwrite) else 0
+        if left:
+            # starting over would silently throw away the requests already spent on those rows
+            raise FileExistsError(
+                f"{work} holds an interrupted export into {target} ({left:,} rows staged); pass "
+                "resume=True to continue it or overwrite=True to start over"
+            )
         staged = self.fetch(work, resume=resume)
         release_memory()
         progress = _Progress(self.progress)

@@ -60,6 +60,22 @@ def write_json_atomic(path: Path, data: Any, *, fsync: bool = True, pretty: bool
     os.replace(tmp, path)
 
 
+def staged_rows(work_dir: str | os.PathLike[str]) -> int:
+    """Rows an interrupted run left durable in ``work_dir`` (0 when there is no checkpoint)."""
+    path = Path(work_dir) / "state.json"
+    try:
+        state = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return 0
+    if not isinstance(state, dict):
+        return 0
+    total = 0
+    for ent in (state.get("entities") or {}).values():
+        for part in ent.get("parts") or []:
+            total += int(part.get("rows") or 0)
+    return total
+
+
 class Stage:
     """The work directory of one export run: checkpoint + staged batches (thread-safe)."""
 

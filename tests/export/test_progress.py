@@ -78,3 +78,35 @@ def test_a_resumed_export_starts_from_the_rows_already_staged(
     assert result.resumed and result.entities["Tickets"].rows == tickets
     fetch = rec.series("Tickets", "fetch")
     assert fetch[0] == (seen[0], tickets) and fetch[-1] == (tickets, tickets)
+
+
+def test_an_interrupted_export_is_not_thrown_away_without_overwrite(
+    client: AutotaskClient, sim: Simulator, tmp_path: Path
+) -> None:
+    tickets = len(raw_rows(sim, "Tickets"))
+
+    def stop_after_two_pages(entity: str, phase: str, done: int, total: int | None) -> None:
+        if phase == "fetch" and done >= 1000:
+            raise KeyboardInterrupt
+
+    first = client.create_exporter(workers=1, progress=stop_after_two_pages)
+    first.add_entities("tickets")
+    with pytest.raises(KeyboardInterrupt):
+        first.export(tmp_path / "out", format="jsonl")
+    sim.clear_journal()
+    plain = client.create_exporter(workers=1).add_entities("tickets")
+    with pytest.raises(FileExistsError) as info:
+        plain.export(tmp_path / "out", format="jsonl")
+    assert "holds an interrupted export" in str(info.value) and "1,000 rows staged" in str(
+        info.value
+    )
+    assert "resume=True" in str(info.value) and "overwrite=True" in str(info.value)
+    assert sim.journal() == []  # refused before any request
+    assert (tmp_path / "out.export-state" / "state.json").exists()  # nothing was deleted
+    # overwrite=True starts over: every page is read again
+    result = plain.export(tmp_path / "out", format="jsonl", overwrite=True)
+    assert not result.resumed and result.entities["Tickets"].rows == tickets
+    served = sum(e.record_count or 0 for e in sim.journal(entity="Tickets", operation="query"))
+    assert served == tickets
+    lines = (tmp_path / "out" / "tickets.jsonl").read_bytes().splitlines()
+    assert len(lines) == tickets

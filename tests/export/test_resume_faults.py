@@ -143,6 +143,73 @@ def test_kill_9_at_half_then_resume_gives_the_same_output(
     assert _tables(tmp_path / "out") == _tables(tmp_path / "baseline")
 
 
+def test_cli_export_killed_at_half_then_resume_re_reads_at_most_one_page(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    # `py-autotask export ... --workers 1`, kill -9 at about half, then the same with --resume
+    cli = str(Path(sys.executable).parent / "py-autotask")
+    creds = sim.credentials
+    env = dict(
+        os.environ,
+        AUTOTASK_USERNAME=creds["username"],
+        AUTOTASK_SECRET=creds["secret"],
+        AUTOTASK_INTEGRATION_CODE=creds["integration_code"],
+        AUTOTASK_API_URL=sim.url,
+    )
+    args = [
+        "export",
+        "Tickets",
+        "--format",
+        "parquet",
+        "--include-relationships",
+        "tickets.company,tickets.contacts",
+        "--workers",
+        "1",
+        "-q",
+    ]
+    done = subprocess.run(
+        [cli, *args, "--output", str(tmp_path / "baseline")], env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    total = len(raw_rows(sim, "Tickets"))
+    pages_total = math.ceil(total / 500)
+    sim.clear_journal()
+    sim.add_fault(
+        match={"entity": "Tickets", "operation": "query"},
+        effect={"type": "latency", "seconds": 0.4},
+    )
+    out = tmp_path / "out"
+    child = subprocess.Popen([cli, *args, "--output", str(out)], env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while (
+        _tickets_served(sim)[0] < pages_total // 2
+        and child.poll() is None
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    assert child.poll() is None, "the export finished before it could be interrupted"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    time.sleep(0.5)  # let the request in flight finish on the server side
+    _first_pages, first_records = _tickets_served(sim)
+    assert 0 < first_records < total and not out.exists()
+    # without --resume the staged work is not silently thrown away or reused
+    again = subprocess.run([cli, *args, "--output", str(out)], env=env, capture_output=True)
+    assert again.returncode == 2, again.stderr
+    message = b" ".join(again.stderr.split())  # rich wraps long lines
+    assert b"holds an interrupted export" in message
+    assert b"pass --resume to continue it or --overwrite to start over" in message
+    sim.faults.clear()
+    seq = _last_seq(sim)
+    resumed = subprocess.run(
+        [cli, *args, "--output", str(out), "--resume"], env=env, capture_output=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    _pages, records = _tickets_served(sim, seq)
+    assert first_records + records - total <= 500  # at most the one page in flight, again
+    assert _tables(out) == _tables(tmp_path / "baseline")
+
+
 def test_five_percent_503s_and_resets_give_the_identical_result(
     client: AutotaskClient, sim: Simulator, tmp_path: Path
 ) -> None:
