@@ -421,14 +421,19 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         *,
         page_size: int = 500,
         latency: float | None = None,
+        concurrency: int = 1,
     ) -> Estimate:
         """What reading every record matching ``filter`` will cost, before reading it: one count
         request (made now) plus one request per page, and the time at the current threshold usage,
         latency and pacing. ``entity`` is e.g. ``client.tickets`` or ``"Tickets"``; ``latency`` is
-        the seconds per request to assume (default: the measured average, else 0.5)."""
+        the seconds per request to assume (default: the measured average, else 0.5);
+        ``concurrency`` the pages in flight at once (1 for ``query_all``, an export's ``workers``,
+        at most 3)."""
         target = resolve_entity(self, entity)
         records = target._count(filter)
-        return self._resilience.engine.estimate(target._spec.name, records, page_size, latency)
+        return self._resilience.engine.estimate(
+            target._spec.name, records, page_size, latency, concurrency
+        )
 
     def health(self) -> Health:
         """Reachability, API URL, threshold usage (one ThresholdInformation request), in-flight
@@ -658,11 +663,14 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         *,
         page_size: int = 500,
         latency: float | None = None,
+        concurrency: int = 1,
     ) -> Estimate:
         """Async twin of :meth:`AutotaskClient.estimate`."""
         target = resolve_entity(self, entity)
         records = await target._count(filter)
-        return self._resilience.engine.estimate(target._spec.name, records, page_size, latency)
+        return self._resilience.engine.estimate(
+            target._spec.name, records, page_size, latency, concurrency
+        )
 
     async def health(self) -> Health:
         """Async twin of :meth:`AutotaskClient.health`."""

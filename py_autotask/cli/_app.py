@@ -11,13 +11,10 @@ permission / missing credentials, 4 rate limit or request budget exhausted, 5 pa
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as _dt
 import difflib
-import math
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
@@ -549,10 +546,6 @@ def _meta_request(spec: EntitySpec, what: str) -> _core.ApiRequest:
     )
 
 
-#: Autotask's default hourly request threshold per database (documented; the tenant may differ).
-HOURLY_THRESHOLD = 10_000
-
-
 @app.command()
 def estimate(
     entity: Annotated[str, typer.Argument(help="Collection, e.g. Tickets.")],
@@ -564,41 +557,36 @@ def estimate(
     integration_code: CodeOpt = None,
     api_url: UrlOpt = None,
 ) -> None:
-    """What reading every matching record costs: records, pages, requests and time (one count
-    request is made)."""
+    """What reading every matching record costs before running it: records, pages, requests,
+    time one page at a time (query/sync) and with 3 partitions (export), and the tenant's hourly
+    usage before and after (two requests are made: ThresholdInformation and the count)."""
     with _errors():
         spec = _spec(entity)
         _require(spec, "count")
         items = compile_filter(filter)
         client = _client(profile, username, secret, integration_code, api_url)
-        row: dict[str, Any]
         with client:
             _check_against_metadata(client, [spec], filter)
-            est = getattr(client, "estimate", None)
-            result: Any = None
-            if callable(est):
-                with contextlib.suppress(TypeError):
-                    result = est(spec.name, filter=items)
-            if result is not None and dataclasses.is_dataclass(result):
-                row = dataclasses.asdict(result)  # type: ignore[arg-type]
-            else:
-                started = time.perf_counter()
-                data = client._core.read_json(
-                    client._send(_core.count_request(spec, {"filter": items}))
-                )
-                latency = time.perf_counter() - started
-                records = int((data or {}).get("queryCount") or 0)
-                pages = max(1, math.ceil(records / MAX_PAGE_SIZE))
-                paced = pages * 3600.0 / HOURLY_THRESHOLD
-                row = {
-                    "entity": spec.name,
-                    "records": records,
-                    "pages": pages,
-                    "requests": pages + 1,
-                    "seconds": round(max(pages * latency, 0.0), 2),
-                    "seconds_at_threshold_pace": round(paced, 1),
-                    "latency_per_request": round(latency, 4),
-                }
+            # the tenant's usage now (one ThresholdInformation request): the estimate's usage
+            # figures and the latency steps at 50%/75% depend on it
+            client.health()
+            seq = client.estimate(spec.name, filter=items)
+            par = client._resilience.engine.estimate(
+                spec.name, seq.records, MAX_PAGE_SIZE, seq.latency_per_request, 3
+            )
+        row: dict[str, Any] = {
+            "entity": seq.entity,
+            "records": seq.records,
+            "pages": seq.pages,
+            "requests": seq.requests,  # the count and one per page
+            "query_seconds": seq.seconds,  # one page at a time (query, query_all, sync)
+            "export_seconds": par.seconds,  # 3 id-range partitions in flight (export)
+            "usage_before": seq.usage_before,
+            "usage_after": seq.usage_after,
+            "budget_share_used": seq.budget_share_used,
+            "exceeds_budget": seq.exceeds_budget,
+            "latency_per_request": seq.latency_per_request,
+        }
         row = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
         write_records([row], output, title=f"estimate: {spec.name}")
 

@@ -509,12 +509,22 @@ class Engine:
         }
 
     def estimate(
-        self, entity: str, records: int, page_size: int, latency: float | None = None
+        self,
+        entity: str,
+        records: int,
+        page_size: int,
+        latency: float | None = None,
+        concurrency: int = 1,
     ) -> Estimate:
-        """Cost of reading ``records`` records page by page (sequentially, as ``query_all`` does)
-        after the count request."""
+        """Cost of reading ``records`` records page by page after the count request: one page at
+        a time as ``query_all`` does, or ``concurrency`` pages in flight (an export's id-range
+        partitions; Autotask admits 3 per endpoint), still within the pacing rate."""
         if not isinstance(page_size, int) or not 1 <= page_size <= 500:
             raise AutotaskConfigError("page_size must be an int between 1 and 500")
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= 3:
+            raise AutotaskConfigError(
+                "concurrency must be 1, 2 or 3 (Autotask allows 3 requests in flight per endpoint)"
+            )
         pages = max(1, math.ceil(records / page_size))
         snap = self.snapshot
         if latency is None:
@@ -526,12 +536,12 @@ class Engine:
         seconds = 0.0
         exceeds = False
         for i in range(pages):
-            step = latency
+            step = latency / concurrency
             if threshold is not None and base is not None:
                 u = (base + i) / threshold
                 for level, extra in USAGE_LATENCY:
                     if u >= level:
-                        step = latency + extra / self.pacing.time_scale
+                        step = (latency + extra / self.pacing.time_scale) / concurrency
                 if u >= self.pacing.stop_fraction:
                     exceeds = True
                 _r, capacity, _m = usage_rate(snap, self.sent_since + i, self.pacing)

@@ -152,7 +152,33 @@ def test_estimate(env: dict[str, str]) -> None:
     result = run(["estimate", "Tickets", "-o", "json"], env)
     assert result.exit_code == 0, result.stderr
     (row,) = json.loads(result.stdout)
-    assert row["records"] == TICKETS and row["pages"] == 2 and row["requests"] >= 2
+    assert row["records"] == TICKETS and row["pages"] == 2 and row["requests"] == 3
+
+
+def test_estimate_reads_the_tenant_usage_and_times_query_and_export(tmp_path: Path) -> None:
+    with Simulator(profile="tiny", seed=3, counts={"Tickets": 2600}) as sim:
+        sim.preload_threshold(2500)  # a quarter of the 10,000 requests per hour already used
+        sim.add_fault(match={"entity": "Tickets"}, effect={"type": "latency", "seconds": 0.3})
+        c = sim.credentials
+        env = {
+            "AUTOTASK_USERNAME": c["username"],
+            "AUTOTASK_SECRET": c["secret"],
+            "AUTOTASK_INTEGRATION_CODE": c["integration_code"],
+            "AUTOTASK_API_URL": sim.url,
+            "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
+        }
+        result = run(["estimate", "Tickets", "--filter", "id > 100", "-o", "json"], env)
+        assert result.exit_code == 0, result.stderr
+        (row,) = json.loads(result.stdout)
+        assert row["records"] == 2500 and row["pages"] == 5 and row["requests"] == 6
+        assert 0.3 <= row["latency_per_request"] < 1.0  # measured on the count request
+        assert row["query_seconds"] == pytest.approx(5 * row["latency_per_request"], rel=0.01)
+        assert row["export_seconds"] == pytest.approx(row["query_seconds"] / 3, rel=0.01)
+        # the usage comes from one ThresholdInformation reading (2,500 preloaded + this one)
+        assert 0.25 <= row["usage_before"] <= 0.2504
+        assert row["usage_after"] == pytest.approx(row["usage_before"] + 6 / 10_000, abs=1e-4)
+        ops = [e.operation for e in sim.journal()]
+        assert ops.count("threshold") == 1 and ops.count("count") == 1 and "query" not in ops
 
 
 def test_sync_command_and_exit_code_5_when_the_guard_holds(

@@ -29,6 +29,12 @@ def test_estimate_counts_requests_before_running(fresh: Any) -> None:
         assert not by_name.exceeds_budget
         with pytest.raises(AutotaskConfigError, match="unknown entity"):
             client.estimate("NoSuchThings")
+        # an export's 3 partitions in flight: a third of the time, the same requests
+        three = client.estimate("Tickets", FILTER, page_size=7, latency=0.3, concurrency=3)
+        one = client.estimate("Tickets", FILTER, page_size=7, latency=0.3)
+        assert three.requests == one.requests and three.seconds == pytest.approx(one.seconds / 3)
+        with pytest.raises(AutotaskConfigError, match="concurrency must be 1, 2 or 3"):
+            client.estimate("Tickets", FILTER, concurrency=4)
 
 
 def test_estimate_accounts_for_usage_latency_and_the_stop_level(tenant: Any) -> None:
