@@ -1025,6 +1025,8 @@ def export(
             output = base + (f"-{fmt}" if fmt in _FOLDER_FORMATS else _FILE_SUFFIX.get(fmt, ""))
         items = compile_filter(filter) if filter else []
         field_list = _field_list(fields)
+        if field_list and len(specs) != 1:
+            _fail("--fields works with one entity at a time", EXIT_USAGE)
         client = _client(profile, username, secret, integration_code, api_url)
         with client:
             _check_against_metadata(client, specs, filter, field_list)
