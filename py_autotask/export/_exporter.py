@@ -635,7 +635,9 @@ class Exporter:
         """Export to ``path`` in ``format`` (see the module docstring for layouts)."""
         fmt = _format(path, format)
         if fmt == "postgresql":
-            return self.to_sql(os.fspath(path), resume=resume, work_dir=work_dir)
+            return self.to_sql(
+                os.fspath(path), resume=resume, overwrite=overwrite, work_dir=work_dir
+            )
         target = Path(path)
         if compress and target.suffix.lower() != ".zip":
             target = target.with_name(target.name + ".zip")
@@ -765,10 +767,13 @@ class Exporter:
         preserve_relationships: bool = True,
         batch_size: int = 1000,
         resume: bool = False,
+        overwrite: bool = False,
         work_dir: str | os.PathLike[str] | None = None,
         keep_work_dir: bool = False,
     ) -> ExportResult:
-        """Export into a database (one transaction): see :mod:`py_autotask.export._sql`."""
+        """Export into a database (one transaction): see :mod:`py_autotask.export._sql`. Like
+        :meth:`export`, a run while an interrupted run's rows are staged is refused unless
+        ``resume`` (continue) or ``overwrite`` (start over) says what to do with them."""
         if not isinstance(batch_size, int) or batch_size < 1:
             raise AutotaskConfigError("batch_size must be a positive integer")
         dialect = _sql.dialect_of(connection)
@@ -777,6 +782,13 @@ class Exporter:
 
             where = stable_hash([_describe(connection), self.fingerprint()])
             work_dir = Path(tempfile.gettempdir()) / f"py-autotask-export-{where}"
+        left = staged_rows(work_dir) if not (resume or overwrite) else 0
+        if left:
+            raise FileExistsError(
+                f"{work_dir} holds an interrupted export into {_describe(connection)} "
+                f"({left:,} rows staged); pass resume=True to continue it or overwrite=True to "
+                "start over"
+            )
         staged = self.fetch(work_dir, resume=resume)
         infos = {name: staged.info(name) for name in staged.entities}
         warnings: list[str] = []

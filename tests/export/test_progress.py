@@ -110,3 +110,30 @@ def test_an_interrupted_export_is_not_thrown_away_without_overwrite(
     assert served == tickets
     lines = (tmp_path / "out" / "tickets.jsonl").read_bytes().splitlines()
     assert len(lines) == tickets
+
+
+def test_an_interrupted_to_sql_is_not_thrown_away_either(
+    client: AutotaskClient, sim: Simulator, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    tickets = len(raw_rows(sim, "Tickets"))
+    db = f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+    def stop_after_two_pages(entity: str, phase: str, done: int, total: int | None) -> None:
+        if phase == "fetch" and done >= 1000:
+            raise KeyboardInterrupt
+
+    first = client.create_exporter(workers=1, progress=stop_after_two_pages)
+    with pytest.raises(KeyboardInterrupt):
+        first.add_entities("tickets").to_sql(db)
+    again = client.create_exporter(workers=1).add_entities("tickets")
+    with pytest.raises(FileExistsError, match="1,000 rows staged"):
+        again.to_sql(db)
+    sim.clear_journal()
+    result = again.to_sql(db, resume=True)
+    assert result.resumed and result.entities["Tickets"].rows == tickets
+    served = sum(e.record_count or 0 for e in sim.journal(entity="Tickets", operation="query"))
+    assert served == tickets - 1000  # the staged pages were not read again
+    with sqlite3.connect(tmp_path / "warehouse.db") as conn:
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (tickets,)
