@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -191,6 +192,8 @@ class SimulatorApp:
     def __init__(self, state: SimulatorState) -> None:
         self.state = state
         self.control = _control_app(state)
+        # per request (id of its journal entry): releases the thread slot and stamps finished_at, once
+        self._finishers: dict[int, Callable[[], None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].lower().startswith("/atservicesrest"):
@@ -220,6 +223,19 @@ class SimulatorApp:
             virtual_started_at=state.clock.time(),
         )
         slot: tuple[str, str] | None = None
+
+        def finish() -> None:
+            # Called when the response is ready, before its body goes out: a client that reads
+            # the journal (or sends its next request) as soon as it has the response must find
+            # this request finished and its thread slot free.
+            nonlocal slot
+            if slot is not None:
+                state.threads.leave(slot)
+                slot = None
+            if not entry.finished_at:
+                entry.finished_at = time.time()
+
+        self._finishers[id(entry)] = finish
         try:
             rest = path.strip("/").split("/")[1:]  # drop "ATServicesRest"
             if len(rest) == 1 and rest[0].lower() == "versioninformation":
@@ -324,9 +340,8 @@ class SimulatorApp:
                 ),
             )
         finally:
-            if slot is not None:
-                state.threads.leave(slot)
-            entry.finished_at = time.time()
+            self._finishers.pop(id(entry), None)
+            finish()
 
     def _base_url(self, scope: Scope, headers: dict[str, str]) -> str:
         if self.state.config.public_base_url:
@@ -515,6 +530,9 @@ class SimulatorApp:
             (b"content-length", str(len(reply.body)).encode()),
         ]
         headers.extend(extra or [])
+        finish = self._finishers.pop(id(entry), None)
+        if finish is not None:
+            finish()
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
 

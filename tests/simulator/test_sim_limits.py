@@ -194,3 +194,21 @@ def test_control_plane_reset_also_waits_for_requests_in_flight(sim: Simulator) -
     assert reply.status_code == 200 and reply.json()["ok"] is True
     assert sim.state.threads.snapshot() == {} and sim.journal() == []
     leftover.join()
+
+
+def test_a_request_is_finished_and_its_slot_free_once_its_response_has_arrived(
+    sim: Simulator,
+) -> None:
+    # A client that sends its next request (or reads the journal) the moment a response arrives
+    # must not find the previous request still holding its thread slot or unfinished.
+    sim.reset()
+    late: list[str] = []
+    with api_client(sim) as c:
+        for i in range(300):
+            assert c.get("Companies/0").status_code in (200, 404)
+            entry = sim.journal()[-1]
+            if entry.finished_at == 0.0:
+                late.append(f"request {i}: finished_at not set")
+            if sim.state.threads.snapshot():
+                late.append(f"request {i}: slot still held {sim.state.threads.snapshot()}")
+    assert late == []
