@@ -498,17 +498,23 @@ def test_status_probes_never_make_a_starting_syncer_give_up(tmp_path: Path) -> N
         while not stop.is_set():
             assert sync_lock_status(str(db))[0] in (False, True)
             probes += 1
+            time.sleep(0)
 
     thread = threading.Thread(target=probe)
     lock_file.write_text(stale)
     thread.start()
+    starts = 0
+    deadline = time.monotonic() + 30
     try:
-        for _ in range(300):
+        # interleave until both sides have run plenty (thread scheduling differs from box to box)
+        while (starts < 300 or probes < 300) and time.monotonic() < deadline:
             lock_file.write_text(stale)  # as a kill -9 leaves it (release truncates)
             lock = acquire_sync_lock(str(db), timeout=0)
             assert lock.held
             lock.release()
+            starts += 1
+            time.sleep(0)  # let the prober run
     finally:
         stop.set()
         thread.join()
-    assert probes > 300
+    assert starts >= 300 and probes >= 300, (starts, probes)
