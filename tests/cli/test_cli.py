@@ -171,7 +171,7 @@ def test_estimate_reads_the_tenant_usage_and_times_query_and_export(tmp_path: Pa
         assert result.exit_code == 0, result.stderr
         (row,) = json.loads(result.stdout)
         assert row["records"] == 2500 and row["pages"] == 5 and row["requests"] == 6
-        assert 0.3 <= row["latency_per_request"] < 1.0  # measured on the count request
+        assert 0.3 <= row["latency_per_request"] < 3.0  # measured on the count request
         assert row["query_seconds"] == pytest.approx(5 * row["latency_per_request"], rel=0.01)
         assert row["export_seconds"] == pytest.approx(row["query_seconds"] / 3, rel=0.01)
         # the usage comes from one ThresholdInformation reading (2,500 preloaded + this one)
