@@ -41,6 +41,23 @@ def _last_seq(sim: Simulator) -> int:
     return entries[-1].seq if entries else 0
 
 
+def _kill_at_half(sim: Simulator, child: subprocess.Popen[Any], pages_total: int) -> int:
+    """``kill -9`` the exporting ``child`` once about half of the Tickets pages were served;
+    returns the records served to it (in-flight requests allowed to finish server-side)."""
+    deadline = time.monotonic() + 60
+    while (
+        _tickets_served(sim)[0] < pages_total // 2
+        and child.poll() is None
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    assert child.poll() is None, "the export finished before it could be interrupted"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    time.sleep(0.5)  # let the requests in flight finish on the server side
+    return _tickets_served(sim)[1]
+
+
 def _tables(path: Path) -> dict[str, Any]:
     return {p.name: pq.read_table(p) for p in sorted(path.glob("*.parquet"))}
 
@@ -118,18 +135,7 @@ def test_kill_9_at_half_then_resume_gives_the_same_output(
         env=env,
         cwd=tmp_path,
     )
-    deadline = time.monotonic() + 60
-    while (
-        _tickets_served(sim)[0] < pages_total // 2
-        and child.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.01)
-    assert child.poll() is None, "the export finished before it could be interrupted"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    time.sleep(0.5)  # let in-flight requests finish on the server side
-    _first_pages, first_records = _tickets_served(sim)
+    first_records = _kill_at_half(sim, child, pages_total)
     assert first_records < total and not (tmp_path / "out").exists()
     sim.faults.clear()
     seq = _last_seq(sim)
@@ -180,18 +186,7 @@ def test_cli_export_killed_at_half_then_resume_re_reads_at_most_one_page(
     )
     out = tmp_path / "out"
     child = subprocess.Popen([cli, *args, "--output", str(out)], env=env, cwd=tmp_path)
-    deadline = time.monotonic() + 60
-    while (
-        _tickets_served(sim)[0] < pages_total // 2
-        and child.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.01)
-    assert child.poll() is None, "the export finished before it could be interrupted"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    time.sleep(0.5)  # let the request in flight finish on the server side
-    _first_pages, first_records = _tickets_served(sim)
+    first_records = _kill_at_half(sim, child, pages_total)
     assert 0 < first_records < total and not out.exists()
     # without --resume the staged work is not silently thrown away or reused
     again = subprocess.run([cli, *args, "--output", str(out)], env=env, capture_output=True)
