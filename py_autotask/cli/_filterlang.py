@@ -182,7 +182,7 @@ class _Found:
     udf: bool
     op: str
     value: Any
-    field_pos: int
+    field_pos: int  # of the name (for a UDF, after "udf.")
     op_pos: int
     value_pos: int
 
@@ -254,7 +254,8 @@ class _Parser:
             return node
         return self._condition()
 
-    def _field(self) -> tuple[str, bool, _Token]:
+    def _field(self) -> tuple[str, bool, _Token, int]:
+        """(name, is_udf, first token, position of the name: after ``udf.`` for a UDF)"""
         tok = self.tok
         if tok.kind == "end":
             raise self._error("expected a field name")
@@ -266,16 +267,16 @@ class _Parser:
                 self._advance()
                 if not str(name_tok.value).strip():
                     raise self._error("the UDF name is empty", name_tok)
-                return str(name_tok.value), True, tok
+                return str(name_tok.value), True, tok, name_tok.pos
             if name_tok.kind == "word":
                 self._advance()
-                return name_tok.text, True, tok
+                return name_tok.text, True, tok, name_tok.pos
             raise self._error('expected a UDF name after "udf." (quote names with spaces)')
         if tok.kind == "word" and _NAME_RE.match(tok.text):
             if tok.text.lower() in ("and", "or"):
                 raise self._error(f"expected a field name, found the keyword {tok.text!r}")
             self._advance()
-            return tok.text, False, tok
+            return tok.text, False, tok, tok.pos
         if tok.kind == "string":
             raise self._error(
                 'expected a field name, found a quoted string (for a UDF write udf."Name")'
@@ -294,7 +295,7 @@ class _Parser:
         raise self._error(f"expected a value, found {tok.text!r}")
 
     def _condition(self) -> Filter:
-        field, udf, field_tok = self._field()
+        field, udf, field_tok, name_pos = self._field()
         tok = self.tok
         op: str | None = None
         if tok.kind == "op":
@@ -307,20 +308,20 @@ class _Parser:
                 if nxt in ("exists", "exist"):
                     self._advance()
                     self._advance()
-                    self._note(field, udf, "notExist", None, field_tok, tok, tok)
+                    self._note(field, udf, "notExist", None, name_pos, tok, tok)
                     return self._make("notExist", field, udf, None, field_tok)
                 if nxt == "in":
                     self._advance()
                     self._advance()
-                    return self._list("notIn", field, udf, field_tok, tok)
+                    return self._list("notIn", field, udf, field_tok, name_pos, tok)
                 raise self._error(f"'not' must be followed by 'in' or 'exists', found {nxt!r}")
             if low in _EXIST_WORDS:
                 self._advance()
-                self._note(field, udf, _EXIST_WORDS[low], None, field_tok, tok, tok)
+                self._note(field, udf, _EXIST_WORDS[low], None, name_pos, tok, tok)
                 return self._make(_EXIST_WORDS[low], field, udf, None, field_tok)
             if low in _LIST_WORDS:
                 self._advance()
-                return self._list(_LIST_WORDS[low], field, udf, field_tok, tok)
+                return self._list(_LIST_WORDS[low], field, udf, field_tok, name_pos, tok)
             if low in _WORD_OPS:
                 op = _WORD_OPS[low]
                 self._advance()
@@ -333,10 +334,12 @@ class _Parser:
             )
         value_tok = self.tok
         value = self._value()
-        self._note(field, udf, op, value, field_tok, tok, value_tok)
+        self._note(field, udf, op, value, name_pos, tok, value_tok)
         return self._make(op, field, udf, value, value_tok)
 
-    def _list(self, op: str, field: str, udf: bool, field_tok: _Token, op_tok: _Token) -> Filter:
+    def _list(
+        self, op: str, field: str, udf: bool, field_tok: _Token, name_pos: int, op_tok: _Token
+    ) -> Filter:
         if self.tok.kind != "lparen":
             raise self._error(f"expected '(' to start the list of values for {op!r}")
         self._advance()
@@ -344,7 +347,7 @@ class _Parser:
         while True:
             value_tok = self.tok
             values.append(self._value())
-            self._note(field, udf, op, values[-1], field_tok, op_tok, value_tok)
+            self._note(field, udf, op, values[-1], name_pos, op_tok, value_tok)
             if self.tok.kind != "comma":
                 break
             self._advance()
@@ -359,12 +362,11 @@ class _Parser:
         udf: bool,
         op: str,
         value: Any,
-        field_tok: _Token,
+        name_pos: int,
         op_tok: _Token,
         value_tok: _Token,
     ) -> None:
-        # the field token of a UDF is "udf"; point at the name after "udf."
-        self.found.append(_Found(field, udf, op, value, field_tok.pos, op_tok.pos, value_tok.pos))
+        self.found.append(_Found(field, udf, op, value, name_pos, op_tok.pos, value_tok.pos))
 
     def _make(self, op: str, field: str, udf: bool, value: Any, tok: _Token) -> Filter:
         try:
@@ -378,9 +380,15 @@ class _Parser:
 def parse_filter(text: str) -> Filter:
     """Parse a filter expression into a :class:`~py_autotask.query.Filter` (``F`` builder
     objects). Raises :class:`FilterSyntaxError` with the column of the mistake."""
+    return _parse(text)[0]
+
+
+def _parse(text: str) -> tuple[Filter, list[_Found]]:
+    """The filter and every condition with the positions of its parts."""
     if not isinstance(text, str):
         raise AutotaskConfigError("a filter expression must be a string")
-    node = _Parser(text).parse()
+    parser = _Parser(text)
+    node = parser.parse()
     udfs = _udf_names(node)
     if len(udfs) > 1:
         second = sorted(udfs.items(), key=lambda kv: kv[1])[1]
@@ -390,7 +398,7 @@ def parse_filter(text: str) -> Filter:
             text,
             _find_udf(text, second[0]),
         )
-    return node
+    return node, parser.found
 
 
 def _udf_names(node: Filter) -> dict[str, int]:
@@ -525,13 +533,11 @@ def check_filter(
     """
     if text is None or not text.strip():
         return
-    parse_filter(text)  # syntax and the one-UDF rule first
-    parser = _Parser(text)
-    parser.parse()
+    _node, found_conditions = _parse(text)  # syntax and the one-UDF rule first
     known = _known(spec)
     tenant = _Lazy(tenant_fields)
     udfs = _Lazy(tenant_udfs)
-    for found in parser.found:
+    for found in found_conditions:
         if found.udf:
             _check_udf(text, spec, found, udfs)
             continue
@@ -547,8 +553,7 @@ def check_filter(
                 found.field_pos,
             )
         if not info.queryable:
-            fetched = tenant.get() if tenant_fields is not None else None
-            tenant_info = (fetched or {}).get(found.field.lower())
+            tenant_info = (tenant.get() or {}).get(found.field.lower())
             if tenant_info is None or not tenant_info.queryable:
                 raise FilterSyntaxError(
                     f"{spec.name}.{info.name} cannot be used in a filter: Autotask's metadata "
@@ -563,7 +568,6 @@ def _check_udf(text: str, spec: EntitySpec, found: _Found, udfs: _Lazy) -> None:
     defined = udfs.get()
     if defined is None:
         return
-    name_pos = found.field_pos + 4  # after "udf."
     info = defined.get(found.field.lower())
     if info is None:
         names = [i.name for i in defined.values()]
@@ -574,7 +578,7 @@ def _check_udf(text: str, spec: EntitySpec, found: _Found, udfs: _Lazy) -> None:
                 f"{spec.name} has no user-defined field {found.field!r}"
                 f"{_suggest(found.field, names)}" + _describe_hint(spec, "the tenant's UDFs")
             )
-        raise FilterSyntaxError(reason, text, name_pos)
+        raise FilterSyntaxError(reason, text, found.field_pos)
     _check_value(text, spec, info, found, label=f'udf."{info.name}"')
 
 
