@@ -296,8 +296,8 @@ def _check_against_metadata(
         def fields_of(name: str = spec.name) -> list[dict[str, Any]]:
             return meta.fields(name)
 
-        def udfs_of(name: str = spec.name) -> list[dict[str, Any]]:
-            return meta.udfs(name) if entity_spec(name).has_udfs else []
+        def udfs_of(name: str = spec.name, has_udfs: bool = spec.has_udfs) -> list[dict[str, Any]]:
+            return meta.udfs(name) if has_udfs else []
 
         if filter:
             check_filter(filter, spec, tenant_fields=fields_of, tenant_udfs=udfs_of)
@@ -736,6 +736,7 @@ def _print_sync_state(database: str, output: OutputFormat) -> None:
     from pathlib import Path
 
     from ..sync import STATE_TABLE, open_database, sync_lock_status
+    from ..sync._db import database_target
     from ..sync._lock import FileLock, sync_lock_for
 
     lock = sync_lock_for(database)
@@ -751,7 +752,7 @@ def _print_sync_state(database: str, output: OutputFormat) -> None:
     try:
         db = open_database(database)
     except Exception as exc:
-        if held and "lock" in str(exc).lower() and database_is_duckdb(database):
+        if held and "lock" in str(exc).lower() and database_target(database)[0] == "duckdb":
             _fail(
                 "the sync state cannot be read while that sync run has the DuckDB file open "
                 "(DuckDB admits one process per file); try again when the run is over (a daemon "
@@ -786,12 +787,6 @@ def _print_sync_state(database: str, output: OutputFormat) -> None:
         for st in states
     ]
     write_records(rows, output, title=f"sync state in {database}", max_table_columns=20)
-
-
-def database_is_duckdb(database: str) -> bool:
-    from ..sync._db import database_target
-
-    return database_target(database)[0] == "duckdb"
 
 
 def run_sync(
