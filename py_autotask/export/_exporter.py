@@ -648,13 +648,7 @@ class Exporter:
             if work_dir is not None
             else target.with_name(target.name + ".export-state")
         )
-        left = staged_rows(work) if not (resume or overwrite) else 0
-        if left:
-            # starting over would silently throw away the requests already spent on those rows
-            raise FileExistsError(
-                f"{work} holds an interrupted export into {target} ({left:,} rows staged); pass "
-                "resume=True to continue it or overwrite=True to start over"
-            )
+        _refuse_to_discard(work, str(target), resume=resume, overwrite=overwrite)
         staged = self.fetch(work, resume=resume)
         release_memory()
         progress = _Progress(self.progress)
@@ -782,13 +776,7 @@ class Exporter:
 
             where = stable_hash([_describe(connection), self.fingerprint()])
             work_dir = Path(tempfile.gettempdir()) / f"py-autotask-export-{where}"
-        left = staged_rows(work_dir) if not (resume or overwrite) else 0
-        if left:
-            raise FileExistsError(
-                f"{work_dir} holds an interrupted export into {_describe(connection)} "
-                f"({left:,} rows staged); pass resume=True to continue it or overwrite=True to "
-                "start over"
-            )
+        _refuse_to_discard(work_dir, _describe(connection), resume=resume, overwrite=overwrite)
         staged = self.fetch(work_dir, resume=resume)
         infos = {name: staged.info(name) for name in staged.entities}
         warnings: list[str] = []
@@ -846,6 +834,19 @@ def release_memory() -> None:
 
 def _foreign_keys(fks: Sequence[tuple[str, str, str]]) -> list[_sql.ForeignKey]:
     return [_sql.ForeignKey(table_name(a), b, table_name(c)) for a, b, c in fks]
+
+
+def _refuse_to_discard(
+    work_dir: str | os.PathLike[str], into: str, *, resume: bool, overwrite: bool
+) -> None:
+    """Starting over would silently throw away the requests already spent on the rows an
+    interrupted run staged in ``work_dir``: the caller must say resume or overwrite."""
+    left = staged_rows(work_dir) if not (resume or overwrite) else 0
+    if left:
+        raise FileExistsError(
+            f"{work_dir} holds an interrupted export into {into} ({left:,} rows staged); pass "
+            "resume=True to continue it or overwrite=True to start over"
+        )
 
 
 def _describe(connection: Any) -> str:
