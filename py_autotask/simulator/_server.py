@@ -165,6 +165,19 @@ class Simulator:
         }
 
     @property
+    def environ(self) -> dict[str, str]:
+        """``AUTOTASK_USERNAME`` / ``_SECRET`` / ``_INTEGRATION_CODE`` / ``_API_URL`` for the first
+        API user: point ``AutotaskClient()`` or the ``py-autotask`` CLI at this simulator, e.g.
+        ``subprocess.run([...], env={**os.environ, **sim.environ})``."""
+        c = self.credentials
+        return {
+            "AUTOTASK_USERNAME": c["username"],
+            "AUTOTASK_SECRET": c["secret"],
+            "AUTOTASK_INTEGRATION_CODE": c["integration_code"],
+            "AUTOTASK_API_URL": c["api_url"],
+        }
+
+    @property
     def headers(self) -> dict[str, str]:
         """The Autotask auth headers for the first API user."""
         c = self.credentials

@@ -42,14 +42,7 @@ def env(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict
         if key.startswith("AUTOTASK_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("PY_AUTOTASK_CONFIG_DIR", str(tmp_path / "config"))
-    c = sim.credentials
-    return {
-        "AUTOTASK_USERNAME": c["username"],
-        "AUTOTASK_SECRET": c["secret"],
-        "AUTOTASK_INTEGRATION_CODE": c["integration_code"],
-        "AUTOTASK_API_URL": sim.url,
-        "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
-    }
+    return {**sim.environ, "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config")}
 
 
 def run(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Any:
@@ -159,14 +152,7 @@ def test_estimate_reads_the_tenant_usage_and_times_query_and_export(tmp_path: Pa
     with Simulator(profile="tiny", seed=3, counts={"Tickets": 2600}) as sim:
         sim.preload_threshold(2500)  # a quarter of the 10,000 requests per hour already used
         sim.add_fault(match={"entity": "Tickets"}, effect={"type": "latency", "seconds": 0.3})
-        c = sim.credentials
-        env = {
-            "AUTOTASK_USERNAME": c["username"],
-            "AUTOTASK_SECRET": c["secret"],
-            "AUTOTASK_INTEGRATION_CODE": c["integration_code"],
-            "AUTOTASK_API_URL": sim.url,
-            "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
-        }
+        env = {**sim.environ, "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config")}
         result = run(["estimate", "Tickets", "--filter", "id > 100", "-o", "json"], env)
         assert result.exit_code == 0, result.stderr
         (row,) = json.loads(result.stdout)

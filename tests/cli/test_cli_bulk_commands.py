@@ -30,14 +30,7 @@ def env(sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict
     for key in list(os.environ):
         if key.startswith("AUTOTASK_"):
             monkeypatch.delenv(key)
-    c = sim.credentials
-    return {
-        "AUTOTASK_USERNAME": c["username"],
-        "AUTOTASK_SECRET": c["secret"],
-        "AUTOTASK_INTEGRATION_CODE": c["integration_code"],
-        "AUTOTASK_API_URL": sim.url,
-        "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
-    }
+    return {**sim.environ, "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config")}
 
 
 def test_bulk_commands_are_registered() -> None:

@@ -154,14 +154,7 @@ def test_cli_export_killed_at_half_then_resume_re_reads_at_most_one_page(
 ) -> None:
     # `py-autotask export ... --workers 1`, kill -9 at about half, then the same with --resume
     cli = str(Path(sys.executable).parent / "py-autotask")
-    creds = sim.credentials
-    env = dict(
-        os.environ,
-        AUTOTASK_USERNAME=creds["username"],
-        AUTOTASK_SECRET=creds["secret"],
-        AUTOTASK_INTEGRATION_CODE=creds["integration_code"],
-        AUTOTASK_API_URL=sim.url,
-    )
+    env = {**os.environ, **sim.environ}
     args = [
         "export",
         "Tickets",

@@ -324,14 +324,7 @@ def test_kill_9_mid_sync_then_rerun_reads_at_most_one_page_again(
         }
     )
     since = fresh.journal()[-1].seq if fresh.journal() else 0
-    creds = fresh.credentials
-    env = dict(
-        os.environ,
-        AUTOTASK_USERNAME=creds["username"],
-        AUTOTASK_SECRET=creds["secret"],
-        AUTOTASK_INTEGRATION_CODE=creds["integration_code"],
-        AUTOTASK_API_URL=fresh.url,
-    )
+    env = {**os.environ, **fresh.environ}
     script = Path(sys.executable).parent / "py-autotask"
     proc = subprocess.Popen(
         [str(script), "sync", "Tickets", "--db", f"sqlite:///{db}", "-q"],
@@ -389,14 +382,7 @@ def test_signal_finishes_the_current_page_and_commits(fresh: Simulator, tmp_path
             "effect": {"type": "latency", "dist": "fixed", "seconds": 0.15},
         }
     )
-    creds = fresh.credentials
-    env = dict(
-        os.environ,
-        AUTOTASK_USERNAME=creds["username"],
-        AUTOTASK_SECRET=creds["secret"],
-        AUTOTASK_INTEGRATION_CODE=creds["integration_code"],
-        AUTOTASK_API_URL=fresh.url,
-    )
+    env = {**os.environ, **fresh.environ}
     script = Path(sys.executable).parent / "py-autotask"
     proc = subprocess.Popen(
         [str(script), "sync", "Tickets", "--db", f"sqlite:///{db}", "-q", "-o", "json"],

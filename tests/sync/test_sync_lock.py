@@ -78,14 +78,7 @@ def _secrets(sim: Simulator) -> list[str]:
 
 
 def _env(sim: Simulator) -> dict[str, str]:
-    c = sim.credentials
-    return dict(
-        os.environ,
-        AUTOTASK_USERNAME=c["username"],
-        AUTOTASK_SECRET=c["secret"],
-        AUTOTASK_INTEGRATION_CODE=c["integration_code"],
-        AUTOTASK_API_URL=sim.url,
-    )
+    return {**os.environ, **sim.environ}
 
 
 CLI = str(Path(sys.executable).parent / "py-autotask")
