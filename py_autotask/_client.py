@@ -12,17 +12,20 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
 
+from . import _core
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from ._features import AsyncFeatures, SyncFeatures
-from ._reconcile import ReconcileConfig
+from ._reconcile import ReconcileConfig, exactly_once
+from ._registry import spec_for
+from ._sender import Flow, adrive, drive
 from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
 from .attachments import AsyncAttachments, Attachments
 from .caching import (
@@ -35,13 +38,15 @@ from .caching import (
 from .compat._client import LegacyClientMixin, apply_request_config, legacy_positional
 from .compat._names import resolve_client_attribute
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
-from .query import FilterArg
+from .query import FilterArg, build_query_body
 from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
 from .resilience._engine import Engine
-from .resilience._shells import AsyncPipeline, SyncPipeline, resolve_entity
+from .resilience._shells import AsyncPipeline, SyncPipeline
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ._async_jobs import AsyncExporter, AsyncSyncer
     from .bulk import AsyncBulkManager, BulkManager
     from .export import Exporter
@@ -54,6 +59,7 @@ __all__ = ["AsyncAutotaskClient", "AutotaskClient"]
 logger = logging.getLogger("py_autotask")
 
 E = TypeVar("E")
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -192,6 +198,55 @@ class _ClientBase(LegacyClientMixin):
         )
 
 
+class _SyncSender:
+    """``AutotaskClient.sender``: the :class:`~py_autotask._sender.Sender` features are given."""
+
+    __slots__ = ("_send", "reader")
+
+    def __init__(self, reader: ClientCore, send: Callable[[ApiRequest], ApiResponse]) -> None:
+        self.reader = reader
+        self._send = send
+
+    def send(self, request: ApiRequest) -> ApiResponse:
+        return self._send(request)
+
+    def run(self, flow: Flow[T]) -> T:
+        return drive(flow, self._send)
+
+    def __repr__(self) -> str:
+        return "<Sender of an AutotaskClient>"
+
+
+class _AsyncSender:
+    """``AsyncAutotaskClient.sender``: the :class:`~py_autotask._sender.AsyncSender`."""
+
+    __slots__ = ("_send", "reader")
+
+    def __init__(
+        self, reader: ClientCore, send: Callable[[ApiRequest], Awaitable[ApiResponse]]
+    ) -> None:
+        self.reader = reader
+        self._send = send
+
+    async def send(self, request: ApiRequest) -> ApiResponse:
+        return await self._send(request)
+
+    async def run(self, flow: Flow[T]) -> T:
+        return await adrive(flow, self._send)
+
+    def __repr__(self) -> str:
+        return "<AsyncSender of an AsyncAutotaskClient>"
+
+
+def _count_flow(reader: ClientCore, request: ApiRequest) -> Flow[int]:
+    response = yield request
+    return reader.read_count(response)
+
+
+def _body(filter: FilterArg | None) -> dict[str, Any]:
+    return build_query_body(filter)
+
+
 def _httpx_request(prepared: PreparedRequest) -> httpx.Request:
     return httpx.Request(
         prepared.method, prepared.url, headers=dict(prepared.headers), content=prepared.content
@@ -267,11 +322,53 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     def _send(self, request: ApiRequest) -> ApiResponse:
         """Send one API request and return the raw response (no status interpretation).
 
-        Layers, outermost first: ``_send`` (write validation/conversion, SOAP-era aliases,
-        response cache and invalidation; :mod:`py_autotask._features`) -> ``_send_resilient``
-        (pacing, retries, circuit breaker) -> ``_transmit`` (one HTTP exchange).
+        Layers, outermost first: exactly-once creates (:mod:`py_autotask._reconcile`) ->
+        ``_send_features`` (write validation/conversion, SOAP-era aliases, response cache and
+        invalidation; :mod:`py_autotask._features`) -> ``_send_resilient`` (pacing, retries,
+        circuit breaker) -> ``_transmit`` (one HTTP exchange, following a moved zone).
         """
+        if request.operation == "create":
+            return drive(exactly_once(self._reconcile, self._core, request), self._send_features)
         return self._features.send(request, self._send_resilient)
+
+    def _send_features(self, request: ApiRequest) -> ApiResponse:
+        return self._features.send(request, self._send_resilient)
+
+    @property
+    def sender(self) -> _SyncSender:
+        """The :class:`~py_autotask._sender.Sender` features are built on: ``send(request)``
+        through the whole pipeline, ``run(flow)``, and ``reader`` for the responses."""
+        sender: _SyncSender | None = self.__dict__.get("_sender")
+        if sender is None:
+            sender = self.__dict__["_sender"] = _SyncSender(self._core, self._send)
+        return sender
+
+    def to_dataframe(
+        self,
+        entity: Any,
+        filters: Any = None,
+        *,
+        date_range: Any = None,
+        date_field: str | None = None,
+        picklist_labels: bool = False,
+        categorical: bool = False,
+        workers: int = 3,
+    ) -> pd.DataFrame:
+        """Every row of ``entity`` (``"Tickets"``, ``client.tickets``...) matching ``filters`` and
+        ``date_range`` as a pandas DataFrame with metadata dtypes; see
+        :mod:`py_autotask.dataframe`. Needs ``pip install 'py-autotask[pandas]'``."""
+        from .dataframe import entity_to_dataframe
+
+        return entity_to_dataframe(
+            self,
+            spec_for(entity),
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
+        )
 
     @property
     def cache(self) -> CacheControl:
@@ -429,11 +526,9 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         the seconds per request to assume (default: the measured average, else 0.5);
         ``concurrency`` the pages in flight at once (1 for ``query_all``, an export's ``workers``,
         at most 3)."""
-        target = resolve_entity(self, entity)
-        records = target._count(filter)
-        return self._resilience.engine.estimate(
-            target._spec.name, records, page_size, latency, concurrency
-        )
+        spec = spec_for(entity)
+        records = self.sender.run(_count_flow(self._core, _core.count_request(spec, _body(filter))))
+        return self._resilience.engine.estimate(spec.name, records, page_size, latency, concurrency)
 
     def health(self) -> Health:
         """Reachability, API URL, threshold usage (one ThresholdInformation request), in-flight
@@ -551,8 +646,47 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         return AsyncSyncer(self, page_size=page_size, progress=progress)
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
-        """Async twin of :meth:`AutotaskClient._send` (validation and response cache layer)."""
+        """Async twin of :meth:`AutotaskClient._send` (the same layers)."""
+        if request.operation == "create":
+            flow = exactly_once(self._reconcile, self._core, request)
+            return await adrive(flow, self._send_features)
         return await self._features.send(request, self._send_resilient)
+
+    async def _send_features(self, request: ApiRequest) -> ApiResponse:
+        return await self._features.send(request, self._send_resilient)
+
+    @property
+    def sender(self) -> _AsyncSender:
+        """The :class:`~py_autotask._sender.AsyncSender` features are built on."""
+        sender: _AsyncSender | None = self.__dict__.get("_sender")
+        if sender is None:
+            sender = self.__dict__["_sender"] = _AsyncSender(self._core, self._send)
+        return sender
+
+    async def to_dataframe(
+        self,
+        entity: Any,
+        filters: Any = None,
+        *,
+        date_range: Any = None,
+        date_field: str | None = None,
+        picklist_labels: bool = False,
+        categorical: bool = False,
+        workers: int = 3,
+    ) -> pd.DataFrame:
+        """Async twin of :meth:`AutotaskClient.to_dataframe`."""
+        from .dataframe import aentity_to_dataframe
+
+        return await aentity_to_dataframe(
+            self,
+            spec_for(entity),
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
+        )
 
     @property
     def cache(self) -> AsyncCacheControl:
@@ -666,11 +800,10 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         concurrency: int = 1,
     ) -> Estimate:
         """Async twin of :meth:`AutotaskClient.estimate`."""
-        target = resolve_entity(self, entity)
-        records = await target._count(filter)
-        return self._resilience.engine.estimate(
-            target._spec.name, records, page_size, latency, concurrency
-        )
+        spec = spec_for(entity)
+        request = _core.count_request(spec, _body(filter))
+        records = await self.sender.run(_count_flow(self._core, request))
+        return self._resilience.engine.estimate(spec.name, records, page_size, latency, concurrency)
 
     async def health(self) -> Health:
         """Async twin of :meth:`AutotaskClient.health`."""

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from . import _core
-from ._reconcile import acreate_exactly_once, create_exactly_once
 from ._spec import EntitySpec, RouteSpec
 from .exceptions import AutotaskAPIError, AutotaskConfigError
 
@@ -318,7 +317,7 @@ class Attachments(_AttachmentsBase):
         )
         self._reserve(name, size)
         try:
-            return create_exactly_once(self._client, spec, request)
+            return self._client._core.read_item_id(self._client._send(request))
         except (AutotaskConfigError, AutotaskAPIError):
             self._release(size)  # rejected: the bytes were not accepted
             raise
@@ -386,7 +385,7 @@ class AsyncAttachments(_AttachmentsBase):
         )
         self._reserve(name, size)
         try:
-            return await acreate_exactly_once(self._client, spec, request)
+            return self._client._core.read_item_id(await self._client._send(request))
         except (AutotaskConfigError, AutotaskAPIError):
             self._release(size)  # rejected: the bytes were not accepted
             raise
