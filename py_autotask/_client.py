@@ -22,7 +22,7 @@ from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntities
 from . import _core
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
-from ._features import AsyncFeatures, SyncFeatures
+from ._features import Features
 from ._reconcile import ReconcileConfig, exactly_once
 from ._registry import spec_for
 from ._sender import Flow, adrive, drive
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from .sync import Syncer
     from .types import RequestConfig
 
-__all__ = ["AsyncAutotaskClient", "AutotaskClient"]
+__all__ = ["AsyncAutotaskClient", "AutotaskClient", "to_dataframe"]
 
 logger = logging.getLogger("py_autotask")
 
@@ -315,7 +315,10 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
             Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
         )
         self._zone_lock = threading.Lock()
-        self._features = SyncFeatures(self, cache_config, validation_config)
+        self._features = Features(self._core, cache_config, validation_config)
+        self._features.metadata = TenantMetadataProvider(
+            self._core, self._send_resilient, **self._features.metadata_options
+        )
 
     # --- the seam ---------------------------------------------------------------------------------
 
@@ -327,12 +330,18 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         invalidation; :mod:`py_autotask._features`) -> ``_send_resilient`` (pacing, retries,
         circuit breaker) -> ``_transmit`` (one HTTP exchange, following a moved zone).
         """
+        self._ensure_api_url()
         if request.operation == "create":
             return drive(exactly_once(self._reconcile, self._core, request), self._send_features)
-        return self._features.send(request, self._send_resilient)
+        return self._send_features(request)
 
     def _send_features(self, request: ApiRequest) -> ApiResponse:
-        return self._features.send(request, self._send_resilient)
+        return drive(self._features.send(request), self._send_resilient)
+
+    def _run_pipeline(self, flow: Flow[T]) -> T:
+        """Drive a flow of the features layer (its requests go to the resilient layer)."""
+        self._ensure_api_url()
+        return drive(flow, self._send_resilient)
 
     @property
     def sender(self) -> _SyncSender:
@@ -360,7 +369,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         from .dataframe import entity_to_dataframe
 
         return entity_to_dataframe(
-            self,
+            self.sender,
             spec_for(entity),
             filters,
             date_range=date_range,
@@ -373,22 +382,24 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     @property
     def cache(self) -> CacheControl:
         """Cache statistics, warming, invalidation and clearing (needs ``cache_config=``)."""
-        return CacheControl(self._features)
+        return CacheControl(self._features, self._run_pipeline)
 
     @property
     def metadata(self) -> TenantMetadataProvider:
         """Tenant metadata (fields, picklists, UDF definitions), fetched lazily and cached."""
-        return self._features.metadata
+        metadata = self._features.metadata
+        assert isinstance(metadata, TenantMetadataProvider)
+        return metadata
 
     @property
     def picklists(self) -> Picklists:
         """Picklist labels of this tenant: ``client.picklists.label("Tickets", "status", 5)``."""
-        return Picklists(self._features.metadata)
+        return Picklists(self.metadata)
 
     @property
     def validation(self) -> Validator:
         """Dry-run checks (``check``) and local-time conversion (``localize``)."""
-        return Validator(self._features.validation_config, self._features.metadata)
+        return Validator(self._features.validation_config, self.metadata)
 
     @property
     def attachments(self) -> Attachments:
@@ -484,7 +495,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         ``progress(entity, phase, rows_done, rows_total)`` is called after each committed page."""
         from .sync import Syncer
 
-        return Syncer(self, page_size=page_size, progress=progress)
+        return Syncer(self.sender, page_size=page_size, progress=progress)
 
     def create_exporter(
         self,
@@ -503,7 +514,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         from .export import Exporter
 
         return Exporter(
-            self,
+            self.sender,
             workers=workers,
             picklist_labels=picklist_labels,
             neutralize_formulas=neutralize_formulas,
@@ -611,7 +622,10 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
             Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
         )
         self._zone_lock = asyncio.Lock()
-        self._features = AsyncFeatures(self, cache_config, validation_config)
+        self._features = Features(self._core, cache_config, validation_config)
+        self._features.metadata = AsyncTenantMetadataProvider(
+            self._core, self._send_resilient, **self._features.metadata_options
+        )
 
     # --- the seam ---------------------------------------------------------------------------------
 
@@ -630,7 +644,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         from ._async_jobs import AsyncExporter
 
         return AsyncExporter(
-            self,
+            self.sender,
             workers=workers,
             picklist_labels=picklist_labels,
             neutralize_formulas=neutralize_formulas,
@@ -643,17 +657,23 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         ``await syncer.sync_to_database(connection_string, entities, sync_interval)``."""
         from ._async_jobs import AsyncSyncer
 
-        return AsyncSyncer(self, page_size=page_size, progress=progress)
+        return AsyncSyncer(self.sender, page_size=page_size, progress=progress)
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._send` (the same layers)."""
+        await self._ensure_api_url()
         if request.operation == "create":
             flow = exactly_once(self._reconcile, self._core, request)
             return await adrive(flow, self._send_features)
-        return await self._features.send(request, self._send_resilient)
+        return await self._send_features(request)
 
     async def _send_features(self, request: ApiRequest) -> ApiResponse:
-        return await self._features.send(request, self._send_resilient)
+        return await adrive(self._features.send(request), self._send_resilient)
+
+    async def _run_pipeline(self, flow: Flow[T]) -> T:
+        """Async twin of :meth:`AutotaskClient._run_pipeline`."""
+        await self._ensure_api_url()
+        return await adrive(flow, self._send_resilient)
 
     @property
     def sender(self) -> _AsyncSender:
@@ -675,10 +695,10 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         workers: int = 3,
     ) -> pd.DataFrame:
         """Async twin of :meth:`AutotaskClient.to_dataframe`."""
-        from .dataframe import aentity_to_dataframe
+        from ._async_jobs import async_entity_to_dataframe
 
-        return await aentity_to_dataframe(
-            self,
+        return await async_entity_to_dataframe(
+            self.sender,
             spec_for(entity),
             filters,
             date_range=date_range,
@@ -691,22 +711,24 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
     @property
     def cache(self) -> AsyncCacheControl:
         """Async twin of :attr:`AutotaskClient.cache` (``await client.cache.warm(...)``)."""
-        return AsyncCacheControl(self._features)
+        return AsyncCacheControl(self._features, self._run_pipeline)
 
     @property
     def metadata(self) -> AsyncTenantMetadataProvider:
         """Async twin of :attr:`AutotaskClient.metadata` (awaitable accessors)."""
-        return self._features.metadata
+        metadata = self._features.metadata
+        assert isinstance(metadata, AsyncTenantMetadataProvider)
+        return metadata
 
     @property
     def picklists(self) -> AsyncPicklists:
         """Async twin of :attr:`AutotaskClient.picklists` (awaitable)."""
-        return AsyncPicklists(self._features.metadata)
+        return AsyncPicklists(self.metadata)
 
     @property
     def validation(self) -> AsyncValidator:
         """Async twin of :attr:`AutotaskClient.validation`."""
-        return AsyncValidator(self._features.validation_config, self._features.metadata)
+        return AsyncValidator(self._features.validation_config, self.metadata)
 
     @property
     def attachments(self) -> AsyncAttachments:
@@ -833,3 +855,35 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def to_dataframe(
+    entity: str,
+    filters: Any = None,
+    *,
+    date_range: Any = None,
+    date_field: str | None = None,
+    client: AutotaskClient | None = None,
+    picklist_labels: bool = False,
+    categorical: bool = False,
+    workers: int = 3,
+) -> pd.DataFrame:
+    """``py_autotask.to_dataframe``: every row of ``entity`` matching ``filters`` and
+    ``date_range`` as a DataFrame (see :mod:`py_autotask.dataframe`), read with ``client`` or,
+    by default, with a client built from the ``AUTOTASK_*`` environment variables (closed
+    afterwards)."""
+    own = client is None
+    active = client if client is not None else AutotaskClient()
+    try:
+        return active.to_dataframe(
+            entity,
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
+        )
+    finally:
+        if own:
+            active.close()

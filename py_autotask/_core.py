@@ -48,6 +48,8 @@ from .exceptions import (
 from .query import to_api_value
 
 __all__ = [
+    "READ_OPERATIONS",
+    "WRITE_OPERATIONS",
     "ApiRequest",
     "ApiResponse",
     "ClientCore",
@@ -77,6 +79,15 @@ logger = logging.getLogger("py_autotask")
 M = TypeVar("M", bound=AutotaskModel)
 
 NextPageMethod = Literal["POST", "GET"]
+
+#: ``ApiRequest.operation`` of requests that only read (safe to repeat, never invalidate a cache):
+#: ``meta`` is entityInformation, ``lookup`` the exactly-once lookup of a create's record,
+#: ``threshold`` the ThresholdInformation poll.
+READ_OPERATIONS: Final = frozenset(
+    {"get", "query", "count", "next", "list", "meta", "threshold", "lookup"}
+)
+#: ``ApiRequest.operation`` of writes.
+WRITE_OPERATIONS: Final = frozenset({"create", "update", "replace", "delete"})
 WriteOperation = Literal["create", "update", "replace"]
 
 #: What write methods accept: a params TypedDict / mapping of API field names, or a model instance

@@ -51,7 +51,9 @@ def spec_for(entity: Any) -> EntitySpec:
             else "`py-autotask entities` lists them all"
         )
         raise AutotaskUnknownEntityError(
-            f"unknown entity {entity!r}: no Autotask collection has that name; {hint}", name=entity, suggestions=close
+            f"unknown Autotask entity {entity!r}; {hint}",
+            name=entity,
+            suggestions=close,
         )
     found = getattr(type(entity), "_spec", None)
     if isinstance(found, EntitySpec):

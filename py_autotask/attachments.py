@@ -304,7 +304,7 @@ class Attachments(_AttachmentsBase):
         returns the attachment id. ``title`` defaults to the file name; ``publish`` 1 = all
         Autotask users; ``extra`` adds fields (e.g. ``{"ticketNoteID": 5}``). Raises
         :class:`AutotaskConfigError` before sending when the file exceeds the size limits."""
-        spec, request, name, size = self._upload_request(
+        _spec, request, name, size = self._upload_request(
             parent,
             parent_id,
             file,
@@ -372,7 +372,7 @@ class AsyncAttachments(_AttachmentsBase):
         extra: Mapping[str, Any] | None = None,
     ) -> int:
         """Async twin of :meth:`Attachments.upload`."""
-        spec, request, name, size = self._upload_request(
+        _spec, request, name, size = self._upload_request(
             parent,
             parent_id,
             file,

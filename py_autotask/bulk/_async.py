@@ -52,7 +52,6 @@ from ._plan import (
 )
 from ._results import BulkResult, RowOutcome, RowProblem, Status
 
-
 if TYPE_CHECKING:
     from .._client import AsyncAutotaskClient
 

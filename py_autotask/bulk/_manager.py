@@ -44,7 +44,6 @@ from ._plan import (
 )
 from ._results import BulkProgress, BulkResult, RowOutcome, RowProblem, Status
 
-
 if TYPE_CHECKING:
     from .._client import AutotaskClient
 

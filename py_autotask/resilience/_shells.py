@@ -469,23 +469,6 @@ class AsyncPipeline:
 # --- reports (shared by both shells) --------------------------------------------------------------
 
 
-def resolve_entity(client: object, entity: object) -> Any:
-    """An entity object from ``client.tickets`` or its collection name (``"Tickets"``)."""
-    if isinstance(entity, str):
-        import re
-
-        attr = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", entity.strip()).lower()
-        found = getattr(client, attr, None)
-        if found is None or not hasattr(found, "_spec"):
-            raise AutotaskConfigError(f"unknown entity {entity!r} (use e.g. 'Tickets')")
-        return found
-    if not hasattr(entity, "_spec") or not hasattr(entity, "_count"):
-        raise AutotaskConfigError(
-            f"estimate() needs an entity such as client.tickets or 'Tickets', not {entity!r}"
-        )
-    return entity
-
-
 def build_health(
     engine: Engine,
     api_url: str | None,

@@ -37,12 +37,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from py_autotask_generated.entities import ATTRIBUTES, MODULES, SINGULARS, resolve_name
+from py_autotask_generated.entities import ATTRIBUTES, MODULES, SINGULARS
 from py_autotask_generated.entities import spec as entity_spec
 
 from .. import _core
+from .._registry import spec_for
+from .._sender import Sender
 from .._spec import EntitySpec
 from ..exceptions import (
     AutotaskConfigError,
@@ -61,9 +63,6 @@ from ._db import (
     parse_datetime,
 )
 from ._lock import NoLock, SyncLock, acquire_sync_lock, holder_mode
-
-if TYPE_CHECKING:
-    from .._client import AutotaskClient
 
 __all__ = [
     "DeletionLog",
@@ -233,14 +232,14 @@ class Syncer:
 
     def __init__(
         self,
-        client: AutotaskClient,
+        sender: Sender,
         *,
         page_size: int = MAX_PAGE_SIZE,
         progress: ProgressCallback | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise AutotaskConfigError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
-        self.client = client
+        self.sender = sender
         self.page_size = page_size
         self.progress = progress
         self._stop = threading.Event()
@@ -463,9 +462,7 @@ class Syncer:
             entities = [entities]
         names: list[str] = []
         for raw in entities:
-            name = resolve_name(str(raw).strip())
-            if name is None:
-                raise AutotaskConfigError(f"unknown Autotask entity {raw!r}")
+            name = spec_for(str(raw)).name
             if "query" not in entity_spec(name).root_operations:
                 raise AutotaskConfigError(f"{name} cannot be queried at its root; it cannot sync")
             if name not in names:
@@ -493,7 +490,7 @@ class Syncer:
         return restore
 
     def _send_json(self, request: _core.ApiRequest, res: EntitySyncResult | None) -> Any:
-        response = self.client._send(request)
+        response = self.sender.send(request)
         if res is not None:
             res.requests += 1
         date = _header(response.headers, "date")
@@ -503,7 +500,7 @@ class Syncer:
                 if server.tzinfo is not None:
                     server = server.astimezone(_dt.timezone.utc).replace(tzinfo=None)
                 self._server_now = server
-        return self.client._core.read_json(response)
+        return self.sender.reader.read_json(response)
 
     def _metadata(self, spec: EntitySpec, res: EntitySyncResult) -> _Meta:
         fields = self._send_json(
