@@ -406,7 +406,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         """Upload and download attachments through their parent routes
         (:class:`~py_autotask.attachments.Attachments`)."""
         if self._attachments is None:
-            self._attachments = Attachments(self)
+            self._attachments = Attachments(self.sender)
         result: Attachments = self._attachments
         return result
 
@@ -734,7 +734,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
     def attachments(self) -> AsyncAttachments:
         """Async twin of :attr:`AutotaskClient.attachments`."""
         if self._attachments is None:
-            self._attachments = AsyncAttachments(self)
+            self._attachments = AsyncAttachments(self.sender)
         result: AsyncAttachments = self._attachments
         return result
 

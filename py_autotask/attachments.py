@@ -30,14 +30,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from . import _core
+from ._core import ClientCore
+from ._sender import AsyncSender, Flow, Sender, request
 from ._spec import EntitySpec, RouteSpec
 from .exceptions import AutotaskAPIError, AutotaskConfigError
-
-if TYPE_CHECKING:
-    from ._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -279,13 +278,43 @@ class _AttachmentsBase:
             hint="check the parent, parent id and attachment id",
         )
 
+    # the operations, written once as flows
+
+    def _upload(
+        self, reader: ClientCore, parent: str, parent_id: int, file: FileArg, **options: Any
+    ) -> Flow[int]:
+        _spec, req, name, size = self._upload_request(parent, parent_id, file, **options)
+        self._reserve(name, size)
+        try:
+            return reader.read_item_id((yield from request(req)))
+        except (AutotaskConfigError, AutotaskAPIError):
+            self._release(size)  # rejected: the bytes were not accepted
+            raise
+
+    def _fetch(
+        self, reader: ClientCore, parent: str, parent_id: int, attachment_id: int
+    ) -> Flow[AttachmentFile]:
+        spec, req = self._download_request(parent, parent_id, attachment_id)
+        item = self._item(reader.read_json((yield from request(req))))
+        result = self._file(attachment_id, item) if item is not None else None
+        if result is None:
+            root = self._root_request(spec, attachment_id)
+            if root is not None:
+                root_item = self._item(reader.read_json((yield from request(root))))
+                if root_item is not None:
+                    item = root_item
+                    result = self._file(attachment_id, root_item)
+        if result is None:
+            raise self._missing(spec.name, parent_id, attachment_id, item is not None)
+        return result
+
 
 class Attachments(_AttachmentsBase):
     """``client.attachments``: upload and download files through their parent routes (sync)."""
 
-    def __init__(self, client: AutotaskClient) -> None:
+    def __init__(self, sender: Sender) -> None:
         super().__init__()
-        self._client = client
+        self._sender = sender
 
     def upload(
         self,
@@ -303,8 +332,10 @@ class Attachments(_AttachmentsBase):
         """Attach ``file`` (a path or bytes) to record ``parent_id`` of ``parent`` (``"Tickets"``);
         returns the attachment id. ``title`` defaults to the file name; ``publish`` 1 = all
         Autotask users; ``extra`` adds fields (e.g. ``{"ticketNoteID": 5}``). Raises
-        :class:`AutotaskConfigError` before sending when the file exceeds the size limits."""
-        _spec, request, name, size = self._upload_request(
+        :class:`AutotaskConfigError` before sending when the file exceeds the size limits.
+        Exactly-once: a create whose answer was lost is looked up before any resend."""
+        flow = self._upload(
+            self._sender.reader,
             parent,
             parent_id,
             file,
@@ -315,29 +346,12 @@ class Attachments(_AttachmentsBase):
             max_bytes=max_bytes,
             extra=extra,
         )
-        self._reserve(name, size)
-        try:
-            return self._client._core.read_item_id(self._client._send(request))
-        except (AutotaskConfigError, AutotaskAPIError):
-            self._release(size)  # rejected: the bytes were not accepted
-            raise
+        return self._sender.run(flow)
 
     def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
         """The attachment's bytes and descriptive fields."""
-        spec, request = self._download_request(parent, parent_id, attachment_id)
-        client = self._client
-        item = self._item(client._core.read_json(client._send(request)))
-        result = self._file(attachment_id, item) if item is not None else None
-        if result is None:
-            root = self._root_request(spec, attachment_id)
-            if root is not None:
-                root_item = self._item(client._core.read_json(client._send(root)))
-                if root_item is not None:
-                    item = root_item
-                    result = self._file(attachment_id, root_item)
-        if result is None:
-            raise self._missing(spec.name, parent_id, attachment_id, item is not None)
-        return result
+        flow = self._fetch(self._sender.reader, parent, parent_id, attachment_id)
+        return self._sender.run(flow)
 
     def download(self, parent: str, parent_id: int, attachment_id: int) -> bytes:
         """The attachment's file content."""
@@ -354,9 +368,9 @@ class Attachments(_AttachmentsBase):
 class AsyncAttachments(_AttachmentsBase):
     """Async twin of :class:`Attachments`."""
 
-    def __init__(self, client: AsyncAutotaskClient) -> None:
+    def __init__(self, sender: AsyncSender) -> None:
         super().__init__()
-        self._client = client
+        self._sender = sender
 
     async def upload(
         self,
@@ -372,7 +386,8 @@ class AsyncAttachments(_AttachmentsBase):
         extra: Mapping[str, Any] | None = None,
     ) -> int:
         """Async twin of :meth:`Attachments.upload`."""
-        _spec, request, name, size = self._upload_request(
+        flow = self._upload(
+            self._sender.reader,
             parent,
             parent_id,
             file,
@@ -383,29 +398,12 @@ class AsyncAttachments(_AttachmentsBase):
             max_bytes=max_bytes,
             extra=extra,
         )
-        self._reserve(name, size)
-        try:
-            return self._client._core.read_item_id(await self._client._send(request))
-        except (AutotaskConfigError, AutotaskAPIError):
-            self._release(size)  # rejected: the bytes were not accepted
-            raise
+        return await self._sender.run(flow)
 
     async def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
         """Async twin of :meth:`Attachments.fetch`."""
-        spec, request = self._download_request(parent, parent_id, attachment_id)
-        client = self._client
-        item = self._item(client._core.read_json(await client._send(request)))
-        result = self._file(attachment_id, item) if item is not None else None
-        if result is None:
-            root = self._root_request(spec, attachment_id)
-            if root is not None:
-                root_item = self._item(client._core.read_json(await client._send(root)))
-                if root_item is not None:
-                    item = root_item
-                    result = self._file(attachment_id, root_item)
-        if result is None:
-            raise self._missing(spec.name, parent_id, attachment_id, item is not None)
-        return result
+        flow = self._fetch(self._sender.reader, parent, parent_id, attachment_id)
+        return await self._sender.run(flow)
 
     async def download(self, parent: str, parent_id: int, attachment_id: int) -> bytes:
         """Async twin of :meth:`Attachments.download`."""
