@@ -27,7 +27,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar, cast
 
 from ._core import ApiRequest, ApiResponse, ClientCore
 
@@ -91,30 +91,38 @@ def blocking(fn: Callable[..., T], *args: Any, cheap: bool = False) -> Generator
     return value
 
 
+def _advance(flow: Flow[T], value: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """``(True, result)`` when ``flow`` has finished, else ``(False, its next effect)``."""
+    try:
+        return False, flow.throw(error) if error is not None else flow.send(value)
+    except StopIteration as stop:
+        return True, stop.value
+
+
 def drive(
     flow: Flow[T],
     send: Callable[[ApiRequest], ApiResponse],
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``flow`` to its end in this thread."""
+
+    def perform(effect: Effect) -> Any:
+        if isinstance(effect, ApiRequest):
+            return send(effect)
+        if isinstance(effect, Sleep):
+            return sleep(effect.seconds)
+        return effect.fn(*effect.args)
+
     value: Any = None
     error: BaseException | None = None
     while True:
+        done, effect = _advance(flow, value, error)
+        if done:
+            return cast("T", effect)
         try:
-            effect = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        value, error = None, None
-        try:
-            if isinstance(effect, ApiRequest):
-                value = send(effect)
-            elif isinstance(effect, Sleep):
-                sleep(effect.seconds)
-            else:
-                value = effect.fn(*effect.args)
+            value, error = perform(effect), None
         except Exception as exc:  # handed to the flow, which may handle it
-            error = exc
+            value, error = None, exc
 
 
 async def adrive(
@@ -123,26 +131,26 @@ async def adrive(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
     """Async twin of :func:`drive`: requests are awaited, blocking calls go to a thread."""
+
+    async def perform(effect: Effect) -> Any:
+        if isinstance(effect, ApiRequest):
+            return await send(effect)
+        if isinstance(effect, Sleep):
+            return await sleep(effect.seconds)
+        if effect.cheap:
+            return effect.fn(*effect.args)
+        return await asyncio.to_thread(effect.fn, *effect.args)
+
     value: Any = None
     error: BaseException | None = None
     while True:
+        done, effect = _advance(flow, value, error)
+        if done:
+            return cast("T", effect)
         try:
-            effect = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        value, error = None, None
-        try:
-            if isinstance(effect, ApiRequest):
-                value = await send(effect)
-            elif isinstance(effect, Sleep):
-                await sleep(effect.seconds)
-            elif effect.cheap:
-                value = effect.fn(*effect.args)
-            else:
-                value = await asyncio.to_thread(effect.fn, *effect.args)
+            value, error = await perform(effect), None
         except Exception as exc:  # handed to the flow, which may handle it
-            error = exc
+            value, error = None, exc
 
 
 class Sender(Protocol):

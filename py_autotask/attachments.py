@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from typing_extensions import TypedDict, Unpack
+
 from . import _core
 from ._core import ClientCore
 from ._sender import AsyncSender, Flow, Sender, request
@@ -45,6 +47,7 @@ __all__ = [
     "AsyncAttachments",
     "AttachmentFile",
     "Attachments",
+    "UploadOptions",
     "attachment_route",
 ]
 
@@ -90,6 +93,17 @@ def attachment_route(parent: str) -> tuple[EntitySpec, RouteSpec]:
             f"{parent!r} has no attachments route; parents with attachments: {', '.join(names)}"
         )
     return hit
+
+
+class UploadOptions(TypedDict, total=False):
+    """Options of :meth:`Attachments.upload` (all optional)."""
+
+    title: str | None  #: the attachment's title (default: the file name)
+    file_name: str | None  #: the name stored (default: the path's name, or attachment.bin)
+    content_type: str | None  #: MIME type (default: guessed from the file name)
+    publish: int | None  #: the publish picklist value (default 1: all Autotask users)
+    max_bytes: int | None  #: per-call size limit (default: Attachments.max_file_bytes)
+    extra: Mapping[str, Any] | None  #: more fields, e.g. {"ticketNoteID": 5}
 
 
 @dataclass(frozen=True)
@@ -281,9 +295,24 @@ class _AttachmentsBase:
     # the operations, written once as flows
 
     def _upload(
-        self, reader: ClientCore, parent: str, parent_id: int, file: FileArg, **options: Any
+        self,
+        reader: ClientCore,
+        parent: str,
+        parent_id: int,
+        file: FileArg,
+        options: UploadOptions,
     ) -> Flow[int]:
-        _spec, req, name, size = self._upload_request(parent, parent_id, file, **options)
+        _spec, req, name, size = self._upload_request(
+            parent,
+            parent_id,
+            file,
+            title=options.get("title"),
+            file_name=options.get("file_name"),
+            content_type=options.get("content_type"),
+            publish=options.get("publish", 1),
+            max_bytes=options.get("max_bytes"),
+            extra=options.get("extra"),
+        )
         self._reserve(name, size)
         try:
             return reader.read_item_id((yield from request(req)))
@@ -317,36 +346,15 @@ class Attachments(_AttachmentsBase):
         self._sender = sender
 
     def upload(
-        self,
-        parent: str,
-        parent_id: int,
-        file: FileArg,
-        *,
-        title: str | None = None,
-        file_name: str | None = None,
-        content_type: str | None = None,
-        publish: int | None = 1,
-        max_bytes: int | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, parent: str, parent_id: int, file: FileArg, **options: Unpack[UploadOptions]
     ) -> int:
         """Attach ``file`` (a path or bytes) to record ``parent_id`` of ``parent`` (``"Tickets"``);
-        returns the attachment id. ``title`` defaults to the file name; ``publish`` 1 = all
-        Autotask users; ``extra`` adds fields (e.g. ``{"ticketNoteID": 5}``). Raises
-        :class:`AutotaskConfigError` before sending when the file exceeds the size limits.
-        Exactly-once: a create whose answer was lost is looked up before any resend."""
-        flow = self._upload(
-            self._sender.reader,
-            parent,
-            parent_id,
-            file,
-            title=title,
-            file_name=file_name,
-            content_type=content_type,
-            publish=publish,
-            max_bytes=max_bytes,
-            extra=extra,
-        )
-        return self._sender.run(flow)
+        returns the attachment id. ``options`` (:class:`UploadOptions`): ``title`` defaults to
+        the file name; ``publish`` 1 (default) = all Autotask users; ``extra`` adds fields (e.g.
+        ``{"ticketNoteID": 5}``). Raises :class:`AutotaskConfigError` before sending when the file
+        exceeds the size limits. Exactly-once: a create whose answer was lost is looked up before
+        any resend."""
+        return self._sender.run(self._upload(self._sender.reader, parent, parent_id, file, options))
 
     def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
         """The attachment's bytes and descriptive fields."""
@@ -373,31 +381,10 @@ class AsyncAttachments(_AttachmentsBase):
         self._sender = sender
 
     async def upload(
-        self,
-        parent: str,
-        parent_id: int,
-        file: FileArg,
-        *,
-        title: str | None = None,
-        file_name: str | None = None,
-        content_type: str | None = None,
-        publish: int | None = 1,
-        max_bytes: int | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, parent: str, parent_id: int, file: FileArg, **options: Unpack[UploadOptions]
     ) -> int:
         """Async twin of :meth:`Attachments.upload`."""
-        flow = self._upload(
-            self._sender.reader,
-            parent,
-            parent_id,
-            file,
-            title=title,
-            file_name=file_name,
-            content_type=content_type,
-            publish=publish,
-            max_bytes=max_bytes,
-            extra=extra,
-        )
+        flow = self._upload(self._sender.reader, parent, parent_id, file, options)
         return await self._sender.run(flow)
 
     async def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
