@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
@@ -35,6 +35,7 @@ from .caching import (
     CacheControl,
     TenantMetadataProvider,
 )
+from .caching._metadata import MetadataProvider
 from .compat._client import LegacyClientMixin, apply_request_config, legacy_positional
 from .compat._names import resolve_client_attribute
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
@@ -60,27 +61,44 @@ logger = logging.getLogger("py_autotask")
 
 E = TypeVar("E")
 T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 DEFAULT_TIMEOUT = 30.0
 
 
-class _ClientBase(LegacyClientMixin):
-    """State and behaviour shared by both shells; no I/O. Listed before the generated mixin in the
-    clients' bases so its ``_entity`` is the one used."""
+class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
+    """Construction, state and behaviour shared by both shells; no I/O. Listed before the
+    generated mixin in the clients' bases so its ``_entity`` is the one used."""
 
     _core: ClientCore
 
-    def _init_base(
+    def __init__(
         self,
-        username: str | None,
-        secret: str | None,
-        integration_code: str | None,
-        api_url: str | None,
-        impersonation_resource_id: int | None,
-        next_page_method: NextPageMethod,
+        username: str | None = None,
+        secret: str | None = None,
+        integration_code: str | None = None,
+        api_url: str | None = None,
+        *,
+        impersonation_resource_id: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: HttpT | None = None,
+        transport: TransportT | None = None,
+        next_page_method: NextPageMethod = "POST",
         zones: ZoneOptions | None = None,
         reconcile: ReconcileConfig | None = None,
+        cache_config: CacheConfig | None = None,
+        validation_config: ValidationConfig | None = None,
+        retry_config: RetryConfig | None = None,
+        circuit_breaker: CircuitBreakerConfig | None = None,
+        pacing: PacingConfig | None = None,
+        config: RequestConfig | None = None,
     ) -> None:
+        username, secret, integration_code, api_url, config = legacy_positional(
+            username, secret, integration_code, api_url, config
+        )
+        if http_client is not None and transport is not None:
+            raise AutotaskConfigError("pass either http_client or transport, not both")
         credentials = Credentials.resolve(
             username,
             secret,
@@ -99,6 +117,24 @@ class _ClientBase(LegacyClientMixin):
         self._reconcile = reconcile or ReconcileConfig()
         self._attachments: Any = None
         self._entities: dict[type[Any], Any] = {}
+        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
+        self._owns_http = http_client is None
+        self._http: HttpT = http_client or self._new_http(timeout, transport)
+        self._setup(Engine(self._core, retry_config, circuit_breaker, pacing))
+        self._features = Features(self._core, cache_config, validation_config)
+        self._features.metadata = self._new_metadata(self._features.metadata_options)
+
+    # what differs between the two clients (set up by each)
+
+    def _new_http(self, timeout: float, transport: TransportT | None) -> HttpT:
+        raise NotImplementedError
+
+    def _setup(self, engine: Engine) -> None:
+        """The resilient pipeline and the zone lock."""
+        raise NotImplementedError
+
+    def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
+        raise NotImplementedError
 
     @property
     def credentials(self) -> Credentials:
@@ -253,7 +289,7 @@ def _httpx_request(prepared: PreparedRequest) -> httpx.Request:
     )
 
 
-class AutotaskClient(_ClientBase, SyncEntitiesMixin):
+class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitiesMixin):
     """Synchronous Autotask REST client.
 
     Credentials fall back to ``AUTOTASK_USERNAME`` / ``AUTOTASK_SECRET`` /
@@ -272,53 +308,17 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     ``client.attachments`` uploads and downloads files through their parent records.
     """
 
-    def __init__(
-        self,
-        username: str | None = None,
-        secret: str | None = None,
-        integration_code: str | None = None,
-        api_url: str | None = None,
-        *,
-        impersonation_resource_id: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        next_page_method: NextPageMethod = "POST",
-        zones: ZoneOptions | None = None,
-        reconcile: ReconcileConfig | None = None,
-        cache_config: CacheConfig | None = None,
-        validation_config: ValidationConfig | None = None,
-        retry_config: RetryConfig | None = None,
-        circuit_breaker: CircuitBreakerConfig | None = None,
-        pacing: PacingConfig | None = None,
-        config: RequestConfig | None = None,
-    ) -> None:
-        username, secret, integration_code, api_url, config = legacy_positional(
-            username, secret, integration_code, api_url, config
-        )
-        if http_client is not None and transport is not None:
-            raise AutotaskConfigError("pass either http_client or transport, not both")
-        self._init_base(
-            username,
-            secret,
-            integration_code,
-            api_url,
-            impersonation_resource_id,
-            next_page_method,
-            zones=zones,
-            reconcile=reconcile,
-        )
-        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
-        self._resilience = SyncPipeline(
-            Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
-        )
+    _resilience: SyncPipeline
+
+    def _new_http(self, timeout: float, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(timeout=timeout, transport=transport)
+
+    def _setup(self, engine: Engine) -> None:
+        self._resilience = SyncPipeline(engine, self._transmit)
         self._zone_lock = threading.Lock()
-        self._features = Features(self._core, cache_config, validation_config)
-        self._features.metadata = TenantMetadataProvider(
-            self._core, self._send_resilient, **self._features.metadata_options
-        )
+
+    def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
+        return TenantMetadataProvider(self._core, self._send_resilient, **options)
 
     # --- the seam ---------------------------------------------------------------------------------
 
@@ -572,60 +572,28 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         self.close()
 
 
-class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
+class AsyncAutotaskClient(
+    _ClientBase[httpx.AsyncClient, httpx.AsyncBaseTransport], AsyncEntitiesMixin
+):
     """Asynchronous Autotask REST client; use ``async with AsyncAutotaskClient(...) as client``.
 
     Same arguments as :class:`AutotaskClient`, with an ``httpx.AsyncClient`` /
     ``httpx.AsyncBaseTransport``.
     """
 
-    def __init__(
-        self,
-        username: str | None = None,
-        secret: str | None = None,
-        integration_code: str | None = None,
-        api_url: str | None = None,
-        *,
-        impersonation_resource_id: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        next_page_method: NextPageMethod = "POST",
-        zones: ZoneOptions | None = None,
-        reconcile: ReconcileConfig | None = None,
-        cache_config: CacheConfig | None = None,
-        validation_config: ValidationConfig | None = None,
-        retry_config: RetryConfig | None = None,
-        circuit_breaker: CircuitBreakerConfig | None = None,
-        pacing: PacingConfig | None = None,
-        config: RequestConfig | None = None,
-    ) -> None:
-        username, secret, integration_code, api_url, config = legacy_positional(
-            username, secret, integration_code, api_url, config
-        )
-        if http_client is not None and transport is not None:
-            raise AutotaskConfigError("pass either http_client or transport, not both")
-        self._init_base(
-            username,
-            secret,
-            integration_code,
-            api_url,
-            impersonation_resource_id,
-            next_page_method,
-            zones=zones,
-            reconcile=reconcile,
-        )
-        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
-        self._resilience = AsyncPipeline(
-            Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
-        )
+    _resilience: AsyncPipeline
+
+    def _new_http(
+        self, timeout: float, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    def _setup(self, engine: Engine) -> None:
+        self._resilience = AsyncPipeline(engine, self._transmit)
         self._zone_lock = asyncio.Lock()
-        self._features = Features(self._core, cache_config, validation_config)
-        self._features.metadata = AsyncTenantMetadataProvider(
-            self._core, self._send_resilient, **self._features.metadata_options
-        )
+
+    def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
+        return AsyncTenantMetadataProvider(self._core, self._send_resilient, **options)
 
     # --- the seam ---------------------------------------------------------------------------------
 
