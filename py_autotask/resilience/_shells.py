@@ -22,7 +22,6 @@ from ._engine import CallState, Engine, Failed, Health
 from ._policy import (
     Kind,
     ThresholdSnapshot,
-    classify_exception,
     classify_response,
     endpoint_of,
     window_seconds,
@@ -162,22 +161,7 @@ class SyncPipeline:
             if slot is not None and self.backend is not None:
                 self.backend.release(*slot)
         elapsed = time.monotonic() - started
-        if response is not None:
-            verdict = classify_response(
-                prepared.method,
-                operation,
-                response.status_code,
-                response.content,
-                response.headers,
-                url=prepared.url,
-            )
-        else:
-            assert error is not None
-            verdict = classify_exception(prepared.method, operation, error)
-        engine.record(
-            endpoint, verdict, elapsed, response.status_code if response is not None else None
-        )
-        return engine.judge(prepared, call, verdict, response, error)
+        return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
 
     # --- pacing -----------------------------------------------------------------------------------
 
@@ -363,22 +347,7 @@ class AsyncPipeline:
             if slot is not None and self.backend is not None:
                 await self.backend.release(*slot)
         elapsed = time.monotonic() - started
-        if response is not None:
-            verdict = classify_response(
-                prepared.method,
-                operation,
-                response.status_code,
-                response.content,
-                response.headers,
-                url=prepared.url,
-            )
-        else:
-            assert error is not None
-            verdict = classify_exception(prepared.method, operation, error)
-        engine.record(
-            endpoint, verdict, elapsed, response.status_code if response is not None else None
-        )
-        return engine.judge(prepared, call, verdict, response, error)
+        return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
 
     async def _pace(self, endpoint: str | None, call: CallState | None) -> tuple[str, str] | None:
         engine, backend = self.engine, self.backend
