@@ -857,21 +857,9 @@ class Syncer:
                 res.created += len(items)
 
     def _record_run(self, db: Database, run_id: str, res: EntitySyncResult, started: str) -> None:
-        from ._db import RUNS_TABLE
+        from ._db import RUN_COLUMNS, RUNS_TABLE
 
-        cols = [
-            Column("run_id", "str"),
-            Column("entity", "str"),
-            Column("started_at", "str"),
-            Column("finished_at", "str"),
-            Column("mode", "str"),
-            Column("created", "int"),
-            Column("updated", "int"),
-            Column("deleted", "int"),
-            Column("requests", "int"),
-            Column("status", "str"),
-            Column("message", "str"),
-        ]
+        cols = list(RUN_COLUMNS)
         row = (
             run_id,
             res.entity,
