@@ -23,13 +23,11 @@ Everything the new API accepts passes through untouched and without warnings. Pi
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ._spec import EntitySpec
+from ._warn import warn_deprecated
 from .query import Filter, FilterArg
 
 __all__ = [
@@ -39,23 +37,6 @@ __all__ = [
     "entity_attribute_error",
     "warn_deprecated",
 ]
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def _internal(filename: str) -> bool:
-    path = os.path.abspath(filename)
-    return path.startswith(_PACKAGE_DIR) or (os.sep + "py_autotask_generated" + os.sep) in path
-
-
-def warn_deprecated(message: str) -> None:
-    """Emit a :class:`DeprecationWarning` attributed to the first frame outside py-autotask."""
-    level = 2  # 1 is this function, 2 its caller
-    frame = sys._getframe(1)
-    while frame is not None and _internal(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    warnings.warn(message, DeprecationWarning, stacklevel=level)
 
 
 class CreatedId(int):

@@ -330,7 +330,7 @@ def __getattr__(name: str) -> type[AutotaskError]:
     renamed = _RENAMED_2X.get(name)
     if renamed is None:
         raise AttributeError(f"module 'py_autotask.exceptions' has no attribute {name!r}")
-    from ._legacy import warn_deprecated
+    from ._warn import warn_deprecated
 
     new_name, cls = renamed
     warn_deprecated(

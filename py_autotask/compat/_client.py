@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from py_autotask_generated.entities import ATTRIBUTES
 
-from .._legacy import warn_deprecated
+from .._warn import warn_deprecated
 from ..exceptions import AutotaskConfigError
 from ._names import resolve_client_attribute
 

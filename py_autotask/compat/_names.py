@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from py_autotask_generated.entities import ATTRIBUTES, SOAP_ENTITIES, resolve_name
 
-from .._legacy import warn_deprecated
+from .._warn import warn_deprecated
 from ..exceptions import AutotaskUnknownEntityError
 
 __all__ = [
