@@ -41,6 +41,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._spec import EntitySpec
+from ._values import is_date_text, parse_date, parse_datetime, plain_value
 from .exceptions import AutotaskConfigError
 from .query import FilterArg, build_query_body
 
@@ -93,11 +94,7 @@ def _bound(value: Any, *, end: bool) -> tuple[str, Any] | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = (
-                _dt.date.fromisoformat(text)
-                if len(text) == 10
-                else _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            )
+            value = parse_date(text) if is_date_text(text) else parse_datetime(text)
         except ValueError as exc:
             raise AutotaskConfigError(
                 f"date_range bound {text!r} is not an ISO date or datetime"
@@ -315,24 +312,6 @@ def to_dataframe(
             client.close()
 
 
-def _py(value: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else pd.Timestamp(value).to_pydatetime()
-    if isinstance(value, np.generic):
-        item = value.item()
-        return None if isinstance(item, float) and item != item else item
-    return value
-
-
 class DataFrameRecords:
     """Rows of a DataFrame as plain records, for the bulk layer. ``entity`` is an optional
     collection name the records belong to."""
@@ -359,7 +338,7 @@ class DataFrameRecords:
         """One dict per row: NaN/NaT/NA -> ``None``, numpy/pandas scalars -> Python values."""
         names = self.columns
         for row in self.df.itertuples(index=False, name=None):
-            yield {k: _py(v) for k, v in zip(names, row, strict=True)}
+            yield {k: plain_value(v) for k, v in zip(names, row, strict=True)}
 
     def __repr__(self) -> str:
         return f"<DataFrameRecords {len(self)} rows{' of ' + self.entity if self.entity else ''}>"
