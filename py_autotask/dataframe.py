@@ -41,7 +41,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._spec import EntitySpec
-from ._values import is_date_text, parse_date, parse_datetime, plain_value
+from ._values import (
+    is_date_text,
+    looks_like_label,
+    parse_date,
+    parse_datetime,
+    plain_value,
+    resolve_label,
+    to_wire,
+)
 from .exceptions import AutotaskConfigError
 from .query import FilterArg, build_query_body
 
@@ -157,7 +165,7 @@ def filter_items(
             if (
                 fs is not None
                 and fs.is_picklist
-                and any(isinstance(v, str) and not v.lstrip("-").isdigit() for v in values)
+                and any(looks_like_label(fs.data_type, v) for v in values)
             ):
                 if fields_meta is None:
                     fields_meta = labels() if labels is not None else []
@@ -165,25 +173,16 @@ def filter_items(
                     (f for f in fields_meta or () if str(f.get("name")).lower() == name.lower()),
                     None,
                 )
-                by_label = {
-                    str(pv.get("label")).lower(): pv.get("value")
-                    for pv in (meta or {}).get("picklistValues") or ()
-                }
+                choices = list((meta or {}).get("picklistValues") or ())
                 converted = []
                 for v in values:
-                    if isinstance(v, str) and not v.lstrip("-").isdigit():
-                        if v.lower() not in by_label:
-                            raise AutotaskConfigError(
-                                f"{spec.name}.{name} has no picklist label {v!r}"
-                            )
-                        v = by_label[v.lower()]
-                    converted.append(
-                        int(v)
-                        if isinstance(v, str)
-                        and v.lstrip("-").isdigit()
-                        and fs.data_type != "string"
-                        else v
-                    )
+                    if looks_like_label(fs.data_type, v):
+                        v, problem = resolve_label(fs.data_type, v, choices)
+                        if problem:
+                            raise AutotaskConfigError(f"{spec.name}.{name}: {problem}")
+                    elif isinstance(v, str):
+                        v, _problem = to_wire(fs.data_type, v)
+                    converted.append(v)
                 values = converted
             if value is None:
                 items.append({"op": "notExist", "field": name})
