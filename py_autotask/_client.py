@@ -22,6 +22,7 @@ from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntities
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from ._features import AsyncFeatures, SyncFeatures
+from ._model import ReadStats
 from ._reconcile import ReconcileConfig
 from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
 from .attachments import AsyncAttachments, Attachments
@@ -74,6 +75,7 @@ class _ClientBase(LegacyClientMixin):
         next_page_method: NextPageMethod,
         zones: ZoneOptions | None = None,
         reconcile: ReconcileConfig | None = None,
+        strict: bool = False,
     ) -> None:
         credentials = Credentials.resolve(
             username,
@@ -82,7 +84,7 @@ class _ClientBase(LegacyClientMixin):
             api_url,
             impersonation_resource_id=impersonation_resource_id,
         )
-        self._core = ClientCore(credentials, next_page_method=next_page_method)
+        self._core = ClientCore(credentials, next_page_method=next_page_method, strict=strict)
         if zones is not None and not isinstance(zones, ZoneOptions):
             raise AutotaskConfigError("zones must be a py_autotask.ZoneOptions")
         # An explicit api_url (argument or AUTOTASK_API_URL) switches zone discovery off.
@@ -98,6 +100,12 @@ class _ClientBase(LegacyClientMixin):
     def credentials(self) -> Credentials:
         """The credentials in use (their ``repr`` hides the secret values)."""
         return self._core.credentials
+
+    @property
+    def stats(self) -> ReadStats:
+        """What reading met: ``client.stats.off_type`` -> ``{(entity, field): count}`` of values
+        that did not match their declared type (read anyway unless ``strict=True``)."""
+        return self._core.stats
 
     @property
     def api_url(self) -> str | None:
@@ -213,6 +221,9 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     discovery: lookup URL, the on-disk zone cache, probing and following a tenant whose zone moved.
     ``reconcile`` (:class:`~py_autotask.ReconcileConfig`) keeps creates exactly-once when their
     outcome is unknown (a correlation token per create, looked up before any resend).
+    ``strict=True`` raises :class:`~py_autotask.AutotaskOffTypeValueError` for a record value that
+    does not match its declared type; by default it is converted where lossless or kept as
+    received, and counted in ``client.stats``.
     ``with client.impersonating(resource_id):`` acts as another resource for the calls inside;
     ``client.attachments`` uploads and downloads files through their parent records.
     """
@@ -237,6 +248,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         circuit_breaker: CircuitBreakerConfig | None = None,
         pacing: PacingConfig | None = None,
         config: RequestConfig | None = None,
+        strict: bool = False,
     ) -> None:
         username, secret, integration_code, api_url, config = legacy_positional(
             username, secret, integration_code, api_url, config
@@ -252,6 +264,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
             next_page_method,
             zones=zones,
             reconcile=reconcile,
+            strict=strict,
         )
         timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
         self._owns_http = http_client is None
@@ -493,6 +506,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         circuit_breaker: CircuitBreakerConfig | None = None,
         pacing: PacingConfig | None = None,
         config: RequestConfig | None = None,
+        strict: bool = False,
     ) -> None:
         username, secret, integration_code, api_url, config = legacy_positional(
             username, secret, integration_code, api_url, config
@@ -508,6 +522,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
             next_page_method,
             zones=zones,
             reconcile=reconcile,
+            strict=strict,
         )
         timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
         self._owns_http = http_client is None
