@@ -959,7 +959,7 @@ def _off_type_text(
     if strict:
         return text
     if value.converted:
-        return text + " (read as the equivalent value of the declared type)"
+        return text + f" (read as {show(value.value)})"
     return text + " (kept as received)"
 
 

@@ -58,13 +58,14 @@ class OffTypeValue:
 
     ``field`` is the API name, ``expected`` the declared type (``integer``, ``string``,
     ``datetime``, ... ``udfs`` for the ``userDefinedFields`` list), ``received`` the value exactly
-    as sent. ``converted`` tells whether the record's attribute holds a lossless conversion
-    (``"90210"`` for ``90210``) or, when ``False``, the value as received.
+    as sent and ``value`` what the record holds: a lossless conversion when ``converted``
+    (``"90210"`` for ``90210``, ``None`` for ``""``), else the value as received.
     """
 
     field: str
     expected: str
     received: Any
+    value: Any
     converted: bool
 
 
@@ -303,9 +304,8 @@ def _tolerant_record(model: type[M], item: Any) -> M:
         bad -= kept.keys()
         if not bad:
             raise error
-        for key in bad:
-            key = str(key)
-            received = item[key] if key in item else data[key]
+        for key in [k for k in item if k in bad]:  # in the order received
+            received = item[key]
             expected = declared[key][1] if key in declared else "object"
             value, lossless = from_wire(expected, received)
             if lossless and key not in found:
@@ -314,12 +314,15 @@ def _tolerant_record(model: type[M], item: Any) -> M:
                 del data[key]
                 kept[key] = received
                 lossless = False
-            found[key] = OffTypeValue(key, expected, received, lossless)
+            found[key] = OffTypeValue(
+                key, expected, received, value if lossless else received, lossless
+            )
         try:
             record = model.model_validate(data)
             break
         except ValidationError as exc:
             error = exc
+    found = {key: found[key] for key in item if key in found}
     for key, received in kept.items():
         name = declared[key][0] if key in declared else key
         record.__dict__[name] = received
