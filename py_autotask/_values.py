@@ -293,10 +293,10 @@ def to_wire(data_type: str, value: Any, *, lenient: bool = True) -> tuple[Any, s
     Without it only the exact type passes (an ``int`` is still a number).
     """
     kind = value_kind(data_type)
-    if kind in ("datetime", "date"):
-        return _datetime_to_wire(kind, value)
     if lenient:
         value = plain_value(value)
+    if kind in ("datetime", "date"):
+        return _datetime_to_wire(kind, value)
     if kind == "integer":
         if isinstance(value, int) and not isinstance(value, bool):
             return value, None
