@@ -25,6 +25,7 @@ from .exceptions import (
     AutotaskInputError,
     AutotaskMethodNotAllowedError,
     AutotaskNotFoundError,
+    AutotaskOffTypeValueError,
     AutotaskOperationNotSupportedError,
     AutotaskPermissionError,
     AutotaskRateLimitError,
@@ -37,7 +38,7 @@ from .query import F, Filter, FilterArg, and_, build_query_body, or_
 if TYPE_CHECKING:
     from ._client import AsyncAutotaskClient, AutotaskClient
     from ._config import Credentials
-    from ._model import AutotaskModel, Page, PageDetails
+    from ._model import AutotaskModel, OffTypeValue, Page, PageDetails, ReadStats
     from ._reconcile import CorrelationUdf, ReconcileConfig
     from ._zones import ZoneOptions
 
@@ -78,6 +79,7 @@ __all__ = [
     "AutotaskMethodNotAllowedError",
     "AutotaskModel",
     "AutotaskNotFoundError",
+    "AutotaskOffTypeValueError",
     "AutotaskOperationNotSupportedError",
     "AutotaskPermissionError",
     "AutotaskRateLimitError",
@@ -89,8 +91,10 @@ __all__ = [
     "F",
     "Filter",
     "FilterArg",
+    "OffTypeValue",
     "Page",
     "PageDetails",
+    "ReadStats",
     "ReconcileConfig",
     "ZoneOptions",
     "__version__",
@@ -108,6 +112,8 @@ _LAZY = {
     "AutotaskModel": "._model",
     "Page": "._model",
     "PageDetails": "._model",
+    "OffTypeValue": "._model",
+    "ReadStats": "._model",
     "to_dataframe": "._client",
     "from_dataframe": ".dataframe",
     "ZoneOptions": "._zones",

@@ -23,6 +23,7 @@ from . import _core
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from ._features import Features
+from ._model import ReadStats
 from ._reconcile import ReconcileConfig, exactly_once
 from ._registry import spec_for
 from ._sender import Flow, adrive, drive
@@ -93,6 +94,7 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
         circuit_breaker: CircuitBreakerConfig | None = None,
         pacing: PacingConfig | None = None,
         config: RequestConfig | None = None,
+        strict: bool = False,
     ) -> None:
         username, secret, integration_code, api_url, config = legacy_positional(
             username, secret, integration_code, api_url, config
@@ -106,7 +108,7 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
             api_url,
             impersonation_resource_id=impersonation_resource_id,
         )
-        self._core = ClientCore(credentials, next_page_method=next_page_method)
+        self._core = ClientCore(credentials, next_page_method=next_page_method, strict=strict)
         if zones is not None and not isinstance(zones, ZoneOptions):
             raise AutotaskConfigError("zones must be a py_autotask.ZoneOptions")
         # An explicit api_url (argument or AUTOTASK_API_URL) switches zone discovery off.
@@ -140,6 +142,12 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
     def credentials(self) -> Credentials:
         """The credentials in use (their ``repr`` hides the secret values)."""
         return self._core.credentials
+
+    @property
+    def stats(self) -> ReadStats:
+        """What reading met: ``client.stats.off_type`` -> ``{(entity, field): count}`` of values
+        that did not match their declared type (read anyway unless ``strict=True``)."""
+        return self._core.stats
 
     @property
     def api_url(self) -> str | None:
@@ -304,6 +312,9 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
     discovery: lookup URL, the on-disk zone cache, probing and following a tenant whose zone moved.
     ``reconcile`` (:class:`~py_autotask.ReconcileConfig`) keeps creates exactly-once when their
     outcome is unknown (a correlation token per create, looked up before any resend).
+    ``strict=True`` raises :class:`~py_autotask.AutotaskOffTypeValueError` for a record value that
+    does not match its declared type; by default it is converted where lossless or kept as
+    received, and counted in ``client.stats``.
     ``with client.impersonating(resource_id):`` acts as another resource for the calls inside;
     ``client.attachments`` uploads and downloads files through their parent records.
     """

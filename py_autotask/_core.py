@@ -25,12 +25,15 @@ from ._config import Credentials, normalize_api_url
 from ._model import (
     AutotaskModel,
     CountResult,
+    OffTypeValue,
     OperationResult,
     Page,
-    parse_item,
-    parse_page,
+    ReadStats,
+    read_item,
+    read_page,
 )
 from ._spec import EntitySpec, RouteSpec
+from ._values import show
 from ._version import __version__
 from .exceptions import (
     AutotaskAPIError,
@@ -38,6 +41,7 @@ from .exceptions import (
     AutotaskConfigError,
     AutotaskMethodNotAllowedError,
     AutotaskNotFoundError,
+    AutotaskOffTypeValueError,
     AutotaskOperationNotSupportedError,
     AutotaskPermissionError,
     AutotaskRateLimitError,
@@ -678,7 +682,12 @@ _UNSET: Final = _Unset()
 
 class ClientCore:
     """Credentials + base URL + the rules to turn :class:`ApiRequest` into wire requests and raw
-    responses into results or errors. Shared by the sync and async clients."""
+    responses into results or errors. Shared by the sync and async clients.
+
+    Reading is tolerant unless ``strict``: a value that does not match its declared type is
+    converted where lossless or kept as received (see :mod:`py_autotask._model`), counted in
+    :attr:`stats` and logged once per (entity, field); with ``strict=True`` it raises
+    :class:`~py_autotask.exceptions.AutotaskOffTypeValueError`."""
 
     def __init__(
         self,
@@ -686,6 +695,7 @@ class ClientCore:
         *,
         next_page_method: NextPageMethod = "POST",
         user_agent: str | None = None,
+        strict: bool = False,
     ) -> None:
         if next_page_method not in ("POST", "GET"):
             raise AutotaskConfigError(
@@ -695,6 +705,8 @@ class ClientCore:
         self.next_page_method: NextPageMethod = next_page_method
         self.user_agent = user_agent or f"py-autotask/{__version__}"
         self.base_url: str | None = credentials.api_url
+        self.strict = strict
+        self.stats = ReadStats()
         # Per-client, per-context impersonation override (``client.impersonating(...)``): a
         # ContextVar so concurrent threads / asyncio tasks each see their own value.
         self.impersonation: ContextVar[int | _Unset | None] = ContextVar(
@@ -830,17 +842,63 @@ class ClientCore:
                 return None
         self.raise_for_status(response)
         try:
-            return parse_item(model, response.content)
+            record, off_type = read_item(model, response.content)
         except (pydantic.ValidationError, ValueError) as exc:
             raise self._bad_body(response, f"{model.__name__} item", exc) from exc
+        if off_type and record is not None:
+            self._off_type(response, model, [record])
+        return record
 
     def read_page(self, model: type[M], response: ApiResponse) -> Page[M]:
-        """Query/list page, validated in one ``model_validate_json`` call."""
+        """Query/list page, validated in one ``model_validate_json`` call (record by record, tolerant
+        of off-type values, only when that fails)."""
         self.raise_for_status(response)
         try:
-            return parse_page(model, response.content)
+            page, off_type = read_page(model, response.content)
         except (pydantic.ValidationError, ValueError) as exc:
             raise self._bad_body(response, f"page of {model.__name__}", exc) from exc
+        if off_type:
+            self._off_type(response, model, off_type)
+        return page
+
+    def _off_type(
+        self, response: ApiResponse, model: type[AutotaskModel], records: Sequence[AutotaskModel]
+    ) -> None:
+        """Count and log (once per entity and field) the off-type values of ``records``, or raise
+        for the first one when ``strict``."""
+        source = response.request.source
+        entity = (source.entity if source is not None else None) or model.__name__
+        secrets = self.credentials.secret_values()
+        for record in records:
+            record_id = record.get("id")
+            for value in record.off_type_fields.values():
+                if self.strict:
+                    raise self._off_type_error(response, entity, record_id, value)
+                if self.stats.record(entity, value):
+                    logger.warning(
+                        scrub_secrets(_off_type_text(entity, record_id, value), secrets)
+                        + f"; later off-type {entity}.{value.field} values are only counted "
+                        "(client.stats.off_type)"
+                    )
+
+    def _off_type_error(
+        self, response: ApiResponse, entity: str, record_id: Any, value: OffTypeValue
+    ) -> AutotaskOffTypeValueError:
+        error = AutotaskOffTypeValueError(
+            _off_type_text(entity, record_id, value, strict=True),
+            entity=entity,
+            record_id=record_id,
+            field=value.field,
+            expected=value.expected,
+            value=value.received,
+            status_code=response.status_code,
+            method=response.request.method,
+            url=response.request.url,
+            hint="strict=True refuses values that do not match the entity metadata; without it "
+            "they are converted where lossless or kept as received, and counted in client.stats",
+        )
+        error._redact(self.credentials.secret_values())
+        return error
 
     def next_page(
         self,
@@ -921,6 +979,25 @@ class ClientCore:
     def read_none(self, response: ApiResponse) -> None:
         """For deletes: succeed on 2xx whatever the body."""
         self.raise_for_status(response)
+
+
+def _expected_text(expected: str) -> str:
+    return 'a list of {"name", "value"} user-defined fields' if expected == "udfs" else expected
+
+
+def _off_type_text(
+    entity: str, record_id: Any, value: OffTypeValue, *, strict: bool = False
+) -> str:
+    where = f"{entity} record {record_id}" if record_id is not None else f"a {entity} record"
+    text = (
+        f"{where}: field {value.field} is declared {_expected_text(value.expected)} but Autotask "
+        f"sent {show(value.received)}"
+    )
+    if strict:
+        return text
+    if value.converted:
+        return text + f" (read as {show(value.value)})"
+    return text + " (kept as received)"
 
 
 def record_id(data: WriteData) -> int | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from py_autotask._spec import EntitySpec, FieldSpec
+from py_autotask._values import check_value, picklist_problem
 
 __all__ = ["Problem", "TenantMetadata", "validate_record"]
 
@@ -44,35 +44,6 @@ class TenantMetadata(Protocol):
     def udf_names(self, entity: str) -> frozenset[str] | None:
         """Names of the entity's user-defined fields; None when unknown."""
         ...
-
-
-_INT = ("integer", "long", "short")
-_NUM = ("double", "decimal", "float")
-
-
-def _type_problem(spec: FieldSpec, value: Any) -> str | None:
-    kind = spec.data_type
-    if kind in _INT:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"expects an integer ({kind}), got {type(value).__name__} {value!r}"
-    elif kind in _NUM:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"expects a number ({kind}), got {type(value).__name__} {value!r}"
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            return f"expects true or false, got {type(value).__name__} {value!r}"
-    elif kind in ("datetime", "date"):
-        if isinstance(value, (datetime, date)):
-            return None
-        if not isinstance(value, str):
-            return f"expects a {kind} (ISO 8601), got {type(value).__name__} {value!r}"
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return f"expects a {kind} (ISO 8601 such as 2024-01-31T09:30:00Z), got {value!r}"
-    elif kind == "string" and not isinstance(value, str):
-        return f"expects a string, got {type(value).__name__} {value!r}"
-    return None
 
 
 def _lookup(spec: EntitySpec) -> dict[str, FieldSpec]:
@@ -127,20 +98,17 @@ def validate_record(
             if fld.required and mode != "update":
                 add(api_name, "is required and cannot be null")
             continue
-        type_problem = _type_problem(fld, value)
-        if type_problem:
-            add(api_name, type_problem)
+        problem = check_value(fld.data_type, value, fld.length)
+        if problem:
+            add(api_name, problem)
             continue
-        if fld.data_type == "string" and fld.length and len(value) > fld.length:
-            add(api_name, f"is {len(value)} characters long; the maximum is {fld.length}")
         if fld.is_picklist and metadata is not None:
             values = metadata.picklist_values(spec.name, api_name)
-            if values is not None and str(value) not in values:
-                choices = ", ".join(f"{v} ({label})" for v, label in list(values.items())[:20])
-                add(
-                    api_name,
-                    f"value {value!r} is not in the tenant's picklist; choose one of: {choices}",
-                )
+            if values is not None:
+                choices = [{"value": v, "label": label} for v, label in values.items()]
+                problem = picklist_problem(value, choices)
+                if problem:
+                    add(api_name, problem)
     if mode in ("create", "replace"):
         for fld in spec.fields.values():
             if (

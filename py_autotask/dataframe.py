@@ -43,6 +43,15 @@ from typing import TYPE_CHECKING, Any
 from ._registry import spec_for
 from ._sender import Sender
 from ._spec import EntitySpec
+from ._values import (
+    is_date_text,
+    looks_like_label,
+    parse_date,
+    parse_datetime,
+    plain_value,
+    resolve_label,
+    to_wire,
+)
 from .exceptions import AutotaskConfigError
 from .query import FilterArg, build_query_body
 
@@ -85,11 +94,7 @@ def _bound(value: Any, *, end: bool) -> tuple[str, Any] | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = (
-                _dt.date.fromisoformat(text)
-                if len(text) == 10
-                else _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            )
+            value = parse_date(text) if is_date_text(text) else parse_datetime(text)
         except ValueError as exc:
             raise AutotaskConfigError(
                 f"date_range bound {text!r} is not an ISO date or datetime"
@@ -152,7 +157,7 @@ def filter_items(
             if (
                 fs is not None
                 and fs.is_picklist
-                and any(isinstance(v, str) and not v.lstrip("-").isdigit() for v in values)
+                and any(looks_like_label(fs.data_type, v) for v in values)
             ):
                 if fields_meta is None:
                     fields_meta = labels() if labels is not None else []
@@ -160,25 +165,16 @@ def filter_items(
                     (f for f in fields_meta or () if str(f.get("name")).lower() == name.lower()),
                     None,
                 )
-                by_label = {
-                    str(pv.get("label")).lower(): pv.get("value")
-                    for pv in (meta or {}).get("picklistValues") or ()
-                }
+                choices = list((meta or {}).get("picklistValues") or ())
                 converted = []
                 for v in values:
-                    if isinstance(v, str) and not v.lstrip("-").isdigit():
-                        if v.lower() not in by_label:
-                            raise AutotaskConfigError(
-                                f"{spec.name}.{name} has no picklist label {v!r}"
-                            )
-                        v = by_label[v.lower()]
-                    converted.append(
-                        int(v)
-                        if isinstance(v, str)
-                        and v.lstrip("-").isdigit()
-                        and fs.data_type != "string"
-                        else v
-                    )
+                    if looks_like_label(fs.data_type, v):
+                        v, problem = resolve_label(fs.data_type, v, choices)
+                        if problem:
+                            raise AutotaskConfigError(f"{spec.name}.{name}: {problem}")
+                    elif isinstance(v, str):
+                        v, _problem = to_wire(fs.data_type, v)
+                    converted.append(v)
                 values = converted
             if value is None:
                 items.append({"op": "notExist", "field": name})
@@ -266,24 +262,6 @@ def to_dataframe(
     )
 
 
-def _py(value: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else pd.Timestamp(value).to_pydatetime()
-    if isinstance(value, np.generic):
-        item = value.item()
-        return None if isinstance(item, float) and item != item else item
-    return value
-
-
 class DataFrameRecords:
     """Rows of a DataFrame as plain records, for the bulk layer. ``entity`` is an optional
     collection name the records belong to."""
@@ -310,7 +288,7 @@ class DataFrameRecords:
         """One dict per row: NaN/NaT/NA -> ``None``, numpy/pandas scalars -> Python values."""
         names = self.columns
         for row in self.df.itertuples(index=False, name=None):
-            yield {k: _py(v) for k, v in zip(names, row, strict=True)}
+            yield {k: plain_value(v) for k, v in zip(names, row, strict=True)}
 
     def __repr__(self) -> str:
         return f"<DataFrameRecords {len(self)} rows{' of ' + self.entity if self.entity else ''}>"

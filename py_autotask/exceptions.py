@@ -31,6 +31,7 @@ __all__ = [
     "AutotaskInputError",
     "AutotaskMethodNotAllowedError",
     "AutotaskNotFoundError",
+    "AutotaskOffTypeValueError",
     "AutotaskOperationNotSupportedError",
     "AutotaskPermissionError",
     "AutotaskRateLimitError",
@@ -184,6 +185,39 @@ class AutotaskMethodNotAllowedError(AutotaskAPIError):
 
 class AutotaskValidationError(AutotaskAPIError):
     """400/500 whose ``errors[]`` describe a validation or business-rule failure. Not retryable."""
+
+
+class AutotaskOffTypeValueError(AutotaskAPIError):
+    """``strict=True``: a record Autotask sent has a value that does not match its field's declared
+    type (a ZIP code as a number where the metadata says string, ``""`` for a datetime). Without
+    ``strict`` such values are read (converted where lossless, else kept as received) and counted
+    in ``client.stats``.
+
+    Attributes (besides :class:`AutotaskAPIError`'s): ``entity``, ``record_id`` (``None`` when the
+    record has none), ``field`` (API name), ``expected`` (the declared type) and ``value`` (as
+    received).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity: str,
+        record_id: object,
+        field: str,
+        expected: str,
+        value: object,
+        status_code: int,
+        method: str = "",
+        url: str = "",
+        hint: str | None = None,
+    ) -> None:
+        self.entity = entity
+        self.record_id = record_id
+        self.field = field
+        self.expected = expected
+        self.value = value
+        super().__init__(message, status_code=status_code, method=method, url=url, hint=hint)
 
 
 class AutotaskRateLimitError(AutotaskAPIError):

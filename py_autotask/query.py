@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final, Literal, TypeAlias
 
+from ._values import format_wire_datetime
 from .exceptions import AutotaskConfigError
 
 __all__ = [
@@ -61,12 +62,6 @@ ALL_ROWS: Final[Mapping[str, Any]] = {"op": "gte", "field": "id", "value": 0}
 # --- values -----------------------------------------------------------------------------------------
 
 
-def _format_datetime(value: _dt.datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
-
-
 def to_api_value(value: Any) -> Any:
     """Convert one Python value (or a list of them) to its JSON wire form for a filter or body."""
     if value is None or isinstance(value, (bool, str, int, float)):
@@ -74,7 +69,7 @@ def to_api_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return to_api_value(value.value)
     if isinstance(value, _dt.datetime):
-        return _format_datetime(value)
+        return format_wire_datetime(value)
     if isinstance(value, _dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):

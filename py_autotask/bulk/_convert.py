@@ -5,16 +5,11 @@ generated :class:`~py_autotask._spec.EntitySpec`; tenant facts (picklist values 
 names) from :class:`TenantFields`, built from the tenant's own ``entityInformation/fields`` and
 ``userDefinedFields`` answers.
 
-Conversions, by the field's ``dataType``:
-
-- integer/long/short: ``"12"`` -> 12 (``"12.0"`` and integral floats too); anything else is a problem;
-- double/decimal/float: ``"12.5"`` -> 12.5;
-- boolean: true/false, 1/0, yes/no, y/n (any case);
-- datetime: ISO 8601 (``2024-01-31``, ``2024-01-31T09:30``, ``...Z``, offsets); naive times are UTC;
-  sent as ``YYYY-MM-DDTHH:MM:SS.fffZ``;
-- date: ISO date;
-- picklists: the value (``"2"``) or its label in the tenant (``"High"``, any case);
-- string: ``str(value)``.
+Values are converted by the one converter, :func:`py_autotask._values.to_wire` (``"12"`` -> 12 for
+integer fields, ``"1.5"`` -> 1.5, yes/no/true/false/1/0 for booleans, ISO 8601 datetimes sent as
+``YYYY-MM-DDTHH:MM:SS.fffZ`` in UTC with naive times taken as UTC, date-only text as the date,
+numbers -> text); picklists take the value (``"2"``) or the tenant's label (``"High"``, any case,
+:func:`py_autotask._values.resolve_label`).
 
 An empty cell means "not given" (left out of the body); the ``null_value`` marker (``<null>`` by
 default) means "set to null".
@@ -22,16 +17,21 @@ default) means "set to null".
 
 from __future__ import annotations
 
-import datetime as _dt
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .._spec import EntitySpec, FieldSpec
 from .._validation import validate_record
-from ..query import to_api_value
+from .._values import (
+    length_problem,
+    looks_like_label,
+    plain_value,
+    resolve_label,
+    resolve_udf_choice,
+    to_wire,
+    udf_text,
+)
 from ._results import RowProblem
 
 __all__ = [
@@ -50,17 +50,11 @@ EXPECTED_PREFIX = "expected."
 #: Columns the failure CSV adds; ignored when such a file is fed back.
 META_COLUMNS = frozenset({"_row", "_field", "_error"})
 
-_INT = ("integer", "long", "short")
-_NUM = ("double", "decimal", "float")
-_TRUE = frozenset({"true", "1", "yes", "y", "t"})
-_FALSE = frozenset({"false", "0", "no", "n", "f"})
-
 
 @dataclass(frozen=True)
 class _Picklist:
+    items: tuple[Mapping[str, Any], ...]  # the tenant's picklistValues
     values: Mapping[str, str]  # active value -> label
-    all_values: frozenset[str]
-    by_label: Mapping[str, str]  # lower label -> value
 
 
 @dataclass
@@ -98,7 +92,7 @@ class TenantFields:
     def picklist_values(self, entity: str, field: str) -> Mapping[str, str] | None:
         pl = self._picklists.get((entity.lower(), field.lower()))
         # a picklist the tenant reports without values cannot be checked
-        return None if pl is None or not pl.all_values else pl.values
+        return None if pl is None or not pl.items else pl.values
 
     def udf_names(self, entity: str) -> frozenset[str] | None:
         udfs = self._udfs.get(entity.lower())
@@ -113,19 +107,13 @@ class TenantFields:
 
 
 def _picklist(obj: Mapping[str, Any]) -> _Picklist:
-    values: dict[str, str] = {}
-    all_values: set[str] = set()
-    by_label: dict[str, str] = {}
-    for p in obj.get("picklistValues") or []:
-        if not isinstance(p, Mapping):
-            continue
-        value = str(p.get("value"))
-        all_values.add(value)
-        if p.get("isActive", True):
-            label = str(p.get("label") or value)
-            values[value] = label
-            by_label.setdefault(label.strip().lower(), value)
-    return _Picklist(values, frozenset(all_values), by_label)
+    items = tuple(p for p in obj.get("picklistValues") or [] if isinstance(p, Mapping))
+    values = {
+        str(p.get("value")): str(p.get("label") or p.get("value"))
+        for p in items
+        if p.get("isActive", True)
+    }
+    return _Picklist(items, values)
 
 
 @dataclass(frozen=True)
@@ -164,16 +152,8 @@ def _lookup(spec: EntitySpec) -> dict[str, FieldSpec]:
 
 
 def _is_empty(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    if isinstance(value, str) and not value.strip():
-        return True
-    try:  # pandas NA / NaT without importing pandas
-        return bool(type(value).__name__ in ("NAType", "NaTType"))
-    except Exception:  # pragma: no cover
-        return False
+    value = plain_value(value)  # NaN, NaT and pd.NA are None
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def column_problems(
@@ -220,125 +200,13 @@ def column_problems(
 def _convert(
     fld: FieldSpec, value: Any, entity: str, tenant: TenantFields | None
 ) -> tuple[Any, str | None]:
-    kind = fld.data_type
-    if fld.is_picklist and tenant is not None:
+    if fld.is_picklist and tenant is not None and looks_like_label(fld.data_type, value):
         pl = tenant.picklist(entity, fld.api_name)
-        if pl is not None and isinstance(value, str):
-            text = value.strip()
-            if text not in pl.all_values and text.lower() in pl.by_label:
-                value = pl.by_label[text.lower()]
-    if kind in _INT:
-        return _to_int(value, kind)
-    if kind in _NUM:
-        return _to_number(value, kind)
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value, None
-        if isinstance(value, (int, float)) and value in (0, 1):
-            return bool(value), None
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True, None
-        if text in _FALSE:
-            return False, None
-        return value, f"expects true or false, got {value!r}"
-    if kind == "datetime":
-        return _to_datetime(value)
-    if kind == "date":
-        return _to_date(value)
-    if kind == "string":
-        if isinstance(value, str):
-            return value, None
-        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-            if isinstance(value, float) and value.is_integer():
-                return str(int(value)), None
-            return str(value), None
-        return value, f"expects a string, got {type(value).__name__} {value!r}"
-    return value, None
-
-
-def _to_int(value: Any, kind: str) -> tuple[Any, str | None]:
-    if isinstance(value, bool):
-        return value, f"expects an integer ({kind}), got {value!r}"
-    if isinstance(value, int):
-        return value, None
-    if isinstance(value, float) and value.is_integer():
-        return int(value), None
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value), None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text), None
-        except ValueError:
-            try:
-                number = Decimal(text)
-            except InvalidOperation:
-                number = None
-            if number is not None and number.is_finite() and number == number.to_integral_value():
-                return int(number), None
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _to_int(value.item(), kind)
-    return value, f"expects an integer ({kind}), got {value!r}"
-
-
-def _to_number(value: Any, kind: str) -> tuple[Any, str | None]:
-    if isinstance(value, bool):
-        return value, f"expects a number ({kind}), got {value!r}"
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            return value, f"expects a finite number ({kind}), got {value!r}"
-        return value, None
-    if isinstance(value, Decimal):
-        return float(value), None
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return value, f"expects a number ({kind}), got {value!r}"
-        if not math.isfinite(number):
-            return value, f"expects a finite number ({kind}), got {value!r}"
-        return number, None
-    if hasattr(value, "item") and callable(value.item):
-        return _to_number(value.item(), kind)
-    return value, f"expects a number ({kind}), got {value!r}"
-
-
-def _parse_datetime(text: str) -> _dt.datetime:
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return _dt.datetime.fromisoformat(text)
-
-
-def _to_datetime(value: Any) -> tuple[Any, str | None]:
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if isinstance(value, _dt.datetime):
-        return to_api_value(value), None
-    if isinstance(value, _dt.date):
-        return to_api_value(_dt.datetime(value.year, value.month, value.day)), None
-    if isinstance(value, str):
-        try:
-            return to_api_value(_parse_datetime(value)), None
-        except ValueError:
-            pass
-    return value, (f"expects a datetime (ISO 8601 such as 2024-01-31T09:30:00Z), got {value!r}")
-
-
-def _to_date(value: Any) -> tuple[Any, str | None]:
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if isinstance(value, _dt.datetime):
-        return value.date().isoformat(), None
-    if isinstance(value, _dt.date):
-        return value.isoformat(), None
-    if isinstance(value, str):
-        try:
-            return _parse_datetime(value).date().isoformat(), None
-        except ValueError:
-            pass
-    return value, f"expects a date (ISO 8601 such as 2024-01-31), got {value!r}"
+        if pl is not None and pl.items:
+            value, problem = resolve_label(fld.data_type, value, pl.items)
+            if problem:
+                return value, problem
+    return to_wire(fld.data_type, value)
 
 
 def prepare_row(
@@ -405,24 +273,26 @@ def prepare_row(
             if is_null:
                 udfs.append({"name": udf_name, "value": None})
                 continue
-            udf_value = raw_value if isinstance(raw_value, str) else str(raw_value)
+            udf_value, problem = udf_text(raw_value)
+            if problem:
+                add(key, problem)
+                continue
             if meta and meta.get("isPickList") and tenant is not None:
                 pl = tenant.picklist(spec.name, "udf:" + name)
-                if pl is not None:
-                    text = udf_value.strip()
-                    if text not in pl.all_values and text.lower() in pl.by_label:
-                        udf_value = pl.by_label[text.lower()]
-                    elif text not in pl.values:
-                        add(key, f"value {text!r} is not in the tenant's picklist")
-            if meta and meta.get("length") and len(udf_value) > int(meta["length"]):
-                add(key, f"is {len(udf_value)} characters long; the maximum is {meta['length']}")
+                if pl is not None and pl.items:
+                    udf_value, problem = resolve_udf_choice(udf_value, pl.items)
+                    if problem:
+                        add(key, problem)
+            problem = length_problem(int(meta.get("length") or 0) if meta else 0, udf_value)
+            if problem:
+                add(key, problem)
             udfs.append({"name": udf_name, "value": udf_value})
             continue
         fld = table.get(low)
         if fld is None:
             continue  # reported once by column_problems
         if mode == "update" and fld.api_name.lower() == tracking and fld.read_only:
-            snapshot, error = _to_datetime(raw_value)
+            snapshot, error = to_wire("datetime", raw_value)
             if error:
                 add(fld.api_name, error)
                 snapshot = None

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import httpx
 
 from .._spec import EntitySpec, FieldSpec
+from .._values import datetime_or_none
 from ..exceptions import (
     AutotaskAmbiguousWriteError,
     AutotaskAPIError,
@@ -441,29 +442,13 @@ class UpdateDecision:
     field: str | None = None
 
 
-def parse_datetime(value: Any) -> _dt.datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, _dt.datetime):
-        dt = value
-    else:
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=_dt.timezone.utc)
-
-
 def same_value(fld: FieldSpec | None, server: Any, new: Any) -> bool:
     """Whether ``new`` (converted input) equals ``server`` (as the API returned it)."""
     if server is None or new is None:
         return (server is None or server == "") and (new is None or new == "")
     kind = fld.data_type if fld else "string"
     if kind in ("datetime",):
-        a, b = parse_datetime(server), parse_datetime(new)
+        a, b = datetime_or_none(server), datetime_or_none(new)
         return a is not None and b is not None and a == b
     if kind == "date":
         return str(server)[:10] == str(new)[:10]
@@ -514,11 +499,11 @@ def decide_update(
     fields = {k.lower(): v for k, v in current.items()}
     if mode == "skip":
         tracking = spec.change_tracking_field
-        server_ts = parse_datetime(fields.get(tracking.lower())) if tracking else None
-        snap = parse_datetime(prepared.snapshot) if prepared.snapshot is not None else None
+        server_ts = datetime_or_none(fields.get(tracking.lower())) if tracking else None
+        snap = datetime_or_none(prepared.snapshot) if prepared.snapshot is not None else None
         for label, limit in (
             ("the row's", snap),
-            ("the snapshot time", parse_datetime(snapshot_time)),
+            ("the snapshot time", datetime_or_none(snapshot_time)),
         ):
             if limit is not None and server_ts is not None and server_ts > limit:
                 return UpdateDecision(

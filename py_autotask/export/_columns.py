@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from .._spec import EntitySpec
+from .._values import parse_datetime
 
 __all__ = [
     "Column",
@@ -232,22 +233,6 @@ def _to_bool(v: Any) -> bool | None:
             return False
         raise ValueError(f"not a boolean: {v!r}")
     return bool(v)
-
-
-def parse_datetime(v: Any) -> _dt.datetime | None:
-    """An Autotask datetime value as an aware UTC datetime (naive text is taken as UTC)."""
-    if v is None or v == "":
-        return None
-    if isinstance(v, _dt.datetime):
-        value = v
-    else:
-        text = str(v).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        value = _dt.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=_dt.timezone.utc)
-    return value.astimezone(_dt.timezone.utc)
 
 
 def _to_date(v: Any) -> _dt.date | None:

@@ -17,12 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._values import datetime_or_none
 from ._faults import FaultRule
 from ._journal import JournalEntry
 from ._metadata import EntityMeta, ParentRoute
 from ._ops import ApiError, Caller, Reply
 from ._state import SeedUnavailableError, SimulatorState
-from ._values import parse_datetime
 
 __all__ = ["SimulatorApp", "create_app"]
 
@@ -732,7 +732,7 @@ def _control_app(state: SimulatorState) -> Starlette:
             data = await _json(request)
             try:
                 if "set" in data:
-                    when = parse_datetime(str(data["set"]))
+                    when = datetime_or_none(data["set"], naive=True)
                     if when is None:
                         return _bad("'set' must be an ISO datetime")
                     state.clock.set_time(when)

@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .._values import datetime_or_none
 from ._metadata import EntityMeta, FieldInfo
-from ._values import column_datetime, parse_datetime
+from ._values import column_datetime
 
 __all__ = [
     "CANONICAL_OPS",
@@ -139,7 +140,7 @@ def _convert(field: FieldInfo, value: Any) -> Any:
             raise QueryError("Error converting data type varchar to numeric.")
         return number
     if kind == "datetime":
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        parsed = datetime_or_none(value, naive=True) if isinstance(value, str) else None
         if parsed is None:
             raise QueryError(
                 "Conversion failed when converting date and/or time from character string."

@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 import orjson
 
+from .._values import datetime_or_none
 from ._filters import RANGE_OPS, Condition, Group, ParsedQuery, QueryError, compile_sql, parse_query
 from ._metadata import EntityMeta, FieldInfo, ParentRoute
-from ._values import format_datetime, parse_datetime
+from ._values import format_datetime
 
 if TYPE_CHECKING:
     from ._state import SimulatorState
@@ -301,7 +302,7 @@ class Ops:
                 return value.strip().lower() == "true"
             raise bad
         if kind == "datetime":
-            parsed = parse_datetime(value) if isinstance(value, str) else None
+            parsed = datetime_or_none(value, naive=True) if isinstance(value, str) else None
             if parsed is None:
                 raise self._verr(f"Could not convert string to DateTime: {value}. Path '{f.name}'.")
             return format_datetime(parsed)
@@ -409,7 +410,7 @@ class Ops:
                         float(value)
                     except ValueError:
                         errors.append(f"Invalid value {value} for user defined field {d.name}.")
-                elif d.kind == "datetime" and value and parse_datetime(value) is None:
+                elif d.kind == "datetime" and value and datetime_or_none(value, naive=True) is None:
                     errors.append(f"Invalid value {value} for user defined field {d.name}.")
                 if d.is_picklist and d.picklist_values and value not in d.picklist_values:
                     errors.append(f"Invalid value {value} for user defined field {d.name}.")

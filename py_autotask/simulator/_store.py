@@ -21,8 +21,9 @@ from typing import Any
 
 import orjson
 
+from .._values import datetime_or_none
 from ._metadata import EntityMeta, FieldInfo, Schema
-from ._values import column_datetime, parse_datetime
+from ._values import column_datetime
 
 __all__ = ["Snapshot", "Store", "column_value"]
 
@@ -55,7 +56,7 @@ def column_value(field: FieldInfo, value: Any) -> Any:
                 return 1 if value.strip().lower() in ("true", "1") else 0
             return 1 if value else 0
         if kind == "datetime":
-            parsed = parse_datetime(str(value))
+            parsed = datetime_or_none(value, naive=True)
             return column_datetime(parsed) if parsed is not None else None
     except (TypeError, ValueError):
         return None

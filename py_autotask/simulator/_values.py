@@ -1,18 +1,11 @@
-"""Value conversions shared by the query engine, the store and the write validators."""
+"""Text forms of values shared by the query engine, the store and the write validators (datetimes
+are parsed by the one parser, :func:`py_autotask._values.parse_datetime`)."""
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-__all__ = ["ascii_lower", "column_datetime", "format_datetime", "parse_datetime"]
-
-_DT_RE = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})"
-    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,7}))?)?)?"
-    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$",
-    re.IGNORECASE,
-)
+__all__ = ["ascii_lower", "column_datetime", "format_datetime"]
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -20,27 +13,6 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def ascii_lower(text: str) -> str:
     """Lower-case ASCII letters only (SQLite NOCASE semantics)."""
     return text.translate(_ASCII_LOWER)
-
-
-def parse_datetime(text: str) -> datetime | None:
-    """Parse the date forms Autotask accepts; returns naive UTC or None when unparseable."""
-    m = _DT_RE.match(text)
-    if m is None:
-        return None
-    year, month, day, hh, mm, ss, frac, tz = m.groups()
-    try:
-        micro = int((frac or "0")[:6].ljust(6, "0"))
-        value = datetime(
-            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), micro
-        )
-    except ValueError:
-        return None
-    if tz and tz.upper() != "Z":
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        value = value - sign * offset
-    return value
 
 
 def format_datetime(value: datetime) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._values import datetime_or_none
 from ..exceptions import AutotaskConfigError
 
 __all__ = [
@@ -55,27 +55,11 @@ def column_kind(data_type: str | None) -> str:
     return "str"
 
 
-_DT_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
-    r"(Z|[+-]\d{2}:?\d{2})?$"
-)
-
-
 def parse_datetime(text: str) -> _dt.datetime | None:
-    """An Autotask datetime (``2016-03-30T13:10:35.563``, any fraction length, optional ``Z`` or
-    offset) -> naive UTC ``datetime``; ``None`` for text that is not one."""
-    m = _DT_RE.match(text.strip())
-    if not m:
-        return None
-    y, mo, d, h, mi, s, frac, tz = m.groups()
-    micro = int((frac or "0")[:6].ljust(6, "0"))
-    value = _dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), micro)
-    if tz and tz != "Z":
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        offset = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        value = value - sign * offset
-    return value
+    """Naive UTC ``datetime`` of an Autotask datetime, ``None`` for text that is not one: the one
+    parser, :func:`py_autotask._values.datetime_or_none`. Kept for ``cli/_demo.py``, which imports
+    it from here."""
+    return datetime_or_none(text, naive=True)
 
 
 def format_api_datetime(value: _dt.datetime) -> str:
@@ -99,7 +83,7 @@ def to_db_value(kind: str, value: Any) -> Any:
                 return value.strip().lower() in ("true", "1", "yes")
             return bool(value)
         if kind == "datetime":
-            return parse_datetime(str(value))
+            return datetime_or_none(value, naive=True)
     except (TypeError, ValueError):
         return None
     return value if isinstance(value, str) else str(value)
@@ -605,16 +589,7 @@ _MISSING: Any = object()
 
 
 def _fast_datetime(value: Any) -> _dt.datetime | None:
-    if isinstance(value, _dt.datetime):
-        return value
-    text = str(value)
-    try:
-        parsed = _dt.datetime.fromisoformat(text[:-1] if text.endswith("Z") else text)
-    except ValueError:
-        return parse_datetime(text)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return parsed
+    return datetime_or_none(value, naive=True)
 
 
 def _converter(kind: str, datetime_text: bool) -> Any:

@@ -46,6 +46,7 @@ from .. import _core
 from .._registry import spec_for
 from .._sender import Sender
 from .._spec import EntitySpec
+from .._values import datetime_or_none
 from ..exceptions import (
     AutotaskConfigError,
     AutotaskError,
@@ -60,7 +61,6 @@ from ._db import (
     format_api_datetime,
     mapping_rows,
     open_database,
-    parse_datetime,
 )
 from ._lock import NoLock, SyncLock, acquire_sync_lock, holder_mode
 
@@ -612,11 +612,11 @@ class Syncer:
         elif state.phase != "idle" and state.cursor_id is not None:
             res.mode = "resumed-" + state.phase
             if state.pass_started:
-                run_start = parse_datetime(state.pass_started) or run_start
+                run_start = datetime_or_none(state.pass_started, naive=True) or run_start
         else:
             res.mode = "incremental"
             if tracking_col and state.watermark:
-                base = parse_datetime(state.watermark) or run_start
+                base = datetime_or_none(state.watermark, naive=True) or run_start
                 state.phase = "incremental"
                 state.filter_from = format_api_datetime(base - overlap)
             else:
@@ -665,10 +665,14 @@ class Syncer:
             rows = mapping_rows(columns, fresh, datetime_text=db.datetime_text)
             if tracking_col:
                 values = [i.get(tracking_col) for i in items]
-                seen = [v for v in (parse_datetime(str(x)) for x in values if x) if v is not None]
+                seen = [
+                    v
+                    for v in (datetime_or_none(str(x), naive=True) for x in values if x)
+                    if v is not None
+                ]
                 if seen:
                     top = max(seen)
-                    pending = parse_datetime(state.pending_watermark or "")
+                    pending = datetime_or_none(state.pending_watermark or "", naive=True)
                     if pending is None or top > pending:
                         state.pending_watermark = format_api_datetime(top)
             state.cursor_id = max(ids)
@@ -688,10 +692,10 @@ class Syncer:
                 return
 
         # pass complete: commit the watermark
-        pending = parse_datetime(state.pending_watermark or "")
+        pending = datetime_or_none(state.pending_watermark or "", naive=True)
         if pending is not None:
             pending = min(pending, run_start)  # the pass's start (also: future-dated values)
-            current = parse_datetime(state.watermark or "")
+            current = datetime_or_none(state.watermark or "", naive=True)
             if current is None or pending > current:
                 state.watermark = format_api_datetime(pending)
         elif tracking_col and state.watermark is None:
@@ -723,7 +727,7 @@ class Syncer:
                 logger.warning("%s", res.message)
 
         # -- reconciliation ---------------------------------------------------------------------
-        last_rec = parse_datetime(state.last_reconciliation or "")
+        last_rec = datetime_or_none(state.last_reconciliation or "", naive=True)
         due = (
             reconcile
             if reconcile is not None
@@ -780,7 +784,7 @@ class Syncer:
             self._init_log_state(db, log, run_start - overlap, run_id)
             state = db.read_state(key)
             assert state is not None
-        base = parse_datetime(state.watermark or "") or run_start
+        base = datetime_or_none(state.watermark or "", naive=True) or run_start
         since = format_api_datetime(base - overlap)
         spec = entity_spec(log.log)
         deleted = 0
@@ -791,7 +795,7 @@ class Syncer:
             ids = {int(i[log.id_field]) for i in items if i.get(log.id_field) is not None}
             present = db.existing_ids(table, sorted(ids))
             for i in items:
-                t = parse_datetime(str(i.get(log.time_field) or ""))
+                t = datetime_or_none(str(i.get(log.time_field) or ""), naive=True)
                 if t is not None and t > newest:
                     newest = t
             state.watermark = format_api_datetime(min(newest, max(run_start, base)))
@@ -895,8 +899,8 @@ def _same_time(stored: Any, api_value: Any) -> bool:
     """Whether a stored change-tracking value equals the API's (stored as datetime or text)."""
     if stored is None or api_value is None:
         return stored is None and api_value is None
-    a = stored if isinstance(stored, _dt.datetime) else parse_datetime(str(stored))
-    b = parse_datetime(str(api_value))
+    a = stored if isinstance(stored, _dt.datetime) else datetime_or_none(str(stored), naive=True)
+    b = datetime_or_none(str(api_value), naive=True)
     return a is not None and a == b
 
 

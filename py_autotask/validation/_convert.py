@@ -10,15 +10,23 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import re
 import sys
 import warnings
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
 from typing import Any, Final, Literal, Protocol
 
 from .._spec import EntitySpec, FieldSpec
 from .._validation import Problem
+from .._values import (
+    format_wire_datetime,
+    length_problem,
+    looks_like_label,
+    picklist_problem,
+    resolve_label,
+    resolve_udf_choice,
+    to_wire,
+    udf_text,
+)
 from ..exceptions import AutotaskError, AutotaskInputError
 from ._config import ValidationConfig, ValidationContext
 
@@ -34,16 +42,8 @@ __all__ = [
 
 WriteOp = Literal["create", "update", "replace"]
 
-_INT: Final = ("integer", "long", "short")
-_NUM: Final = ("double", "decimal", "float")
-_INT_RE: Final = re.compile(r"[+-]?\d+")
-_DATE_ONLY_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_FRACTION_RE: Final = re.compile(r"(T\d{2}:\d{2}:\d{2})\.(\d+)")
-_TRUE: Final = frozenset({"true", "1", "yes", "y", "on"})
-_FALSE: Final = frozenset({"false", "0", "no", "n", "off"})
 _UDF_KEY: Final = "userdefinedfields"
 _LABEL_OPS: Final = frozenset({"eq", "noteq", "in", "notin"})
-_MAX_CHOICES: Final = 25
 
 logger = logging.getLogger("py_autotask.validation")
 
@@ -140,148 +140,25 @@ def _suggest(name: str, choices: list[str]) -> str:
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
-# --- values ---------------------------------------------------------------------------------------
-
-
-def format_wire_datetime(value: datetime) -> str:
-    """Autotask's wire format: UTC, milliseconds, ``Z`` (naive values are taken as UTC)."""
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
-
-
-def _parse_datetime(text: str) -> datetime:
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    text = _FRACTION_RE.sub(lambda m: f"{m.group(1)}.{(m.group(2) + '000000')[:6]}", text)
-    return datetime.fromisoformat(text)
+# --- values (the rules live in py_autotask._values) --------------------------------------------
 
 
 def _convert(fld: FieldSpec, value: Any, config: ValidationConfig) -> tuple[Any, str | None]:
     """``(converted value, problem)`` for one non-null value."""
-    kind = fld.data_type
-    convert = config.auto_convert and not config.strict_types
-    if kind == "datetime" or kind == "date":
-        if isinstance(value, datetime):
-            return format_wire_datetime(value), None
-        if isinstance(value, date):
-            return value.isoformat(), None
-        if isinstance(value, str):
-            if _DATE_ONLY_RE.fullmatch(value.strip()):
-                return value, None  # date-only: no time-zone conversion, sent as given
-            try:
-                return format_wire_datetime(_parse_datetime(value)), None
-            except ValueError:
-                pass
-        return value, (
-            f"expects a {kind} (ISO 8601 such as 2024-01-31T09:30:00Z, or a datetime), "
-            f"got {type(value).__name__} {value!r}"
-        )
-    if kind in _INT:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value, None
-        if convert:
-            if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-                return int(value.strip()), None
-            if isinstance(value, float) and value.is_integer():
-                return int(value), None
-        return value, f"expects an integer ({kind}), got {type(value).__name__} {value!r}"
-    if kind in _NUM:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return value, None
-        if convert and isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                pass
-            else:
-                return (int(number) if number.is_integer() and "." not in value else number), None
-        return value, f"expects a number ({kind}), got {type(value).__name__} {value!r}"
-    if kind == "boolean":
-        if isinstance(value, bool):
-            return value, None
-        if convert:
-            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-                return value.strip().lower() in _TRUE, None
-            if isinstance(value, int) and value in (0, 1):
-                return bool(value), None
-        return value, f"expects true or false, got {type(value).__name__} {value!r}"
-    if kind == "string":
-        if isinstance(value, str):
-            return value, None
-        if convert and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value), None
-        return value, f"expects text, got {type(value).__name__} {value!r}"
-    return value, None
+    return to_wire(fld.data_type, value, lenient=config.auto_convert and not config.strict_types)
 
 
-def _choices(values: list[dict[str, Any]]) -> str:
-    shown = ", ".join(f"{v.get('value')} ({v.get('label')})" for v in values[:_MAX_CHOICES])
-    more = len(values) - _MAX_CHOICES
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _is_label(fld: FieldSpec, value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    if fld.data_type in _INT:
-        return not _INT_RE.fullmatch(value.strip())
-    return True
+def _picklist_values(info: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    """A field's tenant ``picklistValues``; ``None`` when its metadata could not be read."""
+    if info is None or not info.get("isPickList"):
+        return None
+    return [dict(v) for v in info.get("picklistValues") or []]
 
 
 def _resolve_label(
-    spec: EntitySpec,
-    fld: FieldSpec,
-    label: str,
-    info: dict[str, Any] | None,
-    parent_value: Any,
+    fld: FieldSpec, label: str, info: Mapping[str, Any] | None, parent_value: Any
 ) -> tuple[Any, str | None]:
-    if info is None or not info.get("isPickList"):
-        return label, (
-            f"{label!r} looks like a picklist label but the tenant's picklist could not be "
-            "read; pass the numeric value"
-        )
-    values = [dict(v) for v in info.get("picklistValues") or []]
-    exact = [v for v in values if str(v.get("value")) == label]
-    if exact and fld.data_type not in _INT:
-        return label, None
-    wanted = label.strip().lower()
-    matches = [v for v in values if str(v.get("label", "")).strip().lower() == wanted]
-    active = [v for v in matches if v.get("isActive", True)]
-    if parent_value is not None and len(active) > 1:
-        narrowed = [v for v in active if str(v.get("parentValue", "")) == str(parent_value)]
-        active = narrowed or active
-    if len(active) == 1:
-        raw = str(active[0]["value"])
-        return (int(raw) if fld.data_type in _INT and _INT_RE.fullmatch(raw) else raw), None
-    if len(active) > 1:
-        return label, (
-            f"label {label!r} is ambiguous in the tenant's picklist: it matches "
-            f"{_choices(active)}; pass the value instead"
-        )
-    if matches:
-        return label, (
-            f"label {label!r} is inactive in the tenant's picklist ({_choices(matches)}); "
-            "choose an active value"
-        )
-    live = [v for v in values if v.get("isActive", True)]
-    return label, f"unknown label {label!r}; the tenant's choices are: {_choices(live)}"
-
-
-def _check_member(fld: FieldSpec, value: Any, info: dict[str, Any] | None) -> str | None:
-    if info is None or not info.get("isPickList"):
-        return None
-    values = [dict(v) for v in info.get("picklistValues") or []]
-    if not values:
-        return None
-    found = [v for v in values if str(v.get("value")) == str(value)]
-    if not found:
-        live = [v for v in values if v.get("isActive", True)]
-        return f"value {value!r} is not in the tenant's picklist; choose one of: {_choices(live)}"
-    if not found[0].get("isActive", True):
-        return f"value {value!r} ({found[0].get('label')}) is inactive in the tenant's picklist"
-    return None
+    return resolve_label(fld.data_type, label, _picklist_values(info), parent_value=parent_value)
 
 
 # --- metadata needs ---------------------------------------------------------------------------------
@@ -302,7 +179,9 @@ def metadata_needs(
         fld, _soap = resolve_field(spec, key)
         if fld is None or not fld.is_picklist or value is None:
             continue
-        if (config.picklist_labels and _is_label(fld, value)) or config.validate_picklists:
+        if (
+            config.picklist_labels and looks_like_label(fld.data_type, value)
+        ) or config.validate_picklists:
             needs.add("fields")
     return needs
 
@@ -331,7 +210,7 @@ def filter_metadata_needs(
                 continue
             raw = low.get("value")
             values = raw if isinstance(raw, list) else [raw]
-            if any(_is_label(fld, v) for v in values):
+            if any(looks_like_label(fld.data_type, v) for v in values):
                 found = True
 
     for key, value in body.items():
@@ -416,12 +295,12 @@ def prepare_write(
             out[name] = converted
             continue
         info = _field_info(metadata, spec.name, name) if fld.is_picklist else None
-        if fld.is_picklist and config.picklist_labels and _is_label(fld, value):
+        if fld.is_picklist and config.picklist_labels and looks_like_label(fld.data_type, value):
             parent_value = None
             if fld.picklist_parent:
                 parent, _soap = resolve_field(spec, fld.picklist_parent)
                 parent_value = out.get(parent.api_name) if parent is not None else None
-            value, problem = _resolve_label(spec, fld, value, info, parent_value)
+            value, problem = _resolve_label(fld, value, info, parent_value)
             if problem:
                 add(name, problem)
                 continue
@@ -440,16 +319,12 @@ def prepare_write(
         if failed:
             continue
         out[name] = value
-        if (
-            config.validate_lengths
-            and fld.data_type == "string"
-            and fld.length
-            and isinstance(value, str)
-            and len(value) > fld.length
-        ):
-            add(name, f"is {len(value)} characters long; the maximum is {fld.length}; shorten it")
+        if config.validate_lengths and fld.data_type == "string":
+            problem = length_problem(fld.length, value)
+            if problem:
+                add(name, problem)
         if fld.is_picklist and config.validate_picklists:
-            problem = _check_member(fld, value, info)
+            problem = picklist_problem(value, _picklist_values(info))
             if problem:
                 add(name, problem)
 
@@ -517,40 +392,23 @@ def _prepare_udfs(
         if definition is not None:
             name = str(definition.get("name"))
         where = f"userDefinedFields[{name}]"
-        if udf_val is not None and not isinstance(udf_val, str):
-            if isinstance(udf_val, datetime):
-                udf_val = format_wire_datetime(udf_val)
-            elif (
-                config.auto_convert
-                and not config.strict_types
-                and isinstance(udf_val, (int, float, bool, date))
-            ):
-                udf_val = udf_val.isoformat() if isinstance(udf_val, date) else str(udf_val)
-            else:
-                add(where, f"UDF values are text on the wire, got {type(udf_val).__name__}")
-                continue
+        udf_val, problem = udf_text(
+            udf_val, lenient=config.auto_convert and not config.strict_types
+        )
+        if problem:
+            add(where, problem)
+            continue
         if definition is not None and udf_val is not None:
             if definition.get("isPickList"):
-                values = [dict(v) for v in definition.get("picklistValues") or []]
-                if not any(str(v.get("value")) == udf_val for v in values):
-                    labelled = [
-                        v
-                        for v in values
-                        if str(v.get("label", "")).lower() == udf_val.lower()
-                        and v.get("isActive", True)
-                    ]
-                    if len(labelled) == 1 and config.picklist_labels:
-                        udf_val = str(labelled[0]["value"])
-                    else:
-                        add(
-                            where,
-                            f"{udf_val!r} is not a value of this picklist UDF; choose one of: "
-                            f"{_choices([v for v in values if v.get('isActive', True)])}",
-                        )
-                        continue
-            length = definition.get("length") or 0
-            if config.validate_lengths and length and len(udf_val) > int(length):
-                add(where, f"is {len(udf_val)} characters long; the maximum is {length}")
+                udf_val, problem = resolve_udf_choice(
+                    udf_val, _picklist_values(definition) or [], labels=config.picklist_labels
+                )
+                if problem:
+                    add(where, problem)
+                    continue
+            problem = length_problem(int(definition.get("length") or 0), udf_val)
+            if config.validate_lengths and problem:
+                add(where, problem)
                 continue
         for validator in config.validators_for(spec.name, name):
             try:
@@ -616,13 +474,13 @@ def rewrite_query(
 
     def resolve_values(fld: FieldSpec, raw: Any) -> Any:
         values = raw if isinstance(raw, list) else [raw]
-        if not any(_is_label(fld, v) for v in values):
+        if not any(looks_like_label(fld.data_type, v) for v in values):
             return raw
         info = _field_info(metadata, spec.name, fld.api_name)
         resolved = []
         for v in values:
-            if _is_label(fld, v):
-                v, problem = _resolve_label(spec, fld, v, info, None)
+            if looks_like_label(fld.data_type, v):
+                v, problem = _resolve_label(fld, v, info, None)
                 if problem:
                     problems.append(Problem(spec.name, fld.api_name, problem))
             resolved.append(v)

@@ -10,6 +10,7 @@ from .._model import AutotaskModel
 from .._spec import EntitySpec
 from .._types import UdfValue
 from .._validation import Problem
+from .._values import udf_text
 from ..exceptions import AutotaskConfigError, AutotaskInputError
 from ._config import ValidationConfig
 from ._convert import _resolve_label, prepare_write, resolve_field
@@ -27,14 +28,8 @@ def udf_values(values: Mapping[str, Any]) -> list[UdfValue]:
     (the ``userDefinedFields`` of a write; values become text, ``None`` clears a UDF)."""
     out: list[UdfValue] = []
     for name, value in values.items():
-        if value is not None and not isinstance(value, str):
-            if isinstance(value, datetime):
-                from ._convert import format_wire_datetime
-
-                value = format_wire_datetime(value)
-            else:
-                value = str(value)
-        out.append({"name": str(name), "value": value})
+        text, problem = udf_text(value)
+        out.append({"name": str(name), "value": str(value) if problem else text})
     return out
 
 
@@ -74,7 +69,7 @@ def _value_of(
     spec: EntitySpec, field: str, label: str, info: dict[str, Any] | None, parent: Any
 ) -> Any:
     fld = spec.fields[field]
-    value, problem = _resolve_label(spec, fld, label, info, parent)
+    value, problem = _resolve_label(fld, label, info, parent)
     if problem:
         raise AutotaskInputError(
             f"cannot resolve a {spec.name}.{field} label", [Problem(spec.name, field, problem)]

@@ -35,6 +35,7 @@ def test_exported_members() -> None:
         "AutotaskMethodNotAllowedError",
         "AutotaskModel",
         "AutotaskNotFoundError",
+        "AutotaskOffTypeValueError",
         "AutotaskOperationNotSupportedError",
         "AutotaskPermissionError",
         "AutotaskRateLimitError",
@@ -46,8 +47,10 @@ def test_exported_members() -> None:
         "F",
         "Filter",
         "FilterArg",
+        "OffTypeValue",
         "Page",
         "PageDetails",
+        "ReadStats",
         "ReconcileConfig",
         "ZoneOptions",
         "__version__",
@@ -72,6 +75,7 @@ def test_error_tree() -> None:
         "AutotaskValidationError",
         "AutotaskRateLimitError",
         "AutotaskServerError",
+        "AutotaskOffTypeValueError",
     ):
         assert issubclass(getattr(exceptions, name), exceptions.AutotaskAPIError)
     assert issubclass(exceptions.AutotaskConfigError, ValueError)

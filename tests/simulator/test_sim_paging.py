@@ -12,8 +12,8 @@ import orjson
 import pytest
 from sim_helpers import ALL_ROWS, api_client, errors_of, ticket_body
 
+from py_autotask._values import parse_datetime
 from py_autotask.simulator import Simulator
-from py_autotask.simulator._values import parse_datetime
 
 
 def _bulk_tickets(sim: Simulator, client: httpx.Client, n: int) -> None:

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from py_autotask_generated.entities import spec as entity_spec
 
 from py_autotask import AutotaskClient
-from py_autotask.sync._db import column_kind, parse_datetime, to_db_value
+from py_autotask._values import datetime_or_none
+from py_autotask.sync._db import column_kind, to_db_value
 
 
 def client_for(sim: Any) -> AutotaskClient:
@@ -50,7 +51,7 @@ def _norm(kind: str, value: Any) -> Any:
     if value is None:
         return None
     if kind == "datetime":
-        v = value if isinstance(value, _dt.datetime) else parse_datetime(str(value))
+        v = value if isinstance(value, _dt.datetime) else datetime_or_none(str(value), naive=True)
         return None if v is None else v.replace(microsecond=(v.microsecond // 1000) * 1000)
     if kind == "bool":
         return bool(value)
