@@ -1,6 +1,7 @@
 """Build ``schemas/`` from the reference data (no live tenant needed).
 
-Sources, in order of authority for each field fact:
+The inputs are read from ``schemas/source/`` (kept there by ``python -m codegen import-sources``;
+``--data DIR`` reads another folder of the same files). Sources, in order of authority for each field fact:
 
 1. ``rest-entity-fields-live-tenant-*.json``: real ``entityInformation/fields`` and
    ``userDefinedFields`` responses from a live tenant (5 entities);
@@ -16,14 +17,23 @@ are replaced by neutral labels; values, order, parents and flags are kept.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codegen import swagger as sw
-from codegen._jsonio import read_json, write_json
+from codegen._jsonio import write_json
 from codegen._normalize import neutral_picklist
+from codegen.sources import (
+    CATALOG,
+    LIVE_TENANT,
+    SOAP_FIELD_INFO,
+    SOAP_TO_REST,
+    SWAGGER_2026,
+    read_manifest,
+)
 
 FIELD_KEYS = (
     "name",
@@ -49,8 +59,6 @@ CHANGE_TRACKING_CANDIDATES = (
     "lastModifiedTime",
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "data"
-
 
 @dataclass
 class Sources:
@@ -62,16 +70,18 @@ class Sources:
     hashes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(
-        cls, data_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json"
-    ) -> Sources:
+    def load(cls, data_dir: Path, swagger_name: str = SWAGGER_2026) -> Sources:
+        """Read the inputs from ``data_dir``. ``hashes`` are the sha256 of the originals: a file
+        that ``manifest.json`` lists as a derived copy (the neutralised live-tenant capture) must
+        match the manifest, and the original's hash is recorded."""
         names = {
             "swagger": swagger_name,
-            "live": "rest-entity-fields-live-tenant-n8n-cache-2025-03.json",
-            "soap": "soap-v1.6-field-info-ecitsolutions-2021-02.json",
-            "mapping": "soap-to-rest-mapping-derived.json",
-            "catalog": "rest-collections-catalog-derived-2026-06.json",
+            "live": LIVE_TENANT,
+            "soap": SOAP_FIELD_INFO,
+            "mapping": SOAP_TO_REST,
+            "catalog": CATALOG,
         }
+        manifest = read_manifest(data_dir)
         loaded: dict[str, Any] = {}
         hashes: dict[str, str] = {}
         for key, name in names.items():
@@ -79,10 +89,22 @@ class Sources:
             if not path.exists():
                 raise SystemExit(
                     f"codegen bootstrap: reference file {path} is missing; pass --data DIR "
-                    "pointing at shared/reference/data"
+                    "pointing at a folder of the reference files (default: schemas/source, "
+                    "filled by `python -m codegen import-sources --from DIR`)"
                 )
-            hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-            loaded[key] = read_json(path)
+            raw = path.read_bytes()
+            digest = hashlib.sha256(raw).hexdigest()
+            entry = manifest.get(name)
+            if entry is not None:
+                if entry["storedSha256"] != digest:
+                    raise SystemExit(
+                        f"codegen bootstrap: {path} is not the copy manifest.json records "
+                        f"(sha256 {digest}, expected {entry['storedSha256']}); rerun "
+                        "`python -m codegen import-sources --from DIR` instead of editing it"
+                    )
+                digest = entry["sha256"]
+            hashes[name] = digest
+            loaded[key] = json.loads(raw)
         return cls(hashes=hashes, **loaded)
 
 
@@ -446,9 +468,7 @@ def write_schemas(
     return changed
 
 
-def bootstrap(
-    data_dir: Path, out_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json"
-) -> list[Path]:
+def bootstrap(data_dir: Path, out_dir: Path, swagger_name: str = SWAGGER_2026) -> list[Path]:
     sources = Sources.load(data_dir, swagger_name)
     built = Builder(sources).build()
     return write_schemas(built, out_dir, sources.hashes)

@@ -484,7 +484,8 @@ def _hash_tree(paths: list[Path], base: Path) -> str:
 
 
 def lock_file(schemas: Path, out: Path) -> str:
-    schema_files = [p for p in schemas.rglob("*.json")]
+    # What render reads (schemas/source/ holds bootstrap's inputs, not render's).
+    schema_files = [schemas / "index.json", *(schemas / "entities").rglob("*.json")]
     template_files = [p for p in TEMPLATES.rglob("*") if p.is_file()]
     generated = [p for p in (out / PACKAGE).rglob("*") if p.is_file()]
     versions = {}

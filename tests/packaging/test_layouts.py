@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -164,6 +165,11 @@ def _names(wheel: Path) -> set[str]:
         return set(zf.namelist())
 
 
+def _sdist_names(sdist: Path) -> set[str]:
+    with tarfile.open(sdist) as tf:
+        return set(tf.getnames())
+
+
 def _install_and_probe(py: Path, wheel: Path, workdir: Path, cache: Path) -> None:
     proc = run(
         [str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(wheel)],
@@ -196,6 +202,10 @@ def test_wheel_contents(dists: dict[str, Path]) -> None:
     ):
         assert required in names, required
     assert not any(n.startswith(("generated/", "schemas/", "tests/", "codegen/")) for n in names)
+    # codegen's raw inputs (schemas/source/, megabytes of Swagger) ship in the sdist only
+    assert not any(n.startswith("py_autotask/_schemas/source") for n in names)
+    sdist = _sdist_names(dists["sdist"])
+    assert any(n.endswith("/schemas/source/autotask-swagger-v1-2026-06.json") for n in sdist)
 
 
 def test_sdist_builds_the_same_wheel(dists: dict[str, Path]) -> None:
