@@ -1,7 +1,8 @@
 """The generated package resolves, with real types, in every way the project is used.
 
-Wheel, sdist -> wheel, editable install and a fresh clone with nothing installed: in each, the
-runtime imports work and mypy infers the generated model types (never ``Any``) and reports
+Wheel, sdist -> wheel, editable install and a fresh clone with nothing installed (with
+``PYTHONPATH=generated``, as the tools' settings give it; without it the import fails saying what to
+do): in each, the runtime imports work and mypy infers the generated model types (never ``Any``) and reports
 ``client.tickets.delete`` as an error, because Autotask cannot delete tickets.
 """
 
@@ -237,8 +238,10 @@ def test_editable_install_resolves_with_real_types(tmp_path: Path, mypy_cache: P
 def test_fresh_clone_with_nothing_installed(
     deps_venv: Path, tmp_path: Path, mypy_cache: Path
 ) -> None:
-    # The checkout itself, with an interpreter where py-autotask is not installed: the repo's
-    # mypy_path (generated/ and .) gives real types, and py_autotask finds generated/ beside it.
+    # The checkout itself, with an interpreter where py-autotask is not installed. Importing never
+    # changes sys.path: without generated/ on the path the import fails saying what to do; with
+    # PYTHONPATH=generated (what pytest's pythonpath, mypy's mypy_path and pyright's extraPaths
+    # give the tools) it works, and mypy sees the real types.
     proc = run(
         [
             str(deps_venv),
@@ -248,10 +251,24 @@ def test_fresh_clone_with_nothing_installed(
         cwd=tmp_path,
     )
     assert proc.stdout.strip() == "True", "py-autotask must not be installed in this environment"
-    proc = run([str(deps_venv), "-c", RUNTIME_PROBE], cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = run([str(deps_venv), "-c", RUNTIME_PROBE], cwd=ROOT, env=env)
+    assert proc.returncode == 1
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("ImportError: py_autotask needs its generated package"), proc.stderr
+    assert "`pip install -e .`" in error and "`PYTHONPATH=generated python ...`" in error
+    env["PYTHONPATH"] = "generated"
+    proc = run([str(deps_venv), "-c", RUNTIME_PROBE], cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
     first, location = proc.stdout.splitlines()
     assert first == EXPECTED_RUNTIME
-    assert location == str(ROOT / "generated" / "py_autotask_generated" / "__init__.py")
+    assert (
+        ROOT / location
+    ).resolve() == ROOT / "generated" / "py_autotask_generated" / "__init__.py"
+    probe = (
+        "import sys; before = list(sys.path); import py_autotask.models; print(sys.path == before)"
+    )
+    proc = run([str(deps_venv), "-c", probe], cwd=ROOT, env=env)
+    assert proc.stdout.strip() == "True", proc.stderr  # importing changes no sys.path
     output = mypy_probe(tmp_path / "typing", deps_venv, f"{ROOT / 'generated'}:{ROOT}", mypy_cache)
     assert_real_types(output)
