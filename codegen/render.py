@@ -25,6 +25,7 @@ from typing import Any
 
 import jinja2
 
+from codegen import facts
 from codegen._jsonio import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,9 @@ class EntityCtx:
     children: list[RouteCtx] = field(default_factory=list)  # routes where this entity is parent
     has_udfs: bool = False
     change_tracking_field: str | None = None
+    default_date_field: str | None = None  # the facts below come from codegen/facts.py
+    attachment_entity: str | None = None
+    deletion_log: facts.DeletionLog | None = None
 
     @property
     def attr(self) -> str:
@@ -190,7 +194,7 @@ def load_entities(schemas: Path) -> list[EntityCtx]:
                 parent=r["parent"],
                 child=r["child"],
                 url=r["url"],
-                parent_id_field=r.get("parentIdField"),
+                parent_id_field=_parent_id_field(name, r, {f.api_name for f in fields}),
                 operations=list(r["operations"]),
             )
             for r in derived.get("parentRoutes", [])
@@ -211,6 +215,12 @@ def load_entities(schemas: Path) -> list[EntityCtx]:
             )
         )
     by_name = {e.name: e for e in entities}
+    attachments = facts.attachment_entities(entities)
+    logs = facts.deletion_logs(entities)
+    for ent in entities:
+        ent.default_date_field = facts.default_date_field(ent.fields, ent.change_tracking_field)
+        ent.attachment_entity = attachments.get(ent.name)
+        ent.deletion_log = logs.get(ent.name)
     for ent in entities:
         for index, route in enumerate(ent.routes):
             route.class_name = f"{route.parent}{route.child}Collection"
@@ -223,6 +233,20 @@ def load_entities(schemas: Path) -> list[EntityCtx]:
     for ent in entities:
         ent.children.sort(key=lambda r: r.accessor)
     return entities
+
+
+def _parent_id_field(entity: str, route: dict[str, Any], field_names: set[str]) -> str | None:
+    """A child route's parent id field; every route has one, or a reviewed reason for none."""
+    name = route.get("parentIdField")
+    where = f"schemas/entities/{entity}/derived.json, route {route['url']}"
+    if name is None and not route.get("parentIdFieldReason"):
+        raise SystemExit(
+            f"codegen: {where} has no parentIdField and no reviewed reason (parentIdFieldReason); "
+            "add the route to codegen/overrides.json and run `make bootstrap`"
+        )
+    if name is not None and name not in field_names:
+        raise SystemExit(f"codegen: {where}: parentIdField {name!r} is not a field of {entity}")
+    return str(name) if name is not None else None
 
 
 # ------------------------------------------------------------------------------ models (dmcg)
@@ -496,7 +520,9 @@ def lock_file(schemas: Path, out: Path) -> str:
             versions[dist] = "missing"
     lock = {
         "generator": {
-            "codegen": _hash_tree([ROOT / "codegen" / "render.py"], ROOT),
+            "codegen": _hash_tree(
+                [ROOT / "codegen" / "render.py", ROOT / "codegen" / "facts.py"], ROOT
+            ),
             "versions": versions,
         },
         "schemas": _hash_tree(schema_files, schemas),
