@@ -114,7 +114,7 @@ SPEC = EntitySpec(
         RouteSpec(
             parent="UserDefinedFields",
             child="ListItems",
-            parent_id_field=None,
+            parent_id_field="udfFieldId",
             operations=frozenset(["create", "get", "list", "replace", "update"]),
         ),
     ),
@@ -122,6 +122,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="UserDefinedFieldListItem",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 
@@ -197,7 +200,7 @@ class UserDefinedFieldListItemsEntity(SyncEntity[UserDefinedFieldListItem]):
     ) -> int:
         """Create a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return self._create(data, parent_id=parent_id)
 
@@ -206,7 +209,7 @@ class UserDefinedFieldListItemsEntity(SyncEntity[UserDefinedFieldListItem]):
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return self._update(data, parent_id=parent_id)
 
@@ -215,7 +218,7 @@ class UserDefinedFieldListItemsEntity(SyncEntity[UserDefinedFieldListItem]):
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return self._replace(data, parent_id=parent_id)
 
@@ -295,7 +298,7 @@ class AsyncUserDefinedFieldListItemsEntity(AsyncEntity[UserDefinedFieldListItem]
     ) -> int:
         """Create a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return await self._create(data, parent_id=parent_id)
 
@@ -304,7 +307,7 @@ class AsyncUserDefinedFieldListItemsEntity(AsyncEntity[UserDefinedFieldListItem]
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return await self._update(data, parent_id=parent_id)
 
@@ -313,7 +316,7 @@ class AsyncUserDefinedFieldListItemsEntity(AsyncEntity[UserDefinedFieldListItem]
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return await self._replace(data, parent_id=parent_id)
 
