@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,20 +293,14 @@ class Builder:
         udfs.sort(key=lambda f: str(f["name"]).lower())
         return fields, provenance, aliases, udfs
 
-    @staticmethod
-    def _neutral_picklist(
-        values: Iterable[dict[str, Any]] | None, field_name: str
-    ) -> list[dict[str, Any]] | None:
-        return neutral_picklist(values, field_name)
-
     def _neutral_field(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = {key: raw.get(key) for key in FIELD_KEYS}
-        item["picklistValues"] = self._neutral_picklist(raw.get("picklistValues"), raw["name"])
+        item["picklistValues"] = neutral_picklist(raw.get("picklistValues"), raw["name"])
         return item
 
     def _neutral_udf(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = dict(raw)
-        item["picklistValues"] = self._neutral_picklist(raw.get("picklistValues"), raw["name"])
+        item["picklistValues"] = neutral_picklist(raw.get("picklistValues"), raw["name"])
         return item
 
     def _field_from_soap(

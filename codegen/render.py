@@ -103,7 +103,6 @@ class RouteCtx:
     index: int = 0  # position in the owning entity's parent_routes
     owner: str = ""  # entity (collection name) this route belongs to, e.g. TicketNotes
     owner_module: str = ""
-    owner_model: str = ""
 
 
 @dataclass
@@ -226,7 +225,7 @@ def load_entities(schemas: Path) -> list[EntityCtx]:
             route.class_name = f"{route.parent}{route.child}Collection"
             route.accessor = snake(route.child)
             route.index = index
-            route.owner, route.owner_module, route.owner_model = ent.name, ent.module, ent.model
+            route.owner, route.owner_module = ent.name, ent.module
             parent = by_name.get(route.parent)
             if parent is not None:
                 parent.children.append(route)
@@ -479,12 +478,12 @@ def api_surface(entities: list[EntityCtx]) -> str:
             lines.append(f"{ent.class_name}.{route.accessor}(parent_id) -> {route.class_name}")
         for route in ent.routes:
             for op in route.operations:
-                lines.append(f"{route.class_name}.{_op_method(op, child=True)}")
+                lines.append(f"{route.class_name}.{_op_method(op)}")
         lines.append(f"models.{ent.model}: " + ", ".join(sorted(f.py_name for f in ent.fields)))
     return "\n".join(sorted(set(lines))) + "\n"
 
 
-def _op_method(op: str, child: bool = False) -> str:
+def _op_method(op: str) -> str:
     names = {
         "query": "query, query_all, query_all_iter",
         "count": "count",
