@@ -54,7 +54,8 @@ generate: $(STAMP)
 render: $(STAMP)
 	$(PY) -m codegen render
 
-## Rebuild schemas/ from ../shared/reference/data (the reference snapshot).
+## Rebuild schemas/ from schemas/source/ (the raw inputs; `python -m codegen import-sources --from DIR`
+## refreshes them from a folder of the reference data).
 bootstrap: $(STAMP)
 	$(PY) -m codegen bootstrap
 

@@ -1,4 +1,5 @@
-"""Command line for the codegen pipeline: ``python -m codegen {bootstrap,pull,render,check-drift}``."""
+"""Command line for the codegen pipeline:
+``python -m codegen {import-sources,bootstrap,pull,render,check-drift,diff}``."""
 
 from __future__ import annotations
 
@@ -13,8 +14,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_boot = sub.add_parser("bootstrap", help="build schemas/ from ../shared/reference/data")
-    p_boot.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "reference" / "data")
+    p_import = sub.add_parser(
+        "import-sources",
+        help="copy the raw inputs codegen is built from into schemas/source/ (with a manifest)",
+    )
+    p_import.add_argument(
+        "--from",
+        dest="from_dir",
+        type=Path,
+        required=True,
+        help="folder holding the reference data files (each file's origin is in codegen/sources.py)",
+    )
+    p_import.add_argument("--out", type=Path, default=ROOT / "schemas" / "source")
+
+    p_boot = sub.add_parser("bootstrap", help="build schemas/ from schemas/source/")
+    p_boot.add_argument("--data", type=Path, default=ROOT / "schemas" / "source")
     p_boot.add_argument("--swagger", default="autotask-swagger-v1-2026-06.json")
     p_boot.add_argument("--out", type=Path, default=ROOT / "schemas")
 
@@ -51,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     p_diff.add_argument("--json", action="store_true", help="print the report as JSON")
 
     args = parser.parse_args(argv)
+    if args.command == "import-sources":
+        from codegen.sources import import_sources
+
+        changed = import_sources(args.from_dir, args.out)
+        print(f"schemas/source: {len(changed)} file(s) changed under {args.out}")
+        return 0
     if args.command == "bootstrap":
         from codegen.bootstrap import bootstrap
 

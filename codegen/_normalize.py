@@ -15,6 +15,16 @@ def picklist_sort_key(value: dict[str, Any]) -> tuple[int, str]:
     return (value.get("sortOrder") or 0, str(value.get("value")))
 
 
+def is_tenant_label(value: dict[str, Any]) -> bool:
+    """Whether a picklist value's label is the tenant's own (not a system value's)."""
+    return not value.get("isSystem")
+
+
+def neutral_label(value: dict[str, Any], field_name: str) -> str:
+    """The neutral label that replaces a tenant's own: ``f"{field_name} {value}"``."""
+    return f"{field_name} {value['value']}"
+
+
 def neutral_picklist(
     values: Iterable[dict[str, Any]] | None, field_name: str, *, keep_labels: bool = False
 ) -> list[dict[str, Any]] | None:
@@ -28,8 +38,8 @@ def neutral_picklist(
     out = []
     for pv in values:
         item = dict(pv)
-        if not keep_labels and not item.get("isSystem"):
-            item["label"] = f"{field_name} {item['value']}"
+        if not keep_labels and is_tenant_label(item):
+            item["label"] = neutral_label(item, field_name)
         out.append(item)
     out.sort(key=picklist_sort_key)
     return out

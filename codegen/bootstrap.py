@@ -1,6 +1,7 @@
 """Build ``schemas/`` from the reference data (no live tenant needed).
 
-Sources, in order of authority for each field fact:
+The inputs are read from ``schemas/source/`` (kept there by ``python -m codegen import-sources``;
+``--data DIR`` reads another folder of the same files). Sources, in order of authority for each field fact:
 
 1. ``rest-entity-fields-live-tenant-*.json``: real ``entityInformation/fields`` and
    ``userDefinedFields`` responses from a live tenant (5 entities);
@@ -8,15 +9,16 @@ Sources, in order of authority for each field fact:
    ``getFieldInfo`` facts (required, read-only, length, reference, picklist flags);
 3. the Swagger model alone (type and the ``readOnly`` flag).
 
-Routes and operations always come from the 2026-06 Swagger document. Each entity records the
-provenance of its facts in ``derived.json``. Tenant-specific picklist labels (``isSystem: false``)
+Routes and operations always come from the 2026-06 Swagger document; the parent id field of each
+child route from the metadata or, where it cannot settle it, the reviewed ``overrides.json`` beside
+this module. Each entity records the provenance of its facts in ``derived.json``. Tenant-specific picklist labels (``isSystem: false``)
 are replaced by neutral labels; values, order, parents and flags are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,14 @@ from typing import Any
 from codegen import swagger as sw
 from codegen._jsonio import read_json, write_json
 from codegen._normalize import neutral_picklist
+from codegen.sources import (
+    CATALOG,
+    LIVE_TENANT,
+    SOAP_FIELD_INFO,
+    SOAP_TO_REST,
+    SWAGGER_2026,
+    read_manifest,
+)
 
 FIELD_KEYS = (
     "name",
@@ -49,8 +59,6 @@ CHANGE_TRACKING_CANDIDATES = (
     "lastModifiedTime",
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "data"
-
 
 @dataclass
 class Sources:
@@ -62,16 +70,18 @@ class Sources:
     hashes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(
-        cls, data_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json"
-    ) -> Sources:
+    def load(cls, data_dir: Path, swagger_name: str = SWAGGER_2026) -> Sources:
+        """Read the inputs from ``data_dir``. ``hashes`` are the sha256 of the originals: a file
+        that ``manifest.json`` lists as a derived copy (the neutralised live-tenant capture) must
+        match the manifest, and the original's hash is recorded."""
         names = {
             "swagger": swagger_name,
-            "live": "rest-entity-fields-live-tenant-n8n-cache-2025-03.json",
-            "soap": "soap-v1.6-field-info-ecitsolutions-2021-02.json",
-            "mapping": "soap-to-rest-mapping-derived.json",
-            "catalog": "rest-collections-catalog-derived-2026-06.json",
+            "live": LIVE_TENANT,
+            "soap": SOAP_FIELD_INFO,
+            "mapping": SOAP_TO_REST,
+            "catalog": CATALOG,
         }
+        manifest = read_manifest(data_dir)
         loaded: dict[str, Any] = {}
         hashes: dict[str, str] = {}
         for key, name in names.items():
@@ -79,10 +89,22 @@ class Sources:
             if not path.exists():
                 raise SystemExit(
                     f"codegen bootstrap: reference file {path} is missing; pass --data DIR "
-                    "pointing at shared/reference/data"
+                    "pointing at a folder of the reference files (default: schemas/source, "
+                    "filled by `python -m codegen import-sources --from DIR`)"
                 )
-            hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-            loaded[key] = read_json(path)
+            raw = path.read_bytes()
+            digest = hashlib.sha256(raw).hexdigest()
+            entry = manifest.get(name)
+            if entry is not None:
+                if entry["storedSha256"] != digest:
+                    raise SystemExit(
+                        f"codegen bootstrap: {path} is not the copy manifest.json records "
+                        f"(sha256 {digest}, expected {entry['storedSha256']}); rerun "
+                        "`python -m codegen import-sources --from DIR` instead of editing it"
+                    )
+                digest = entry["sha256"]
+            hashes[name] = digest
+            loaded[key] = json.loads(raw)
         return cls(hashes=hashes, **loaded)
 
 
@@ -144,13 +166,22 @@ def group_entities(collections: dict[str, sw.Collection]) -> dict[str, EntityDra
     return entities
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
 def _parent_id_field(
-    route: sw.Collection, props: dict[str, Any], parent_singular: str, fields: list[dict[str, Any]]
+    props: dict[str, Any],
+    parent_singular: str,
+    parent_soap: str | None,
+    fields: list[dict[str, Any]],
 ) -> str | None:
+    """The child's field holding the parent id, when the metadata names it; the rules in order:
+
+    1. a field ``<ParentSingular>ID`` (``ticketID`` under ``Tickets``);
+    2. the one field whose ``referenceEntityType`` is the parent's singular;
+    3. a field ``parentID``;
+    4. the longest ``...ID`` field that ends ``<ParentSingular>ID`` (``webhookID`` under
+       ``TicketWebhooks``, ``articleID`` under ``KnowledgeBaseArticles``);
+    5. a field ``<ParentSoapEntity>ID`` (``installedProductID`` under ``ConfigurationItems``,
+       SOAP ``InstalledProduct``).
+    """
     lowered = {name.lower(): name for name in props}
     wanted = f"{parent_singular}ID".lower()
     if wanted in lowered:
@@ -161,8 +192,6 @@ def _parent_id_field(
     for candidate in ("parentID", "parentId"):
         if candidate.lower() in lowered:
             return lowered[candidate.lower()]
-    # "webhookID" under TicketWebhooks, "articleID" under KnowledgeBaseArticles: the longest
-    # ...ID field that is a suffix of "<ParentSingular>ID".
     suffixes = [
         name
         for low, name in lowered.items()
@@ -170,7 +199,22 @@ def _parent_id_field(
     ]
     if suffixes:
         return max(suffixes, key=len)
+    if parent_soap and f"{parent_soap}ID".lower() in lowered:
+        return lowered[f"{parent_soap}ID".lower()]
     return None
+
+
+#: Reviewed facts the metadata cannot settle (see its ``_about``).
+OVERRIDES = Path(__file__).with_name("overrides.json")
+
+
+def load_overrides(path: Path = OVERRIDES) -> dict[str, dict[str, Any]]:
+    """``{child route URL: {"field": name or None, "reason": text}}`` from ``overrides.json``."""
+    entries: dict[str, dict[str, Any]] = read_json(path)["parentIdField"]
+    for url, entry in entries.items():
+        if set(entry) != {"field", "reason"} or not str(entry["reason"]).strip():
+            raise SystemExit(f"codegen: {path.name}: {url} needs exactly a field and a reason")
+    return entries
 
 
 class Builder:
@@ -187,6 +231,8 @@ class Builder:
             if info.get("restModel")
         }
         self.live = sources.live["entities"]
+        self.overrides = load_overrides()
+        self.unsettled: list[str] = []  # child routes with no parent id field and no override
         self.soap = sources.soap["entities"]
         self.webhook_entities = {
             name
@@ -247,20 +293,14 @@ class Builder:
         udfs.sort(key=lambda f: str(f["name"]).lower())
         return fields, provenance, aliases, udfs
 
-    @staticmethod
-    def _neutral_picklist(
-        values: Iterable[dict[str, Any]] | None, field_name: str
-    ) -> list[dict[str, Any]] | None:
-        return neutral_picklist(values, field_name)
-
     def _neutral_field(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = {key: raw.get(key) for key in FIELD_KEYS}
-        item["picklistValues"] = self._neutral_picklist(raw.get("picklistValues"), raw["name"])
+        item["picklistValues"] = neutral_picklist(raw.get("picklistValues"), raw["name"])
         return item
 
     def _neutral_udf(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = dict(raw)
-        item["picklistValues"] = self._neutral_picklist(raw.get("picklistValues"), raw["name"])
+        item["picklistValues"] = neutral_picklist(raw.get("picklistValues"), raw["name"])
         return item
 
     def _field_from_soap(
@@ -318,12 +358,52 @@ class Builder:
             "isSupportedWebhookField": False,
         }
 
+    def _parent_id(
+        self, route: sw.Collection, parent: str, props: dict[str, Any], fields: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """``parentIdField`` of a child route from the metadata, else from ``overrides.json``
+        (then with its ``parentIdFieldReason``)."""
+        parent_ent = self.entities.get(parent)
+        found = _parent_id_field(
+            props,
+            self.singulars.get(parent, _singular(None, parent)),
+            parent_ent.soap_entity if parent_ent else None,
+            fields,
+        )
+        override = self.overrides.get(route.url)
+        if found is not None:
+            if override is not None:
+                raise SystemExit(
+                    f"codegen bootstrap: the metadata now gives {route.url} the parent id field "
+                    f"{found!r}; remove its entry from codegen/{OVERRIDES.name}"
+                )
+            return {"parentIdField": found}
+        if override is None:
+            self.unsettled.append(route.url)
+            return {"parentIdField": None}
+        name = override["field"]
+        if name is not None and name.lower() not in {p.lower() for p in props}:
+            raise SystemExit(
+                f"codegen bootstrap: codegen/{OVERRIDES.name} gives {route.url} the parent id "
+                f"field {name!r}, which its model does not have"
+            )
+        return {"parentIdField": name, "parentIdFieldReason": override["reason"]}
+
     # ------------------------------------------------------------------ build
     def build(self) -> dict[str, dict[str, Any]]:
-        """Return ``{entity: {file name: json}}`` for every entity."""
+        """Return ``{entity: {file name: json}}`` for every entity.
+
+        Fails when a child route's parent id field is neither in the metadata nor in
+        ``overrides.json`` (naming every such route)."""
         out: dict[str, dict[str, Any]] = {}
         for name in sorted(self.entities):
             out[name] = self.build_entity(self.entities[name])
+        if self.unsettled:
+            raise SystemExit(
+                "codegen bootstrap: the metadata names no parent id field for "
+                + ", ".join(self.unsettled)
+                + f"; add each to codegen/{OVERRIDES.name} with the field (or null) and the reason"
+            )
         return out
 
     def build_entity(self, ent: EntityDraft) -> dict[str, Any]:
@@ -336,13 +416,12 @@ class Builder:
         for route in sorted(ent.routes, key=lambda r: r.url):
             all_ops |= route.operations
             parent = route.parent or ""
-            parent_singular = self.singulars.get(parent, _singular(None, parent))
             parent_routes.append(
                 {
                     "parent": parent,
                     "child": route.child,
                     "url": route.url,
-                    "parentIdField": _parent_id_field(route, props, parent_singular, fields),
+                    **self._parent_id(route, parent, props, fields),
                     "operations": sorted(route.operations),
                     **({"extras": sorted(route.extras)} if route.extras else {}),
                 }
@@ -446,9 +525,7 @@ def write_schemas(
     return changed
 
 
-def bootstrap(
-    data_dir: Path, out_dir: Path, swagger_name: str = "autotask-swagger-v1-2026-06.json"
-) -> list[Path]:
+def bootstrap(data_dir: Path, out_dir: Path, swagger_name: str = SWAGGER_2026) -> list[Path]:
     sources = Sources.load(data_dir, swagger_name)
     built = Builder(sources).build()
     return write_schemas(built, out_dir, sources.hashes)

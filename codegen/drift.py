@@ -7,7 +7,7 @@ added/removed/relabelled, user-defined fields added/removed and ``entityInformat
 
 ``run_diff(old, new)`` accepts two ``schemas/`` directories or two Swagger JSON files (or one of
 each); a Swagger file is first turned into a temporary ``schemas/`` tree by ``codegen bootstrap``
-with the other reference files of ``shared/reference/data``. For Swagger inputs the report also
+with the other reference files of ``schemas/source/`` (or ``--data DIR``). For Swagger inputs the report also
 lists the raw Swagger paths added/removed, so its numbers can be checked against the document.
 
 ``python -m codegen diff OLD NEW`` prints the text report; ``python -m codegen.drift --json OLD NEW``
@@ -459,19 +459,15 @@ def _is_swagger(path: Path) -> bool:
 
 
 def _reference_dir(swagger: Path, data_dir: Path | None) -> Path:
-    from codegen.bootstrap import DEFAULT_DATA
+    from codegen.sources import LIVE_TENANT, SOAP_FIELD_INFO, SOURCE_DIR
 
     if data_dir is not None:
         return data_dir
-    # The Swagger file's own folder when it holds the other reference files, else shared/.
+    # The Swagger file's own folder when it holds the other reference files, else schemas/source.
     probe = swagger.resolve().parent
-    needed = (
-        "rest-entity-fields-live-tenant-n8n-cache-2025-03.json",
-        "soap-v1.6-field-info-ecitsolutions-2021-02.json",
-    )
-    if all((probe / name).exists() for name in needed):
+    if all((probe / name).exists() for name in (LIVE_TENANT, SOAP_FIELD_INFO)):
         return probe
-    return DEFAULT_DATA
+    return SOURCE_DIR
 
 
 def _bootstrap_swagger(swagger: Path, out_dir: Path, work: Path, data_dir: Path | None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import jinja2
 
+from codegen import facts
 from codegen._jsonio import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +103,6 @@ class RouteCtx:
     index: int = 0  # position in the owning entity's parent_routes
     owner: str = ""  # entity (collection name) this route belongs to, e.g. TicketNotes
     owner_module: str = ""
-    owner_model: str = ""
 
 
 @dataclass
@@ -119,6 +119,9 @@ class EntityCtx:
     children: list[RouteCtx] = field(default_factory=list)  # routes where this entity is parent
     has_udfs: bool = False
     change_tracking_field: str | None = None
+    default_date_field: str | None = None  # the facts below come from codegen/facts.py
+    attachment_entity: str | None = None
+    deletion_log: facts.DeletionLog | None = None
 
     @property
     def attr(self) -> str:
@@ -190,7 +193,7 @@ def load_entities(schemas: Path) -> list[EntityCtx]:
                 parent=r["parent"],
                 child=r["child"],
                 url=r["url"],
-                parent_id_field=r.get("parentIdField"),
+                parent_id_field=_parent_id_field(name, r, {f.api_name for f in fields}),
                 operations=list(r["operations"]),
             )
             for r in derived.get("parentRoutes", [])
@@ -211,18 +214,38 @@ def load_entities(schemas: Path) -> list[EntityCtx]:
             )
         )
     by_name = {e.name: e for e in entities}
+    attachments = facts.attachment_entities(entities)
+    logs = facts.deletion_logs(entities)
+    for ent in entities:
+        ent.default_date_field = facts.default_date_field(ent.fields, ent.change_tracking_field)
+        ent.attachment_entity = attachments.get(ent.name)
+        ent.deletion_log = logs.get(ent.name)
     for ent in entities:
         for index, route in enumerate(ent.routes):
             route.class_name = f"{route.parent}{route.child}Collection"
             route.accessor = snake(route.child)
             route.index = index
-            route.owner, route.owner_module, route.owner_model = ent.name, ent.module, ent.model
+            route.owner, route.owner_module = ent.name, ent.module
             parent = by_name.get(route.parent)
             if parent is not None:
                 parent.children.append(route)
     for ent in entities:
         ent.children.sort(key=lambda r: r.accessor)
     return entities
+
+
+def _parent_id_field(entity: str, route: dict[str, Any], field_names: set[str]) -> str | None:
+    """A child route's parent id field; every route has one, or a reviewed reason for none."""
+    name = route.get("parentIdField")
+    where = f"schemas/entities/{entity}/derived.json, route {route['url']}"
+    if name is None and not route.get("parentIdFieldReason"):
+        raise SystemExit(
+            f"codegen: {where} has no parentIdField and no reviewed reason (parentIdFieldReason); "
+            "add the route to codegen/overrides.json and run `make bootstrap`"
+        )
+    if name is not None and name not in field_names:
+        raise SystemExit(f"codegen: {where}: parentIdField {name!r} is not a field of {entity}")
+    return str(name) if name is not None else None
 
 
 # ------------------------------------------------------------------------------ models (dmcg)
@@ -455,12 +478,12 @@ def api_surface(entities: list[EntityCtx]) -> str:
             lines.append(f"{ent.class_name}.{route.accessor}(parent_id) -> {route.class_name}")
         for route in ent.routes:
             for op in route.operations:
-                lines.append(f"{route.class_name}.{_op_method(op, child=True)}")
+                lines.append(f"{route.class_name}.{_op_method(op)}")
         lines.append(f"models.{ent.model}: " + ", ".join(sorted(f.py_name for f in ent.fields)))
     return "\n".join(sorted(set(lines))) + "\n"
 
 
-def _op_method(op: str, child: bool = False) -> str:
+def _op_method(op: str) -> str:
     names = {
         "query": "query, query_all, query_all_iter",
         "count": "count",
@@ -484,7 +507,8 @@ def _hash_tree(paths: list[Path], base: Path) -> str:
 
 
 def lock_file(schemas: Path, out: Path) -> str:
-    schema_files = [p for p in schemas.rglob("*.json")]
+    # What render reads (schemas/source/ holds bootstrap's inputs, not render's).
+    schema_files = [schemas / "index.json", *(schemas / "entities").rglob("*.json")]
     template_files = [p for p in TEMPLATES.rglob("*") if p.is_file()]
     generated = [p for p in (out / PACKAGE).rglob("*") if p.is_file()]
     versions = {}
@@ -495,7 +519,9 @@ def lock_file(schemas: Path, out: Path) -> str:
             versions[dist] = "missing"
     lock = {
         "generator": {
-            "codegen": _hash_tree([ROOT / "codegen" / "render.py"], ROOT),
+            "codegen": _hash_tree(
+                [ROOT / "codegen" / "render.py", ROOT / "codegen" / "facts.py"], ROOT
+            ),
             "versions": versions,
         },
         "schemas": _hash_tree(schema_files, schemas),

@@ -43,26 +43,26 @@ if TYPE_CHECKING:
     from ._zones import ZoneOptions
 
 
-def _find_generated_in_checkout() -> None:
-    """In a source checkout with nothing installed, put ``generated/`` on ``sys.path``.
+def _require_generated() -> None:
+    """Fail at import, saying what to do, when the generated package is not importable.
 
-    Installed (wheel or editable), ``py_autotask_generated`` is importable already and this does
-    nothing.
+    Installed (wheel or editable) it is; in a checkout with nothing installed the tools' settings
+    put ``generated/`` on the path (pytest ``pythonpath``, mypy ``mypy_path``, pyright
+    ``extraPaths``), and anything else needs ``PYTHONPATH=generated``.
     """
     import importlib.util
-    import os
-    import sys
 
-    if importlib.util.find_spec("py_autotask_generated") is not None:
-        return
-    candidate = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "generated"
-    )
-    if os.path.isdir(os.path.join(candidate, "py_autotask_generated")):
-        sys.path.append(candidate)
+    if importlib.util.find_spec("py_autotask_generated") is None:
+        raise ImportError(
+            "py_autotask needs its generated package py_autotask_generated, which is not "
+            "importable. Install the project (`pip install -e .` in a checkout, or "
+            "`pip install py-autotask`), or in a checkout with nothing installed put generated/ "
+            "on the path: `PYTHONPATH=generated python ...` (from the checkout's root).",
+            name="py_autotask_generated",
+        )
 
 
-_find_generated_in_checkout()
+_require_generated()
 
 __all__ = [
     "AsyncAutotaskClient",

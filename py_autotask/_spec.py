@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["EntitySpec", "FieldSpec", "Operation", "RouteSpec"]
+__all__ = ["DeletionLogSpec", "EntitySpec", "FieldSpec", "Operation", "RouteSpec"]
 
 #: Operation names used in ``schemas/`` and in specs.
 Operation = str  # "query" | "count" | "get" | "create" | "update" | "replace" | "delete" | "list"
@@ -47,6 +47,15 @@ class RouteSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletionLogSpec:
+    """The ``Deleted*Logs`` collection that records an entity's deletions."""
+
+    log: str  # the log collection, e.g. "DeletedTicketLogs"
+    id_field: str  # the log's field holding the deleted record's id, e.g. "ticketID"
+    time_field: str  # the log's datetime of the deletion, e.g. "deletedDateTime"
+
+
+@dataclass(frozen=True, slots=True)
 class EntitySpec:
     """Everything the runtime needs to know about one collection."""
 
@@ -58,6 +67,12 @@ class EntitySpec:
     has_udfs: bool = False
     change_tracking_field: str | None = None
     soap_entity: str | None = None
+    #: The field date-range filters use by default: the creation date, else change tracking.
+    default_date_field: str | None = None
+    #: The collection holding this entity's attachments (``{Name}/{id}/Attachments``), if any.
+    attachment_entity: str | None = None
+    #: Where this entity's deletions are logged, if anywhere.
+    deletion_log: DeletionLogSpec | None = None
 
     @property
     def operations(self) -> frozenset[str]:

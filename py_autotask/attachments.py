@@ -8,8 +8,8 @@ Autotask creates attachments only through the parent (``POST /V1.0/{Parent}/{par
 with the file as base64 ``data``) and returns the file content from the parent-scoped
 ``GET .../Attachments/{id}``; if that answer carries no ``data`` the attachment entity's own root
 ``GET`` is tried (public clients disagree on which of the two returns it). Which entity serves a
-parent's attachments comes from the generated :class:`~py_autotask._spec.EntitySpec` routes, never
-from a table here.
+parent's attachments comes from the generated :class:`~py_autotask._spec.EntitySpec` (the parent's
+``attachment_entity`` and that entity's route), never from a table here.
 
 Size limits are checked **before** anything is sent: Autotask accepts 6-7 MB per file (the default
 limit here is 6,000,000 bytes, adjustable with :attr:`Attachments.max_file_bytes` or ``max_bytes=``)
@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
-import functools
 import mimetypes
 import os
 import threading
@@ -60,39 +59,24 @@ DEFAULT_WINDOW_SECONDS: Final = 300.0
 FileArg = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 
-@functools.cache
-def _attachment_routes() -> dict[str, tuple[EntitySpec, RouteSpec]]:
-    """Parent collection (lower case) -> (attachment entity spec, its parent route), read from the
-    generated specs of every collection whose routes include an ``Attachments`` child."""
-    from py_autotask_generated import entities
-
-    found: dict[str, tuple[EntitySpec, RouteSpec]] = {}
-    for name in sorted(entities.MODULES):
-        if not name.lower().endswith("attachments"):
-            continue
-        spec = entities.spec(name)
-        for route in spec.parent_routes:
-            if route.child.lower() == "attachments" and "create" in route.operations:
-                found.setdefault(route.parent.lower(), (spec, route))
-    return found
-
-
 def attachment_route(parent: str) -> tuple[EntitySpec, RouteSpec]:
     """The attachment entity and route for a parent collection (``"Tickets"``, ``"tickets"``,
-    ``"Ticket"``); :class:`AutotaskConfigError` naming the valid parents otherwise."""
+    ``"Ticket"``), from the parent's generated ``EntitySpec.attachment_entity``;
+    :class:`AutotaskConfigError` naming the valid parents otherwise."""
     from py_autotask_generated import entities
 
     if not isinstance(parent, str) or not parent.strip():
         raise AutotaskConfigError("parent must be a collection name such as 'Tickets'")
-    routes = _attachment_routes()
-    resolved = entities.resolve_name(parent.strip()) or parent.strip()
-    hit = routes.get(resolved.lower())
-    if hit is None:
-        names = sorted(route.parent for _spec, route in routes.values())
+    resolved = entities.resolve_name(parent.strip())
+    holder = entities.spec(resolved).attachment_entity if resolved else None
+    spec = entities.spec(holder) if holder else None
+    route = spec.route_for_parent(resolved) if spec and resolved else None
+    if spec is None or route is None:
         raise AutotaskConfigError(
-            f"{parent!r} has no attachments route; parents with attachments: {', '.join(names)}"
+            f"{parent!r} has no attachments route; parents with attachments: "
+            + ", ".join(entities.ATTACHMENT_PARENTS)
         )
-    return hit
+    return spec, route
 
 
 class UploadOptions(TypedDict, total=False):

@@ -24,8 +24,8 @@ picklist_labels=False, categorical=False, workers=3)``:
   a list means ``in``; text for a picklist field is matched against the picklist labels);
 - ``date_range``: ``"2024-01-01,2024-12-31"`` or a ``(start, end)`` pair (either may be empty/None);
   a date-only end includes that whole day. It filters ``date_field``, by default the entity's
-  creation datetime field from metadata (``createDate``, ``createDateTime``...) or else its
-  change-tracking field;
+  generated ``default_date_field``: its creation date field (``createDate``, ``createDateTime``...)
+  or else its change-tracking field;
 - ``client``: an :class:`~py_autotask.AutotaskClient`; ``py_autotask.to_dataframe`` builds one
   from the ``AUTOTASK_*`` environment variables when none is given (closed afterwards).
 
@@ -73,16 +73,10 @@ def _require() -> None:
 
 
 def date_field_of(spec: EntitySpec) -> str:
-    """The field ``date_range`` filters on: the creation datetime field, else change tracking."""
-    created = [
-        n
-        for n, f in spec.fields.items()
-        if f.data_type.lower() in ("datetime", "date") and n.lower().startswith("create")
-    ]
-    if created:
-        return sorted(created, key=lambda n: (len(n), n))[0]
-    if spec.change_tracking_field:
-        return spec.change_tracking_field
+    """The field ``date_range`` filters on by default: the generated ``default_date_field`` (the
+    creation date, else the change-tracking field; the rule is codegen's)."""
+    if spec.default_date_field:
+        return spec.default_date_field
     raise AutotaskConfigError(
         f"{spec.name} has no creation or change-tracking date; pass date_field="
     )

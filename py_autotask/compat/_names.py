@@ -39,7 +39,7 @@ NOT_REST_ENTITIES_2X_SOURCE: Final = (
     "EntityManager.ENTITY_CLASSES (194) and its properties (107), snake_cased as 2.x exposed them "
     "(client.entities.<name>), minus every name that resolves to a REST collection of "
     "schemas/ directly or as a SOAP-era/singular name. 50 names; the same count as the audit in "
-    "/work/shared/reference/peers.md section a.1."
+    "the project's reference notes on peer clients (peers.md, section a.1)."
 )
 
 _RAW = "client.raw_request('GET', '{0}')"

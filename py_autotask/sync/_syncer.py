@@ -11,9 +11,8 @@ Per entity, one run does:
    - first run: a full load (``id gte 0``);
    - later runs: ``changeTrackingField gte watermark - overlap`` (the field comes from metadata,
      e.g. ``lastActivityDate``); entities without one read new rows by ``id gt id_watermark``.
-3. **Deletes** from the deleted-record logs (``Deleted<Singular>Logs`` whose field referencing the
-   entity holds the deleted id, e.g. ``DeletedTicketLogs.ticketID``), read incrementally by their
-   ``deleted*`` datetime.
+3. **Deletes** from the deleted-record log of the entity's spec (``EntitySpec.deletion_log``, e.g.
+   ``DeletedTicketLogs.ticketID``), read incrementally by its ``deleted*`` datetime.
 4. **Reconciliation** when due (``reconcile_every``, default 24 h, or ``reconcile=True``): an
    id-only scan (``IncludeFields: ["id"]``, 500 ids per request); ids gone remotely are deleted,
    ids missing locally are fetched. Entities without a change-tracking field are re-read in full
@@ -39,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from py_autotask_generated.entities import ATTRIBUTES, MODULES, SINGULARS
+from py_autotask_generated.entities import ATTRIBUTES, DELETION_LOGS
 from py_autotask_generated.entities import spec as entity_spec
 
 from .. import _core
@@ -165,39 +164,16 @@ class DeletionLog:
 
 
 def deletion_logs() -> dict[str, DeletionLog]:
-    """Deleted-record logs found in the generated entity list, keyed by the entity they cover.
-
-    A log ``Deleted<X>Logs`` covers the collection whose singular is ``X`` when one of its fields
-    references ``X`` (metadata ``referenceEntityType``). Logs of activities
-    (``DeletedTicketActivityLogs``) name no deleted-record id and cover nothing here; their
-    entities rely on reconciliation.
+    """Deleted-record logs keyed by the entity they cover: the generated
+    :attr:`EntitySpec.deletion_log <py_autotask._spec.EntitySpec.deletion_log>` facts (codegen's
+    rule: ``Deleted<Singular>Logs`` whose one field referencing ``<Singular>`` holds the deleted id).
+    Entities without one (activity logs name no deleted-record id) rely on reconciliation.
     """
     found: dict[str, DeletionLog] = {}
-    for name in MODULES:
-        m = re.fullmatch(r"Deleted(\w+)Logs", name)
-        if not m:
-            continue
-        singular = m.group(1)
-        target = SINGULARS.get(singular)
-        if target is None:
-            continue
-        log_spec = entity_spec(name)
-        if "query" not in log_spec.root_operations:
-            continue
-        id_field = next(
-            (f.api_name for f in log_spec.fields.values() if f.reference_entity == singular),
-            None,
-        )
-        time_field = next(
-            (
-                f.api_name
-                for f in log_spec.fields.values()
-                if f.data_type == "datetime" and f.api_name.lower().startswith("deleted")
-            ),
-            None,
-        )
-        if id_field and time_field:
-            found[target] = DeletionLog(name, target, id_field, time_field)
+    for name in DELETION_LOGS:
+        log = entity_spec(name).deletion_log
+        if log is not None:
+            found[name] = DeletionLog(log.log, name, log.id_field, log.time_field)
     return found
 
 

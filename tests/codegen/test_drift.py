@@ -14,13 +14,9 @@ import pytest
 from codegen.drift import Change, DriftReport, PicklistChange, diff_inputs, diff_trees, run_diff
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "data"
-SWAGGER_2022 = DATA / "autotask-swagger-v1-2022-07-SergLGP.json"
-SWAGGER_2026 = DATA / "autotask-swagger-v1-2026-06.json"
-
-needs_data = pytest.mark.skipif(
-    not SWAGGER_2022.exists(), reason=f"reference data not found at {DATA}"
-)
+SOURCE = REPO / "schemas" / "source"
+SWAGGER_2022 = SOURCE / "autotask-swagger-v1-2022-07-SergLGP.json"
+SWAGGER_2026 = SOURCE / "autotask-swagger-v1-2026-06.json"
 
 
 # --------------------------------------------------------------------------- 2022 -> 2026
@@ -31,7 +27,6 @@ def report_2022_2026() -> DriftReport:
     return diff_inputs(SWAGGER_2022, SWAGGER_2026)
 
 
-@needs_data
 def test_2022_to_2026_lists_known_additions(report_2022_2026: DriftReport) -> None:
     report = report_2022_2026
     added = {e.name: e for e in report.entities_added}
@@ -87,14 +82,12 @@ def test_2022_to_2026_lists_known_additions(report_2022_2026: DriftReport) -> No
     assert summary.operations_removed == 0 and summary.fields_removed == 0
 
 
-@needs_data
 def test_saved_report_is_current(report_2022_2026: DriftReport) -> None:
     doc = (REPO / "docs" / "drift-2022-07-to-2026-06.md").read_text(encoding="utf-8")
     assert report_2022_2026.summary_line() in doc
     assert "+ ResourceDailyAvailabilities (11 fields)" in doc
 
 
-@needs_data
 def test_cli_diff_text_and_json() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     text = subprocess.run(

@@ -1,7 +1,8 @@
 """``codegen pull`` against a real HTTP server that replays captured live Autotask responses.
 
 The server (stdlib ``http.server`` on 127.0.0.1) serves the ``entityInformation/fields`` and
-``userDefinedFields`` bodies captured from a live tenant (reference data file 4) and records every
+``userDefinedFields`` bodies captured from a live tenant (``schemas/source/``, where the tenant's
+picklist labels are neutral; the server gives them labels of a tenant's own again) and records every
 request, so the tests check the auth headers, the concurrency limit, retries, zone discovery and
 what ``pull`` writes and prints.
 """
@@ -29,17 +30,12 @@ from codegen import pull as pull_mod
 from codegen._jsonio import read_json
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "data"
-LIVE_FILE = DATA / "rest-entity-fields-live-tenant-n8n-cache-2025-03.json"
+LIVE_FILE = REPO / "schemas" / "source" / "rest-entity-fields-live-tenant-n8n-cache-2025-03.json"
 LIVE_ENTITIES = ["CompanyWebhooks", "Contacts", "Resources", "TicketWebhooks", "Tickets"]
 
 USERNAME = "api.user+pull@example.com"
 SECRET = "s3cr3t-Value-9f2"
 INTEGRATION_CODE = "INTEGRATIONCODE27CHARSXXXXX"
-
-if not LIVE_FILE.exists():
-    pytest.skip(f"reference data not found at {DATA}", allow_module_level=True)
-
 
 # --------------------------------------------------------------------------- server
 
@@ -112,7 +108,14 @@ def _handler(state: FakeAutotask) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture(scope="module")
 def captured() -> dict[str, Any]:
+    """The captured bodies, each non-system picklist value labelled as a tenant would label it
+    (the stored copy has neutral labels), so there is something for ``pull`` to neutralise."""
     entities: dict[str, Any] = read_json(LIVE_FILE)["entities"]
+    for body in entities.values():
+        for item in [*body["fields"], *body["userDefinedFields"]]:
+            for pv in item.get("picklistValues") or []:
+                if not pv["isSystem"]:
+                    pv["label"] = f"Tenant's own name for {pv['value']}"
     return entities
 
 
@@ -160,7 +163,7 @@ def server(captured: dict[str, Any]) -> Iterator[FakeAutotask]:
 @pytest.fixture
 def schemas(tmp_path: Path) -> Path:
     out = tmp_path / "schemas"
-    shutil.copytree(REPO / "schemas", out)
+    shutil.copytree(REPO / "schemas", out, ignore=shutil.ignore_patterns("source"))
     return out
 
 

@@ -1,7 +1,8 @@
 """The generated package resolves, with real types, in every way the project is used.
 
-Wheel, sdist -> wheel, editable install and a fresh clone with nothing installed: in each, the
-runtime imports work and mypy infers the generated model types (never ``Any``) and reports
+Wheel, sdist -> wheel, editable install and a fresh clone with nothing installed (with
+``PYTHONPATH=generated``, as the tools' settings give it; without it the import fails saying what to
+do): in each, the runtime imports work and mypy infers the generated model types (never ``Any``) and reports
 ``client.tickets.delete`` as an error, because Autotask cannot delete tickets.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -164,6 +166,11 @@ def _names(wheel: Path) -> set[str]:
         return set(zf.namelist())
 
 
+def _sdist_names(sdist: Path) -> set[str]:
+    with tarfile.open(sdist) as tf:
+        return set(tf.getnames())
+
+
 def _install_and_probe(py: Path, wheel: Path, workdir: Path, cache: Path) -> None:
     proc = run(
         [str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(wheel)],
@@ -196,6 +203,10 @@ def test_wheel_contents(dists: dict[str, Path]) -> None:
     ):
         assert required in names, required
     assert not any(n.startswith(("generated/", "schemas/", "tests/", "codegen/")) for n in names)
+    # codegen's raw inputs (schemas/source/, megabytes of Swagger) ship in the sdist only
+    assert not any(n.startswith("py_autotask/_schemas/source") for n in names)
+    sdist = _sdist_names(dists["sdist"])
+    assert any(n.endswith("/schemas/source/autotask-swagger-v1-2026-06.json") for n in sdist)
 
 
 def test_sdist_builds_the_same_wheel(dists: dict[str, Path]) -> None:
@@ -227,8 +238,10 @@ def test_editable_install_resolves_with_real_types(tmp_path: Path, mypy_cache: P
 def test_fresh_clone_with_nothing_installed(
     deps_venv: Path, tmp_path: Path, mypy_cache: Path
 ) -> None:
-    # The checkout itself, with an interpreter where py-autotask is not installed: the repo's
-    # mypy_path (generated/ and .) gives real types, and py_autotask finds generated/ beside it.
+    # The checkout itself, with an interpreter where py-autotask is not installed. Importing never
+    # changes sys.path: without generated/ on the path the import fails saying what to do; with
+    # PYTHONPATH=generated (what pytest's pythonpath, mypy's mypy_path and pyright's extraPaths
+    # give the tools) it works, and mypy sees the real types.
     proc = run(
         [
             str(deps_venv),
@@ -238,10 +251,24 @@ def test_fresh_clone_with_nothing_installed(
         cwd=tmp_path,
     )
     assert proc.stdout.strip() == "True", "py-autotask must not be installed in this environment"
-    proc = run([str(deps_venv), "-c", RUNTIME_PROBE], cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = run([str(deps_venv), "-c", RUNTIME_PROBE], cwd=ROOT, env=env)
+    assert proc.returncode == 1
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("ImportError: py_autotask needs its generated package"), proc.stderr
+    assert "`pip install -e .`" in error and "`PYTHONPATH=generated python ...`" in error
+    env["PYTHONPATH"] = "generated"
+    proc = run([str(deps_venv), "-c", RUNTIME_PROBE], cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
     first, location = proc.stdout.splitlines()
     assert first == EXPECTED_RUNTIME
-    assert location == str(ROOT / "generated" / "py_autotask_generated" / "__init__.py")
+    assert (
+        ROOT / location
+    ).resolve() == ROOT / "generated" / "py_autotask_generated" / "__init__.py"
+    probe = (
+        "import sys; before = list(sys.path); import py_autotask.models; print(sys.path == before)"
+    )
+    proc = run([str(deps_venv), "-c", probe], cwd=ROOT, env=env)
+    assert proc.stdout.strip() == "True", proc.stderr  # importing changes no sys.path
     output = mypy_probe(tmp_path / "typing", deps_venv, f"{ROOT / 'generated'}:{ROOT}", mypy_cache)
     assert_real_types(output)

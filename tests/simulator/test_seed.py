@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import re
 import resource
 import sys
@@ -154,7 +155,7 @@ def test_deterministic_across_processes() -> None:
         text=True,
         check=True,
         cwd=root,
-        env={"PYTHONHASHSEED": "123", "PYTHONPATH": root},
+        env={"PYTHONHASHSEED": "123", "PYTHONPATH": os.pathsep.join([root, f"{root}/generated"])},
     )
     assert out.stdout.strip() == h.hexdigest()
 

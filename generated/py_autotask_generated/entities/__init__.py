@@ -765,6 +765,34 @@ SOAP_ENTITIES: dict[str, str] = {
     "TicketCost": "TicketCharges",
 }
 
+#: Parent collection -> the collection holding its attachments (``spec(parent).attachment_entity``).
+ATTACHMENT_PARENTS: dict[str, str] = {
+    "Companies": "CompanyAttachments",
+    "CompanyNotes": "CompanyNoteAttachments",
+    "ConfigurationItemNotes": "ConfigurationItemNoteAttachments",
+    "ConfigurationItems": "ConfigurationItemAttachments",
+    "ContractNotes": "ContractNoteAttachments",
+    "Documents": "DocumentAttachments",
+    "ExpenseItems": "ExpenseItemAttachments",
+    "ExpenseReports": "ExpenseReportAttachments",
+    "KnowledgeBaseArticles": "ArticleAttachments",
+    "Opportunities": "OpportunityAttachments",
+    "ProjectNotes": "ProjectNoteAttachments",
+    "Projects": "ProjectAttachments",
+    "Resources": "ResourceAttachments",
+    "SalesOrders": "SalesOrderAttachments",
+    "TaskNotes": "TaskNoteAttachments",
+    "Tasks": "TaskAttachments",
+    "TicketNotes": "TicketNoteAttachments",
+    "Tickets": "TicketAttachments",
+    "TimeEntries": "TimeEntryAttachments",
+}
+
+#: Collection -> the ``Deleted*Logs`` collection recording its deletions (``spec(name).deletion_log``).
+DELETION_LOGS: dict[str, str] = {
+    "Tickets": "DeletedTicketLogs",
+}
+
 _LOWER = {name.lower(): name for name in MODULES}
 
 

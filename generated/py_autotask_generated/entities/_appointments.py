@@ -157,6 +157,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="Appointment",
+    default_date_field="createDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -853,6 +853,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastActivityDate",
     soap_entity="Account",
+    default_date_field="createDate",
+    attachment_entity="CompanyAttachments",
+    deletion_log=None,
 )
 
 

@@ -252,6 +252,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDate",
     soap_entity="AccountNote",
+    default_date_field="createDateTime",
+    attachment_entity="CompanyNoteAttachments",
+    deletion_log=None,
 )
 
 

@@ -91,6 +91,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field=None,
     soap_entity="AccountLocation",
+    default_date_field=None,
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -260,6 +260,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDate",
     soap_entity="AccountToDo",
+    default_date_field="createDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -122,7 +122,7 @@ SPEC = EntitySpec(
         RouteSpec(
             parent="ConfigurationItems",
             child="DnsRecords",
-            parent_id_field=None,
+            parent_id_field="installedProductID",
             operations=frozenset(["delete", "get", "list"]),
         ),
     ),
@@ -130,6 +130,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="InstalledProductDnsRecord",
+    default_date_field="createDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

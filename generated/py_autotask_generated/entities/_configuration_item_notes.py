@@ -186,6 +186,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="InstalledProductNote",
+    default_date_field="createDateTime",
+    attachment_entity="ConfigurationItemNoteAttachments",
+    deletion_log=None,
 )
 
 

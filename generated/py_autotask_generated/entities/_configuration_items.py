@@ -1522,6 +1522,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastModifiedTime",
     soap_entity="InstalledProduct",
+    default_date_field="createDate",
+    attachment_entity="ConfigurationItemAttachments",
+    deletion_log=None,
 )
 
 

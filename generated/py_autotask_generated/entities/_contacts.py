@@ -629,6 +629,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastActivityDate",
     soap_entity="Contact",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -90,6 +90,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="ContractExclusionRole",
+    default_date_field=None,
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -173,6 +173,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="ContractNote",
+    default_date_field="createDateTime",
+    attachment_entity="ContractNoteAttachments",
+    deletion_log=None,
 )
 
 

@@ -569,6 +569,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastModifiedDateTime",
     soap_entity="Contract",
+    default_date_field="lastModifiedDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

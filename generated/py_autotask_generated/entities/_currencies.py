@@ -183,6 +183,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDateTime",
     soap_entity="Currency",
+    default_date_field="lastModifiedDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

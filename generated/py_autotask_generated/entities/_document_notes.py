@@ -156,6 +156,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDateTime",
     soap_entity="DocumentNote",
+    default_date_field="createdDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

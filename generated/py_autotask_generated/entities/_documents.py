@@ -266,6 +266,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDateTime",
     soap_entity="Document",
+    default_date_field="createdDateTime",
+    attachment_entity="DocumentAttachments",
+    deletion_log=None,
 )
 
 

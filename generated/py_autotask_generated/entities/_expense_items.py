@@ -413,7 +413,7 @@ SPEC = EntitySpec(
         RouteSpec(
             parent="Expenses",
             child="Items",
-            parent_id_field=None,
+            parent_id_field="expenseReportID",
             operations=frozenset(["create", "get", "list", "replace", "update"]),
         ),
     ),
@@ -421,6 +421,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="ExpenseItem",
+    default_date_field=None,
+    attachment_entity="ExpenseItemAttachments",
+    deletion_log=None,
 )
 
 
@@ -534,21 +537,21 @@ class ExpenseItemsEntity(SyncEntity[ExpenseItem]):
     def create(self, data: ExpenseItemCreateParams, *, parent_id: int | None = None) -> int:
         """Create a record through its parent (/V1.0/Expenses/{parentId}/Items); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's expenseReportID.
         """
         return self._create(data, parent_id=parent_id)
 
     def update(self, data: ExpenseItemUpdateParams, *, parent_id: int | None = None) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/Expenses/{parentId}/Items); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's expenseReportID.
         """
         return self._update(data, parent_id=parent_id)
 
     def replace(self, data: ExpenseItemUpdateParams, *, parent_id: int | None = None) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/Expenses/{parentId}/Items); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's expenseReportID.
         """
         return self._replace(data, parent_id=parent_id)
 
@@ -634,21 +637,21 @@ class AsyncExpenseItemsEntity(AsyncEntity[ExpenseItem]):
     async def create(self, data: ExpenseItemCreateParams, *, parent_id: int | None = None) -> int:
         """Create a record through its parent (/V1.0/Expenses/{parentId}/Items); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's expenseReportID.
         """
         return await self._create(data, parent_id=parent_id)
 
     async def update(self, data: ExpenseItemUpdateParams, *, parent_id: int | None = None) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/Expenses/{parentId}/Items); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's expenseReportID.
         """
         return await self._update(data, parent_id=parent_id)
 
     async def replace(self, data: ExpenseItemUpdateParams, *, parent_id: int | None = None) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/Expenses/{parentId}/Items); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's expenseReportID.
         """
         return await self._replace(data, parent_id=parent_id)
 

@@ -292,6 +292,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="ExpenseReport",
+    default_date_field=None,
+    attachment_entity="ExpenseReportAttachments",
+    deletion_log=None,
 )
 
 

@@ -233,7 +233,7 @@ SPEC = EntitySpec(
         RouteSpec(
             parent="KnowledgeBaseCategories",
             child="KnowledgeBaseArticles",
-            parent_id_field=None,
+            parent_id_field="articleCategoryID",
             operations=frozenset(["create", "delete", "get", "list", "replace", "update"]),
         ),
     ),
@@ -241,6 +241,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDateTime",
     soap_entity="KnowledgeBaseArticle",
+    default_date_field="createdDateTime",
+    attachment_entity="ArticleAttachments",
+    deletion_log=None,
 )
 
 
@@ -330,7 +333,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
     ) -> int:
         """Create a record through its parent (/V1.0/KnowledgeBaseCategories/{parentId}/KnowledgeBaseArticles); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's articleCategoryID.
         """
         return self._create(data, parent_id=parent_id)
 
@@ -339,7 +342,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/KnowledgeBaseCategories/{parentId}/KnowledgeBaseArticles); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's articleCategoryID.
         """
         return self._update(data, parent_id=parent_id)
 
@@ -348,7 +351,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/KnowledgeBaseCategories/{parentId}/KnowledgeBaseArticles); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's articleCategoryID.
         """
         return self._replace(data, parent_id=parent_id)
 
@@ -512,7 +515,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
     ) -> int:
         """Create a record through its parent (/V1.0/KnowledgeBaseCategories/{parentId}/KnowledgeBaseArticles); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's articleCategoryID.
         """
         return await self._create(data, parent_id=parent_id)
 
@@ -521,7 +524,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/KnowledgeBaseCategories/{parentId}/KnowledgeBaseArticles); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's articleCategoryID.
         """
         return await self._update(data, parent_id=parent_id)
 
@@ -530,7 +533,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/KnowledgeBaseCategories/{parentId}/KnowledgeBaseArticles); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's articleCategoryID.
         """
         return await self._replace(data, parent_id=parent_id)
 

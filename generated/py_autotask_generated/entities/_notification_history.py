@@ -299,6 +299,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="NotificationHistory",
+    default_date_field=None,
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

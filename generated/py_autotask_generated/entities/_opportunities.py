@@ -830,6 +830,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field=None,
     soap_entity="Opportunity",
+    default_date_field="createDate",
+    attachment_entity="OpportunityAttachments",
+    deletion_log=None,
 )
 
 

@@ -234,6 +234,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDateTime",
     soap_entity="Phase",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

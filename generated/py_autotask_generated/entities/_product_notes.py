@@ -168,6 +168,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="ProductNote",
+    default_date_field="createDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

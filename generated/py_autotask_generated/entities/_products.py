@@ -431,6 +431,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field=None,
     soap_entity="Product",
+    default_date_field="createdTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

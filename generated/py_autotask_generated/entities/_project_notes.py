@@ -225,6 +225,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="ProjectNote",
+    default_date_field="createDateTime",
+    attachment_entity="ProjectNoteAttachments",
+    deletion_log=None,
 )
 
 

@@ -621,6 +621,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastActivityDateTime",
     soap_entity="Project",
+    default_date_field="createDateTime",
+    attachment_entity="ProjectAttachments",
+    deletion_log=None,
 )
 
 

@@ -474,6 +474,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="PurchaseOrder",
+    default_date_field="createDateTime",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

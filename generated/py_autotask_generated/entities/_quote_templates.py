@@ -299,6 +299,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="QuoteTemplate",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

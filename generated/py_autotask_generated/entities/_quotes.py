@@ -565,6 +565,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="Quote",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -552,6 +552,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="Resource",
+    default_date_field=None,
+    attachment_entity="ResourceAttachments",
+    deletion_log=None,
 )
 
 

@@ -383,6 +383,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field=None,
     soap_entity="SalesOrder",
+    default_date_field=None,
+    attachment_entity="SalesOrderAttachments",
+    deletion_log=None,
 )
 
 

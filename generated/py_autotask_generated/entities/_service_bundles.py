@@ -344,6 +344,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastModifiedDate",
     soap_entity="ServiceBundle",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

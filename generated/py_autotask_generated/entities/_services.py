@@ -339,6 +339,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastModifiedDate",
     soap_entity="Service",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -267,6 +267,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field=None,
     soap_entity="Subscription",
+    default_date_field=None,
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

@@ -212,6 +212,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="TaskNote",
+    default_date_field="createDateTime",
+    attachment_entity="TaskNoteAttachments",
+    deletion_log=None,
 )
 
 

@@ -95,7 +95,7 @@ SPEC = EntitySpec(
         RouteSpec(
             parent="Tasks",
             child="Predecessors",
-            parent_id_field=None,
+            parent_id_field="successorTaskID",
             operations=frozenset(["create", "delete", "get", "list", "replace", "update"]),
         ),
     ),
@@ -103,6 +103,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="TaskPredecessor",
+    default_date_field=None,
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 
@@ -170,21 +173,21 @@ class TaskPredecessorsEntity(SyncEntity[TaskPredecessor]):
     def create(self, data: TaskPredecessorCreateParams, *, parent_id: int | None = None) -> int:
         """Create a record through its parent (/V1.0/Tasks/{parentId}/Predecessors); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's successorTaskID.
         """
         return self._create(data, parent_id=parent_id)
 
     def update(self, data: TaskPredecessorUpdateParams, *, parent_id: int | None = None) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/Tasks/{parentId}/Predecessors); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's successorTaskID.
         """
         return self._update(data, parent_id=parent_id)
 
     def replace(self, data: TaskPredecessorUpdateParams, *, parent_id: int | None = None) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/Tasks/{parentId}/Predecessors); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's successorTaskID.
         """
         return self._replace(data, parent_id=parent_id)
 
@@ -272,7 +275,7 @@ class AsyncTaskPredecessorsEntity(AsyncEntity[TaskPredecessor]):
     ) -> int:
         """Create a record through its parent (/V1.0/Tasks/{parentId}/Predecessors); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's successorTaskID.
         """
         return await self._create(data, parent_id=parent_id)
 
@@ -281,7 +284,7 @@ class AsyncTaskPredecessorsEntity(AsyncEntity[TaskPredecessor]):
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/Tasks/{parentId}/Predecessors); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's successorTaskID.
         """
         return await self._update(data, parent_id=parent_id)
 
@@ -290,7 +293,7 @@ class AsyncTaskPredecessorsEntity(AsyncEntity[TaskPredecessor]):
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/Tasks/{parentId}/Predecessors); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's successorTaskID.
         """
         return await self._replace(data, parent_id=parent_id)
 

@@ -525,6 +525,9 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastActivityDateTime",
     soap_entity="Task",
+    default_date_field="createDateTime",
+    attachment_entity="TaskAttachments",
+    deletion_log=None,
 )
 
 

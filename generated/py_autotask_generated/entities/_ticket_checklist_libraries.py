@@ -88,6 +88,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity=None,
+    default_date_field=None,
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 

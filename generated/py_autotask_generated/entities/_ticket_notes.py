@@ -212,6 +212,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastActivityDate",
     soap_entity="TicketNote",
+    default_date_field="createDateTime",
+    attachment_entity="TicketNoteAttachments",
+    deletion_log=None,
 )
 
 

@@ -19,7 +19,7 @@ from py_autotask._entity import (
     SyncEntity,
 )
 from py_autotask._model import Page
-from py_autotask._spec import EntitySpec, FieldSpec
+from py_autotask._spec import DeletionLogSpec, EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
 from py_autotask._validation import Problem, TenantMetadata, validate_record
 from py_autotask.query import FilterArg
@@ -1061,6 +1061,13 @@ SPEC = EntitySpec(
     has_udfs=True,
     change_tracking_field="lastActivityDate",
     soap_entity="Ticket",
+    default_date_field="createDate",
+    attachment_entity="TicketAttachments",
+    deletion_log=DeletionLogSpec(
+        log="DeletedTicketLogs",
+        id_field="ticketID",
+        time_field="deletedDateTime",
+    ),
 )
 
 

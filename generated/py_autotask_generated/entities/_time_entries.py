@@ -448,6 +448,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field="lastModifiedDateTime",
     soap_entity="TimeEntry",
+    default_date_field="createDateTime",
+    attachment_entity="TimeEntryAttachments",
+    deletion_log=None,
 )
 
 

@@ -121,7 +121,7 @@ SPEC = EntitySpec(
         RouteSpec(
             parent="UserDefinedFields",
             child="ListItems",
-            parent_id_field=None,
+            parent_id_field="udfFieldId",
             operations=frozenset(["create", "get", "list", "replace", "update"]),
         ),
     ),
@@ -129,6 +129,9 @@ SPEC = EntitySpec(
     has_udfs=False,
     change_tracking_field=None,
     soap_entity="UserDefinedFieldListItem",
+    default_date_field="createDate",
+    attachment_entity=None,
+    deletion_log=None,
 )
 
 
@@ -204,7 +207,7 @@ class UserDefinedFieldListItemsEntity(SyncEntity[UserDefinedFieldListItem]):
     ) -> int:
         """Create a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return self._create(data, parent_id=parent_id)
 
@@ -213,7 +216,7 @@ class UserDefinedFieldListItemsEntity(SyncEntity[UserDefinedFieldListItem]):
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return self._update(data, parent_id=parent_id)
 
@@ -222,7 +225,7 @@ class UserDefinedFieldListItemsEntity(SyncEntity[UserDefinedFieldListItem]):
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return self._replace(data, parent_id=parent_id)
 
@@ -302,7 +305,7 @@ class AsyncUserDefinedFieldListItemsEntity(AsyncEntity[UserDefinedFieldListItem]
     ) -> int:
         """Create a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return await self._create(data, parent_id=parent_id)
 
@@ -311,7 +314,7 @@ class AsyncUserDefinedFieldListItemsEntity(AsyncEntity[UserDefinedFieldListItem]
     ) -> int:
         """Update (PATCH) the given fields of a record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return await self._update(data, parent_id=parent_id)
 
@@ -320,7 +323,7 @@ class AsyncUserDefinedFieldListItemsEntity(AsyncEntity[UserDefinedFieldListItem]
     ) -> int:
         """Replace (PUT) a whole record through its parent (/V1.0/UserDefinedFields/{parentId}/ListItems); returns its id.
 
-        ``parent_id`` defaults to the record's parent id field.
+        ``parent_id`` defaults to the record's udfFieldId.
         """
         return await self._replace(data, parent_id=parent_id)
 
