@@ -214,8 +214,9 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
     assert unknown.exit_code == EXIT_USAGE and "Tickets" in unknown.stderr
     wrong_op = run(["get", "ContractServiceAdjustments", "1"], env)
     assert wrong_op.exit_code == EXIT_USAGE
-    assert "ContractServiceAdjustments does not support 'get' at its root (supports: create)" in (
-        wrong_op.stderr
+    assert (
+        "ContractServiceAdjustments does not support 'get' at its root collection "
+        "(it supports: create)" in wrong_op.stderr
     )
     missing = run(["get", "DeletedTicketActivityLogs", "999999"], env)
     assert missing.exit_code == EXIT_ERROR
