@@ -16,16 +16,20 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         'The py-autotask CLI needs the "cli" extra: pip install "py-autotask[cli]"'
     ) from exc
 
+from typing import TYPE_CHECKING, Any
+
 from .._exitcodes import ExitCode
 from ._app import app, main
-from ._filterlang import (
-    FilterSyntaxError,
-    check_field_names,
-    check_filter,
-    compile_filter,
-    parse_filter,
-)
 from ._shared import exit_code_for
+
+if TYPE_CHECKING:
+    from ._filterlang import (
+        FilterSyntaxError,
+        check_field_names,
+        check_filter,
+        compile_filter,
+        parse_filter,
+    )
 
 EXIT_OK = ExitCode.OK
 EXIT_ERROR = ExitCode.ERROR
@@ -53,3 +57,17 @@ __all__ = [
     "main",
     "parse_filter",
 ]
+
+
+_FILTER_LANGUAGE = frozenset(
+    {"FilterSyntaxError", "check_field_names", "check_filter", "compile_filter", "parse_filter"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    # the filter language loads on first use: `py-autotask --help` does not need it
+    if name in _FILTER_LANGUAGE:
+        from . import _filterlang
+
+        return getattr(_filterlang, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
