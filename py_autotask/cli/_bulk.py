@@ -20,15 +20,11 @@ import typer
 
 from .._exitcodes import ExitCode
 from ._shared import (
-    CodeOpt,
-    ProfileOpt,
+    Credentials,
     QuietOpt,
-    SecretOpt,
-    UrlOpt,
-    UsernameOpt,
     errors,
     fail,
-    make_client,
+    with_credentials,
 )
 
 if TYPE_CHECKING:
@@ -193,6 +189,7 @@ def _manager(client: AutotaskClient, max_concurrent: int | None) -> BulkManager:
 # --- commands ---------------------------------------------------------------------------------------
 
 
+@with_credentials
 def bulk_update_command(
     entity: EntityArg,
     csv: CsvOpt = None,
@@ -226,11 +223,8 @@ def bulk_update_command(
     encoding: EncodingOpt = "utf-8-sig",
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Update records from a CSV or SQL rows (an ``id`` column is required)."""
     source = _source(csv, sql, table, query)
@@ -241,7 +235,7 @@ def bulk_update_command(
             if snapshot_time
             else None
         )
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client, _progress(quiet, f"update {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_update(
                 entity,
@@ -261,6 +255,7 @@ def bulk_update_command(
     raise typer.Exit(result.exit_code)
 
 
+@with_credentials
 def bulk_create_command(
     entity: EntityArg,
     csv: CsvOpt = None,
@@ -290,17 +285,14 @@ def bulk_create_command(
     encoding: EncodingOpt = "utf-8-sig",
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Create one record per CSV/SQL row, exactly once (journaled; resumable)."""
     source = _source(csv, sql, table, query)
     size = _batch(batch_size)
     with errors():
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client, _progress(quiet, f"create {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_create(
                 entity,
@@ -319,6 +311,7 @@ def bulk_create_command(
     raise typer.Exit(result.exit_code)
 
 
+@with_credentials
 def bulk_delete_command(
     entity: EntityArg,
     csv: CsvOpt = None,
@@ -334,11 +327,8 @@ def bulk_delete_command(
     encoding: EncodingOpt = "utf-8-sig",
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Delete records by id (from --ids, a CSV with an id column, or SQL). Cannot be undone."""
     source: Any
@@ -353,7 +343,7 @@ def bulk_delete_command(
         source = _source(csv, sql, table, query)
     size = _batch(batch_size)
     with errors():
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client, _progress(quiet, f"delete {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_delete(
                 entity,
@@ -368,6 +358,7 @@ def bulk_delete_command(
     raise typer.Exit(result.exit_code)
 
 
+@with_credentials
 def sync_push_command(
     entity: EntityArg,
     connection: Annotated[
@@ -384,17 +375,14 @@ def sync_push_command(
     dry_run: DryRunOpt = False,
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Push rows of a SQL table/SELECT into Autotask (updates by id, creates the rest)."""
     from ..bulk import sync_sql_to_autotask
 
     with errors():
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             pushed = sync_sql_to_autotask(
                 _manager(client, max_concurrent),
@@ -416,6 +404,7 @@ def sync_push_command(
 
 
 @bulk_app.command("resume")
+@with_credentials
 def resume_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
     resend_unknown: Annotated[
@@ -428,15 +417,12 @@ def resume_command(
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Finish an interrupted job (creates are reconciled by their token before anything is resent)."""
     with errors():
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client, _progress(quiet, "resume") as progress:
             result = _manager(client, max_concurrent).resume(
                 journal, resend_unknown=resend_unknown, progress_callback=progress
@@ -446,6 +432,7 @@ def resume_command(
 
 
 @bulk_app.command("undo")
+@with_credentials
 def undo_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
     force: Annotated[
@@ -455,16 +442,13 @@ def undo_command(
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Restore updated fields to their previous values; delete created records where the entity
     allows it (lists what could not be undone)."""
     with errors():
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client, _progress(quiet, "undo") as progress:
             result = _manager(client, max_concurrent).undo(
                 journal, force=force, progress_callback=progress

@@ -7,33 +7,27 @@ from typing import Annotated, Any
 import typer
 
 from ._shared import (
-    CodeOpt,
+    Credentials,
     FilterOpt,
     OutputFormat,
     OutputOpt,
-    ProfileOpt,
-    SecretOpt,
-    UrlOpt,
-    UsernameOpt,
     check_against_metadata,
     entity_spec,
     errors,
-    make_client,
+    with_credentials,
     write_records,
 )
 
 __all__ = ["estimate"]
 
 
+@with_credentials
 def estimate(
     entity: Annotated[str, typer.Argument(help="Collection, e.g. Tickets.")],
     filter: FilterOpt = None,
     output: OutputOpt = OutputFormat.table,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """What reading every matching record costs before running it: records, pages, requests,
     time one page at a time (query/sync) and with 3 partitions (export), and the tenant's hourly
@@ -43,7 +37,7 @@ def estimate(
     with errors():
         spec = entity_spec(entity, "count")
         parsed = parse_expression(filter)
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             check_against_metadata(client, [spec], parsed)
             # the tenant's usage now (one ThresholdInformation request): the estimate's usage

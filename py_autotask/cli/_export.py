@@ -19,14 +19,10 @@ import typer
 from .._exitcodes import ExitCode
 from ..exceptions import AutotaskConfigError
 from ._shared import (
-    CodeOpt,
+    Credentials,
     FilterOpt,
     OutputFormat,
-    ProfileOpt,
     QuietOpt,
-    SecretOpt,
-    UrlOpt,
-    UsernameOpt,
     check_against_metadata,
     entity_spec,
     err_console,
@@ -34,7 +30,7 @@ from ._shared import (
     escape,
     fail,
     field_list,
-    make_client,
+    with_credentials,
     write_records,
 )
 
@@ -76,6 +72,7 @@ def _date_range_items(spec: EntitySpec, text: str, field: str | None) -> list[di
     return items
 
 
+@with_credentials
 def export(
     entities: Annotated[list[str], typer.Argument(help="Collections to export, e.g. Tickets.")],
     format: Annotated[
@@ -138,11 +135,8 @@ def export(
         ),
     ] = 3,
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Export collections (with the rows they reference) to files or a database; resumable."""
     from ._filterlang import parse_expression
@@ -176,7 +170,7 @@ def export(
                     ExitCode.USAGE,
                 )
             output, fmt, single_file = _fields_target(output, fmt)
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             check_against_metadata(client, specs, parsed, chosen)
             exporter = client.create_exporter(workers=workers)

@@ -11,22 +11,18 @@ import typer
 
 from .._exitcodes import ExitCode
 from ._shared import (
-    CodeOpt,
+    Credentials,
     FieldsOpt,
     FilterOpt,
     OutputFormat,
     OutputOpt,
-    ProfileOpt,
-    SecretOpt,
-    UrlOpt,
-    UsernameOpt,
     cell,
     check_against_metadata,
     entity_spec,
     errors,
     fail,
     field_list,
-    make_client,
+    with_credentials,
     write_records,
 )
 
@@ -79,6 +75,7 @@ def _records(
             return
 
 
+@with_credentials
 def query(
     entity: Annotated[str, typer.Argument(help="Collection, e.g. Tickets or tickets.")],
     filter: FilterOpt = None,
@@ -87,11 +84,8 @@ def query(
         int | None, typer.Option("--max", "-n", min=1, help="Stop after N rows.")
     ] = None,
     output: OutputOpt = OutputFormat.table,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Query records with a filter expression and print them."""
     from ._filterlang import parse_expression
@@ -100,29 +94,27 @@ def query(
         spec = entity_spec(entity, "query")
         parsed = parse_expression(filter)
         chosen = field_list(fields)
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             check_against_metadata(client, [spec], parsed, chosen)
             records = _records(client.sender, spec, parsed.items, chosen, max)
             write_records(records, output, fields=chosen, title=spec.name)
 
 
+@with_credentials
 def get(
     entity: Annotated[str, typer.Argument(help="Collection, e.g. Tickets.")],
     id: Annotated[int, typer.Argument(help="Record id.")],
     output: OutputOpt = OutputFormat.table,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Get one record by id."""
     from .._core import get_request
 
     with errors():
         spec = entity_spec(entity, "get")
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             sender = client.sender
             data = sender.reader.read_json(sender.send(get_request(spec, id)))
@@ -138,15 +130,13 @@ def get(
             write_records([item], output)
 
 
+@with_credentials
 def count(
     entity: Annotated[str, typer.Argument(help="Collection, e.g. Tickets.")],
     filter: FilterOpt = None,
     output: OutputOpt = OutputFormat.table,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Count records matching a filter expression."""
     from .._core import count_request
@@ -155,7 +145,7 @@ def count(
     with errors():
         spec = entity_spec(entity, "count")
         parsed = parse_expression(filter)
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             check_against_metadata(client, [spec], parsed)
             sender = client.sender
@@ -197,6 +187,7 @@ def entities(
         write_records(rows, output, title=f"{len(rows)} Autotask collections")
 
 
+@with_credentials
 def describe(
     entity: Annotated[str, typer.Argument(help="Collection, e.g. Tickets.")],
     offline: Annotated[
@@ -204,11 +195,8 @@ def describe(
         typer.Option("--offline", help="Use the bundled metadata (no tenant picklists or UDFs)."),
     ] = False,
     output: OutputOpt = OutputFormat.table,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Fields, types, required/read-only flags and the tenant's picklist values of an entity."""
     with errors():
@@ -228,7 +216,7 @@ def describe(
                     }
                 )
         else:
-            client = make_client(profile, username, secret, integration_code, api_url)
+            client = credentials.client()
             with client:
                 fields = client.metadata.fields(spec.name)
                 udfs = client.metadata.udfs(spec.name) if spec.has_udfs else []

@@ -19,9 +19,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import enum
+import functools
+import inspect
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CodeOpt",
+    "Credentials",
     "FieldsOpt",
     "FilterOpt",
     "OutputFormat",
@@ -64,6 +68,7 @@ __all__ = [
     "fail",
     "field_list",
     "make_client",
+    "with_credentials",
     "write_records",
 ]
 
@@ -106,6 +111,56 @@ FieldsOpt = Annotated[
     str | None, typer.Option("--fields", help="Comma-separated fields (udf.Name for UDFs).")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credential options of one command (``--profile``, ``--username``, ``--secret``,
+    ``--integration-code``, ``--api-url``), given to it by :func:`with_credentials`."""
+
+    profile: str | None = None
+    username: str | None = None
+    secret: str | None = None
+    integration_code: str | None = None
+    api_url: str | None = None
+
+    def client(self) -> AutotaskClient:
+        """The client these resolve to (flag > environment > profile); missing ones exit 3."""
+        return make_client(
+            self.profile, self.username, self.secret, self.integration_code, self.api_url
+        )
+
+
+#: the credential options, last in every command that talks to Autotask (in this order)
+_CREDENTIAL_OPTIONS = (
+    ("profile", ProfileOpt),
+    ("username", UsernameOpt),
+    ("secret", SecretOpt),
+    ("integration_code", CodeOpt),
+    ("api_url", UrlOpt),
+)
+
+
+def with_credentials(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the credential options: typer sees them as its last five options; the
+    command receives them as one keyword argument ``credentials: Credentials``. Declared once
+    here instead of five parameters in every command."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "credentials"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+        for name, option in _CREDENTIAL_OPTIONS
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        given = {name: kwargs.pop(name, None) for name, _option in _CREDENTIAL_OPTIONS}
+        command(*args, credentials=Credentials(**given), **kwargs)
+
+    parameters = [*own, *added]
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
 
 
 def field_list(fields: str | None) -> list[str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -10,19 +11,15 @@ import typer
 
 from .._exitcodes import ExitCode
 from ._shared import (
-    CodeOpt,
+    Credentials,
     OutputFormat,
     OutputOpt,
-    ProfileOpt,
     QuietOpt,
-    SecretOpt,
-    UrlOpt,
-    UsernameOpt,
     err_console,
     errors,
     escape,
     fail,
-    make_client,
+    with_credentials,
     write_records,
 )
 
@@ -32,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["run_sync", "sync"]
 
 
+@with_credentials
 def sync(
     entities: Annotated[
         list[str] | None, typer.Argument(help="Collections to mirror, e.g. Tickets Companies.")
@@ -100,11 +98,8 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="--from sql: validate every row, write nothing.")
     ] = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Mirror collections into a database: full load first, then incremental runs (changes,
     deletions, periodic reconciliation). Resumable after a crash.
@@ -127,11 +122,7 @@ def sync(
             table=table,
             query=query,
             dry_run=dry_run,
-            profile=profile,
-            username=username,
-            secret=secret,
-            integration_code=integration_code,
-            api_url=api_url,
+            **dataclasses.asdict(credentials),
         )
         return
     if (source, target) != ("autotask", "db"):
@@ -153,7 +144,7 @@ def sync(
             fail("--every must be a positive number of minutes", ExitCode.USAGE)
         if not lock_timeout >= 0:
             fail("--lock-timeout must be a number of seconds >= 0", ExitCode.USAGE)
-        client = make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client:
             result = run_sync(
                 client,
