@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ._credentials import ProfileStore
 from ._shared import OutputFormat, OutputOpt, err_console, errors, escape, write_records
+
+if TYPE_CHECKING:
+    from ._credentials import ProfileStore
 
 __all__ = ["profile_app"]
 
 profile_app = typer.Typer(help="Credential profiles (stored with mode 0600, secrets never shown).")
+
+
+def _store() -> ProfileStore:
+    from ._credentials import ProfileStore
+
+    return ProfileStore()
 
 
 @profile_app.command("add")
@@ -42,7 +50,7 @@ def profile_add(
             secret = typer.prompt("Secret", hide_input=True)
         if not integration_code:
             integration_code = typer.prompt("Integration code (API tracking identifier)")
-        store = ProfileStore()
+        store = _store()
         store.add(
             name,
             {
@@ -60,14 +68,14 @@ def profile_add(
 def profile_list(output: OutputOpt = OutputFormat.table) -> None:
     """List profiles (secrets are shown only as 'set')."""
     with errors():
-        write_records(ProfileStore().public_view(), output, title="profiles")
+        write_records(_store().public_view(), output, title="profiles")
 
 
 @profile_app.command("remove")
 def profile_remove(name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
     """Delete a profile."""
     with errors():
-        ProfileStore().remove(name)
+        _store().remove(name)
         err_console().print(f"removed profile {escape(name)}")
 
 
@@ -75,5 +83,5 @@ def profile_remove(name: Annotated[str, typer.Argument(help="Profile name.")]) -
 def profile_default(name: Annotated[str, typer.Argument(help="Profile name.")]) -> None:
     """Make NAME the profile used when --profile is not given."""
     with errors():
-        ProfileStore().set_default(name)
+        _store().set_default(name)
         err_console().print(f"default profile: {escape(name)}")
