@@ -34,6 +34,7 @@ servers:
 lint: $(STAMP)
 	$(PY) -m ruff check py_autotask codegen tests benchmarks examples generated
 	$(PY) -m ruff format --check py_autotask codegen tests benchmarks examples generated
+	PYTHONPATH=.:generated $(VENV)/bin/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(PY) -m mypy

@@ -541,15 +541,19 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         page_size: int = 500,
         latency: float | None = None,
         concurrency: int = 1,
+        records: int | None = None,
     ) -> Estimate:
         """What reading every record matching ``filter`` will cost, before reading it: one count
         request (made now) plus one request per page, and the time at the current threshold usage,
         latency and pacing. ``entity`` is e.g. ``client.tickets`` or ``"Tickets"``; ``latency`` is
         the seconds per request to assume (default: the measured average, else 0.5);
         ``concurrency`` the pages in flight at once (1 for ``query_all``, an export's ``workers``,
-        at most 3)."""
+        at most 3). ``records``: the count when already known (no request is made; e.g. a second
+        estimate of the same read at another ``concurrency``)."""
         spec = spec_for(entity)
-        records = self.sender.run(_count_flow(self._core, _core.count_request(spec, _body(filter))))
+        if records is None:
+            request = _core.count_request(spec, _body(filter))
+            records = self.sender.run(_count_flow(self._core, request))
         return self._resilience.engine.estimate(spec.name, records, page_size, latency, concurrency)
 
     def health(self) -> Health:
@@ -799,11 +803,13 @@ class AsyncAutotaskClient(
         page_size: int = 500,
         latency: float | None = None,
         concurrency: int = 1,
+        records: int | None = None,
     ) -> Estimate:
         """Async twin of :meth:`AutotaskClient.estimate`."""
         spec = spec_for(entity)
-        request = _core.count_request(spec, _body(filter))
-        records = await self.sender.run(_count_flow(self._core, request))
+        if records is None:
+            request = _core.count_request(spec, _body(filter))
+            records = await self.sender.run(_count_flow(self._core, request))
         return self._resilience.engine.estimate(spec.name, records, page_size, latency, concurrency)
 
     async def health(self) -> Health:

@@ -46,7 +46,7 @@ def test_import_linter_contracts_hold() -> None:
         env={"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "BROKEN" not in proc.stdout and "3 kept, 0 broken" in proc.stdout
+    assert "BROKEN" not in proc.stdout and ", 0 broken" in proc.stdout
 
 
 def test_every_module_is_in_exactly_one_layer() -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._exitcodes import ExitCode
+
 __all__ = [
     "EXIT_OK",
     "EXIT_PARTIAL",
@@ -20,9 +22,10 @@ __all__ = [
     "Status",
 ]
 
-#: Exit codes of the bulk CLI commands (and :attr:`BulkResult.exit_code`).
-EXIT_OK = 0
-EXIT_PARTIAL = 5
+#: Exit codes of :attr:`BulkResult.exit_code` (the names of :class:`~py_autotask._exitcodes.ExitCode`
+#: members, kept for ``from py_autotask.bulk import EXIT_OK``).
+EXIT_OK = ExitCode.OK
+EXIT_PARTIAL = ExitCode.PARTIAL
 
 Status = Literal["ok", "failed", "skipped", "unknown", "pending"]
 
@@ -132,9 +135,9 @@ class BulkResult:
         return not self.failed and not self.problems
 
     @property
-    def exit_code(self) -> int:
-        """0 when every row is ok or skipped; :data:`EXIT_PARTIAL` (5) otherwise."""
-        return EXIT_OK if self.succeeded else EXIT_PARTIAL
+    def exit_code(self) -> ExitCode:
+        """``ExitCode.OK`` (0) when every row is ok or skipped; ``ExitCode.PARTIAL`` (5) otherwise."""
+        return ExitCode.OK if self.succeeded else ExitCode.PARTIAL
 
     @property
     def ids(self) -> list[int]:

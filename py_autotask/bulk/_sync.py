@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._exitcodes import ExitCode
 from ..exceptions import AutotaskConfigError
 from ._input import SqlSource, read_rows, sql_source
 from ._manager import BulkManager, resolve_spec
 from ._plan import ConflictResolution
-from ._results import EXIT_OK, EXIT_PARTIAL, BulkResult
+from ._results import BulkResult
 
 if TYPE_CHECKING:
     from .._client import AutotaskClient
@@ -68,9 +69,10 @@ class SqlPushResult:
     ignored_columns: list[str] = field(default_factory=list)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
+        """``ExitCode.OK`` when both jobs succeeded, else ``ExitCode.PARTIAL``."""
         codes = [r.exit_code for r in (self.created, self.updated) if r is not None]
-        return EXIT_PARTIAL if any(c != EXIT_OK for c in codes) else EXIT_OK
+        return ExitCode.PARTIAL if any(c != ExitCode.OK for c in codes) else ExitCode.OK
 
     def summary(self) -> str:
         parts = [r.summary() for r in (self.created, self.updated) if r is not None]

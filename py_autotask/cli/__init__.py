@@ -1,40 +1,43 @@
 """The ``py-autotask`` command line (install with ``pip install "py-autotask[cli]"``).
 
 Commands: ``query``, ``get``, ``count``, ``entities``, ``describe``, ``estimate``, ``export``,
-``sync``, ``demo``, ``profile add|list|remove|default``, ``simulator serve``. Exit codes: 0 ok,
-1 error, 2 usage, 3 auth, 4 rate limit/budget, 5 partial failure, 6 another syncer holds the
-database's sync lock.
+``sync``, ``demo``, ``bulk ...``, ``bulk-create|update|delete``, ``profile add|list|remove|default``,
+``simulator serve``. Exit codes (:class:`~py_autotask._exitcodes.ExitCode`): 0 ok, 1 error,
+2 usage, 3 auth, 4 rate limit/budget, 5 partial failure, 6 another syncer holds the database's
+sync lock.
 """
 
 from __future__ import annotations
 
 try:
-    import rich  # noqa: F401
     import typer  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         'The py-autotask CLI needs the "cli" extra: pip install "py-autotask[cli]"'
     ) from exc
 
-from ._app import (
-    EXIT_AUTH,
-    EXIT_ERROR,
-    EXIT_LOCKED,
-    EXIT_OK,
-    EXIT_PARTIAL,
-    EXIT_RATE,
-    EXIT_USAGE,
-    app,
-    exit_code_for,
-    main,
-)
-from ._filterlang import (
-    FilterSyntaxError,
-    check_field_names,
-    check_filter,
-    compile_filter,
-    parse_filter,
-)
+from typing import TYPE_CHECKING, Any
+
+from .._exitcodes import ExitCode
+from ._app import app, main
+from ._shared import exit_code_for
+
+if TYPE_CHECKING:
+    from ._filterlang import (
+        FilterSyntaxError,
+        check_field_names,
+        check_filter,
+        compile_filter,
+        parse_filter,
+    )
+
+EXIT_OK = ExitCode.OK
+EXIT_ERROR = ExitCode.ERROR
+EXIT_USAGE = ExitCode.USAGE
+EXIT_AUTH = ExitCode.AUTH
+EXIT_RATE = ExitCode.RATE
+EXIT_PARTIAL = ExitCode.PARTIAL
+EXIT_LOCKED = ExitCode.LOCKED  # sync: another syncer holds the database's sync lock
 
 __all__ = [
     "EXIT_AUTH",
@@ -44,6 +47,7 @@ __all__ = [
     "EXIT_PARTIAL",
     "EXIT_RATE",
     "EXIT_USAGE",
+    "ExitCode",
     "FilterSyntaxError",
     "app",
     "check_field_names",
@@ -53,3 +57,17 @@ __all__ = [
     "main",
     "parse_filter",
 ]
+
+
+_FILTER_LANGUAGE = frozenset(
+    {"FilterSyntaxError", "check_field_names", "check_filter", "compile_filter", "parse_filter"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    # the filter language loads on first use: `py-autotask --help` does not need it
+    if name in _FILTER_LANGUAGE:
+        from . import _filterlang
+
+        return getattr(_filterlang, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from rich.console import Console
-from rich.table import Table
+import typer
 
-__all__ = ["DEMO_ENTITIES", "run_demo"]
+from .._exitcodes import ExitCode
+from ._shared import QuietOpt, errors
+
+__all__ = ["DEMO_ENTITIES", "demo", "run_demo"]
 
 #: What the demo mirrors (the collections the demo tenant is seeded with most).
 DEMO_ENTITIES = (
@@ -29,6 +30,8 @@ DEMO_ENTITIES = (
 
 def _sqlite_to_parquet(db_path: Path, table: str, target: Path) -> int:
     """Write one mirrored table to Parquet with column types from the SQLite declarations."""
+    import sqlite3
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -67,11 +70,14 @@ def _sqlite_to_parquet(db_path: Path, table: str, target: Path) -> int:
 
 def run_demo(out: str | Path, *, size: str = "demo", quiet: bool = False) -> int:
     """Run the demo; returns the exit code."""
+    from rich.console import Console
+    from rich.table import Table
+
     from .._client import AutotaskClient
     from ..simulator import Simulator
     from ..sync import table_name
-    from ._app import EXIT_OK, EXIT_PARTIAL, run_sync
-    from ._output import OutputFormat
+    from ._shared import OutputFormat
+    from ._sync import run_sync
 
     err = Console(stderr=True, highlight=False)
     out_dir = Path(out)
@@ -144,4 +150,20 @@ def run_demo(out: str | Path, *, size: str = "demo", quiet: bool = False) -> int
         "real tenant with AUTOTASK_* set, or query the file: "
         f"sqlite3 {db_path} 'select priority, count(*) from tickets group by 1'"
     )
-    return EXIT_OK if ok else EXIT_PARTIAL
+    return ExitCode.OK if ok else ExitCode.PARTIAL
+
+
+def demo(
+    out: Annotated[
+        str, typer.Option("--out", help="Directory for the SQLite file and Parquet files.")
+    ] = "autotask-demo",
+    size: Annotated[
+        str, typer.Option("--size", help="Simulator seed profile: demo | tiny.")
+    ] = "demo",
+    quiet: QuietOpt = False,
+) -> None:
+    """No credentials needed: start the embedded simulator with a demo tenant, sync it into a
+    SQLite file and export Parquet files, with progress bars and a summary."""
+    with errors():
+        code = run_demo(out, size=size, quiet=quiet)
+    raise typer.Exit(code)

@@ -43,9 +43,11 @@ MetadataSource = Callable[[], Sequence[Mapping[str, Any]]]
 
 __all__ = [
     "FilterSyntaxError",
+    "ParsedFilter",
     "check_field_names",
     "check_filter",
     "compile_filter",
+    "parse_expression",
     "parse_filter",
 ]
 
@@ -380,13 +382,44 @@ class _Parser:
 def parse_filter(text: str) -> Filter:
     """Parse a filter expression into a :class:`~py_autotask.query.Filter` (``F`` builder
     objects). Raises :class:`FilterSyntaxError` with the column of the mistake."""
-    return _parse(text)[0]
-
-
-def _parse(text: str) -> tuple[Filter, list[_Found]]:
-    """The filter and every condition with the positions of its parts."""
     if not isinstance(text, str):
         raise AutotaskConfigError("a filter expression must be a string")
+    node = parse_expression(text).node
+    # an empty expression has no Filter: the parser's own error says what to write
+    return node if node is not None else _Parser(text).parse()
+
+
+@dataclass(frozen=True)
+class ParsedFilter:
+    """A filter expression parsed once: the :class:`~py_autotask.query.Filter` (``None`` for an
+    empty expression, which means every row) and every condition with the positions of its parts.
+    The CLI parses ``--filter`` once and hands this to :func:`check_filter` (per entity) and
+    :func:`compile_filter`."""
+
+    text: str
+    node: Filter | None
+    conditions: tuple[_Found, ...] = ()
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The raw Autotask ``filter`` array (top-level ``and`` flattened; every row when empty)."""
+        if self.node is None:
+            return [{"op": "gte", "field": "id", "value": 0}]
+        if isinstance(self.node, Group) and self.node.op == "and":
+            return [item.to_dict() for item in self.node.items]
+        return [self.node.to_dict()]
+
+
+def parse_expression(text: str | ParsedFilter | None) -> ParsedFilter:
+    """Parse ``text`` once (syntax and the one-UDF rule); ``None``/blank parse to every row."""
+    if isinstance(text, ParsedFilter):
+        return text
+    if text is None:
+        return ParsedFilter("", None)
+    if not isinstance(text, str):
+        raise AutotaskConfigError("a filter expression must be a string")
+    if not text.strip():
+        return ParsedFilter(text, None)
     parser = _Parser(text)
     node = parser.parse()
     udfs = _udf_names(node)
@@ -398,7 +431,7 @@ def _parse(text: str) -> tuple[Filter, list[_Found]]:
             text,
             _find_udf(text, second[0]),
         )
-    return node, parser.found
+    return ParsedFilter(text, node, tuple(parser.found))
 
 
 def _udf_names(node: Filter) -> dict[str, int]:
@@ -424,15 +457,10 @@ def _find_udf(text: str, name: str) -> int:
     return hits[-1] if hits else 0
 
 
-def compile_filter(text: str | None) -> list[dict[str, Any]]:
+def compile_filter(text: str | ParsedFilter | None) -> list[dict[str, Any]]:
     """A filter expression -> the raw Autotask ``filter`` array (top-level ``and`` flattened);
     ``None``/empty -> the all-rows condition."""
-    if text is None or not text.strip():
-        return [{"op": "gte", "field": "id", "value": 0}]
-    node = parse_filter(text)
-    if isinstance(node, Group) and node.op == "and":
-        return [item.to_dict() for item in node.items]
-    return [node.to_dict()]
+    return parse_expression(text).items
 
 
 # --- checks against the entity's metadata -----------------------------------------------------------
@@ -515,7 +543,7 @@ def _lookup(
 
 
 def check_filter(
-    text: str | None,
+    text: str | ParsedFilter | None,
     spec: EntitySpec,
     *,
     tenant_fields: MetadataSource | None = None,
@@ -530,10 +558,13 @@ def check_filter(
     ``tenant_fields`` / ``tenant_udfs`` (called at most once, only when needed) give the tenant's
     own metadata: a field newer than the bundled metadata is accepted when the tenant has it, and
     UDF names are checked only when ``tenant_udfs`` is given. When a fetch fails the API decides.
+    ``text`` may be a :class:`ParsedFilter` (parsed once for several entities).
     """
-    if text is None or not text.strip():
+    parsed = parse_expression(text)  # syntax and the one-UDF rule first
+    if parsed.node is None:
         return
-    _node, found_conditions = _parse(text)  # syntax and the one-UDF rule first
+    text = parsed.text
+    found_conditions = parsed.conditions
     known = _known(spec)
     tenant = _Lazy(tenant_fields)
     udfs = _Lazy(tenant_udfs)

@@ -3,10 +3,10 @@
 Public API (stable; the sync and CLI layers build on it)::
 
     exporter = client.create_exporter(workers=3, picklist_labels=False, neutralize_formulas=True)
-    exporter.add_entities("tickets", "companies", filter=None)       # -> exporter (chainable)
+    exporter.add_entities("tickets", "companies", filter=None, fields=None)  # -> exporter
     exporter.include_relationships(["tickets.company", "tickets.contacts"])
     result = exporter.export(path, format=None, compress=False, resume=False, overwrite=False,
-                             work_dir=None, keep_work_dir=False)      # -> ExportResult
+                             work_dir=None, keep_work_dir=False, single_file=False)  # -> ExportResult
     result = exporter.to_sql(connection, create_tables=True, preserve_relationships=True,
                              batch_size=1000, resume=False, work_dir=None)  # -> ExportResult
     staged = exporter.fetch(work_dir, resume=False)                   # -> StagedExport (no output)
@@ -22,7 +22,8 @@ row. Referenced rows already exported are not fetched again.
 
 - ``csv``, ``json`` (array), ``jsonl``, ``parquet``: one file per entity named after the table
   (``tickets.csv``) in the folder ``path``, plus ``manifest.json``; ``compress=True`` writes the same
-  into a zip archive (``path`` + ``.zip`` unless it ends in ``.zip``).
+  into a zip archive (``path`` + ``.zip`` unless it ends in ``.zip``). With ``single_file=True``
+  (one entity, no relationships) the entity's file is ``path`` itself, with a sidecar manifest.
 - ``excel``: one ``.xlsx`` workbook, a sheet per entity (named by collection; an entity with more rows
   than a sheet holds continues on ``Tickets (2)``); text over 32,767 characters is truncated and
   reported in ``warnings``.
@@ -31,7 +32,8 @@ row. Referenced rows already exported are not fetched again.
 - single-file outputs get a ``<path>.manifest.json`` beside them (databases also hold it in the
   ``_autotask_export`` table).
 
-**Columns** come from metadata: the entity's fields (``id`` first, then by API name) with types from
+**Columns** (every field, or ``fields=[...]`` of ``add_entities``: ``id`` and those, in that
+order; only they are requested) come from metadata: the entity's fields (``id`` first, then by API name) with types from
 ``FieldSpec.data_type`` (integers -> int64, decimal/double -> float64, boolean, datetime -> UTC
 timestamp, string), then one ``udf_<name>`` column per UDF definition of the tenant
 (``udf_agreed_start_date`` for "Agreed Start Date"), then, with ``picklist_labels=True``, a

@@ -236,6 +236,58 @@ class _Job:
     name: str
     spec: EntitySpec
     filter_items: list[dict[str, Any]]
+    fields: tuple[str, ...] | None = None  # a field selection (``add_entities(fields=...)``)
+
+    def include_fields(self) -> list[str] | None:
+        """``IncludeFields`` for the selection's pages: its API fields, ``id``, and
+        ``userDefinedFields`` when it names a UDF."""
+        if not self.fields:
+            return None
+        names = ["id"]
+        for name in self.fields:
+            if _udf_name(name) is not None:
+                if "userDefinedFields" not in names:
+                    names.append("userDefinedFields")
+            elif (found := _plain_field(self.spec, name)) is not None and found not in names:
+                names.append(found)
+        return names
+
+    def select(self, columns: list[Column]) -> list[Column]:
+        """``id``, then the selected columns in the order given (each picklist column followed by
+        its ``_label`` column when labels are exported)."""
+        assert self.fields is not None
+        plain = {c.source.lower(): c for c in columns if not c.udf and not c.label_of}
+        udfs = {c.source.lower(): c for c in columns if c.udf and not c.label_of}
+        labels = {c.label_of: c for c in columns if c.label_of}
+        out = [plain["id"]]
+        for name in self.fields:
+            udf = _udf_name(name)
+            col = plain.get(name.strip().lower()) if udf is None else udfs.get(udf.lower())
+            if col is None:
+                known = sorted(c.source for c in udfs.values())
+                hint = ("; its UDFs: " + ", ".join(known)) if known else ""
+                raise AutotaskConfigError(
+                    f"fields=: {self.name} has no field {name!r} in this tenant{hint}"
+                )
+            if col not in out:
+                out.append(col)
+                if col.name in labels:
+                    out.append(labels[col.name])
+        return out
+
+
+def _udf_name(name: str) -> str | None:
+    """``"udf.Name"`` / ``'udf."Name"'`` -> ``"Name"``; ``None`` for a field that is no UDF."""
+    text = name.strip()
+    if text.lower().startswith("udf."):
+        return text[4:].strip().strip('"')
+    return None
+
+
+def _plain_field(spec: EntitySpec, name: str) -> str | None:
+    """The API name of ``spec``'s field ``name`` (any case), else ``None``."""
+    low = name.strip().lower()
+    return next((f for f in spec.fields if f.lower() == low), None)
 
 
 class StagedExport:
@@ -358,11 +410,27 @@ class Exporter:
     def _spec(name: str) -> EntitySpec:
         return spec_for(name)
 
-    def add_entities(self, *entities: str, filter: FilterArg | None = None) -> Exporter:
+    def add_entities(
+        self,
+        *entities: str,
+        filter: FilterArg | None = None,
+        fields: Sequence[str] | None = None,
+    ) -> Exporter:
         """Export every row of these collections (``"tickets"``, ``"Tickets"``, ``"ticket"`` all
-        work); ``filter`` (same forms as ``query()``) applies to each entity of this call."""
+        work); ``filter`` (same forms as ``query()``) applies to each entity of this call.
+
+        ``fields`` exports only these fields (API names in any case, ``"udf.Name"`` for a UDF) in
+        the order given, after ``id`` (always exported: rows are read, resumed and keyed by it);
+        only they are requested (``IncludeFields``). Columns keep the export's names and types."""
         if not entities:
             raise AutotaskConfigError("add_entities() needs at least one entity name")
+        chosen: tuple[str, ...] | None = None
+        if fields is not None:
+            if isinstance(fields, str) or not all(isinstance(f, str) and f.strip() for f in fields):
+                raise AutotaskConfigError(
+                    "fields= takes a list of field names, e.g. ['id', 'title', 'udf.Tier']"
+                )
+            chosen = tuple(f.strip() for f in fields) or None
         for name in entities:
             spec = self._spec(name)
             if "query" not in spec.root_operations or "count" not in spec.root_operations:
@@ -375,7 +443,14 @@ class Exporter:
                 if filter is None
                 else body["filter"]
             )
-            self._jobs[spec.name] = _Job(spec.name, spec, items)
+            if chosen is not None:
+                for field_name in chosen:
+                    if _udf_name(field_name) is None and _plain_field(spec, field_name) is None:
+                        raise AutotaskConfigError(
+                            f"fields=: {spec.name} has no field {field_name!r} "
+                            f"(its fields: {', '.join(sorted(spec.fields))})"
+                        )
+            self._jobs[spec.name] = _Job(spec.name, spec, items, chosen)
         return self
 
     def include_relationships(self, relationships: str | Iterable[str]) -> Exporter:
@@ -437,7 +512,10 @@ class Exporter:
         """Hash of what is exported (entities, filters, relationships, column options)."""
         return stable_hash(
             {
-                "entities": [[j.name, j.filter_items] for j in self._jobs.values()],
+                "entities": [
+                    [j.name, j.filter_items, *([list(j.fields)] if j.fields else [])]
+                    for j in self._jobs.values()
+                ],
                 "relationships": [
                     [r.source, list(r.fields), r.target] for r in self._relationships
                 ],
@@ -452,6 +530,17 @@ class Exporter:
         checkpoint, continue where an interrupted run stopped."""
         if not self._jobs:
             raise AutotaskConfigError("nothing to export: call add_entities() first")
+        for r in self._relationships:
+            job = self._jobs.get(r.source)
+            if job is None or not job.fields:
+                continue
+            chosen = {(_plain_field(job.spec, f) or "").lower() for f in job.fields}
+            left_out = [f for f in r.fields if f.lower() not in chosen]
+            if left_out:
+                raise AutotaskConfigError(
+                    f"relationship {r.text!r} reads {r.source}.{left_out[0]}, which fields= "
+                    "leaves out: add it to the fields"
+                )
         stage = Stage(work_dir, self.fingerprint(), resume=resume, fsync=self.fsync)
         counter = _Counter()
         client = _CountingSender(self.sender, counter)
@@ -478,10 +567,14 @@ class Exporter:
             rows = stage.rows(job.name)
             progress.start(job.name, "fetch", rows, rows)
             return
-        reader = EntityReader(client, job.spec, job.filter_items)
+        reader = EntityReader(client, job.spec, job.filter_items, job.include_fields())
         sink = _StageSink(stage, job.name, progress)
         _columns, count = read_entity(
-            reader, sink, workers=self.workers, picklist_labels=self.picklist_labels
+            reader,
+            sink,
+            workers=self.workers,
+            picklist_labels=self.picklist_labels,
+            select=job.select if job.fields else None,
         )
         rows = stage.rows(job.name)
         verified = rows == count
@@ -632,9 +725,19 @@ class Exporter:
         overwrite: bool = False,
         work_dir: str | os.PathLike[str] | None = None,
         keep_work_dir: bool = False,
+        single_file: bool = False,
     ) -> ExportResult:
-        """Export to ``path`` in ``format`` (see the module docstring for layouts)."""
+        """Export to ``path`` in ``format`` (see the module docstring for layouts).
+
+        ``single_file``: a csv/json/jsonl/parquet export of one entity is written to the file
+        ``path`` itself (with ``<path>.manifest.json`` beside it, as for Excel and databases)
+        instead of a folder holding ``<table>.<format>``."""
         fmt = _format(path, format)
+        if single_file and (fmt not in _writers.FILE_FORMATS or len(self.entities) != 1):
+            raise AutotaskConfigError(
+                "single_file=True writes one entity (no relationships) as csv, json, jsonl or "
+                f"parquet; this export has {len(self.entities)} entities as {fmt}"
+            )
         if fmt == "postgresql":
             return self.to_sql(
                 os.fspath(path), resume=resume, overwrite=overwrite, work_dir=work_dir
@@ -661,10 +764,15 @@ class Exporter:
         warnings: list[str] = []
         infos = {name: staged.info(name) for name in staged.entities}
         fks: list[tuple[str, str, str]] = []
-        single = fmt in ("excel", "sqlite", "duckdb")
+        single = fmt in ("excel", "sqlite", "duckdb") or single_file
         if single:
             inner = build_dir / (target.name[: -len(".zip")] if compress else target.name)
-            if fmt == "excel":
+            if single_file:
+                (name,) = staged.entities
+                infos[name].location = inner.name
+                rows = self._write_file(fmt, inner, staged, infos[name], progress)
+                _check_rows(name, rows, infos[name])
+            elif fmt == "excel":
                 sheets, warns = _writers.write_excel(
                     inner,
                     (
@@ -693,21 +801,7 @@ class Exporter:
             suffix = _writers.FILE_FORMATS[fmt]
             for n in staged.entities:
                 fname = table_name(n) + suffix
-                cols = staged.columns(n)
-                batches = progress.counted(n, staged.batches(n), infos[n].rows)
-                if fmt == "csv":
-                    rows = _writers.write_csv(
-                        build_dir / fname,
-                        cols,
-                        batches,
-                        neutralize=self.neutralize_formulas,
-                    )
-                elif fmt == "json":
-                    rows = _writers.write_json(build_dir / fname, cols, batches)
-                elif fmt == "jsonl":
-                    rows = _writers.write_jsonl(build_dir / fname, cols, batches)
-                else:
-                    rows = _writers.write_parquet(build_dir / fname, cols, batches)
+                rows = self._write_file(fmt, build_dir / fname, staged, infos[n], progress)
                 infos[n].location = fname
                 _check_rows(n, rows, infos[n])
         manifest = self._manifest(staged, fmt, infos, fks, warnings)
@@ -740,6 +834,21 @@ class Exporter:
             warnings,
             manifest,
         )
+
+    def _write_file(
+        self, fmt: str, path: Path, staged: StagedExport, info: EntityExport, progress: _Progress
+    ) -> int:
+        """One entity's staged rows as one csv/json/jsonl/parquet file; returns the rows written."""
+        entity = info.entity
+        cols = staged.columns(entity)
+        batches = progress.counted(entity, staged.batches(entity), info.rows)
+        if fmt == "csv":
+            return _writers.write_csv(path, cols, batches, neutralize=self.neutralize_formulas)
+        if fmt == "json":
+            return _writers.write_json(path, cols, batches)
+        if fmt == "jsonl":
+            return _writers.write_jsonl(path, cols, batches)
+        return _writers.write_parquet(path, cols, batches)
 
     def _sql_tables(
         self, staged: StagedExport, infos: Mapping[str, EntityExport], progress: _Progress

@@ -20,7 +20,7 @@ Every request goes through the client's sender, so retries and pacing of the cli
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -132,12 +132,24 @@ def _id_filter(
 
 
 class _ReaderBase:
-    def __init__(self, spec: EntitySpec, filter_items: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        spec: EntitySpec,
+        filter_items: Sequence[Mapping[str, Any]],
+        include_fields: Sequence[str] | None = None,
+    ) -> None:
         self.spec = spec
         self.filter_items = [dict(f) for f in filter_items]
+        #: ``IncludeFields`` of the keyset pages: only these fields are sent (``None``: all)
+        self.include_fields = list(include_fields) if include_fields else None
 
     def _page_request(self, after: int | None, upto: int | None) -> _core.ApiRequest:
-        body = {"filter": _id_filter(self.filter_items, after, upto), "MaxRecords": PAGE_SIZE}
+        body: dict[str, Any] = {
+            "filter": _id_filter(self.filter_items, after, upto),
+            "MaxRecords": PAGE_SIZE,
+        }
+        if self.include_fields:
+            body["IncludeFields"] = self.include_fields
         return _core.query_request(self.spec, body)
 
     def _ids_request(self, ids: Sequence[int], after: int | None) -> _core.ApiRequest:
@@ -202,8 +214,9 @@ class EntityReader(_ReaderBase):
         sender: Sender,
         spec: EntitySpec,
         filter_items: Sequence[Mapping[str, Any]] = (),
+        include_fields: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(spec, filter_items)
+        super().__init__(spec, filter_items, include_fields)
         self.sender = sender
 
     def page(self, after: int | None, upto: int | None, decoder: PageDecoder) -> PageResult:
@@ -310,9 +323,15 @@ def _columns_for(
 
 
 def read_entity(
-    reader: EntityReader, sink: RootSink, *, workers: int = 3, picklist_labels: bool = False
+    reader: EntityReader,
+    sink: RootSink,
+    *,
+    workers: int = 3,
+    picklist_labels: bool = False,
+    select: Callable[[list[Any]], list[Any]] | None = None,
 ) -> tuple[list[Any], int]:
     """Read every row of ``reader``'s entity and filter into ``sink``; returns ``(columns, count)``.
+    ``select`` picks the columns to keep from the entity's (a field selection; ``id`` must stay).
 
     At most ``workers`` requests are in flight; ``workers + 1`` partitions (threads; one when
     ``workers`` is 1) take turns: a partition holds a request slot only while its request is on
@@ -370,6 +389,8 @@ def read_entity(
             fields = f_fields.result() if f_fields else None
             count = f_count.result()
             columns = _columns_for(reader.spec, udfs, fields, picklist_labels)
+            if select is not None:
+                columns = select(columns)
             decoder = PageDecoder(columns, arrow_schema(columns))
             first = reader.decode(f_first.result(), decoder)
             sink.begin(columns, count)

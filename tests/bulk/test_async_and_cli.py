@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from py_autotask import AsyncAutotaskClient
 from py_autotask.bulk import AsyncBulkManager, BulkJournal
-from py_autotask.bulk.cli import bulk_app, bulk_create_command, bulk_update_command
+from py_autotask.cli._bulk import bulk_app, bulk_create_command, bulk_update_command
 from py_autotask.resilience import PacingConfig
 from tests.bulk.conftest import thread_rejections, ticket_base, tickets_with_token, writes
 

@@ -214,8 +214,9 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
     assert unknown.exit_code == EXIT_USAGE and "Tickets" in unknown.stderr
     wrong_op = run(["get", "ContractServiceAdjustments", "1"], env)
     assert wrong_op.exit_code == EXIT_USAGE
-    assert "ContractServiceAdjustments does not support 'get' at its root (supports: create)" in (
-        wrong_op.stderr
+    assert (
+        "ContractServiceAdjustments does not support 'get' at its root collection "
+        "(it supports: create)" in wrong_op.stderr
     )
     missing = run(["get", "DeletedTicketActivityLogs", "999999"], env)
     assert missing.exit_code == EXIT_ERROR
@@ -382,6 +383,50 @@ def test_the_installed_entry_point_runs_in_a_subprocess(env: dict[str, str]) -> 
         timeout=60,
     )
     assert bad.returncode == EXIT_USAGE and "^" in bad.stderr and bad.stdout == ""
+
+
+# (not pydantic: typer itself coerces a command's parameters with it)
+_HEAVY = (
+    "httpx",
+    "pyarrow",
+    "pandas",
+    "sqlalchemy",
+    "py_autotask._client",
+    "py_autotask._core",
+    "py_autotask_generated",
+    "py_autotask.bulk",
+    "py_autotask.export",
+    "py_autotask.sync",
+    "py_autotask.simulator",
+    "py_autotask.cli._filterlang",
+)
+
+
+def test_help_loads_no_client_and_no_feature() -> None:
+    # `py-autotask --help` (and every command's --help) builds the whole command tree from the
+    # command modules without importing what the commands use when they run
+    code = (
+        "import sys\n"
+        "from py_autotask.cli import main\n"
+        "for argv in (['--help'], ['export', '--help'], ['bulk', 'create', '--help']):\n"
+        "    assert main(argv) == 0\n"
+        f"heavy = {_HEAVY!r}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy"
+        " or any(m.startswith(h + '.') for h in heavy)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    assert "Usage: py-autotask" in proc.stdout
+    # `python -m py_autotask.cli` is the same command line
+    version = subprocess.run(
+        [sys.executable, "-m", "py_autotask.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.returncode == 0 and version.stdout.startswith("py-autotask ")
 
 
 def test_export_parquet_with_relationships_and_fields(

@@ -198,6 +198,43 @@ def test_cli_export_killed_at_half_then_resume_re_reads_at_most_one_page(
     assert _tables(out) == _tables(tmp_path / "baseline")
 
 
+def test_cli_export_with_fields_killed_at_half_resumes_to_the_same_file(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    # `--fields` goes through the exporter like every export: kill -9 at about half, then
+    # --resume re-reads at most the page in flight and writes the file an uninterrupted run writes
+    cli = str(Path(sys.executable).parent / "py-autotask")
+    env = {**os.environ, **sim.environ}
+    args = ["export", "Tickets", "--fields", "title,status,udf.Ext URL", "--workers", "1", "-q"]
+    baseline = tmp_path / "baseline.csv"
+    done = subprocess.run([cli, *args, "--output", str(baseline)], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    total = len(raw_rows(sim, "Tickets"))
+    pages_total = math.ceil(total / 500)
+    sim.clear_journal()
+    sim.add_fault(
+        match={"entity": "Tickets", "operation": "query"},
+        effect={"type": "latency", "seconds": 0.4},
+    )
+    out = tmp_path / "few.csv"
+    child = subprocess.Popen([cli, *args, "--output", str(out)], env=env, cwd=tmp_path)
+    first_records = _kill_at_half(sim, child, pages_total)
+    assert 0 < first_records < total and not out.exists()
+    assert (tmp_path / "few.csv.export-state" / "state.json").exists()
+    sim.faults.clear()
+    seq = _last_seq(sim)
+    resumed = subprocess.run(
+        [cli, *args, "--output", str(out), "--resume"], env=env, capture_output=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert b"resumed" in resumed.stdout
+    _pages, records = _tickets_served(sim, seq)
+    assert first_records + records - total <= 500  # at most the one page in flight
+    assert out.read_bytes() == baseline.read_bytes()
+    assert out.read_bytes().splitlines()[0] == b'"id","title","status","udf_ext_url"'
+    assert not (tmp_path / "few.csv.export-state").exists()
+
+
 def test_five_percent_503s_and_resets_give_the_identical_result(
     client: AutotaskClient, sim: Simulator, tmp_path: Path
 ) -> None:

@@ -1,16 +1,5 @@
-"""Bulk commands for the ``py-autotask`` CLI.
-
-Register in the main app::
-
-    from py_autotask.bulk.cli import (
-        bulk_app, bulk_create_command, bulk_delete_command, bulk_update_command, sync_push_command,
-    )
-    app.add_typer(bulk_app, name="bulk")                 # bulk undo|resume|estimate|status|create|update|delete|push
-    app.command("bulk-update")(bulk_update_command)
-    app.command("bulk-create")(bulk_create_command)
-    app.command("bulk-delete")(bulk_delete_command)
-    # `py-autotask sync ENTITY --from sql --to autotask --connection URL [--table T | --query Q]`:
-    # call sync_push_command(entity=..., connection=..., table=..., query=..., dry_run=..., ...)
+"""``bulk ...``, ``bulk-create``, ``bulk-update``, ``bulk-delete`` and the SQL push behind ``sync
+--from sql --to autotask``: :mod:`py_autotask.bulk` on the command line.
 
 Exit codes: 0 every row ok or skipped; 5 some rows failed, stayed unknown or were left pending (a
 failures CSV is written: fix it and feed it back); 2 unusable input or options (nothing was sent);
@@ -29,12 +18,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._input import SqlSource, sql_source
-from ._results import EXIT_OK, BulkProgress, BulkResult
+from .._exitcodes import ExitCode
+from ._shared import (
+    Credentials,
+    QuietOpt,
+    errors,
+    fail,
+    with_credentials,
+)
 
 if TYPE_CHECKING:
     from .._client import AutotaskClient
-    from ._manager import BulkManager
+    from ..bulk import BulkManager, BulkProgress, BulkResult
 
 __all__ = [
     "bulk_app",
@@ -93,65 +88,21 @@ RefsOpt = Annotated[
     bool, typer.Option("--check-references", help="Look up every referenced id (batched).")
 ]
 OutputOpt = Annotated[str, typer.Option("--output-format", "-o", help="summary | json | jsonl")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Credential profile.")]
-UsernameOpt = Annotated[str | None, typer.Option("--username", help="API user name.")]
-SecretOpt = Annotated[
-    str | None,
-    typer.Option("--secret", help="API secret (prefer AUTOTASK_SECRET).", show_default=False),
-]
-CodeOpt = Annotated[str | None, typer.Option("--integration-code", help="API tracking identifier.")]
-UrlOpt = Annotated[
-    str | None, typer.Option("--api-url", help="REST base URL (skips zone discovery).")
-]
-
-
-def _make_client(
-    profile: str | None,
-    username: str | None,
-    secret: str | None,
-    integration_code: str | None,
-    api_url: str | None,
-) -> AutotaskClient:
-    try:
-        from ..cli._app import _client
-    except ImportError:  # pragma: no cover - CLI package without the helper
-        from .._client import AutotaskClient
-
-        return AutotaskClient(username, secret, integration_code, api_url)
-    return _client(profile, username, secret, integration_code, api_url)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    from ..exceptions import AutotaskError
-
-    try:
-        from ..cli._app import _errors as cli_errors
-    except ImportError:  # pragma: no cover
-        try:
-            yield
-        except AutotaskError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        return
-    with cli_errors():
-        yield
 
 
 def _source(csv: Path | None, sql: str | None, table: str | None, query: str | None) -> Any:
     if (csv is None) == (sql is None):
-        typer.echo(
-            "error: give exactly one input: --csv FILE or --sql URL (--table T | --query Q)",
-            err=True,
+        fail(
+            "give exactly one input: --csv FILE or --sql URL (--table T | --query Q)",
+            ExitCode.USAGE,
         )
-        raise typer.Exit(2)
     if csv is not None:
         return csv
     assert sql is not None
     if (table is None) == (query is None):
-        typer.echo("error: --sql needs exactly one of --table or --query", err=True)
-        raise typer.Exit(2)
+        fail("--sql needs exactly one of --table or --query", ExitCode.USAGE)
+    from ..bulk import SqlSource, sql_source
+
     return SqlSource(sql, table=table) if table else sql_source(sql, str(query))
 
 
@@ -161,11 +112,9 @@ def _batch(value: str) -> int | str:
     try:
         size = int(value)
     except ValueError:
-        typer.echo(f"error: --batch-size must be a number or 'auto', not {value!r}", err=True)
-        raise typer.Exit(2) from None
+        fail(f"--batch-size must be a number or 'auto', not {value!r}", ExitCode.USAGE)
     if size < 1:
-        typer.echo("error: --batch-size must be >= 1", err=True)
-        raise typer.Exit(2)
+        fail("--batch-size must be >= 1", ExitCode.USAGE)
     return size
 
 
@@ -224,7 +173,7 @@ def _emit(result: BulkResult, output: str, failures: Path | None, write_failures
                     break
     if result.journal_path:
         typer.echo(f"journal: {result.journal_path}", err=True)
-    if result.exit_code != EXIT_OK and (failures is not None or write_failures):
+    if result.exit_code != ExitCode.OK and (failures is not None or write_failures):
         path = failures
         if path is None and result.journal_path is not None:
             path = result.journal_path.with_suffix(".failures.csv")
@@ -234,14 +183,13 @@ def _emit(result: BulkResult, output: str, failures: Path | None, write_failures
 
 
 def _manager(client: AutotaskClient, max_concurrent: int | None) -> BulkManager:
-    from ._manager import BulkManager
-
-    return BulkManager(client, max_concurrent=max_concurrent)
+    return client.create_bulk_manager(max_concurrent=max_concurrent)
 
 
 # --- commands ---------------------------------------------------------------------------------------
 
 
+@with_credentials
 def bulk_update_command(
     entity: EntityArg,
     csv: CsvOpt = None,
@@ -275,22 +223,19 @@ def bulk_update_command(
     encoding: EncodingOpt = "utf-8-sig",
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Update records from a CSV or SQL rows (an ``id`` column is required)."""
     source = _source(csv, sql, table, query)
     size = _batch(batch_size)
-    with _errors():
+    with errors():
         snap = (
             _dt.datetime.fromisoformat(snapshot_time.replace("Z", "+00:00"))
             if snapshot_time
             else None
         )
-        client = _make_client(profile, username, secret, integration_code, api_url)
+        client = credentials.client()
         with client, _progress(quiet, f"update {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_update(
                 entity,
@@ -310,6 +255,7 @@ def bulk_update_command(
     raise typer.Exit(result.exit_code)
 
 
+@with_credentials
 def bulk_create_command(
     entity: EntityArg,
     csv: CsvOpt = None,
@@ -339,17 +285,14 @@ def bulk_create_command(
     encoding: EncodingOpt = "utf-8-sig",
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Create one record per CSV/SQL row, exactly once (journaled; resumable)."""
     source = _source(csv, sql, table, query)
     size = _batch(batch_size)
-    with _errors():
-        client = _make_client(profile, username, secret, integration_code, api_url)
+    with errors():
+        client = credentials.client()
         with client, _progress(quiet, f"create {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_create(
                 entity,
@@ -368,6 +311,7 @@ def bulk_create_command(
     raise typer.Exit(result.exit_code)
 
 
+@with_credentials
 def bulk_delete_command(
     entity: EntityArg,
     csv: CsvOpt = None,
@@ -383,28 +327,23 @@ def bulk_delete_command(
     encoding: EncodingOpt = "utf-8-sig",
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Delete records by id (from --ids, a CSV with an id column, or SQL). Cannot be undone."""
     source: Any
     if ids is not None:
         if csv is not None or sql is not None:
-            typer.echo("error: give --ids or --csv/--sql, not both", err=True)
-            raise typer.Exit(2)
+            fail("give --ids or --csv/--sql, not both", ExitCode.USAGE)
         try:
             source = [int(x) for x in ids.split(",") if x.strip()]
         except ValueError:
-            typer.echo("error: --ids must be comma-separated integers", err=True)
-            raise typer.Exit(2) from None
+            fail("--ids must be comma-separated integers", ExitCode.USAGE)
     else:
         source = _source(csv, sql, table, query)
     size = _batch(batch_size)
-    with _errors():
-        client = _make_client(profile, username, secret, integration_code, api_url)
+    with errors():
+        client = credentials.client()
         with client, _progress(quiet, f"delete {entity}") as progress:
             result = _manager(client, max_concurrent).bulk_delete(
                 entity,
@@ -419,6 +358,7 @@ def bulk_delete_command(
     raise typer.Exit(result.exit_code)
 
 
+@with_credentials
 def sync_push_command(
     entity: EntityArg,
     connection: Annotated[
@@ -435,17 +375,14 @@ def sync_push_command(
     dry_run: DryRunOpt = False,
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Push rows of a SQL table/SELECT into Autotask (updates by id, creates the rest)."""
-    from ._sync import sync_sql_to_autotask
+    from ..bulk import sync_sql_to_autotask
 
-    with _errors():
-        client = _make_client(profile, username, secret, integration_code, api_url)
+    with errors():
+        client = credentials.client()
         with client:
             pushed = sync_sql_to_autotask(
                 _manager(client, max_concurrent),
@@ -467,6 +404,7 @@ def sync_push_command(
 
 
 @bulk_app.command("resume")
+@with_credentials
 def resume_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
     resend_unknown: Annotated[
@@ -479,15 +417,12 @@ def resume_command(
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Finish an interrupted job (creates are reconciled by their token before anything is resent)."""
-    with _errors():
-        client = _make_client(profile, username, secret, integration_code, api_url)
+    with errors():
+        client = credentials.client()
         with client, _progress(quiet, "resume") as progress:
             result = _manager(client, max_concurrent).resume(
                 journal, resend_unknown=resend_unknown, progress_callback=progress
@@ -497,6 +432,7 @@ def resume_command(
 
 
 @bulk_app.command("undo")
+@with_credentials
 def undo_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
     force: Annotated[
@@ -506,16 +442,13 @@ def undo_command(
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
-    profile: ProfileOpt = None,
-    username: UsernameOpt = None,
-    secret: SecretOpt = None,
-    integration_code: CodeOpt = None,
-    api_url: UrlOpt = None,
+    *,
+    credentials: Credentials,
 ) -> None:
     """Restore updated fields to their previous values; delete created records where the entity
     allows it (lists what could not be undone)."""
-    with _errors():
-        client = _make_client(profile, username, secret, integration_code, api_url)
+    with errors():
+        client = credentials.client()
         with client, _progress(quiet, "undo") as progress:
             result = _manager(client, max_concurrent).undo(
                 journal, force=force, progress_callback=progress
@@ -529,9 +462,9 @@ def status_command(
     journal: Annotated[Path, typer.Argument(help="The job's journal file.")],
 ) -> None:
     """Show a journal's job and row counts (no API call)."""
-    from ._journal import BulkJournal
+    from ..bulk import BulkJournal
 
-    with _errors(), BulkJournal.open(journal) as jr:
+    with errors(), BulkJournal.open(journal) as jr:
         meta = jr.meta
         typer.echo(
             json.dumps(
@@ -555,18 +488,17 @@ def estimate_command(
     ] = 0.5,
 ) -> None:
     """Requests and time a bulk job will take (no API call)."""
-    from ._input import read_csv
-    from ._manager import resolve_spec
-    from ._plan import estimate_requests
+    from ..bulk import read_rows
+    from ..bulk._plan import estimate_requests
+    from ._shared import entity_spec
 
-    with _errors():
+    with errors():
         if rows is None:
             if csv is None:
-                typer.echo("error: give --rows N or --csv FILE", err=True)
-                raise typer.Exit(2)
-            rows = len(read_csv(csv)[1])
+                fail("give --rows N or --csv FILE", ExitCode.USAGE)
+            rows = len(read_rows(csv)[1])
         est = estimate_requests(
-            resolve_spec(entity),
+            entity_spec(entity),
             operation,
             rows,
             concurrency=min(max_concurrent or 3, 3),

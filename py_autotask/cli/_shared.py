@@ -1,0 +1,440 @@
+"""What every command shares: options, output, errors -> exit codes, and the client factory.
+
+- **Options**: the credential options (``--profile``, ``--username``, ``--secret``,
+  ``--integration-code``, ``--api-url``; flag > ``AUTOTASK_*`` environment > profile), ``-o
+  table|json|jsonl|csv``, ``--filter``, ``--fields`` and ``--quiet``.
+- **Output**: data on stdout (:func:`write_records`), progress bars, logs and errors on stderr
+  (:func:`err_console`).
+- **Errors**: :func:`errors` turns an exception into one red line on stderr and the documented
+  :class:`~py_autotask._exitcodes.ExitCode` (:func:`exit_code_for`); secrets are scrubbed.
+- **Client**: :func:`make_client` resolves the credentials and builds the ``AutotaskClient``.
+
+Command modules import this module and nothing heavy at import time (``py-autotask --help`` loads
+no HTTP client, no pydantic models, no pyarrow): the client, rich and every feature are imported
+inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import enum
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from .._exitcodes import ExitCode
+from ..exceptions import (
+    AutotaskAuthError,
+    AutotaskConfigError,
+    AutotaskError,
+    AutotaskOperationNotSupportedError,
+    AutotaskPermissionError,
+    AutotaskRateLimitError,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .._client import AutotaskClient
+    from .._spec import EntitySpec
+    from ._filterlang import ParsedFilter
+
+__all__ = [
+    "CodeOpt",
+    "Credentials",
+    "FieldsOpt",
+    "FilterOpt",
+    "OutputFormat",
+    "OutputOpt",
+    "ProfileOpt",
+    "QuietOpt",
+    "SecretOpt",
+    "UrlOpt",
+    "UsernameOpt",
+    "cell",
+    "check_against_metadata",
+    "entity_spec",
+    "err_console",
+    "errors",
+    "escape",
+    "exit_code_for",
+    "fail",
+    "field_list",
+    "make_client",
+    "with_credentials",
+    "write_records",
+]
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+# --- options ----------------------------------------------------------------------------------------
+
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="Credential profile (see `py-autotask profile`).")
+]
+UsernameOpt = Annotated[str | None, typer.Option("--username", help="API user name.")]
+SecretOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--secret", help="API secret (prefer AUTOTASK_SECRET or a profile).", show_default=False
+    ),
+]
+CodeOpt = Annotated[str | None, typer.Option("--integration-code", help="API tracking identifier.")]
+UrlOpt = Annotated[
+    str | None, typer.Option("--api-url", help="REST base URL (skips zone discovery).")
+]
+OutputOpt = Annotated[
+    OutputFormat, typer.Option("--output-format", "-o", help="table | json | jsonl | csv")
+]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        "-f",
+        help='Filter expression, e.g. "status = 5 and (priority <= 2 or title contains VIP)".',
+    ),
+]
+FieldsOpt = Annotated[
+    str | None, typer.Option("--fields", help="Comma-separated fields (udf.Name for UDFs).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The credential options of one command (``--profile``, ``--username``, ``--secret``,
+    ``--integration-code``, ``--api-url``), given to it by :func:`with_credentials`."""
+
+    profile: str | None = None
+    username: str | None = None
+    secret: str | None = None
+    integration_code: str | None = None
+    api_url: str | None = None
+
+    def client(self) -> AutotaskClient:
+        """The client these resolve to (flag > environment > profile); missing ones exit 3."""
+        return make_client(
+            self.profile, self.username, self.secret, self.integration_code, self.api_url
+        )
+
+
+#: the credential options, last in every command that talks to Autotask (in this order)
+_CREDENTIAL_OPTIONS = (
+    ("profile", ProfileOpt),
+    ("username", UsernameOpt),
+    ("secret", SecretOpt),
+    ("integration_code", CodeOpt),
+    ("api_url", UrlOpt),
+)
+
+
+def with_credentials(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the credential options: typer sees them as its last five options; the
+    command receives them as one keyword argument ``credentials: Credentials``. Declared once
+    here instead of five parameters in every command."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "credentials"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+        for name, option in _CREDENTIAL_OPTIONS
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        given = {name: kwargs.pop(name, None) for name, _option in _CREDENTIAL_OPTIONS}
+        command(*args, credentials=Credentials(**given), **kwargs)
+
+    parameters = [*own, *added]
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
+
+
+def field_list(fields: str | None) -> list[str] | None:
+    """``--fields a, b,udf.X`` -> ``["a", "b", "udf.X"]`` (``None`` when not given)."""
+    if not fields:
+        return None
+    out = [f.strip() for f in fields.split(",") if f.strip()]
+    return out or None
+
+
+# --- errors and exit codes ----------------------------------------------------------------------------
+
+#: secrets resolved by this process, scrubbed from unexpected error messages
+_SECRETS: list[str] = []
+
+
+def err_console() -> Console:
+    """A rich console on stderr (progress, logs, errors)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped (for messages that hold user input)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
+    """Print ``error: message`` (and ``hint: ...``) on stderr and exit with ``code``."""
+    console = err_console()
+    console.print(f"[bold red]error:[/bold red] {escape(message)}")
+    if hint:
+        console.print(f"[yellow]hint:[/yellow] {escape(hint)}")
+    raise typer.Exit(code)
+
+
+def _loaded(module: str, name: str) -> type[BaseException] | None:
+    """An exception class of a feature module, only when that module is loaded: an instance of it
+    cannot exist otherwise, and importing the feature (SQLAlchemy, pyarrow) just to rule it out
+    would cost every command its start-up time."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The documented exit code for an exception."""
+    locked = _loaded("py_autotask.sync", "SyncLockedError")
+    if locked is not None and isinstance(exc, locked):
+        return ExitCode.LOCKED
+    if isinstance(exc, (AutotaskConfigError, AutotaskOperationNotSupportedError)):
+        return ExitCode.USAGE  # includes FilterSyntaxError and unknown entities
+    if isinstance(exc, (AutotaskAuthError, AutotaskPermissionError)):
+        return ExitCode.AUTH
+    if isinstance(exc, AutotaskRateLimitError):
+        return ExitCode.RATE
+    for module, name in (
+        ("py_autotask.sync", "MassDeletionError"),
+        ("py_autotask.export", "ExportIncompleteError"),
+    ):
+        partial = _loaded(module, name)
+        if partial is not None and isinstance(exc, partial):
+            return ExitCode.PARTIAL
+    return ExitCode.ERROR
+
+
+@contextlib.contextmanager
+def errors() -> Iterator[None]:
+    """Turn py-autotask errors into a red message on stderr and the documented exit code (a bad
+    filter expression shows the expression with a caret under the mistake: its message)."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except AutotaskError as exc:
+        text = str(exc)
+        hint = getattr(exc, "hint", None)
+        fail(text, exit_code_for(exc), hint if hint and hint not in text else None)
+    except FileExistsError as exc:
+        # the message names the Python options; say the CLI's
+        text = str(exc).replace("resume=True", "--resume").replace("overwrite=True", "--overwrite")
+        fail(text, ExitCode.USAGE)
+    except KeyboardInterrupt:
+        fail("interrupted", ExitCode.ERROR)
+    except Exception as exc:
+        # database drivers, files, missing extras: one line, no traceback, secrets scrubbed
+        from ..exceptions import scrub_secrets
+
+        fail(scrub_secrets(f"{type(exc).__name__}: {exc}", _SECRETS), ExitCode.ERROR)
+
+
+# --- entities and the client -------------------------------------------------------------------------
+
+
+def entity_spec(name: str, operation: str | None = None) -> EntitySpec:
+    """The spec of ``name`` (any spelling, through the one resolver); with ``operation``, the
+    entity must support it at its root collection. Unknown names and unsupported operations are
+    usage errors (raised; :func:`errors` prints them with exit code 2)."""
+    from .._registry import require_operation, spec_for
+
+    spec = spec_for(name)
+    if operation is not None:
+        require_operation(spec, operation, root=True)
+    return spec
+
+
+def make_client(
+    profile: str | None,
+    username: str | None,
+    secret: str | None,
+    integration_code: str | None,
+    api_url: str | None,
+) -> AutotaskClient:
+    """An ``AutotaskClient`` from flag > environment > profile; missing credentials exit 3."""
+    from .._client import AutotaskClient
+    from ._credentials import resolve_credentials
+
+    creds = resolve_credentials(
+        profile=profile,
+        username=username,
+        secret=secret,
+        integration_code=integration_code,
+        api_url=api_url,
+    )
+    missing = [
+        label
+        for label, value in (
+            ("username", creds.username),
+            ("secret", creds.secret),
+            ("integration code", creds.integration_code),
+        )
+        if not value
+    ]
+    if missing:
+        fail(
+            "no Autotask credentials: missing " + ", ".join(missing),
+            ExitCode.AUTH,
+            "pass --username/--secret/--integration-code, set AUTOTASK_USERNAME, AUTOTASK_SECRET "
+            "and AUTOTASK_INTEGRATION_CODE, or add a profile: py-autotask profile add NAME "
+            "--username ... (try `py-autotask demo` for a credential-free run)",
+        )
+    _SECRETS.extend(v for v in (creds.secret, creds.integration_code) if v)
+    return AutotaskClient(**creds.kwargs())
+
+
+# --- output --------------------------------------------------------------------------------------------
+
+
+def cell(value: Any) -> str:
+    """A value as text for tables and CSV (lists/dicts as compact JSON, None as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return str(value)
+
+
+def _columns(records: Sequence[Mapping[str, Any]], fields: Sequence[str] | None) -> list[str]:
+    if fields:
+        return list(fields)
+    cols: list[str] = []
+    seen: set[str] = set()
+    for rec in records:
+        for key in rec:
+            if key not in seen:
+                seen.add(key)
+                cols.append(key)
+    if "id" in seen:
+        cols.remove("id")
+        cols.insert(0, "id")
+    return cols
+
+
+def write_records(
+    records: Iterable[Mapping[str, Any]],
+    fmt: OutputFormat | str,
+    *,
+    fields: Sequence[str] | None = None,
+    title: str | None = None,
+    out: IO[str] | None = None,
+    max_table_columns: int = 12,
+) -> int:
+    """Write records (to stdout by default); returns how many were written. ``table`` shows at
+    most ``max_table_columns`` columns unless ``fields`` names them; ``jsonl`` streams."""
+    stream = out or sys.stdout
+    fmt = OutputFormat(fmt)
+    if fmt is OutputFormat.jsonl:
+        n = 0
+        for rec in records:
+            if fields:
+                rec = {f: _get(rec, f) for f in fields}
+            stream.write(json.dumps(rec, default=str, ensure_ascii=False) + "\n")
+            n += 1
+        stream.flush()
+        return n
+    items = list(records)
+    if fields:
+        items = [{f: _get(rec, f) for f in fields} for rec in items]
+    if fmt is OutputFormat.json:
+        stream.write(json.dumps(items, default=str, ensure_ascii=False, indent=2) + "\n")
+        stream.flush()
+        return len(items)
+    cols = _columns(items, fields)
+    if fmt is OutputFormat.csv:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(cols)
+        for rec in items:
+            writer.writerow([cell(rec.get(c)) for c in cols])
+        stream.flush()
+        return len(items)
+    from rich.console import Console
+    from rich.table import Table
+
+    shown = cols if fields else cols[:max_table_columns]
+    table = Table(title=title, show_lines=False)
+    for c in shown:
+        table.add_column(c, overflow="fold")
+    for rec in items:
+        table.add_row(*[cell(rec.get(c)) for c in shown])
+    probe = Console(file=stream)
+    console = Console(file=stream, width=probe.width if probe.is_terminal else 200)
+    console.print(table)
+    if len(shown) < len(cols):
+        console.print(
+            f"[dim]{len(cols) - len(shown)} more columns; choose with --fields or use -o json[/dim]"
+        )
+    return len(items)
+
+
+def _get(rec: Mapping[str, Any], name: str) -> Any:
+    if name in rec:
+        return rec[name]
+    low = name.lower()
+    for key, value in rec.items():
+        if key.lower() == low:
+            return value
+    if low.startswith("udf."):
+        udf = low[4:].strip('"')
+        for entry in rec.get("userDefinedFields") or []:
+            if isinstance(entry, Mapping) and str(entry.get("name", "")).lower() == udf:
+                return entry.get("value")
+    return None
+
+
+# --- checks before anything is sent --------------------------------------------------------------------
+
+
+def check_against_metadata(
+    client: AutotaskClient,
+    specs: Sequence[EntitySpec],
+    filter: ParsedFilter | None,
+    fields: Sequence[str] | None = None,
+) -> None:
+    """Unknown fields, unfilterable fields and wrongly typed values in ``--filter`` / ``--fields``
+    are usage errors pointing at the mistake, before any data request (the API would answer an
+    opaque HTTP 500). The filter was parsed once by the caller; the tenant's metadata is read only
+    for names the bundled metadata lacks (newer fields) and for UDFs, once per entity (cached by
+    the client)."""
+    from ._filterlang import check_field_names, check_filter
+
+    meta = client.metadata
+    for spec in specs:
+
+        def fields_of(name: str = spec.name) -> list[dict[str, Any]]:
+            return meta.fields(name)
+
+        def udfs_of(name: str = spec.name, has_udfs: bool = spec.has_udfs) -> list[dict[str, Any]]:
+            return meta.udfs(name) if has_udfs else []
+
+        if filter is not None:
+            check_filter(filter, spec, tenant_fields=fields_of, tenant_udfs=udfs_of)
+        if fields:
+            check_field_names(fields, spec, tenant_fields=fields_of, tenant_udfs=udfs_of)
