@@ -73,7 +73,7 @@ def run_demo(out: str | Path, *, size: str = "demo", quiet: bool = False) -> int
     from rich.console import Console
     from rich.table import Table
 
-    from .._client import AutotaskClient
+    from .. import AutotaskClient
     from ..simulator import Simulator
     from ..sync import table_name
     from ._shared import OutputFormat

@@ -42,7 +42,7 @@ from ..exceptions import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .._client import AutotaskClient
+    from .. import AutotaskClient
     from .._spec import EntitySpec
     from ._filterlang import ParsedFilter
 
@@ -277,7 +277,7 @@ def make_client(
     api_url: str | None,
 ) -> AutotaskClient:
     """An ``AutotaskClient`` from flag > environment > profile; missing credentials exit 3."""
-    from .._client import AutotaskClient
+    from .. import AutotaskClient
     from ._credentials import resolve_credentials
 
     creds = resolve_credentials(

@@ -50,8 +50,9 @@ def _client(sim: Any) -> AutotaskClient:
 
 def _count_and_first_page(reader: ClientCore) -> Flow[tuple[int, list[int]]]:
     """One flow, two requests: written once, driven by either client."""
-    count = reader.read_count((yield from request(count_request(TICKETS, {"filter": []}))))
-    body = {"filter": [{"op": "gte", "field": "id", "value": 0}], "MaxRecords": 5}
+    everything = {"filter": [{"op": "gte", "field": "id", "value": 0}]}
+    count = reader.read_count((yield from request(count_request(TICKETS, everything))))
+    body = {**everything, "MaxRecords": 5}
     page = reader.read_json((yield from request(query_request(TICKETS, body))))
     return count, [item["id"] for item in page["items"]]
 
