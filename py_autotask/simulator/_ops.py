@@ -16,6 +16,7 @@ from urllib.parse import quote
 import orjson
 
 from ._filters import RANGE_OPS, Condition, Group, ParsedQuery, QueryError, compile_sql, parse_query
+from ._messy import udf_object_on_get
 from ._metadata import EntityMeta, FieldInfo, ParentRoute
 from ._values import format_datetime, parse_datetime
 
@@ -251,6 +252,8 @@ class Ops:
                     self.state.config.missing_item_status, f"{entity.singular} {item_id} not found."
                 )
             return Reply(b'{"item":null}', records=0)
+        if self.state.config.messy > 0 and entity.udf_capable:
+            doc = udf_object_on_get(doc)
         return Reply(b'{"item":' + doc + b"}", records=1)
 
     # -- writes ----------------------------------------------------------------------------------
