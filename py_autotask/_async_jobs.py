@@ -134,6 +134,7 @@ class AsyncExporter:
         neutralize_formulas: bool = True,
         fsync: bool = True,
         progress: ProgressCallback | None = None,
+        strict: bool = False,
     ) -> None:
         from .export import Exporter
 
@@ -146,6 +147,7 @@ class AsyncExporter:
             neutralize_formulas=neutralize_formulas,
             fsync=fsync,
             progress=self._on_progress,
+            strict=strict,
         )
 
     def _on_progress(self, entity: str, phase: str, done: int, total: int | None) -> None:

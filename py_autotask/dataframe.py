@@ -10,7 +10,7 @@
     for record in at.from_dataframe(df).records(): ...    # dicts of plain Python values
 
 ``to_dataframe(entity, filters=None, *, date_range=None, date_field=None, client=None,
-picklist_labels=False, categorical=False, workers=3)``:
+picklist_labels=False, categorical=False, workers=3, strict=False)``:
 
 - rows are read like the exporter reads them (:mod:`py_autotask.export`): id-keyset pages over
   parallel id ranges (at most ``workers`` requests in flight), decoded straight into Arrow and
@@ -20,6 +20,12 @@ picklist_labels=False, categorical=False, workers=3)``:
   booleans ``boolean``, decimals ``float64``, datetimes ``datetime64[us, UTC]``, text ``str``;
   ``categorical=True`` makes picklist columns (their label columns when labels are asked)
   ``category``;
+- values off their declared type (a real tenant's ``"m"`` in an integer picklist, a ZIP code as a
+  number, ``""`` for a datetime) never fail the read or lose a row: they are converted when nothing
+  is lost, else kept as received and the whole column is text (``object``/``str``, every other
+  value as the text of its typed value); each field is logged once and listed in
+  ``df.attrs["off_type"]``. ``strict=True`` raises
+  :class:`~py_autotask.export.OffTypeValueError` instead;
 - ``filters``: anything ``query()`` accepts, or a plain ``{"field": value}`` mapping (equality;
   a list means ``in``; text for a picklist field is matched against the picklist labels);
 - ``date_range``: ``"2024-01-01,2024-12-31"`` or a ``(start, end)`` pair (either may be empty/None);
@@ -37,6 +43,7 @@ as Python ``int``/``float``/``bool``/``datetime``.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +58,8 @@ if TYPE_CHECKING:
     from ._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = ["DataFrameRecords", "from_dataframe", "to_dataframe"]
+
+logger = logging.getLogger("py_autotask.dataframe")
 
 
 def _require() -> None:
@@ -213,12 +222,21 @@ def _to_pandas(table: pa.Table, columns: Sequence[Any], categorical: bool) -> pd
     return df
 
 
-def _table(batches: list[Any], columns: Sequence[Any]) -> pa.Table:
+def _frame(spec: EntitySpec, sink: Any, columns: Sequence[Any], categorical: bool) -> pd.DataFrame:
+    """The DataFrame of what ``read_entity`` put in ``sink``: a column that met values its
+    declared type cannot hold is text (``object``/``str`` dtype) in every row; the off-type
+    values are logged once per field and listed in ``df.attrs["off_type"]``."""
     import pyarrow as pa
 
-    from .export._columns import arrow_schema
+    from .export._columns import arrow_schema, off_type_reports
 
-    return pa.Table.from_batches(batches, schema=arrow_schema(columns))
+    table = pa.Table.from_batches(sink.batches(columns), schema=arrow_schema(columns))
+    reports = off_type_reports(spec.name, columns, sink.off_type)
+    for report in reports:
+        logger.warning("%s", report)
+    df = _to_pandas(table, columns, categorical)
+    df.attrs["off_type"] = [r.to_dict() for r in reports]
+    return df
 
 
 def entity_to_dataframe(
@@ -231,6 +249,7 @@ def entity_to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """:func:`to_dataframe` for a resolved spec and client (what ``client.<entity>.to_dataframe`` runs)."""
     _require()
@@ -242,9 +261,13 @@ def entity_to_dataframe(
     )
     sink = MemorySink()
     columns, _count = read_entity(
-        EntityReader(client, spec, items), sink, workers=workers, picklist_labels=picklist_labels
+        EntityReader(client, spec, items),
+        sink,
+        workers=workers,
+        picklist_labels=picklist_labels,
+        strict=strict,
     )
-    return _to_pandas(_table(sink.batches(), columns), columns, categorical)
+    return _frame(spec, sink, columns, categorical)
 
 
 async def aentity_to_dataframe(
@@ -257,6 +280,7 @@ async def aentity_to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Async twin of :func:`entity_to_dataframe`."""
     _require()
@@ -276,8 +300,9 @@ async def aentity_to_dataframe(
         sink,
         workers=workers,
         picklist_labels=picklist_labels,
+        strict=strict,
     )
-    return _to_pandas(_table(sink.batches(), columns), columns, categorical)
+    return _frame(spec, sink, columns, categorical)
 
 
 def to_dataframe(
@@ -290,6 +315,7 @@ def to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Every row of ``entity`` matching ``filters`` and ``date_range`` as a DataFrame (see the
     module docstring)."""
@@ -309,6 +335,7 @@ def to_dataframe(
             picklist_labels=picklist_labels,
             categorical=categorical,
             workers=workers,
+            strict=strict,
         )
     finally:
         if own:

@@ -1280,7 +1280,7 @@ def _build_plan(
         if ident is not None:
             identity.append((name, ident))
         else:
-            shapes = field_shapes(f)
+            shapes = field_shapes(f, ent.name)
             if shapes:
                 messy.append((name, shapes))
         static.append((name, _static_gen(ent, f, by_lower)))

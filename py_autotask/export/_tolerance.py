@@ -1,0 +1,402 @@
+"""Reading values that do not match their declared type, without losing any (issue 13).
+
+Real tenants send values their own metadata does not announce: a ZIP code as a number where the
+field is text, ``"m"`` in an integer picklist, ``""`` for an empty datetime, numbers as text,
+``1.0`` for an integer, booleans as ``0``/``1``. The export, the sync and the DataFrames read them
+with one rule, :func:`read_value`:
+
+- a value of the declared JSON type is **clean**;
+- an off-type value that converts without loss is **converted** (``"42"`` -> 42, ``1.0`` -> 1,
+  ``""`` -> null for numbers, datetimes and booleans, ``0``/``1`` and ``"true"``/``"false"`` ->
+  booleans, a number or boolean in a text field -> its text, ``90210`` -> ``"90210"``);
+- anything else (``"m"`` for an integer, ``1.5`` for an integer, ``"N/A"`` for a datetime) is
+  **kept** as received: the column holding it becomes text for the whole output, every other value
+  of that column written as the text of its typed value (:func:`typed_text`), the kept one exactly
+  as sent (:func:`received_text`).
+
+Every off-type value is counted per field (:class:`OffTypeCount`) and reported once per (entity,
+field) (:class:`OffTypeReport`); ``strict=True`` raises :class:`OffTypeValueError` at the first one
+instead. Datetimes are kept to the microsecond: a 7th fractional digit (.NET ticks) is below what
+Arrow, Python and PostgreSQL store and is truncated, as before (not counted).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from ..exceptions import AutotaskError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "CLEAN",
+    "CONVERTED",
+    "DROPPED",
+    "KEPT",
+    "OffTypeCount",
+    "OffTypeReport",
+    "OffTypeValueError",
+    "expected_name",
+    "read_value",
+    "received_text",
+    "typed_text",
+]
+
+CLEAN: Final = 0
+CONVERTED: Final = 1
+KEPT: Final = 2
+#: a UDF entry that is not a ``{name, value}`` object: there is no column to keep it in
+DROPPED: Final = 3
+
+_INT64: Final = (-(2**63), 2**63 - 1)
+_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DATETIME_TEXT: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?"
+    r"\s*(Z|z|[+-]\d{2}:?\d{2})?"
+)
+_TRUE: Final = frozenset({"true", "1", "yes", "y", "t"})
+_FALSE: Final = frozenset({"false", "0", "no", "n", "f"})
+_UTC: Final = _dt.timezone.utc
+
+#: readable names of the column kinds, for messages
+_EXPECTED: Final = {
+    "int": "integer",
+    "float": "decimal",
+    "bool": "boolean",
+    "datetime": "datetime",
+    "date": "date",
+    "string": "string",
+    "str": "string",
+}
+
+
+def expected_name(kind: str) -> str:
+    return _EXPECTED.get(kind, kind)
+
+
+class OffTypeValueError(AutotaskError, ValueError):
+    """A value does not match its field's declared type and ``strict=True`` was asked for."""
+
+    def __init__(self, entity: str, record_id: Any, field: str, kind: str, value: Any) -> None:
+        self.entity = entity
+        self.record_id = record_id
+        self.field = field
+        self.expected = expected_name(kind)
+        self.value = value
+        shown = _preview(value)
+        super().__init__(
+            f"{entity} id {record_id}: field {field!r} is declared {self.expected} but Autotask "
+            f"sent {shown} ({type(value).__name__}); strict=True refuses off-type values (without "
+            "strict the value is converted when that loses nothing, else kept as text, and reported)"
+        )
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value) if isinstance(value, str) else received_text(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- one value ------------------------------------------------------------------------------------
+
+
+def received_text(value: Any) -> str:
+    """A JSON value as text, as it was sent: strings unchanged, everything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return orjson.dumps(value).decode()
+
+
+def parse_datetime(text: str) -> _dt.datetime | None:
+    """Autotask datetime text (``2016-03-30T13:10:35.563``, optional ``Z``/offset, any fraction
+    length, date only) -> aware UTC datetime (naive text is UTC); None when it is not one."""
+    m = _DATETIME_TEXT.fullmatch(text.strip())
+    if m is None:
+        return None
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    try:
+        value = _dt.datetime(
+            int(y),
+            int(mo),
+            int(d),
+            int(h or 0),
+            int(mi or 0),
+            int(s or 0),
+            int((frac or "0")[:6].ljust(6, "0")),
+            tzinfo=_UTC,
+        )
+    except ValueError:
+        return None
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        try:
+            value -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        except OverflowError:
+            return None
+    return value
+
+
+def _int(value: Any) -> tuple[Any, int]:
+    if type(value) is int:
+        return (value, CLEAN) if _INT64[0] <= value <= _INT64[1] else (None, KEPT)
+    if isinstance(value, bool):
+        return int(value), CONVERTED
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and _INT64[0] <= value <= _INT64[1]:
+            return int(value), CONVERTED
+        return None, KEPT
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, CONVERTED
+        if _INTEGER_TEXT.fullmatch(text):
+            number = int(text)
+        elif _NUMBER_TEXT.fullmatch(text):
+            try:
+                exact = Decimal(text)
+            except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+                return None, KEPT
+            if exact != exact.to_integral_value():
+                return None, KEPT
+            number = int(exact)
+        else:
+            return None, KEPT
+        return (number, CONVERTED) if _INT64[0] <= number <= _INT64[1] else (None, KEPT)
+    return None, KEPT
+
+
+def _float(value: Any) -> tuple[Any, int]:
+    if type(value) is float:
+        return value, CLEAN
+    if type(value) is int:
+        as_float = float(value)
+        return (as_float, CLEAN) if as_float == value else (None, KEPT)
+    if isinstance(value, bool):
+        return float(value), CONVERTED
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, CONVERTED
+        if not _NUMBER_TEXT.fullmatch(text):
+            return None, KEPT
+        number = float(text)
+        # lossless: the text names exactly the number its shortest repr names ("12.50" -> 12.5)
+        if math.isfinite(number) and Decimal(text) == Decimal(repr(number)):
+            return number, CONVERTED
+        return None, KEPT
+    return None, KEPT
+
+
+def _bool(value: Any) -> tuple[Any, int]:
+    if type(value) is bool:
+        return value, CLEAN
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value), CONVERTED
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not text:
+            return None, CONVERTED
+        if text in _TRUE:
+            return True, CONVERTED
+        if text in _FALSE:
+            return False, CONVERTED
+    return None, KEPT
+
+
+def _datetime(value: Any) -> tuple[Any, int]:
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return parsed, CLEAN
+        return (None, CONVERTED) if not value.strip() else (None, KEPT)
+    return None, KEPT
+
+
+def _date(value: Any) -> tuple[Any, int]:
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            if parsed.timetz().replace(tzinfo=None) == _dt.time():
+                return parsed.date(), CLEAN
+            return None, KEPT  # a time of day a date column would drop
+        return (None, CONVERTED) if not value.strip() else (None, KEPT)
+    return None, KEPT
+
+
+def _string(value: Any) -> tuple[Any, int]:
+    if type(value) is str:
+        return value, CLEAN
+    return received_text(value), CONVERTED
+
+
+_READERS: Final = {
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "datetime": _datetime,
+    "date": _date,
+    "string": _string,
+    "str": _string,
+}
+
+
+def read_value(kind: str, value: Any) -> tuple[Any, int]:
+    """``(typed value, CLEAN | CONVERTED | KEPT)`` of one non-null JSON ``value`` for a column of
+    ``kind`` (``int float bool datetime date string``); the typed value is None when KEPT (the
+    caller keeps :func:`received_text`) or when an empty text means null. Datetimes are aware UTC."""
+    return _READERS[kind](value)
+
+
+# --- counts and reports ---------------------------------------------------------------------------
+
+
+@dataclass
+class OffTypeCount:
+    """Off-type values of one field: converted without loss, kept as received text, or left out
+    (only a UDF entry that is not a ``{name, value}`` object has nowhere to go)."""
+
+    converted: int = 0
+    kept: int = 0
+    dropped: int = 0
+    example: str | None = None  # the first kept (else converted) value, as received
+
+    def add(self, status: int, value: Any) -> None:
+        if status == KEPT:
+            if not self.kept:
+                self.example = _preview(value)
+            self.kept += 1
+        elif status == CONVERTED:
+            if self.example is None:
+                self.example = _preview(value)
+            self.converted += 1
+        else:
+            if self.example is None:
+                self.example = _preview(value)
+            self.dropped += 1
+
+    def merge(self, other: OffTypeCount) -> None:
+        if (other.kept and not self.kept) or self.example is None:
+            self.example = other.example
+        self.converted += other.converted
+        self.kept += other.kept
+        self.dropped += other.dropped
+
+    @property
+    def total(self) -> int:
+        return self.converted + self.kept + self.dropped
+
+    def to_json(self) -> list[Any]:
+        return [self.converted, self.kept, self.dropped, self.example]
+
+    @classmethod
+    def from_json(cls, data: Iterable[Any]) -> OffTypeCount:
+        converted, kept, dropped, example = list(data)
+        return cls(int(converted), int(kept), int(dropped), example)
+
+
+def merge_counts(
+    into: dict[str, OffTypeCount], more: Mapping[str, OffTypeCount] | None
+) -> dict[str, OffTypeCount]:
+    for key, count in (more or {}).items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = mine = OffTypeCount()
+        mine.merge(count)
+    return into
+
+
+def counts_to_json(counts: Mapping[str, OffTypeCount]) -> dict[str, list[Any]]:
+    return {k: v.to_json() for k, v in sorted(counts.items())}
+
+
+def counts_from_json(data: Mapping[str, Any] | None) -> dict[str, OffTypeCount]:
+    return {k: OffTypeCount.from_json(v) for k, v in (data or {}).items()}
+
+
+@dataclass(frozen=True)
+class OffTypeReport:
+    """Off-type values of one (entity, field), as reported in export and sync summaries.
+
+    ``field`` is the API field (or UDF) name, ``column`` the output column, ``expected`` the
+    declared type; ``promoted`` says the column was written as text because of ``kept`` values."""
+
+    entity: str
+    field: str
+    column: str
+    expected: str
+    converted: int
+    kept_as_text: int
+    dropped: int = 0
+    example: str | None = None
+    promoted: bool = False
+
+    @property
+    def values(self) -> int:
+        return self.converted + self.kept_as_text + self.dropped
+
+    def __str__(self) -> str:
+        parts = []
+        if self.kept_as_text:
+            parts.append(
+                f"{self.kept_as_text} kept as received text"
+                + (f" (e.g. {self.example})" if self.example else "")
+                + (f", so column {self.column} is text" if self.promoted else "")
+            )
+        if self.converted:
+            text = f"{self.converted} converted without loss"
+            if not self.kept_as_text and self.example:
+                text += f" (e.g. {self.example})"
+            parts.append(text)
+        if self.dropped:
+            parts.append(f"{self.dropped} unreadable UDF entries left out")
+        return (
+            f"{self.entity}.{self.field}: {self.values} value(s) not {self.expected} as declared: "
+            + "; ".join(parts)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity,
+            "field": self.field,
+            "column": self.column,
+            "expected": self.expected,
+            "converted": self.converted,
+            "kept_as_text": self.kept_as_text,
+            "dropped": self.dropped,
+            "example": self.example,
+            "promoted": self.promoted,
+        }
+
+
+# --- arrays ---------------------------------------------------------------------------------------
+
+
+def typed_text(array: pa.Array, kind: str) -> pa.Array:
+    """The text of a typed column's values once it holds text: integers ``42``, decimals as Arrow
+    prints them (``12.5``, ``1e+20``), booleans ``true``/``false``, datetimes
+    ``2024-01-31T10:00:00.871Z`` (UTC, fraction without trailing zeros), dates ``2024-01-31``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(array.type):
+        return array
+    if kind == "datetime" or pa.types.is_timestamp(array.type):
+        naive = array.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        day = pc.cast(pc.cast(naive, pa.date32()), pa.string())
+        clock = pc.cast(pc.cast(naive, pa.time64("us")), pa.string())
+        clock = pc.replace_substring_regex(clock, r"0+$", "")
+        clock = pc.replace_substring_regex(clock, r"\.$", "")
+        return pc.binary_join_element_wise(day, "T", clock, "Z", "")
+    return pc.cast(array, pa.string())
