@@ -199,13 +199,21 @@ class AsyncSyncer:
     the application's to handle: no signal handlers are installed."""
 
     def __init__(
-        self, client: AsyncAutotaskClient, *, page_size: int = 500, progress: Any = None
+        self,
+        client: AsyncAutotaskClient,
+        *,
+        page_size: int = 500,
+        progress: Any = None,
+        strict: bool = False,
     ) -> None:
         from .sync import Syncer
 
         self._bridge = LoopBridge(client)
         self._syncer = Syncer(
-            cast("AutotaskClient", self._bridge), page_size=page_size, progress=progress
+            cast("AutotaskClient", self._bridge),
+            page_size=page_size,
+            progress=progress,
+            strict=strict,
         )
 
     def stop(self) -> None:
