@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    # listen before the URL is printed: a client that reads it and connects at once is queued
+    # until uvicorn accepts, instead of refused (uvicorn listens again on this socket: harmless)
+    sock.listen(2048)
     port = sock.getsockname()[1]
     user = config.users[0]
     print(f"Autotask simulator: http://{args.host}:{port}/ATServicesRest/V1.0/", flush=True)
