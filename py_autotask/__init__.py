@@ -108,7 +108,7 @@ _LAZY = {
     "AutotaskModel": "._model",
     "Page": "._model",
     "PageDetails": "._model",
-    "to_dataframe": ".dataframe",
+    "to_dataframe": "._client",
     "from_dataframe": ".dataframe",
     "ZoneOptions": "._zones",
     "ReconcileConfig": "._reconcile",

@@ -23,15 +23,24 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ._sender import AsyncSender, Flow, drive
+from ._spec import EntitySpec
 from .exceptions import AutotaskError
 
 if TYPE_CHECKING:
-    from ._client import AsyncAutotaskClient, AutotaskClient
+    import pandas as pd
+
     from ._core import ApiRequest, ApiResponse, ClientCore
     from .export import ExportResult, ProgressCallback, StagedExport
     from .sync import SyncResult
 
-__all__ = ["AsyncExporter", "AsyncSyncer", "JobCancelledError", "LoopBridge"]
+__all__ = [
+    "AsyncExporter",
+    "AsyncSyncer",
+    "JobCancelledError",
+    "LoopBridge",
+    "async_entity_to_dataframe",
+]
 
 T = TypeVar("T")
 
@@ -42,18 +51,22 @@ class JobCancelledError(AutotaskError):
 
 
 class LoopBridge:
-    """A synchronous stand-in for an async client, for code running on a worker thread:
-    ``_send`` runs the async client's ``_send`` on the event loop the job was started from and
-    waits for it. Calling it on that loop's own thread would deadlock, so that is refused."""
+    """A :class:`~py_autotask._sender.Sender` over an :class:`~py_autotask._sender.AsyncSender`,
+    for code running on a worker thread: ``send`` runs the async sender's ``send`` on the event
+    loop the job was started from and waits for it. Calling it on that loop's own thread would
+    deadlock, so that is refused."""
 
-    def __init__(self, client: AsyncAutotaskClient) -> None:
-        self._client = client
+    def __init__(self, sender: AsyncSender) -> None:
+        self._async = sender
         self._loop: asyncio.AbstractEventLoop | None = None
         self.cancelled = threading.Event()
 
     @property
-    def _core(self) -> ClientCore:
-        return self._client._core
+    def reader(self) -> ClientCore:
+        return self._async.reader
+
+    def run(self, flow: Flow[T]) -> T:
+        return drive(flow, self.send)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -63,7 +76,7 @@ class LoopBridge:
         if self.cancelled.is_set():
             raise JobCancelledError("the task awaiting this job was cancelled")
 
-    def _send(self, request: ApiRequest) -> ApiResponse:
+    def send(self, request: ApiRequest) -> ApiResponse:
         self.check()
         loop = self._loop
         if loop is None:
@@ -73,8 +86,8 @@ class LoopBridge:
         except RuntimeError:
             running = None
         if running is loop:
-            raise RuntimeError("LoopBridge._send called on its event loop's thread (deadlock)")
-        future = asyncio.run_coroutine_threadsafe(self._client._send(request), loop)
+            raise RuntimeError("LoopBridge.send called on its event loop's thread (deadlock)")
+        future = asyncio.run_coroutine_threadsafe(self._async.send(request), loop)
         return future.result()
 
 
@@ -127,7 +140,7 @@ class AsyncExporter:
 
     def __init__(
         self,
-        client: AsyncAutotaskClient,
+        sender: AsyncSender,
         *,
         workers: int = 3,
         picklist_labels: bool = False,
@@ -138,10 +151,10 @@ class AsyncExporter:
     ) -> None:
         from .export import Exporter
 
-        self._bridge = LoopBridge(client)
+        self._bridge = LoopBridge(sender)
         self.progress = progress
         self._exporter = Exporter(
-            cast("AutotaskClient", self._bridge),  # the exporter needs only _send and _core
+            self._bridge,
             workers=workers,
             picklist_labels=picklist_labels,
             neutralize_formulas=neutralize_formulas,
@@ -200,7 +213,7 @@ class AsyncSyncer:
 
     def __init__(
         self,
-        client: AsyncAutotaskClient,
+        sender: AsyncSender,
         *,
         page_size: int = 500,
         progress: Any = None,
@@ -208,13 +221,8 @@ class AsyncSyncer:
     ) -> None:
         from .sync import Syncer
 
-        self._bridge = LoopBridge(client)
-        self._syncer = Syncer(
-            cast("AutotaskClient", self._bridge),
-            page_size=page_size,
-            progress=progress,
-            strict=strict,
-        )
+        self._bridge = LoopBridge(sender)
+        self._syncer = Syncer(self._bridge, page_size=page_size, progress=progress, strict=strict)
 
     def stop(self) -> None:
         """Ask a running sync to stop after the page in progress is committed (thread-safe)."""
@@ -237,3 +245,16 @@ class AsyncSyncer:
             ),
             on_cancel=self._syncer.stop,
         )
+
+
+async def async_entity_to_dataframe(
+    sender: AsyncSender, spec: EntitySpec, filters: Any = None, **options: Any
+) -> pd.DataFrame:
+    """:func:`py_autotask.dataframe.entity_to_dataframe` for an async client, on a worker thread
+    whose requests go through ``sender`` on this event loop."""
+    from .dataframe import entity_to_dataframe
+
+    bridge = LoopBridge(sender)
+    return await _run_in_thread(
+        bridge, lambda: entity_to_dataframe(bridge, spec, filters, **options)
+    )

@@ -12,17 +12,20 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 from py_autotask_generated._client_mixin import AsyncEntitiesMixin, SyncEntitiesMixin
 
+from . import _core
 from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
-from ._features import AsyncFeatures, SyncFeatures
-from ._reconcile import ReconcileConfig
+from ._features import Features
+from ._reconcile import ReconcileConfig, exactly_once
+from ._registry import spec_for
+from ._sender import Flow, adrive, drive
 from ._zones import ZoneOptions, ZoneResolver, is_dead_host, is_zone_mismatch, same_base
 from .attachments import AsyncAttachments, Attachments
 from .caching import (
@@ -32,16 +35,19 @@ from .caching import (
     CacheControl,
     TenantMetadataProvider,
 )
+from .caching._metadata import MetadataProvider
 from .compat._client import LegacyClientMixin, apply_request_config, legacy_positional
 from .compat._names import resolve_client_attribute
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
-from .query import FilterArg
+from .query import FilterArg, build_query_body
 from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
 from .resilience._engine import Engine
-from .resilience._shells import AsyncPipeline, SyncPipeline, resolve_entity
+from .resilience._shells import AsyncPipeline, SyncPipeline
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ._async_jobs import AsyncExporter, AsyncSyncer
     from .bulk import AsyncBulkManager, BulkManager
     from .export import Exporter
@@ -49,32 +55,50 @@ if TYPE_CHECKING:
     from .sync import Syncer
     from .types import RequestConfig
 
-__all__ = ["AsyncAutotaskClient", "AutotaskClient"]
+__all__ = ["AsyncAutotaskClient", "AutotaskClient", "to_dataframe"]
 
 logger = logging.getLogger("py_autotask")
 
 E = TypeVar("E")
+T = TypeVar("T")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 DEFAULT_TIMEOUT = 30.0
 
 
-class _ClientBase(LegacyClientMixin):
-    """State and behaviour shared by both shells; no I/O. Listed before the generated mixin in the
-    clients' bases so its ``_entity`` is the one used."""
+class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
+    """Construction, state and behaviour shared by both shells; no I/O. Listed before the
+    generated mixin in the clients' bases so its ``_entity`` is the one used."""
 
     _core: ClientCore
 
-    def _init_base(
+    def __init__(
         self,
-        username: str | None,
-        secret: str | None,
-        integration_code: str | None,
-        api_url: str | None,
-        impersonation_resource_id: int | None,
-        next_page_method: NextPageMethod,
+        username: str | None = None,
+        secret: str | None = None,
+        integration_code: str | None = None,
+        api_url: str | None = None,
+        *,
+        impersonation_resource_id: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: HttpT | None = None,
+        transport: TransportT | None = None,
+        next_page_method: NextPageMethod = "POST",
         zones: ZoneOptions | None = None,
         reconcile: ReconcileConfig | None = None,
+        cache_config: CacheConfig | None = None,
+        validation_config: ValidationConfig | None = None,
+        retry_config: RetryConfig | None = None,
+        circuit_breaker: CircuitBreakerConfig | None = None,
+        pacing: PacingConfig | None = None,
+        config: RequestConfig | None = None,
     ) -> None:
+        username, secret, integration_code, api_url, config = legacy_positional(
+            username, secret, integration_code, api_url, config
+        )
+        if http_client is not None and transport is not None:
+            raise AutotaskConfigError("pass either http_client or transport, not both")
         credentials = Credentials.resolve(
             username,
             secret,
@@ -93,6 +117,24 @@ class _ClientBase(LegacyClientMixin):
         self._reconcile = reconcile or ReconcileConfig()
         self._attachments: Any = None
         self._entities: dict[type[Any], Any] = {}
+        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
+        self._owns_http = http_client is None
+        self._http: HttpT = http_client or self._new_http(timeout, transport)
+        self._setup(Engine(self._core, retry_config, circuit_breaker, pacing))
+        self._features = Features(self._core, cache_config, validation_config)
+        self._features.metadata = self._new_metadata(self._features.metadata_options)
+
+    # what differs between the two clients (set up by each)
+
+    def _new_http(self, timeout: float, transport: TransportT | None) -> HttpT:
+        raise NotImplementedError
+
+    def _setup(self, engine: Engine) -> None:
+        """The resilient pipeline and the zone lock."""
+        raise NotImplementedError
+
+    def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
+        raise NotImplementedError
 
     @property
     def credentials(self) -> Credentials:
@@ -192,13 +234,62 @@ class _ClientBase(LegacyClientMixin):
         )
 
 
+class _SyncSender:
+    """``AutotaskClient.sender``: the :class:`~py_autotask._sender.Sender` features are given."""
+
+    __slots__ = ("_send", "reader")
+
+    def __init__(self, reader: ClientCore, send: Callable[[ApiRequest], ApiResponse]) -> None:
+        self.reader = reader
+        self._send = send
+
+    def send(self, request: ApiRequest) -> ApiResponse:
+        return self._send(request)
+
+    def run(self, flow: Flow[T]) -> T:
+        return drive(flow, self._send)
+
+    def __repr__(self) -> str:
+        return "<Sender of an AutotaskClient>"
+
+
+class _AsyncSender:
+    """``AsyncAutotaskClient.sender``: the :class:`~py_autotask._sender.AsyncSender`."""
+
+    __slots__ = ("_send", "reader")
+
+    def __init__(
+        self, reader: ClientCore, send: Callable[[ApiRequest], Awaitable[ApiResponse]]
+    ) -> None:
+        self.reader = reader
+        self._send = send
+
+    async def send(self, request: ApiRequest) -> ApiResponse:
+        return await self._send(request)
+
+    async def run(self, flow: Flow[T]) -> T:
+        return await adrive(flow, self._send)
+
+    def __repr__(self) -> str:
+        return "<AsyncSender of an AsyncAutotaskClient>"
+
+
+def _count_flow(reader: ClientCore, request: ApiRequest) -> Flow[int]:
+    response = yield request
+    return reader.read_count(response)
+
+
+def _body(filter: FilterArg | None) -> dict[str, Any]:
+    return build_query_body(filter)
+
+
 def _httpx_request(prepared: PreparedRequest) -> httpx.Request:
     return httpx.Request(
         prepared.method, prepared.url, headers=dict(prepared.headers), content=prepared.content
     )
 
 
-class AutotaskClient(_ClientBase, SyncEntitiesMixin):
+class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitiesMixin):
     """Synchronous Autotask REST client.
 
     Credentials fall back to ``AUTOTASK_USERNAME`` / ``AUTOTASK_SECRET`` /
@@ -217,88 +308,105 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
     ``client.attachments`` uploads and downloads files through their parent records.
     """
 
-    def __init__(
-        self,
-        username: str | None = None,
-        secret: str | None = None,
-        integration_code: str | None = None,
-        api_url: str | None = None,
-        *,
-        impersonation_resource_id: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        next_page_method: NextPageMethod = "POST",
-        zones: ZoneOptions | None = None,
-        reconcile: ReconcileConfig | None = None,
-        cache_config: CacheConfig | None = None,
-        validation_config: ValidationConfig | None = None,
-        retry_config: RetryConfig | None = None,
-        circuit_breaker: CircuitBreakerConfig | None = None,
-        pacing: PacingConfig | None = None,
-        config: RequestConfig | None = None,
-    ) -> None:
-        username, secret, integration_code, api_url, config = legacy_positional(
-            username, secret, integration_code, api_url, config
-        )
-        if http_client is not None and transport is not None:
-            raise AutotaskConfigError("pass either http_client or transport, not both")
-        self._init_base(
-            username,
-            secret,
-            integration_code,
-            api_url,
-            impersonation_resource_id,
-            next_page_method,
-            zones=zones,
-            reconcile=reconcile,
-        )
-        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout, transport=transport)
-        self._resilience = SyncPipeline(
-            Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
-        )
+    _resilience: SyncPipeline
+
+    def _new_http(self, timeout: float, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(timeout=timeout, transport=transport)
+
+    def _setup(self, engine: Engine) -> None:
+        self._resilience = SyncPipeline(engine, self._transmit)
         self._zone_lock = threading.Lock()
-        self._features = SyncFeatures(self, cache_config, validation_config)
+
+    def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
+        return TenantMetadataProvider(self._core, self._send_resilient, **options)
 
     # --- the seam ---------------------------------------------------------------------------------
 
     def _send(self, request: ApiRequest) -> ApiResponse:
         """Send one API request and return the raw response (no status interpretation).
 
-        Layers, outermost first: ``_send`` (write validation/conversion, SOAP-era aliases,
-        response cache and invalidation; :mod:`py_autotask._features`) -> ``_send_resilient``
-        (pacing, retries, circuit breaker) -> ``_transmit`` (one HTTP exchange).
+        Layers, outermost first: exactly-once creates (:mod:`py_autotask._reconcile`) ->
+        ``_send_features`` (write validation/conversion, SOAP-era aliases, response cache and
+        invalidation; :mod:`py_autotask._features`) -> ``_send_resilient`` (pacing, retries,
+        circuit breaker) -> ``_transmit`` (one HTTP exchange, following a moved zone).
         """
-        return self._features.send(request, self._send_resilient)
+        self._ensure_api_url()
+        if request.operation == "create":
+            return drive(exactly_once(self._reconcile, self._core, request), self._send_features)
+        return self._send_features(request)
+
+    def _send_features(self, request: ApiRequest) -> ApiResponse:
+        return drive(self._features.send(request), self._send_resilient)
+
+    def _run_pipeline(self, flow: Flow[T]) -> T:
+        """Drive a flow of the features layer (its requests go to the resilient layer)."""
+        self._ensure_api_url()
+        return drive(flow, self._send_resilient)
+
+    @property
+    def sender(self) -> _SyncSender:
+        """The :class:`~py_autotask._sender.Sender` features are built on: ``send(request)``
+        through the whole pipeline, ``run(flow)``, and ``reader`` for the responses."""
+        sender: _SyncSender | None = self.__dict__.get("_sender")
+        if sender is None:
+            sender = self.__dict__["_sender"] = _SyncSender(self._core, self._send)
+        return sender
+
+    def to_dataframe(
+        self,
+        entity: Any,
+        filters: Any = None,
+        *,
+        date_range: Any = None,
+        date_field: str | None = None,
+        picklist_labels: bool = False,
+        categorical: bool = False,
+        workers: int = 3,
+    ) -> pd.DataFrame:
+        """Every row of ``entity`` (``"Tickets"``, ``client.tickets``...) matching ``filters`` and
+        ``date_range`` as a pandas DataFrame with metadata dtypes; see
+        :mod:`py_autotask.dataframe`. Needs ``pip install 'py-autotask[pandas]'``."""
+        from .dataframe import entity_to_dataframe
+
+        return entity_to_dataframe(
+            self.sender,
+            spec_for(entity),
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
+        )
 
     @property
     def cache(self) -> CacheControl:
         """Cache statistics, warming, invalidation and clearing (needs ``cache_config=``)."""
-        return CacheControl(self._features)
+        return CacheControl(self._features, self._run_pipeline)
 
     @property
     def metadata(self) -> TenantMetadataProvider:
         """Tenant metadata (fields, picklists, UDF definitions), fetched lazily and cached."""
-        return self._features.metadata
+        metadata = self._features.metadata
+        assert isinstance(metadata, TenantMetadataProvider)
+        return metadata
 
     @property
     def picklists(self) -> Picklists:
         """Picklist labels of this tenant: ``client.picklists.label("Tickets", "status", 5)``."""
-        return Picklists(self._features.metadata)
+        return Picklists(self.metadata)
 
     @property
     def validation(self) -> Validator:
         """Dry-run checks (``check``) and local-time conversion (``localize``)."""
-        return Validator(self._features.validation_config, self._features.metadata)
+        return Validator(self._features.validation_config, self.metadata)
 
     @property
     def attachments(self) -> Attachments:
         """Upload and download attachments through their parent routes
         (:class:`~py_autotask.attachments.Attachments`)."""
         if self._attachments is None:
-            self._attachments = Attachments(self)
+            self._attachments = Attachments(self.sender)
         result: Attachments = self._attachments
         return result
 
@@ -387,7 +495,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         ``progress(entity, phase, rows_done, rows_total)`` is called after each committed page."""
         from .sync import Syncer
 
-        return Syncer(self, page_size=page_size, progress=progress)
+        return Syncer(self.sender, page_size=page_size, progress=progress)
 
     def create_exporter(
         self,
@@ -406,7 +514,7 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         from .export import Exporter
 
         return Exporter(
-            self,
+            self.sender,
             workers=workers,
             picklist_labels=picklist_labels,
             neutralize_formulas=neutralize_formulas,
@@ -429,11 +537,9 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         the seconds per request to assume (default: the measured average, else 0.5);
         ``concurrency`` the pages in flight at once (1 for ``query_all``, an export's ``workers``,
         at most 3)."""
-        target = resolve_entity(self, entity)
-        records = target._count(filter)
-        return self._resilience.engine.estimate(
-            target._spec.name, records, page_size, latency, concurrency
-        )
+        spec = spec_for(entity)
+        records = self.sender.run(_count_flow(self._core, _core.count_request(spec, _body(filter))))
+        return self._resilience.engine.estimate(spec.name, records, page_size, latency, concurrency)
 
     def health(self) -> Health:
         """Reachability, API URL, threshold usage (one ThresholdInformation request), in-flight
@@ -466,57 +572,28 @@ class AutotaskClient(_ClientBase, SyncEntitiesMixin):
         self.close()
 
 
-class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
+class AsyncAutotaskClient(
+    _ClientBase[httpx.AsyncClient, httpx.AsyncBaseTransport], AsyncEntitiesMixin
+):
     """Asynchronous Autotask REST client; use ``async with AsyncAutotaskClient(...) as client``.
 
     Same arguments as :class:`AutotaskClient`, with an ``httpx.AsyncClient`` /
     ``httpx.AsyncBaseTransport``.
     """
 
-    def __init__(
-        self,
-        username: str | None = None,
-        secret: str | None = None,
-        integration_code: str | None = None,
-        api_url: str | None = None,
-        *,
-        impersonation_resource_id: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        next_page_method: NextPageMethod = "POST",
-        zones: ZoneOptions | None = None,
-        reconcile: ReconcileConfig | None = None,
-        cache_config: CacheConfig | None = None,
-        validation_config: ValidationConfig | None = None,
-        retry_config: RetryConfig | None = None,
-        circuit_breaker: CircuitBreakerConfig | None = None,
-        pacing: PacingConfig | None = None,
-        config: RequestConfig | None = None,
-    ) -> None:
-        username, secret, integration_code, api_url, config = legacy_positional(
-            username, secret, integration_code, api_url, config
-        )
-        if http_client is not None and transport is not None:
-            raise AutotaskConfigError("pass either http_client or transport, not both")
-        self._init_base(
-            username,
-            secret,
-            integration_code,
-            api_url,
-            impersonation_resource_id,
-            next_page_method,
-            zones=zones,
-            reconcile=reconcile,
-        )
-        timeout, retry_config = apply_request_config(self, config, timeout, retry_config)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
-        self._resilience = AsyncPipeline(
-            Engine(self._core, retry_config, circuit_breaker, pacing), self._transmit
-        )
+    _resilience: AsyncPipeline
+
+    def _new_http(
+        self, timeout: float, transport: httpx.AsyncBaseTransport | None
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    def _setup(self, engine: Engine) -> None:
+        self._resilience = AsyncPipeline(engine, self._transmit)
         self._zone_lock = asyncio.Lock()
-        self._features = AsyncFeatures(self, cache_config, validation_config)
+
+    def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
+        return AsyncTenantMetadataProvider(self._core, self._send_resilient, **options)
 
     # --- the seam ---------------------------------------------------------------------------------
 
@@ -535,7 +612,7 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         from ._async_jobs import AsyncExporter
 
         return AsyncExporter(
-            self,
+            self.sender,
             workers=workers,
             picklist_labels=picklist_labels,
             neutralize_formulas=neutralize_formulas,
@@ -548,37 +625,84 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         ``await syncer.sync_to_database(connection_string, entities, sync_interval)``."""
         from ._async_jobs import AsyncSyncer
 
-        return AsyncSyncer(self, page_size=page_size, progress=progress)
+        return AsyncSyncer(self.sender, page_size=page_size, progress=progress)
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
-        """Async twin of :meth:`AutotaskClient._send` (validation and response cache layer)."""
-        return await self._features.send(request, self._send_resilient)
+        """Async twin of :meth:`AutotaskClient._send` (the same layers)."""
+        await self._ensure_api_url()
+        if request.operation == "create":
+            flow = exactly_once(self._reconcile, self._core, request)
+            return await adrive(flow, self._send_features)
+        return await self._send_features(request)
+
+    async def _send_features(self, request: ApiRequest) -> ApiResponse:
+        return await adrive(self._features.send(request), self._send_resilient)
+
+    async def _run_pipeline(self, flow: Flow[T]) -> T:
+        """Async twin of :meth:`AutotaskClient._run_pipeline`."""
+        await self._ensure_api_url()
+        return await adrive(flow, self._send_resilient)
+
+    @property
+    def sender(self) -> _AsyncSender:
+        """The :class:`~py_autotask._sender.AsyncSender` features are built on."""
+        sender: _AsyncSender | None = self.__dict__.get("_sender")
+        if sender is None:
+            sender = self.__dict__["_sender"] = _AsyncSender(self._core, self._send)
+        return sender
+
+    async def to_dataframe(
+        self,
+        entity: Any,
+        filters: Any = None,
+        *,
+        date_range: Any = None,
+        date_field: str | None = None,
+        picklist_labels: bool = False,
+        categorical: bool = False,
+        workers: int = 3,
+    ) -> pd.DataFrame:
+        """Async twin of :meth:`AutotaskClient.to_dataframe`."""
+        from ._async_jobs import async_entity_to_dataframe
+
+        return await async_entity_to_dataframe(
+            self.sender,
+            spec_for(entity),
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
+        )
 
     @property
     def cache(self) -> AsyncCacheControl:
         """Async twin of :attr:`AutotaskClient.cache` (``await client.cache.warm(...)``)."""
-        return AsyncCacheControl(self._features)
+        return AsyncCacheControl(self._features, self._run_pipeline)
 
     @property
     def metadata(self) -> AsyncTenantMetadataProvider:
         """Async twin of :attr:`AutotaskClient.metadata` (awaitable accessors)."""
-        return self._features.metadata
+        metadata = self._features.metadata
+        assert isinstance(metadata, AsyncTenantMetadataProvider)
+        return metadata
 
     @property
     def picklists(self) -> AsyncPicklists:
         """Async twin of :attr:`AutotaskClient.picklists` (awaitable)."""
-        return AsyncPicklists(self._features.metadata)
+        return AsyncPicklists(self.metadata)
 
     @property
     def validation(self) -> AsyncValidator:
         """Async twin of :attr:`AutotaskClient.validation`."""
-        return AsyncValidator(self._features.validation_config, self._features.metadata)
+        return AsyncValidator(self._features.validation_config, self.metadata)
 
     @property
     def attachments(self) -> AsyncAttachments:
         """Async twin of :attr:`AutotaskClient.attachments`."""
         if self._attachments is None:
-            self._attachments = AsyncAttachments(self)
+            self._attachments = AsyncAttachments(self.sender)
         result: AsyncAttachments = self._attachments
         return result
 
@@ -666,11 +790,10 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         concurrency: int = 1,
     ) -> Estimate:
         """Async twin of :meth:`AutotaskClient.estimate`."""
-        target = resolve_entity(self, entity)
-        records = await target._count(filter)
-        return self._resilience.engine.estimate(
-            target._spec.name, records, page_size, latency, concurrency
-        )
+        spec = spec_for(entity)
+        request = _core.count_request(spec, _body(filter))
+        records = await self.sender.run(_count_flow(self._core, request))
+        return self._resilience.engine.estimate(spec.name, records, page_size, latency, concurrency)
 
     async def health(self) -> Health:
         """Async twin of :meth:`AutotaskClient.health`."""
@@ -700,3 +823,35 @@ class AsyncAutotaskClient(_ClientBase, AsyncEntitiesMixin):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+def to_dataframe(
+    entity: str,
+    filters: Any = None,
+    *,
+    date_range: Any = None,
+    date_field: str | None = None,
+    client: AutotaskClient | None = None,
+    picklist_labels: bool = False,
+    categorical: bool = False,
+    workers: int = 3,
+) -> pd.DataFrame:
+    """``py_autotask.to_dataframe``: every row of ``entity`` matching ``filters`` and
+    ``date_range`` as a DataFrame (see :mod:`py_autotask.dataframe`), read with ``client`` or,
+    by default, with a client built from the ``AUTOTASK_*`` environment variables (closed
+    afterwards)."""
+    own = client is None
+    active = client if client is not None else AutotaskClient()
+    try:
+        return active.to_dataframe(
+            entity,
+            filters,
+            date_range=date_range,
+            date_field=date_field,
+            picklist_labels=picklist_labels,
+            categorical=categorical,
+            workers=workers,
+        )
+    finally:
+        if own:
+            active.close()

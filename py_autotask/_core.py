@@ -48,6 +48,8 @@ from .exceptions import (
 from .query import to_api_value
 
 __all__ = [
+    "READ_OPERATIONS",
+    "WRITE_OPERATIONS",
     "ApiRequest",
     "ApiResponse",
     "ClientCore",
@@ -77,6 +79,15 @@ logger = logging.getLogger("py_autotask")
 M = TypeVar("M", bound=AutotaskModel)
 
 NextPageMethod = Literal["POST", "GET"]
+
+#: ``ApiRequest.operation`` of requests that only read (safe to repeat, never invalidate a cache):
+#: ``meta`` is entityInformation, ``lookup`` the exactly-once lookup of a create's record,
+#: ``threshold`` the ThresholdInformation poll.
+READ_OPERATIONS: Final = frozenset(
+    {"get", "query", "count", "next", "list", "meta", "threshold", "lookup"}
+)
+#: ``ApiRequest.operation`` of writes.
+WRITE_OPERATIONS: Final = frozenset({"create", "update", "replace", "delete"})
 WriteOperation = Literal["create", "update", "replace"]
 
 #: What write methods accept: a params TypedDict / mapping of API field names, or a model instance
@@ -93,7 +104,9 @@ class ApiRequest:
 
     ``path`` is relative to the REST base (``"Tickets/query"``) or an absolute URL
     (``pageDetails.nextPageUrl``). ``entity``/``operation`` name what is being done, for error
-    messages and for per-endpoint pacing in the transport layer.
+    messages and for per-endpoint pacing in the transport layer. ``spec`` is the entity's
+    :class:`~py_autotask._spec.EntitySpec` when the request was built from one (every builder in
+    this module sets it, and following a page keeps it), so no layer re-resolves the name.
     """
 
     method: str
@@ -102,6 +115,7 @@ class ApiRequest:
     params: Mapping[str, str] | None = None
     entity: str | None = None
     operation: str | None = None
+    spec: EntitySpec | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,7 +514,7 @@ def get_request(
     """``GET {Entity}/{id}``; through ``{Parent}/{parentId}/{Child}/{id}`` when the root lacks get."""
     _check_id(id)
     if "get" in spec.root_operations:
-        return ApiRequest("GET", f"{spec.name}/{id}", entity=spec.name, operation="get")
+        return ApiRequest("GET", f"{spec.name}/{id}", entity=spec.name, spec=spec, operation="get")
     route, pid = _select_parent_route(spec, "get", None, parent_id, parent)
     return child_get_request(spec, route, pid, id)
 
@@ -509,7 +523,9 @@ def query_request(spec: EntitySpec, body: Mapping[str, Any]) -> ApiRequest:
     """``POST {Entity}/query`` with a QueryModel body (never ``?search=``)."""
     if "query" not in spec.root_operations:
         raise _not_supported(spec, "query")
-    return ApiRequest("POST", f"{spec.name}/query", json=body, entity=spec.name, operation="query")
+    return ApiRequest(
+        "POST", f"{spec.name}/query", json=body, entity=spec.name, spec=spec, operation="query"
+    )
 
 
 def count_request(spec: EntitySpec, body: Mapping[str, Any]) -> ApiRequest:
@@ -517,7 +533,12 @@ def count_request(spec: EntitySpec, body: Mapping[str, Any]) -> ApiRequest:
     if "count" not in spec.root_operations:
         raise _not_supported(spec, "count")
     return ApiRequest(
-        "POST", f"{spec.name}/query/count", json=body, entity=spec.name, operation="count"
+        "POST",
+        f"{spec.name}/query/count",
+        json=body,
+        entity=spec.name,
+        spec=spec,
+        operation="count",
     )
 
 
@@ -526,14 +547,16 @@ def next_page_request(
     next_page_url: str,
     body: Mapping[str, Any] | None,
     method: NextPageMethod = "POST",
+    *,
+    spec: EntitySpec | None = None,
 ) -> ApiRequest:
     """Follow an absolute ``pageDetails.nextPageUrl``: POST with the same QueryModel body (default,
     what Autotask expects after a POST query) or GET; child-collection lists always use GET."""
     if method not in ("POST", "GET"):
         raise AutotaskConfigError(f"next page method must be 'POST' or 'GET', not {method!r}")
     if body is None or method == "GET":
-        return ApiRequest("GET", next_page_url, entity=entity, operation="next")
-    return ApiRequest("POST", next_page_url, json=body, entity=entity, operation="next")
+        return ApiRequest("GET", next_page_url, entity=entity, spec=spec, operation="next")
+    return ApiRequest("POST", next_page_url, json=body, entity=entity, spec=spec, operation="next")
 
 
 def _write_request(
@@ -551,7 +574,7 @@ def _write_request(
         _check_id(id_value)
     method = {"create": "POST", "update": "PATCH", "replace": "PUT"}[op]
     if op in spec.root_operations and parent is None:
-        return ApiRequest(method, spec.name, json=body, entity=spec.name, operation=op)
+        return ApiRequest(method, spec.name, json=body, entity=spec.name, spec=spec, operation=op)
     route, pid = _select_parent_route(spec, op, body, parent_id, parent)
     return child_write_request(spec, route, pid, op, body)
 
@@ -583,7 +606,9 @@ def delete_request(
     """``DELETE {Entity}/{id}`` or ``DELETE {Parent}/{parentId}/{Child}/{id}``."""
     _check_id(id)
     if "delete" in spec.root_operations and parent is None:
-        return ApiRequest("DELETE", f"{spec.name}/{id}", entity=spec.name, operation="delete")
+        return ApiRequest(
+            "DELETE", f"{spec.name}/{id}", entity=spec.name, spec=spec, operation="delete"
+        )
     route, pid = _select_parent_route(spec, "delete", None, parent_id, parent)
     return child_delete_request(spec, route, pid, id)
 
@@ -600,14 +625,14 @@ def child_list_request(spec: EntitySpec, route: RouteSpec, parent_id: int) -> Ap
     """``GET {Parent}/{parentId}/{Child}`` (paged through ``nextPageUrl``)."""
     _require_route_op(spec, route, "list")
     path = route.path(_check_id(parent_id, "parent_id"))
-    return ApiRequest("GET", path, entity=spec.name, operation="list")
+    return ApiRequest("GET", path, entity=spec.name, spec=spec, operation="list")
 
 
 def child_get_request(spec: EntitySpec, route: RouteSpec, parent_id: int, id: int) -> ApiRequest:
     """``GET {Parent}/{parentId}/{Child}/{id}``."""
     _require_route_op(spec, route, "get")
     path = f"{route.path(_check_id(parent_id, 'parent_id'))}/{_check_id(id)}"
-    return ApiRequest("GET", path, entity=spec.name, operation="get")
+    return ApiRequest("GET", path, entity=spec.name, spec=spec, operation="get")
 
 
 def child_write_request(
@@ -628,14 +653,14 @@ def child_write_request(
             raise AutotaskConfigError(f"{spec.name} {op} needs 'id' in the data")
         _check_id(id_value)
     method = {"create": "POST", "update": "PATCH", "replace": "PUT"}[op]
-    return ApiRequest(method, route.path(pid), json=body, entity=spec.name, operation=op)
+    return ApiRequest(method, route.path(pid), json=body, entity=spec.name, spec=spec, operation=op)
 
 
 def child_delete_request(spec: EntitySpec, route: RouteSpec, parent_id: int, id: int) -> ApiRequest:
     """``DELETE {Parent}/{parentId}/{Child}/{id}``."""
     _require_route_op(spec, route, "delete")
     path = f"{route.path(_check_id(parent_id, 'parent_id'))}/{_check_id(id)}"
-    return ApiRequest("DELETE", path, entity=spec.name, operation="delete")
+    return ApiRequest("DELETE", path, entity=spec.name, spec=spec, operation="delete")
 
 
 # --- the core object ------------------------------------------------------------------------------
@@ -821,15 +846,20 @@ class ClientCore:
         self,
         page: Page[Any],
         response: ApiResponse,
-        body: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | None = None,
     ) -> ApiRequest | None:
-        """The request for the page after ``page``, or ``None`` on the last page.
+        """The request for the page after ``page`` (read from ``response``), or ``None``."""
+        return self.follow(response, page.next_page_url)
 
-        ``body`` is the QueryModel of a query (followed with :attr:`next_page_method`) or ``None``
-        for a child-collection list (followed with GET). A ``nextPageUrl`` equal to the URL just
-        fetched can only repeat the same page forever, so it raises instead of looping.
+    def follow(self, response: ApiResponse, next_url: str | None) -> ApiRequest | None:
+        """The request for the page after ``response`` given its ``pageDetails.nextPageUrl``, or
+        ``None`` on the last page.
+
+        A query (sent with a QueryModel body) is followed with :attr:`next_page_method` and the
+        same body; a child-collection list with GET. The request keeps the entity and its spec. A
+        ``nextPageUrl`` equal to the URL just fetched can only repeat the same page forever, so
+        it raises instead of looping.
         """
-        next_url = page.next_page_url
         if not next_url:
             return None
         sent = response.request
@@ -843,9 +873,16 @@ class ClientCore:
             )
             error._redact(self.credentials.secret_values())
             raise error
-        entity = sent.source.entity if sent.source is not None else None
+        source = sent.source
+        body = source.json if source is not None and isinstance(source.json, Mapping) else None
         method: NextPageMethod = self.next_page_method if body is not None else "GET"
-        return next_page_request(entity, next_url, body, method)
+        return next_page_request(
+            source.entity if source is not None else None,
+            next_url,
+            body,
+            method,
+            spec=source.spec if source is not None else None,
+        )
 
     def read_count(self, response: ApiResponse) -> int:
         self.raise_for_status(response)

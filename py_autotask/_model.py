@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -139,8 +139,26 @@ class Page(BaseModel, Generic[M]):
         """Absolute URL of the next page, or ``None`` on the last page."""
         return self.page_details.next_page_url or None
 
+    # A page behaves like the sequence of its records: ``for t in page``, ``page[0]``,
+    # ``page[-3:]``, ``len(page)``, ``bool(page)`` (False when empty).
+
     def __len__(self) -> int:
         return len(self.items)
+
+    def __iter__(self) -> Iterator[M]:  # type: ignore[override]
+        return iter(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> M: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[M]: ...
+
+    def __getitem__(self, index: int | slice) -> M | list[M]:
+        return self.items[index]
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
 
 
 class ItemEnvelope(BaseModel, Generic[M]):

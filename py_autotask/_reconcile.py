@@ -35,28 +35,24 @@ gateway 502/503/504 or a non-JSON 500 is classified as ambiguous here.
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
-from ._core import ApiRequest, ApiResponse, _lookup
+from ._core import ApiRequest, ApiResponse, ClientCore, PreparedRequest, _lookup
+from ._sender import Flow, pause, request
 from ._spec import EntitySpec
 from .exceptions import AutotaskAmbiguousWriteError, AutotaskConfigError, AutotaskConnectionError
-
-if TYPE_CHECKING:
-    from ._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = [
     "TOKEN_LENGTH",
     "CorrelationUdf",
     "CreatePlan",
     "ReconcileConfig",
-    "acreate_exactly_once",
-    "create_exactly_once",
+    "exactly_once",
     "plan_create",
 ]
 
@@ -275,14 +271,7 @@ def plan_create(config: ReconcileConfig, spec: EntitySpec, request: ApiRequest) 
 
 
 def _with_body(request: ApiRequest, body: dict[str, Any]) -> ApiRequest:
-    return ApiRequest(
-        request.method,
-        request.path,
-        json=body,
-        params=request.params,
-        entity=request.entity,
-        operation=request.operation,
-    )
+    return replace(request, json=body)
 
 
 # --- classifying an ambiguous create (shim until the resilient transport raises it) -------------
@@ -356,7 +345,7 @@ def _lookup_request(plan: CreatePlan, flt: list[dict[str, Any]]) -> ApiRequest:
         f"{plan.entity}/query",
         json={"filter": flt, "IncludeFields": ["id"], "MaxRecords": 2},
         entity=plan.entity,
-        operation="query",
+        operation="lookup",
     )
 
 
@@ -386,52 +375,62 @@ def _decide(plan: CreatePlan, ids: list[int]) -> int | None:
     return None
 
 
-# --- sync -----------------------------------------------------------------------------------------
+# --- the create, as one flow ---------------------------------------------------------------------
 
 
-def _send_create_sync(client: AutotaskClient, plan: CreatePlan) -> ApiResponse:
+def _send_create(reader: ClientCore, plan: CreatePlan) -> Flow[ApiResponse]:
     try:
-        response = client._send(plan.request)
+        response = yield from request(plan.request)
     except AutotaskConnectionError as exc:
         if plan.request.method == "POST" and _sent(exc):
             raise _ambiguous_from_connection(plan, exc) from exc
         raise
     ambiguous = _ambiguous_response(plan, response)
     if ambiguous is not None:
-        ambiguous.url = client._core.safe_url(response.request.url)
+        ambiguous.url = reader.safe_url(response.request.url)
         raise ambiguous
     return response
 
 
-def _find_sync(client: AutotaskClient, plan: CreatePlan, config: ReconcileConfig) -> int | None:
+def _find(reader: ClientCore, plan: CreatePlan, config: ReconcileConfig) -> Flow[int | None]:
     flt = plan.lookup_filter()
     assert flt is not None
     for delay in config.lookup_delays:
-        if delay:
-            time.sleep(delay)
-        response = client._send_resilient(_lookup_request(plan, flt))
-        found = _decide(plan, _ids(client._core.read_json(response)))
+        yield from pause(delay)
+        response = yield from request(_lookup_request(plan, flt))
+        found = _decide(plan, _ids(reader.read_json(response)))
         if found is not None:
             return found
     return None
 
 
-def create_exactly_once(client: AutotaskClient, spec: EntitySpec, request: ApiRequest) -> int:
-    """Send a create; on an ambiguous outcome find the record, else resend once (see module)."""
-    config: ReconcileConfig = getattr(client, "_reconcile", None) or ReconcileConfig()
-    if not config.enabled:
-        return client._core.read_item_id(client._send(request))
-    plan = plan_create(config, spec, request)
+def _adopted(plan: CreatePlan, cause: AutotaskAmbiguousWriteError, record_id: int) -> ApiResponse:
+    """The answer the lost response would have been: ``{"itemId": <the record found>}``."""
+    sent = PreparedRequest(
+        plan.request.method, cause.url or plan.request.path, {}, None, plan.request
+    )
+    body = json.dumps({"itemId": record_id}).encode()
+    return ApiResponse(200, {"Content-Type": "application/json"}, body, sent)
+
+
+def exactly_once(config: ReconcileConfig, reader: ClientCore, req: ApiRequest) -> Flow[ApiResponse]:
+    """Send a create; on an ambiguous outcome find the record (its id is returned as the create's
+    ``{"itemId": n}`` answer), else resend once (see the module). Requests without a spec, and
+    every create when ``config.enabled`` is off, are sent once as they are."""
+    spec = req.spec
+    if not config.enabled or spec is None:
+        return (yield from request(req))
+    plan = plan_create(config, spec, req)
     for attempt in (1, 2):
         try:
-            response = _send_create_sync(client, plan)
+            return (yield from _send_create(reader, plan))
         except AutotaskAmbiguousWriteError as exc:
             if plan.lookup_filter() is None or not plan.queryable:
                 raise _final_error(
                     plan, exc, "no correlation field or natural key to look it up; not resent"
                 ) from exc
             try:
-                found = _find_sync(client, plan, config)
+                found = yield from _find(reader, plan, config)
             except _Unresolvable as unresolved:
                 raise _final_error(plan, exc, unresolved.detail) from exc
             except Exception as lookup_exc:
@@ -445,7 +444,7 @@ def create_exactly_once(client: AutotaskClient, spec: EntitySpec, request: ApiRe
                     found,
                     plan.label or "natural key",
                 )
-                return found
+                return _adopted(plan, exc, found)
             if config.strict or attempt == 2:
                 why = (
                     "strict mode: not resent"
@@ -456,85 +455,4 @@ def create_exactly_once(client: AutotaskClient, spec: EntitySpec, request: ApiRe
                     plan, exc, f"no {plan.entity} record with {plan.describe()} exists; {why}"
                 ) from exc
             logger.info("%s create was not applied; resending it once", plan.entity)
-            continue
-        return client._core.read_item_id(response)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-# --- async ----------------------------------------------------------------------------------------
-
-
-async def _send_create_async(client: AsyncAutotaskClient, plan: CreatePlan) -> ApiResponse:
-    try:
-        response = await client._send(plan.request)
-    except AutotaskConnectionError as exc:
-        if plan.request.method == "POST" and _sent(exc):
-            raise _ambiguous_from_connection(plan, exc) from exc
-        raise
-    ambiguous = _ambiguous_response(plan, response)
-    if ambiguous is not None:
-        ambiguous.url = client._core.safe_url(response.request.url)
-        raise ambiguous
-    return response
-
-
-async def _find_async(
-    client: AsyncAutotaskClient, plan: CreatePlan, config: ReconcileConfig
-) -> int | None:
-    flt = plan.lookup_filter()
-    assert flt is not None
-    for delay in config.lookup_delays:
-        if delay:
-            await asyncio.sleep(delay)
-        response = await client._send_resilient(_lookup_request(plan, flt))
-        found = _decide(plan, _ids(client._core.read_json(response)))
-        if found is not None:
-            return found
-    return None
-
-
-async def acreate_exactly_once(
-    client: AsyncAutotaskClient, spec: EntitySpec, request: ApiRequest
-) -> int:
-    """Async twin of :func:`create_exactly_once`."""
-    config: ReconcileConfig = getattr(client, "_reconcile", None) or ReconcileConfig()
-    if not config.enabled:
-        return client._core.read_item_id(await client._send(request))
-    plan = plan_create(config, spec, request)
-    for attempt in (1, 2):
-        try:
-            response = await _send_create_async(client, plan)
-        except AutotaskAmbiguousWriteError as exc:
-            if plan.lookup_filter() is None or not plan.queryable:
-                raise _final_error(
-                    plan, exc, "no correlation field or natural key to look it up; not resent"
-                ) from exc
-            try:
-                found = await _find_async(client, plan, config)
-            except _Unresolvable as unresolved:
-                raise _final_error(plan, exc, unresolved.detail) from exc
-            except Exception as lookup_exc:
-                raise _final_error(
-                    plan, exc, f"the lookup by {plan.describe()} failed ({lookup_exc}); not resent"
-                ) from lookup_exc
-            if found is not None:
-                logger.info(
-                    "%s create was applied despite the lost answer; adopted id %s (%s)",
-                    plan.entity,
-                    found,
-                    plan.label or "natural key",
-                )
-                return found
-            if config.strict or attempt == 2:
-                why = (
-                    "strict mode: not resent"
-                    if config.strict
-                    else "it failed again after one resend"
-                )
-                raise _final_error(
-                    plan, exc, f"no {plan.entity} record with {plan.describe()} exists; {why}"
-                ) from exc
-            logger.info("%s create was not applied; resending it once", plan.entity)
-            continue
-        return client._core.read_item_id(response)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -400,30 +400,37 @@ class ZoneResolver:
 
     # -- sync --------------------------------------------------------------------------------------
 
+    def _after_lookup(
+        self, response: httpx.Response | None, error: Exception | None
+    ) -> tuple[str | None, str, bool]:
+        """``(url, reason, transport)`` of a zoneInformation lookup: the zone URL (remembered)
+        when it answered, else why not and whether the transport failed (then probing starts)."""
+        if response is None:
+            detail = f"{type(error).__name__}: {self._scrub(str(error))}"
+            return None, f"lookup unreachable ({detail})", True
+        if not self.lookup_unreachable(response.status_code, response.content):
+            url = self.accept_lookup(response.status_code, response.content)
+            self.remember(url)
+            logger.info("zone discovered: %s", url)
+            return url, "", False
+        return None, f"lookup answered HTTP {response.status_code}", False
+
     def discover(self, http: httpx.Client, *, fresh: bool = False) -> str:
         """The user's zone base URL: the cache (unless ``fresh``), else the lookup, else probing."""
         import httpx
 
-        if not fresh:
-            hit = self.cached()
-            if hit is not None:
-                logger.debug("zone from cache: %s", hit)
-                return hit
-        reason: str
-        transport = True
+        hit = None if fresh else self.cached()
+        if hit is not None:
+            logger.debug("zone from cache: %s", hit)
+            return hit
         try:
-            response = http.get(self.lookup_url(), timeout=self.options.probe_timeout)
+            found = self._after_lookup(
+                http.get(self.lookup_url(), timeout=self.options.probe_timeout), None
+            )
         except httpx.RequestError as exc:
-            reason = f"lookup unreachable ({type(exc).__name__}: {self._scrub(str(exc))})"
-        else:
-            if not self.lookup_unreachable(response.status_code, response.content):
-                url = self.accept_lookup(response.status_code, response.content)
-                self.remember(url)
-                logger.info("zone discovered: %s", url)
-                return url
-            reason = f"lookup answered HTTP {response.status_code}"
-            transport = False
-        return self._probe_sync(http, reason, transport=transport)
+            found = self._after_lookup(None, exc)
+        url, reason, transport = found
+        return url or self._probe_sync(http, reason, transport=transport)
 
     def _probe_sync(self, http: httpx.Client, reason: str, *, transport: bool) -> str:
         import httpx
@@ -470,25 +477,17 @@ class ZoneResolver:
         """Async twin of :meth:`discover`."""
         import httpx
 
-        if not fresh:
-            hit = self.cached()
-            if hit is not None:
-                return hit
-        reason: str
-        transport = True
+        hit = None if fresh else self.cached()
+        if hit is not None:
+            return hit
         try:
-            response = await http.get(self.lookup_url(), timeout=self.options.probe_timeout)
+            found = self._after_lookup(
+                await http.get(self.lookup_url(), timeout=self.options.probe_timeout), None
+            )
         except httpx.RequestError as exc:
-            reason = f"lookup unreachable ({type(exc).__name__}: {self._scrub(str(exc))})"
-        else:
-            if not self.lookup_unreachable(response.status_code, response.content):
-                url = self.accept_lookup(response.status_code, response.content)
-                self.remember(url)
-                logger.info("zone discovered: %s", url)
-                return url
-            reason = f"lookup answered HTTP {response.status_code}"
-            transport = False
-        return await self._probe_async(http, reason, transport=transport)
+            found = self._after_lookup(None, exc)
+        url, reason, transport = found
+        return url or await self._probe_async(http, reason, transport=transport)
 
     async def _probe_async(self, http: httpx.AsyncClient, reason: str, *, transport: bool) -> str:
         import asyncio

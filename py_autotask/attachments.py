@@ -30,15 +30,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
+
+from typing_extensions import TypedDict, Unpack
 
 from . import _core
-from ._reconcile import acreate_exactly_once, create_exactly_once
+from ._core import ClientCore
+from ._sender import AsyncSender, Flow, Sender, request
 from ._spec import EntitySpec, RouteSpec
 from .exceptions import AutotaskAPIError, AutotaskConfigError
-
-if TYPE_CHECKING:
-    from ._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = [
     "DEFAULT_MAX_FILE_BYTES",
@@ -47,6 +47,7 @@ __all__ = [
     "AsyncAttachments",
     "AttachmentFile",
     "Attachments",
+    "UploadOptions",
     "attachment_route",
 ]
 
@@ -92,6 +93,17 @@ def attachment_route(parent: str) -> tuple[EntitySpec, RouteSpec]:
             f"{parent!r} has no attachments route; parents with attachments: {', '.join(names)}"
         )
     return hit
+
+
+class UploadOptions(TypedDict, total=False):
+    """Options of :meth:`Attachments.upload` (all optional)."""
+
+    title: str | None  #: the attachment's title (default: the file name)
+    file_name: str | None  #: the name stored (default: the path's name, or attachment.bin)
+    content_type: str | None  #: MIME type (default: guessed from the file name)
+    publish: int | None  #: the publish picklist value (default 1: all Autotask users)
+    max_bytes: int | None  #: per-call size limit (default: Attachments.max_file_bytes)
+    extra: Mapping[str, Any] | None  #: more fields, e.g. {"ticketNoteID": 5}
 
 
 @dataclass(frozen=True)
@@ -280,65 +292,74 @@ class _AttachmentsBase:
             hint="check the parent, parent id and attachment id",
         )
 
+    # the operations, written once as flows
 
-class Attachments(_AttachmentsBase):
-    """``client.attachments``: upload and download files through their parent routes (sync)."""
-
-    def __init__(self, client: AutotaskClient) -> None:
-        super().__init__()
-        self._client = client
-
-    def upload(
+    def _upload(
         self,
+        reader: ClientCore,
         parent: str,
         parent_id: int,
         file: FileArg,
-        *,
-        title: str | None = None,
-        file_name: str | None = None,
-        content_type: str | None = None,
-        publish: int | None = 1,
-        max_bytes: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Attach ``file`` (a path or bytes) to record ``parent_id`` of ``parent`` (``"Tickets"``);
-        returns the attachment id. ``title`` defaults to the file name; ``publish`` 1 = all
-        Autotask users; ``extra`` adds fields (e.g. ``{"ticketNoteID": 5}``). Raises
-        :class:`AutotaskConfigError` before sending when the file exceeds the size limits."""
-        spec, request, name, size = self._upload_request(
+        options: UploadOptions,
+    ) -> Flow[int]:
+        _spec, req, name, size = self._upload_request(
             parent,
             parent_id,
             file,
-            title=title,
-            file_name=file_name,
-            content_type=content_type,
-            publish=publish,
-            max_bytes=max_bytes,
-            extra=extra,
+            title=options.get("title"),
+            file_name=options.get("file_name"),
+            content_type=options.get("content_type"),
+            publish=options.get("publish", 1),
+            max_bytes=options.get("max_bytes"),
+            extra=options.get("extra"),
         )
         self._reserve(name, size)
         try:
-            return create_exactly_once(self._client, spec, request)
+            return reader.read_item_id((yield from request(req)))
         except (AutotaskConfigError, AutotaskAPIError):
             self._release(size)  # rejected: the bytes were not accepted
             raise
 
-    def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
-        """The attachment's bytes and descriptive fields."""
-        spec, request = self._download_request(parent, parent_id, attachment_id)
-        client = self._client
-        item = self._item(client._core.read_json(client._send(request)))
+    def _fetch(
+        self, reader: ClientCore, parent: str, parent_id: int, attachment_id: int
+    ) -> Flow[AttachmentFile]:
+        spec, req = self._download_request(parent, parent_id, attachment_id)
+        item = self._item(reader.read_json((yield from request(req))))
         result = self._file(attachment_id, item) if item is not None else None
         if result is None:
             root = self._root_request(spec, attachment_id)
             if root is not None:
-                root_item = self._item(client._core.read_json(client._send(root)))
+                root_item = self._item(reader.read_json((yield from request(root))))
                 if root_item is not None:
                     item = root_item
                     result = self._file(attachment_id, root_item)
         if result is None:
             raise self._missing(spec.name, parent_id, attachment_id, item is not None)
         return result
+
+
+class Attachments(_AttachmentsBase):
+    """``client.attachments``: upload and download files through their parent routes (sync)."""
+
+    def __init__(self, sender: Sender) -> None:
+        super().__init__()
+        self._sender = sender
+
+    def upload(
+        self, parent: str, parent_id: int, file: FileArg, **options: Unpack[UploadOptions]
+    ) -> int:
+        """Attach ``file`` (a path or bytes) to record ``parent_id`` of ``parent`` (``"Tickets"``);
+        returns the attachment id. ``options`` (:class:`UploadOptions`): ``title`` defaults to
+        the file name; ``publish`` 1 (default) = all Autotask users; ``extra`` adds fields (e.g.
+        ``{"ticketNoteID": 5}``). Raises :class:`AutotaskConfigError` before sending when the file
+        exceeds the size limits. Exactly-once: a create whose answer was lost is looked up before
+        any resend."""
+        return self._sender.run(self._upload(self._sender.reader, parent, parent_id, file, options))
+
+    def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
+        """The attachment's bytes and descriptive fields."""
+        flow = self._fetch(self._sender.reader, parent, parent_id, attachment_id)
+        return self._sender.run(flow)
 
     def download(self, parent: str, parent_id: int, attachment_id: int) -> bytes:
         """The attachment's file content."""
@@ -355,58 +376,21 @@ class Attachments(_AttachmentsBase):
 class AsyncAttachments(_AttachmentsBase):
     """Async twin of :class:`Attachments`."""
 
-    def __init__(self, client: AsyncAutotaskClient) -> None:
+    def __init__(self, sender: AsyncSender) -> None:
         super().__init__()
-        self._client = client
+        self._sender = sender
 
     async def upload(
-        self,
-        parent: str,
-        parent_id: int,
-        file: FileArg,
-        *,
-        title: str | None = None,
-        file_name: str | None = None,
-        content_type: str | None = None,
-        publish: int | None = 1,
-        max_bytes: int | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, parent: str, parent_id: int, file: FileArg, **options: Unpack[UploadOptions]
     ) -> int:
         """Async twin of :meth:`Attachments.upload`."""
-        spec, request, name, size = self._upload_request(
-            parent,
-            parent_id,
-            file,
-            title=title,
-            file_name=file_name,
-            content_type=content_type,
-            publish=publish,
-            max_bytes=max_bytes,
-            extra=extra,
-        )
-        self._reserve(name, size)
-        try:
-            return await acreate_exactly_once(self._client, spec, request)
-        except (AutotaskConfigError, AutotaskAPIError):
-            self._release(size)  # rejected: the bytes were not accepted
-            raise
+        flow = self._upload(self._sender.reader, parent, parent_id, file, options)
+        return await self._sender.run(flow)
 
     async def fetch(self, parent: str, parent_id: int, attachment_id: int) -> AttachmentFile:
         """Async twin of :meth:`Attachments.fetch`."""
-        spec, request = self._download_request(parent, parent_id, attachment_id)
-        client = self._client
-        item = self._item(client._core.read_json(await client._send(request)))
-        result = self._file(attachment_id, item) if item is not None else None
-        if result is None:
-            root = self._root_request(spec, attachment_id)
-            if root is not None:
-                root_item = self._item(client._core.read_json(await client._send(root)))
-                if root_item is not None:
-                    item = root_item
-                    result = self._file(attachment_id, root_item)
-        if result is None:
-            raise self._missing(spec.name, parent_id, attachment_id, item is not None)
-        return result
+        flow = self._fetch(self._sender.reader, parent, parent_id, attachment_id)
+        return await self._sender.run(flow)
 
     async def download(self, parent: str, parent_id: int, attachment_id: int) -> bytes:
         """Async twin of :meth:`Attachments.download`."""

@@ -32,8 +32,8 @@ picklist_labels=False, categorical=False, workers=3, strict=False)``:
   a date-only end includes that whole day. It filters ``date_field``, by default the entity's
   creation datetime field from metadata (``createDate``, ``createDateTime``...) or else its
   change-tracking field;
-- ``client``: an :class:`~py_autotask.AutotaskClient`; by default one built from the
-  ``AUTOTASK_*`` environment variables (closed afterwards).
+- ``client``: an :class:`~py_autotask.AutotaskClient`; ``py_autotask.to_dataframe`` builds one
+  from the ``AUTOTASK_*`` environment variables when none is given (closed afterwards).
 
 ``from_dataframe(df, entity=None)`` returns :class:`DataFrameRecords`, the input of the bulk layer:
 ``.records()`` yields one dict per row with NaN/NaT/``pd.NA`` as ``None`` and numpy/pandas scalars
@@ -47,6 +47,8 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._registry import spec_for
+from ._sender import Sender
 from ._spec import EntitySpec
 from .exceptions import AutotaskConfigError
 from .query import FilterArg, build_query_body
@@ -54,8 +56,6 @@ from .query import FilterArg, build_query_body
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-
-    from ._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = ["DataFrameRecords", "from_dataframe", "to_dataframe"]
 
@@ -70,14 +70,6 @@ def _require() -> None:
         raise AutotaskConfigError(
             "DataFrames need pandas and pyarrow: pip install 'py-autotask[pandas]'"
         ) from exc
-
-
-def _spec_of(entity: str) -> EntitySpec:
-    from py_autotask_generated.entities import resolve_name, spec
-
-    if not isinstance(entity, str) or resolve_name(entity) is None:
-        raise AutotaskConfigError(f"unknown Autotask entity {entity!r}")
-    return spec(entity)
 
 
 def date_field_of(spec: EntitySpec) -> str:
@@ -240,7 +232,7 @@ def _frame(spec: EntitySpec, sink: Any, columns: Sequence[Any], categorical: boo
 
 
 def entity_to_dataframe(
-    client: AutotaskClient,
+    sender: Sender,
     spec: EntitySpec,
     filters: Any = None,
     *,
@@ -251,52 +243,18 @@ def entity_to_dataframe(
     workers: int = 3,
     strict: bool = False,
 ) -> pd.DataFrame:
-    """:func:`to_dataframe` for a resolved spec and client (what ``client.<entity>.to_dataframe`` runs)."""
+    """The DataFrame of ``spec``'s rows read through ``sender`` (what ``client.to_dataframe`` and
+    ``client.<entity>.to_dataframe`` run; async clients run it on a worker thread)."""
     _require()
     from .export._fetch import EntityReader, MemorySink, read_entity
 
-    probe = EntityReader(client, spec)
+    probe = EntityReader(sender, spec)
     items = filter_items(spec, filters, probe.field_metadata) + date_range_filter(
         spec, date_range, date_field
     )
     sink = MemorySink()
     columns, _count = read_entity(
-        EntityReader(client, spec, items),
-        sink,
-        workers=workers,
-        picklist_labels=picklist_labels,
-        strict=strict,
-    )
-    return _frame(spec, sink, columns, categorical)
-
-
-async def aentity_to_dataframe(
-    client: AsyncAutotaskClient,
-    spec: EntitySpec,
-    filters: Any = None,
-    *,
-    date_range: Any = None,
-    date_field: str | None = None,
-    picklist_labels: bool = False,
-    categorical: bool = False,
-    workers: int = 3,
-    strict: bool = False,
-) -> pd.DataFrame:
-    """Async twin of :func:`entity_to_dataframe`."""
-    _require()
-    from .export._fetch import AsyncEntityReader, MemorySink, aread_entity
-
-    fields_meta: list[dict[str, Any]] | None = None
-    if isinstance(filters, Mapping) and any(
-        spec.fields.get(str(k)) is not None and spec.fields[str(k)].is_picklist for k in filters
-    ):
-        fields_meta = await AsyncEntityReader(client, spec).field_metadata()
-    items = filter_items(spec, filters, lambda: fields_meta or []) + date_range_filter(
-        spec, date_range, date_field
-    )
-    sink = MemorySink()
-    columns, _count = await aread_entity(
-        AsyncEntityReader(client, spec, items),
+        EntityReader(sender, spec, items),
         sink,
         workers=workers,
         picklist_labels=picklist_labels,
@@ -309,37 +267,28 @@ def to_dataframe(
     entity: str,
     filters: Any = None,
     *,
+    client: Any,
     date_range: Any = None,
     date_field: str | None = None,
-    client: AutotaskClient | None = None,
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
     strict: bool = False,
 ) -> pd.DataFrame:
-    """Every row of ``entity`` matching ``filters`` and ``date_range`` as a DataFrame (see the
-    module docstring)."""
-    spec = _spec_of(entity)
-    own = client is None
-    if client is None:
-        from ._client import AutotaskClient
-
-        client = AutotaskClient()
-    try:
-        return entity_to_dataframe(
-            client,
-            spec,
-            filters,
-            date_range=date_range,
-            date_field=date_field,
-            picklist_labels=picklist_labels,
-            categorical=categorical,
-            workers=workers,
-            strict=strict,
-        )
-    finally:
-        if own:
-            client.close()
+    """Every row of ``entity`` matching ``filters`` and ``date_range`` as a DataFrame, read with
+    ``client`` (see the module docstring). ``py_autotask.to_dataframe`` is the same with a client
+    built from the environment when none is given."""
+    return entity_to_dataframe(
+        client.sender,
+        spec_for(entity),
+        filters,
+        date_range=date_range,
+        date_field=date_field,
+        picklist_labels=picklist_labels,
+        categorical=categorical,
+        workers=workers,
+        strict=strict,
+    )
 
 
 def _py(value: Any) -> Any:
@@ -373,7 +322,7 @@ class DataFrameRecords:
                 f"from_dataframe() needs a pandas DataFrame, not {type(df).__name__}"
             )
         self.df = df
-        self.entity = _spec_of(entity).name if entity is not None else None
+        self.entity = spec_for(entity).name if entity is not None else None
 
     @property
     def columns(self) -> list[str]:

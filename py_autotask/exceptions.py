@@ -286,7 +286,7 @@ def _restore_plain_error(
     return error
 
 
-class AutotaskUnknownEntityError(AutotaskError, AttributeError):
+class AutotaskUnknownEntityError(AutotaskConfigError, AttributeError):
     """A name looked up on a client is not an Autotask collection (for example one that
     py-autotask 2.x exposed but the REST API never had). An ``AttributeError`` too, so ``hasattr``
     and ``getattr(client, name, default)`` keep working.
@@ -330,7 +330,7 @@ def __getattr__(name: str) -> type[AutotaskError]:
     renamed = _RENAMED_2X.get(name)
     if renamed is None:
         raise AttributeError(f"module 'py_autotask.exceptions' has no attribute {name!r}")
-    from .compat._warn import warn_deprecated
+    from ._warn import warn_deprecated
 
     new_name, cls = renamed
     warn_deprecated(

@@ -52,11 +52,6 @@ from ._plan import (
 )
 from ._results import BulkResult, RowOutcome, RowProblem, Status
 
-try:
-    from .._reconcile import acreate_exactly_once
-except ImportError:  # pragma: no cover
-    acreate_exactly_once = None  # type: ignore[assignment]
-
 if TYPE_CHECKING:
     from .._client import AsyncAutotaskClient
 
@@ -466,13 +461,10 @@ class AsyncBulkManager:
             return RowOutcome(row.row, "ok", id=record_id)
 
     async def _create(self, job: _Job, request: _core.ApiRequest) -> int:
-        if acreate_exactly_once is None:  # pragma: no cover
-            return await self._write(job, request, None)
-
         async def once() -> int:
             async with self._sem(job.spec.name):
                 job.count("create")
-                return await acreate_exactly_once(self._client, job.spec, request)
+                return self._client._core.read_item_id(await self._client._send(request))
 
         return await self._retrying(job, once)
 

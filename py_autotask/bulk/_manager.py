@@ -44,11 +44,6 @@ from ._plan import (
 )
 from ._results import BulkProgress, BulkResult, RowOutcome, RowProblem, Status
 
-try:
-    from .._reconcile import create_exactly_once
-except ImportError:  # pragma: no cover - runtime without the reconciliation module
-    create_exactly_once = None  # type: ignore[assignment]
-
 if TYPE_CHECKING:
     from .._client import AutotaskClient
 
@@ -622,14 +617,12 @@ class BulkManager:
     def _create(self, job: _Job, request: _core.ApiRequest) -> int:
         """One create through the runtime's exactly-once path (its own lookup-before-resend on an
         ambiguous answer), inside this manager's endpoint slot; 429s are resent here."""
-        if create_exactly_once is None:  # pragma: no cover - runtime without reconciliation
-            return self._write(job, request, None)
         attempt = 0
         while True:
             try:
                 with self._slot(job.spec.name):
                     job.count("create")
-                    return create_exactly_once(self._client, job.spec, request)
+                    return self._client._core.read_item_id(self._client._send(request))
             except Exception as exc:
                 if classify_error(exc, "create") != "retry":
                     raise

@@ -15,15 +15,12 @@ BackendName = Literal["memory", "disk", "redis"]
 
 def _collection_name(name: str) -> str:
     """The collection name for a collection, attribute, singular or SOAP name (any case)."""
-    from py_autotask_generated.entities import resolve_name
+    from .._registry import spec_for
 
-    resolved = resolve_name(name)
-    if resolved is None:
-        raise AutotaskConfigError(
-            f"cache_patterns: {name!r} is not an Autotask entity; use a collection name "
-            "('Companies') or a client attribute ('companies')"
-        )
-    return resolved
+    try:
+        return spec_for(name).name
+    except AutotaskConfigError as exc:
+        raise AutotaskConfigError(f"cache_patterns: {exc}") from None
 
 
 @dataclass(frozen=True)

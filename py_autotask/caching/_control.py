@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..exceptions import AutotaskConfigError
 from ._cache import CacheStats, Invalidation, ResponseCache
@@ -16,7 +16,8 @@ from ._config import CacheConfig
 from ._metadata import collection_name
 
 if TYPE_CHECKING:
-    from .._features import AsyncFeatures, SyncFeatures
+    from .._features import Features
+    from .._sender import Flow
 
 __all__ = ["AsyncCacheControl", "CacheControl", "WarmReport"]
 
@@ -39,7 +40,7 @@ def _names(entities: str | Iterable[str]) -> list[str]:
 
 
 class _ControlBase:
-    _features: Any
+    _features: Features
 
     @property
     def _cache(self) -> ResponseCache:
@@ -69,7 +70,7 @@ class _ControlBase:
         """Remove every cached response and tenant metadata under the key prefix (every client
         sharing the backend is affected); returns how many entries were removed."""
         removed = self._cache.clear()
-        self._features_metadata_refresh()
+        self._features.metadata.refresh()
         return removed
 
     def invalidate(self, entities: str | Iterable[str] | None = None) -> None:
@@ -82,19 +83,13 @@ class _ControlBase:
         else:
             self._cache.invalidate(base, Invalidation(entities=tuple(_names(entities))))
 
-    def _features_metadata_refresh(self) -> None:
-        raise NotImplementedError
-
 
 class CacheControl(_ControlBase):
     """``client.cache`` of :class:`~py_autotask.AutotaskClient`."""
 
-    def __init__(self, features: SyncFeatures) -> None:
+    def __init__(self, features: Features, run: Callable[[Flow[int]], int]) -> None:
         self._features = features
-        self._sync = features
-
-    def _features_metadata_refresh(self) -> None:
-        self._sync.metadata.refresh()
+        self._run = run
 
     def warm(
         self, entities: str | Iterable[str], *, background: bool = False
@@ -110,7 +105,7 @@ class CacheControl(_ControlBase):
 
         def run() -> WarmReport:
             start = time.perf_counter()
-            records = {name: self._sync.warm_one(name) for name in names}
+            records = {name: self._run(self._features.warm(name)) for name in names}
             return WarmReport(records, time.perf_counter() - start)
 
         if not background:
@@ -135,12 +130,9 @@ class CacheControl(_ControlBase):
 class AsyncCacheControl(_ControlBase):
     """``client.cache`` of :class:`~py_autotask.AsyncAutotaskClient`."""
 
-    def __init__(self, features: AsyncFeatures) -> None:
+    def __init__(self, features: Features, run: Callable[[Flow[int]], Awaitable[int]]) -> None:
         self._features = features
-        self._async = features
-
-    def _features_metadata_refresh(self) -> None:
-        self._async.metadata.refresh()
+        self._run = run
 
     async def warm(
         self, entities: str | Iterable[str], *, background: bool = False
@@ -154,7 +146,7 @@ class AsyncCacheControl(_ControlBase):
             start = time.perf_counter()
             records = {}
             for name in names:
-                records[name] = await self._async.warm_one(name)
+                records[name] = await self._run(self._features.warm(name))
             return WarmReport(records, time.perf_counter() - start)
 
         if background:

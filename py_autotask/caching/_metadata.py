@@ -16,13 +16,15 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Literal
 
-from .._core import ApiRequest
-from ..exceptions import AutotaskConfigError
+from .._core import ApiRequest, ApiResponse, ClientCore
+from .._registry import spec_for
+from .._sender import Flow, adrive, drive, request
 from ._backends import CacheBackend
 
 __all__ = [
     "AsyncTenantMetadataProvider",
     "MetadataKind",
+    "MetadataProvider",
     "TenantMetadataProvider",
     "collection_name",
 ]
@@ -40,19 +42,11 @@ DEFAULT_METADATA_TTL: Final = 3600.0
 
 def collection_name(entity: str) -> str:
     """The collection name of any accepted entity spelling; a clear error for unknown names."""
-    from py_autotask_generated.entities import resolve_name
-
-    resolved = resolve_name(entity)
-    if resolved is None:
-        raise AutotaskConfigError(
-            f"{entity!r} is not an Autotask entity (use a collection name such as 'Tickets' or a "
-            "client attribute such as 'tickets')"
-        )
-    return resolved
+    return spec_for(entity).name
 
 
 def metadata_request(entity: str, kind: MetadataKind) -> ApiRequest:
-    return ApiRequest("GET", f"{entity}/{_PATHS[kind]}", entity=entity, operation="metadata")
+    return ApiRequest("GET", f"{entity}/{_PATHS[kind]}", entity=entity, operation="meta")
 
 
 class _Store:
@@ -117,13 +111,39 @@ def _unwrap(kind: str, body: Any) -> Any:
     return [dict(f) for f in fields if isinstance(f, Mapping)] if isinstance(fields, list) else []
 
 
-class _MetadataAccess:
-    """Accessors over loaded metadata; subclasses decide how missing data is loaded."""
+class MetadataProvider:
+    """Accessors over loaded metadata, and :meth:`load_flow` that loads it; the sync subclass
+    loads missing data on first use, the async one when awaited."""
 
-    _store: _Store
+    def __init__(
+        self,
+        reader: ClientCore,
+        *,
+        ttl: float = DEFAULT_METADATA_TTL,
+        backend: CacheBackend | None = None,
+        namespace: str = "meta",
+    ) -> None:
+        self._reader = reader
+        self._store = _Store(ttl, backend, namespace)
+        self.fetches = 0
 
     def _data(self, entity: str, kind: MetadataKind) -> Any | None:
         raise NotImplementedError
+
+    def refresh(self, entity: str | None = None) -> None:
+        """Forget cached metadata (of one entity, or all) so the next use fetches it again."""
+        self._store.clear(collection_name(entity) if entity else None)
+
+    def load_flow(self, entity: str, kind: MetadataKind) -> Flow[Any]:
+        """The metadata of ``entity``, from the store or fetched (one request) and stored."""
+        name = collection_name(entity)
+        data = self._store.get(name, kind)
+        if data is None:
+            response = yield from request(metadata_request(name, kind))
+            data = _unwrap(kind, self._reader.read_json(response))
+            self.fetches += 1
+            self._store.put(name, kind, data)
+        return data
 
     # helpers shared by sync and async
 
@@ -172,31 +192,27 @@ class _MetadataAccess:
         return frozenset(str(u.get("name")) for u in udfs)
 
 
-class TenantMetadataProvider(_MetadataAccess):
+class TenantMetadataProvider(MetadataProvider):
     """Lazily fetched, TTL-cached tenant metadata for a sync client (``client.metadata``)."""
 
     def __init__(
         self,
-        fetch: Callable[[ApiRequest], Any],
+        reader: ClientCore,
+        send: Callable[[ApiRequest], ApiResponse],
         *,
         ttl: float = DEFAULT_METADATA_TTL,
         backend: CacheBackend | None = None,
         namespace: str = "meta",
     ) -> None:
-        self._fetch = fetch
-        self._store = _Store(ttl, backend, namespace)
+        super().__init__(reader, ttl=ttl, backend=backend, namespace=namespace)
+        self._send = send
         self._fetch_lock = threading.Lock()
-        self.fetches = 0
 
     def _data(self, entity: str, kind: MetadataKind) -> Any:
         data = self._store.get(entity, kind)
         if data is None:
             with self._fetch_lock:
-                data = self._store.get(entity, kind)
-                if data is None:
-                    data = _unwrap(kind, self._fetch(metadata_request(entity, kind)))
-                    self.fetches += 1
-                    self._store.put(entity, kind, data)
+                data = drive(self.load_flow(entity, kind), self._send)
         return data
 
     def entity_information(self, entity: str) -> dict[str, Any]:
@@ -221,12 +237,8 @@ class TenantMetadataProvider(_MetadataAccess):
         """Picklist value objects (``value``, ``label``, ``isActive``, ``parentValue``, ...)."""
         return self._values(self.field(entity, field), include_inactive)
 
-    def refresh(self, entity: str | None = None) -> None:
-        """Forget cached metadata (of one entity, or all) so the next use fetches it again."""
-        self._store.clear(collection_name(entity) if entity else None)
 
-
-class AsyncTenantMetadataProvider(_MetadataAccess):
+class AsyncTenantMetadataProvider(MetadataProvider):
     """Async twin of :class:`TenantMetadataProvider` (``client.metadata`` of the async client).
 
     Its synchronous :class:`~py_autotask._validation.TenantMetadata` methods read only what was
@@ -235,27 +247,21 @@ class AsyncTenantMetadataProvider(_MetadataAccess):
 
     def __init__(
         self,
-        fetch: Callable[[ApiRequest], Awaitable[Any]],
+        reader: ClientCore,
+        send: Callable[[ApiRequest], Awaitable[ApiResponse]],
         *,
         ttl: float = DEFAULT_METADATA_TTL,
         backend: CacheBackend | None = None,
         namespace: str = "meta",
     ) -> None:
-        self._fetch = fetch
-        self._store = _Store(ttl, backend, namespace)
-        self.fetches = 0
+        super().__init__(reader, ttl=ttl, backend=backend, namespace=namespace)
+        self._send = send
 
     def _data(self, entity: str, kind: MetadataKind) -> Any | None:
         return self._store.get(entity, kind)
 
     async def load(self, entity: str, kind: MetadataKind) -> Any:
-        name = collection_name(entity)
-        data = self._store.get(name, kind)
-        if data is None:
-            data = _unwrap(kind, await self._fetch(metadata_request(name, kind)))
-            self.fetches += 1
-            self._store.put(name, kind, data)
-        return data
+        return await adrive(self.load_flow(entity, kind), self._send)
 
     async def entity_information(self, entity: str) -> dict[str, Any]:
         return dict(await self.load(entity, "entityInformation"))
@@ -273,6 +279,3 @@ class AsyncTenantMetadataProvider(_MetadataAccess):
         self, entity: str, field: str, *, include_inactive: bool = False
     ) -> list[dict[str, Any]]:
         return self._values(await self.field(entity, field), include_inactive)
-
-    def refresh(self, entity: str | None = None) -> None:
-        self._store.clear(collection_name(entity) if entity else None)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from py_autotask_generated.entities import ATTRIBUTES
 
+from .._warn import warn_deprecated
 from ..exceptions import AutotaskConfigError
 from ._names import resolve_client_attribute
-from ._warn import warn_deprecated
 
 if TYPE_CHECKING:
     from ..types import RequestConfig

@@ -21,16 +21,14 @@ from typing import Any, Final
 
 from py_autotask_generated.entities import ATTRIBUTES, SOAP_ENTITIES, resolve_name
 
+from .._warn import warn_deprecated
 from ..exceptions import AutotaskUnknownEntityError
-from ._warn import warn_deprecated
 
 __all__ = [
     "NOT_REST_ENTITIES_2X",
     "NOT_REST_ENTITIES_2X_SOURCE",
     "REMOVED_CLIENT_METHODS_2X",
-    "REMOVED_ENTITY_METHODS_2X",
     "NameResolution",
-    "entity_attribute_error",
     "resolve_client_attribute",
     "resolve_legacy_name",
 ]
@@ -148,22 +146,6 @@ REMOVED_CLIENT_METHODS_2X: Final[Mapping[str, str]] = {
 
 #: Methods of py-autotask 2.3.0's ``BaseEntity`` (entities/base.py) that the collections no longer
 #: have, and their replacement.
-REMOVED_ENTITY_METHODS_2X: Final[Mapping[str, str]] = {
-    "update_by_id": "use update({'id': id, ...}) (a PATCH on the collection)",
-    "batch_create": "Autotask has no batch endpoint; use client.create_bulk_manager() or one "
-    "create() per record",
-    "batch_update": "Autotask has no batch endpoint; use client.create_bulk_manager() or one "
-    "update() per record",
-    "batch_delete": "Autotask has no batch endpoint; use one delete() per record",
-    "batch_get": "use query_all(F('id').in_(ids))",
-    "get_field_info": "use client.raw_request('GET', '<Collection>/entityInformation/fields') or "
-    "client.metadata",
-    "get_entity_info": "use client.raw_request('GET', '<Collection>/entityInformation') or "
-    "client.metadata",
-    "get_children": "use the child collection methods, e.g. client.tickets.notes(ticket_id)",
-    "get_parent": "read the parent by its id field, e.g. client.companies.get(ticket.company_id)",
-    "query_builder": "use py_autotask.F: query_all(F('status').eq(1) & F('priority').lte(2))",
-}
 
 _COLLECTION_ATTRIBUTE: Final = {collection: attr for attr, collection in ATTRIBUTES.items()}
 
@@ -295,41 +277,3 @@ def resolve_client_attribute(client: Any, name: str, *, owner: str = "client") -
         suggestions=list(_nearest(name)),
         alternative=NOT_REST_ENTITIES_2X.get(name) or REMOVED_CLIENT_METHODS_2X.get(name),
     )
-
-
-def entity_attribute_error(entity: Any, name: str) -> AttributeError:
-    """The error for a name a collection object does not have: a py-autotask 2.x method (with its
-    replacement) or an operation Autotask does not support for this collection (with the ones it
-    does)."""
-    spec = getattr(type(entity), "_spec", None)
-    collection = spec.name if spec is not None else type(entity).__name__
-    if name.startswith("_") or spec is None:
-        return AttributeError(f"{type(entity).__name__!r} object has no attribute {name!r}")
-    public = sorted(
-        n for n in dir(type(entity)) if not n.startswith("_") and callable(getattr(type(entity), n))
-    )
-    if name in REMOVED_ENTITY_METHODS_2X:
-        text = (
-            f"{collection}.{name} was a py-autotask 2.x method; {REMOVED_ENTITY_METHODS_2X[name]}."
-        )
-    elif name in (
-        "get",
-        "query",
-        "query_all",
-        "query_all_iter",
-        "count",
-        "create",
-        "update",
-        "replace",
-        "delete",
-    ):
-        text = (
-            f"Autotask's REST API does not support {name} on {collection}; "
-            f"this collection has: {', '.join(public)}."
-        )
-    else:
-        text = f"{collection} has no attribute {name!r}; it has: {', '.join(public)}."
-    error = AttributeError(text)
-    error.name = name
-    error.obj = entity
-    return error

@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._core import ApiRequest, ApiResponse, redact_url
+from .._registry import spec_for
+from .._sender import Flow, Sender, drive
 from .._spec import EntitySpec
 from .._version import __version__
 from ..exceptions import AutotaskConfigError, AutotaskError
@@ -38,8 +41,7 @@ from ._fetch import IN_BATCH, EntityReader, Partition, RootSink, read_entity
 from ._stage import Stage, staged_rows, write_json_atomic
 from ._tolerance import OffTypeCount, OffTypeReport, merge_counts
 
-if TYPE_CHECKING:
-    from .._client import AutotaskClient
+T = TypeVar("T")
 
 __all__ = [
     "FORMATS",
@@ -199,17 +201,20 @@ class _Counter:
             self.n += 1
 
 
-class _CountingClient:
-    """Counts ``_send`` calls; everything else is the real client."""
+class _CountingSender:
+    """A :class:`~py_autotask._sender.Sender` that counts the requests it sends."""
 
-    def __init__(self, client: AutotaskClient, counter: _Counter) -> None:
-        self._client = client
+    def __init__(self, sender: Sender, counter: _Counter) -> None:
+        self._sender = sender
         self._counter = counter
-        self._core = client._core
+        self.reader = sender.reader
 
-    def _send(self, request: Any) -> Any:
+    def send(self, request: ApiRequest) -> ApiResponse:
         self._counter.add()
-        return self._client._send(request)
+        return self._sender.send(request)
+
+    def run(self, flow: Flow[T]) -> T:
+        return drive(flow, self.send)
 
 
 class _StageSink(RootSink):
@@ -393,7 +398,7 @@ class Exporter:
 
     def __init__(
         self,
-        client: AutotaskClient,
+        sender: Sender,
         *,
         workers: int = 3,
         picklist_labels: bool = False,
@@ -406,7 +411,7 @@ class Exporter:
             raise AutotaskConfigError(
                 "workers must be a positive integer (Autotask allows 3 per endpoint)"
             )
-        self.client = client
+        self.sender = sender
         self.workers = workers
         self.picklist_labels = picklist_labels
         self.neutralize_formulas = neutralize_formulas
@@ -421,11 +426,7 @@ class Exporter:
     # -- configuration -----------------------------------------------------------------------------
     @staticmethod
     def _spec(name: str) -> EntitySpec:
-        from py_autotask_generated.entities import resolve_name, spec
-
-        if not isinstance(name, str) or resolve_name(name) is None:
-            raise AutotaskConfigError(f"unknown Autotask entity {name!r}")
-        return spec(name)
+        return spec_for(name)
 
     def add_entities(self, *entities: str, filter: FilterArg | None = None) -> Exporter:
         """Export every row of these collections (``"tickets"``, ``"Tickets"``, ``"ticket"`` all
@@ -523,7 +524,7 @@ class Exporter:
             raise AutotaskConfigError("nothing to export: call add_entities() first")
         stage = Stage(work_dir, self.fingerprint(), resume=resume, fsync=self.fsync)
         counter = _Counter()
-        client: Any = _CountingClient(self.client, counter)
+        client = _CountingSender(self.sender, counter)
         progress = _Progress(self.progress)
         for job in self._jobs.values():
             self._fetch_root(stage, client, job, progress)
@@ -545,7 +546,7 @@ class Exporter:
                 logger.warning("%s", report)
         return staged
 
-    def _fetch_root(self, stage: Stage, client: Any, job: _Job, progress: _Progress) -> None:
+    def _fetch_root(self, stage: Stage, client: Sender, job: _Job, progress: _Progress) -> None:
         ent = stage.entity(job.name)
         if ent is not None and ent.get("done"):
             rows = stage.rows(job.name)
@@ -583,7 +584,7 @@ class Exporter:
     def _fetch_related(
         self,
         stage: Stage,
-        client: Any,
+        client: Sender,
         target: str,
         rels: list[Relationship],
         progress: _Progress,
@@ -953,8 +954,6 @@ def _describe(connection: Any) -> str:
         text = _sql._url_text(connection)
     except AutotaskConfigError:
         return f"<{type(connection).__name__}>"
-    from .._core import redact_url
-
     if "@" in text and "://" in text:
         scheme, rest = text.split("://", 1)
         creds, host = rest.rsplit("@", 1)

@@ -14,7 +14,7 @@ One entity is read as:
    count and metadata calls.
 
 Referenced rows are fetched with ``id in [...]`` queries of at most 500 ids (:meth:`EntityReader.by_ids`).
-Every request goes through the client's ``_send``, so retries and pacing of the client apply.
+Every request goes through the client's sender, so retries and pacing of the client apply.
 """
 
 from __future__ import annotations
@@ -23,15 +23,13 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .. import _core
+from .._sender import Sender
 from .._spec import EntitySpec
 from ._columns import Column, PageDecoder, arrow_schema, conform, decode_page
 from ._tolerance import OffTypeCount, merge_counts
-
-if TYPE_CHECKING:
-    from .._client import AsyncAutotaskClient, AutotaskClient
 
 __all__ = ["IN_BATCH", "PAGE_SIZE", "EntityReader", "PageResult", "Partition", "plan_partitions"]
 
@@ -201,39 +199,40 @@ class _ReaderBase:
 
 
 class EntityReader(_ReaderBase):
-    """Sync reader of one collection through ``client._send`` (thread-safe: call from workers)."""
+    """Reader of one collection through a :class:`~py_autotask._sender.Sender` (thread-safe:
+    call from workers). Async clients read through the loop bridge of :mod:`py_autotask._async_jobs`."""
 
     def __init__(
         self,
-        client: AutotaskClient,
+        sender: Sender,
         spec: EntitySpec,
         filter_items: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(spec, filter_items)
-        self.client = client
+        self.sender = sender
 
     def page(self, after: int | None, upto: int | None, decoder: PageDecoder) -> PageResult:
         return self.decode(self.fetch(after, upto), decoder)
 
     def fetch(self, after: int | None, upto: int | None) -> _core.ApiResponse:
         """The raw response of one keyset page (the request slot is only needed for this)."""
-        return self.client._send(self._page_request(after, upto))
+        return self.sender.send(self._page_request(after, upto))
 
     def decode(self, response: _core.ApiResponse, decoder: PageDecoder) -> PageResult:
-        return self._page(self.client._core, response, decoder)
+        return self._page(self.sender.reader, response, decoder)
 
     def count(self) -> int:
-        return self.client._core.read_count(self.client._send(self._count_request()))
+        return self.sender.reader.read_count(self.sender.send(self._count_request()))
 
     def udf_definitions(self) -> list[dict[str, Any]]:
         if not self.spec.has_udfs:
             return []
         return self._fields(
-            self.client._core, self.client._send(self._meta_request("userDefinedFields"))
+            self.sender.reader, self.sender.send(self._meta_request("userDefinedFields"))
         )
 
     def field_metadata(self) -> list[dict[str, Any]]:
-        return self._fields(self.client._core, self.client._send(self._meta_request("fields")))
+        return self._fields(self.sender.reader, self.sender.send(self._meta_request("fields")))
 
     def by_ids(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """Rows whose id is in ``ids`` (at most :data:`IN_BATCH`), one request per 500 rows."""
@@ -242,46 +241,12 @@ class EntityReader(_ReaderBase):
         out: list[dict[str, Any]] = []
         after: int | None = None
         while True:
-            response = self.client._send(self._ids_request(ids, after))
-            items, more = self._items(self.client._core, response)
+            response = self.sender.send(self._ids_request(ids, after))
+            items, more = self._items(self.sender.reader, response)
             out.extend(items)
             if not more:
                 return out
             after = max(int(i["id"]) for i in items)
-
-
-class AsyncEntityReader(_ReaderBase):
-    """Async twin of :class:`EntityReader`."""
-
-    def __init__(
-        self,
-        client: AsyncAutotaskClient,
-        spec: EntitySpec,
-        filter_items: Sequence[Mapping[str, Any]] = (),
-    ) -> None:
-        super().__init__(spec, filter_items)
-        self.client = client
-
-    async def fetch(self, after: int | None, upto: int | None) -> _core.ApiResponse:
-        return await self.client._send(self._page_request(after, upto))
-
-    def decode(self, response: _core.ApiResponse, decoder: PageDecoder) -> PageResult:
-        return self._page(self.client._core, response, decoder)
-
-    async def count(self) -> int:
-        return self.client._core.read_count(await self.client._send(self._count_request()))
-
-    async def udf_definitions(self) -> list[dict[str, Any]]:
-        if not self.spec.has_udfs:
-            return []
-        return self._fields(
-            self.client._core, await self.client._send(self._meta_request("userDefinedFields"))
-        )
-
-    async def field_metadata(self) -> list[dict[str, Any]]:
-        return self._fields(
-            self.client._core, await self.client._send(self._meta_request("fields"))
-        )
 
 
 # --- drivers --------------------------------------------------------------------------------------
@@ -477,61 +442,6 @@ def _decoder(spec: EntitySpec, columns: list[Any], sink: RootSink, strict: bool)
     return PageDecoder(
         columns, arrow_schema(columns), entity=spec.name, strict=strict, on_promote=sink.promote
     )
-
-
-async def aread_entity(
-    reader: AsyncEntityReader,
-    sink: RootSink,
-    *,
-    workers: int = 3,
-    picklist_labels: bool = False,
-    strict: bool = False,
-) -> tuple[list[Any], int]:
-    """Async twin of :func:`read_entity` (partitions run as tasks; no resume)."""
-    import asyncio
-
-    workers = max(1, workers)
-    sem = asyncio.Semaphore(workers)
-
-    async def limited(coro: Any) -> Any:
-        async with sem:
-            return await coro
-
-    async def no_fields() -> None:
-        return None
-
-    udfs, fields, count, first_response = await asyncio.gather(
-        limited(reader.udf_definitions()),
-        limited(reader.field_metadata()) if picklist_labels else no_fields(),
-        limited(reader.count()),
-        limited(reader.fetch(None, None)),
-    )
-    columns = _columns_for(reader.spec, udfs, fields, picklist_labels)
-    decoder = _decoder(reader.spec, columns, sink, strict)
-    sink.begin(columns, count)
-    first = reader.decode(first_response, decoder)
-    if first.more and first.first_id is not None and first.last_id is not None:
-        rest = plan_partitions(first.first_id, first.last_id, first.rows, count, workers)
-        parts = [Partition(None, first.last_id), *rest]
-    else:
-        parts = [Partition(None, None)]
-    sink.set_parts(parts)
-    sink.write(0, first.batch, last=first.last_id, done=True, off_type=first.off_type)
-    parts[0].done = True
-
-    async def run(index: int) -> None:
-        part = parts[index]
-        while not part.done:
-            page = reader.decode(await limited(reader.fetch(part.after, part.hi)), decoder)
-            sink.write(
-                index, page.batch, last=page.last_id, done=not page.more, off_type=page.off_type
-            )
-            if page.last_id is not None:
-                part.last = page.last_id
-            part.done = not page.more
-
-    await asyncio.gather(*(run(i) for i, p in enumerate(parts) if not p.done))
-    return list(decoder.columns), count
 
 
 def _release() -> None:

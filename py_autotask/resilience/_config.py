@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
+from .._core import READ_OPERATIONS, WRITE_OPERATIONS
 from ..exceptions import AutotaskConfigError
 
 __all__ = [
@@ -43,22 +44,7 @@ _ALL_RETRY_ON: tuple[RetryOn, ...] = (
 )
 
 #: Operation names a per-operation policy can be set for (``ApiRequest.operation``).
-OPERATIONS = frozenset(
-    {
-        "query",
-        "count",
-        "next",
-        "get",
-        "list",
-        "create",
-        "update",
-        "replace",
-        "delete",
-        "raw",
-        "threshold",
-        "meta",
-    }
-)
+OPERATIONS = READ_OPERATIONS | WRITE_OPERATIONS | {"raw"}
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:

@@ -21,6 +21,7 @@ from ..exceptions import (
     AutotaskBudgetExhaustedError,
     AutotaskCircuitOpenError,
     AutotaskConfigError,
+    AutotaskConnectionError,
     AutotaskRateLimitError,
 )
 from ._config import CircuitBreakerConfig, PacingConfig, RetryConfig
@@ -31,6 +32,8 @@ from ._policy import (
     ThresholdSnapshot,
     Verdict,
     backoff_delay,
+    classify_exception,
+    classify_response,
     drain_seconds,
     estimated_usage,
     usage_rate,
@@ -280,6 +283,34 @@ class Engine:
             return None
         call.retries += 1
         return delay
+
+    def conclude(
+        self,
+        prepared: PreparedRequest,
+        operation: str | None,
+        endpoint: str | None,
+        call: CallState,
+        response: ApiResponse | None,
+        error: AutotaskConnectionError | None,
+        elapsed: float,
+    ) -> ApiResponse:
+        """One attempt's outcome (the response, or the connection error): classified, recorded
+        for the endpoint's breaker and latency, then :meth:`judge`d."""
+        if response is not None:
+            verdict = classify_response(
+                prepared.method,
+                operation,
+                response.status_code,
+                response.content,
+                response.headers,
+                url=prepared.url,
+            )
+        else:
+            assert error is not None
+            verdict = classify_exception(prepared.method, operation, error)
+        status = response.status_code if response is not None else None
+        self.record(endpoint, verdict, elapsed, status)
+        return self.judge(prepared, call, verdict, response, error)
 
     def judge(
         self,

@@ -19,7 +19,7 @@ from typing import Final
 
 import httpx
 
-from .._core import parse_retry_after
+from .._core import READ_OPERATIONS, parse_retry_after
 from ..exceptions import AutotaskAuthError, AutotaskValidationError
 from ._config import CircuitBreakerConfig, PacingConfig, RetryBudget, RetryConfig, RetryOn
 
@@ -43,7 +43,7 @@ __all__ = [
 DEFAULT_THRESHOLD: Final = 10_000
 DEFAULT_TIMEFRAME_MINUTES: Final = 60
 
-_READ_OPERATIONS: Final = frozenset({"query", "count", "next", "get", "list", "threshold", "meta"})
+_READ_OPERATIONS: Final = READ_OPERATIONS
 _THREAD_LIMIT_RE: Final = re.compile(rb"itgenatr005|thread\s+(threshold|limit)", re.IGNORECASE)
 
 

@@ -22,7 +22,6 @@ from ._engine import CallState, Engine, Failed, Health
 from ._policy import (
     Kind,
     ThresholdSnapshot,
-    classify_exception,
     classify_response,
     endpoint_of,
     window_seconds,
@@ -162,22 +161,7 @@ class SyncPipeline:
             if slot is not None and self.backend is not None:
                 self.backend.release(*slot)
         elapsed = time.monotonic() - started
-        if response is not None:
-            verdict = classify_response(
-                prepared.method,
-                operation,
-                response.status_code,
-                response.content,
-                response.headers,
-                url=prepared.url,
-            )
-        else:
-            assert error is not None
-            verdict = classify_exception(prepared.method, operation, error)
-        engine.record(
-            endpoint, verdict, elapsed, response.status_code if response is not None else None
-        )
-        return engine.judge(prepared, call, verdict, response, error)
+        return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
 
     # --- pacing -----------------------------------------------------------------------------------
 
@@ -363,22 +347,7 @@ class AsyncPipeline:
             if slot is not None and self.backend is not None:
                 await self.backend.release(*slot)
         elapsed = time.monotonic() - started
-        if response is not None:
-            verdict = classify_response(
-                prepared.method,
-                operation,
-                response.status_code,
-                response.content,
-                response.headers,
-                url=prepared.url,
-            )
-        else:
-            assert error is not None
-            verdict = classify_exception(prepared.method, operation, error)
-        engine.record(
-            endpoint, verdict, elapsed, response.status_code if response is not None else None
-        )
-        return engine.judge(prepared, call, verdict, response, error)
+        return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
 
     async def _pace(self, endpoint: str | None, call: CallState | None) -> tuple[str, str] | None:
         engine, backend = self.engine, self.backend
@@ -467,23 +436,6 @@ class AsyncPipeline:
 
 
 # --- reports (shared by both shells) --------------------------------------------------------------
-
-
-def resolve_entity(client: object, entity: object) -> Any:
-    """An entity object from ``client.tickets`` or its collection name (``"Tickets"``)."""
-    if isinstance(entity, str):
-        import re
-
-        attr = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", entity.strip()).lower()
-        found = getattr(client, attr, None)
-        if found is None or not hasattr(found, "_spec"):
-            raise AutotaskConfigError(f"unknown entity {entity!r} (use e.g. 'Tickets')")
-        return found
-    if not hasattr(entity, "_spec") or not hasattr(entity, "_count"):
-        raise AutotaskConfigError(
-            f"estimate() needs an entity such as client.tickets or 'Tickets', not {entity!r}"
-        )
-    return entity
 
 
 def build_health(

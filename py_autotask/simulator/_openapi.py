@@ -490,6 +490,63 @@ def _meta_paths(paths: dict[str, Any], prefix: str, name: str, op_prefix: str, t
         }
 
 
+#: (operation, HTTP method, verb, past participle) of the writes on a collection URL.
+_WRITES = (
+    ("create", "post", "Create", "created"),
+    ("update", "patch", "Update", "updated"),
+    ("replace", "put", "Replace", "replaced"),
+)
+_ROOT_NOTES = {
+    "update": " (sparse, id in the body)",
+    "replace": " (omitted writable fields become null)",
+}
+
+
+def _write_ops(
+    ops: set[str],
+    prefix: str,
+    tag: str,
+    singular: str,
+    where: str,
+    notes: dict[str, str],
+    bodies: dict[str, str],
+) -> dict[str, Any]:
+    """The POST/PATCH/PUT operations of a collection URL (root or ``Parent/{parentId}/Child``)."""
+    out: dict[str, Any] = {}
+    for op, method, verb, done in _WRITES:
+        if op in ops:
+            out[method] = _op(
+                f"{prefix}_{op}",
+                tag,
+                f"{verb} a {singular}{where}{notes.get(op, '')}",
+                _ok("ItemIdResult", f"id of the {done} record"),
+                body=bodies[op],
+            )
+    return out
+
+
+def _item_ops(
+    ops: set[str], prefix: str, tag: str, singular: str, get_where: str, where: str, sn: Any
+) -> dict[str, Any]:
+    """The GET/DELETE operations of a ``.../{id}`` URL."""
+    out: dict[str, Any] = {}
+    if "get" in ops:
+        out["get"] = _op(
+            f"{prefix}_get",
+            tag,
+            f"Get a {singular}{get_where}",
+            _ok(sn["item"], "the record or null"),
+        )
+    if "delete" in ops:
+        out["delete"] = _op(
+            f"{prefix}_delete",
+            tag,
+            f"Delete a {singular}{where}",
+            _ok("ItemIdResult", "id of the deleted record"),
+        )
+    return out
+
+
 def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
     """Build the OpenAPI 3.0.3 document for the simulator from ``schemas_dir``."""
     root = Path(schemas_dir) / "entities"
@@ -568,48 +625,11 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
         _meta_paths(paths, base, name, name, name)
         root_info = derived.get("root") or {}
         ops = set(root_info.get("operations") or []) if derived.get("root") else set()
-        collection: dict[str, Any] = {}
-        if "create" in ops:
-            collection["post"] = _op(
-                f"{name}_create",
-                name,
-                f"Create a {singular}",
-                _ok("ItemIdResult", "id of the created record"),
-                body=sn["create"],
-            )
-        if "update" in ops:
-            collection["patch"] = _op(
-                f"{name}_update",
-                name,
-                f"Update a {singular} (sparse, id in the body)",
-                _ok("ItemIdResult", "id of the updated record"),
-                body=sn["update"],
-            )
-        if "replace" in ops:
-            collection["put"] = _op(
-                f"{name}_replace",
-                name,
-                f"Replace a {singular} (omitted writable fields become null)",
-                _ok("ItemIdResult", "id of the replaced record"),
-                body=sn["replace"],
-            )
+        bodies = {"create": sn["create"], "update": sn["update"], "replace": sn["replace"]}
+        collection = _write_ops(ops, name, name, singular, "", _ROOT_NOTES, bodies)
         if collection:
             paths[base] = {"parameters": [_P_IMPERSONATE], **collection}
-        item: dict[str, Any] = {}
-        if "get" in ops:
-            item["get"] = _op(
-                f"{name}_get",
-                name,
-                f"Get a {singular} by id (item is null when absent)",
-                _ok(sn["item"], "the record or null"),
-            )
-        if "delete" in ops:
-            item["delete"] = _op(
-                f"{name}_delete",
-                name,
-                f"Delete a {singular}",
-                _ok("ItemIdResult", "id of the deleted record"),
-            )
+        item = _item_ops(ops, name, name, singular, " by id (item is null when absent)", "", sn)
         if item:
             paths[f"{base}/{{id}}"] = {"parameters": [_P_ID, _P_IMPERSONATE], **item}
         if "query" in ops:
@@ -675,7 +695,6 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
             url = f"/V1.0/{parent}/{{parentId}}/{child}"
             op_prefix = f"{parent}_{child}"
             tag = name
-            create_body = sn["childCreate"]
             coll: dict[str, Any] = {}
             if "list" in cops:
                 coll["get"] = _op(
@@ -685,47 +704,12 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     _ok(sn["page"], "one page of child records"),
                     parameters=[_P_PAGING_OPT],
                 )
-            if "create" in cops:
-                coll["post"] = _op(
-                    f"{op_prefix}_create",
-                    tag,
-                    f"Create a {singular} under {parent}",
-                    _ok("ItemIdResult", "id of the created record"),
-                    body=create_body,
-                )
-            if "update" in cops:
-                coll["patch"] = _op(
-                    f"{op_prefix}_update",
-                    tag,
-                    f"Update a {singular} under {parent}",
-                    _ok("ItemIdResult", "id of the updated record"),
-                    body=sn["update"],
-                )
-            if "replace" in cops:
-                coll["put"] = _op(
-                    f"{op_prefix}_replace",
-                    tag,
-                    f"Replace a {singular} under {parent}",
-                    _ok("ItemIdResult", "id of the replaced record"),
-                    body=sn["replace"],
-                )
+            bodies = {"create": sn["childCreate"], "update": sn["update"], "replace": sn["replace"]}
+            where = f" under {parent}"
+            coll.update(_write_ops(cops, op_prefix, tag, singular, where, {}, bodies))
             if coll and url not in paths:
                 paths[url] = {"parameters": [_P_PARENT, _P_IMPERSONATE], **coll}
-            citem: dict[str, Any] = {}
-            if "get" in cops:
-                citem["get"] = _op(
-                    f"{op_prefix}_get",
-                    tag,
-                    f"Get a {singular} under {parent}",
-                    _ok(sn["item"], "the record or null"),
-                )
-            if "delete" in cops:
-                citem["delete"] = _op(
-                    f"{op_prefix}_delete",
-                    tag,
-                    f"Delete a {singular} under {parent}",
-                    _ok("ItemIdResult", "id of the deleted record"),
-                )
+            citem = _item_ops(cops, op_prefix, tag, singular, where, where, sn)
             if citem and f"{url}/{{id}}" not in paths:
                 paths[f"{url}/{{id}}"] = {"parameters": [_P_PARENT, _P_ID, _P_IMPERSONATE], **citem}
             if f"{url}/entityInformation" not in paths:

@@ -103,6 +103,22 @@ class Column:
     kind: str  # int | float | bool | datetime | str
 
 
+#: Columns of the sync runs table (one row per entity and run).
+RUN_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "str"),
+    Column("entity", "str"),
+    Column("started_at", "str"),
+    Column("finished_at", "str"),
+    Column("mode", "str"),
+    Column("created", "int"),
+    Column("updated", "int"),
+    Column("deleted", "int"),
+    Column("requests", "int"),
+    Column("status", "str"),
+    Column("message", "str"),
+)
+
+
 @dataclass
 class EntityState:
     """One row of the state table: where an entity's sync stands."""
@@ -306,23 +322,7 @@ class Database:
             ],
             primary_key=("entity", "field", "value"),
         )
-        self.ensure_table(
-            RUNS_TABLE,
-            [
-                Column("run_id", "str"),
-                Column("entity", "str"),
-                Column("started_at", "str"),
-                Column("finished_at", "str"),
-                Column("mode", "str"),
-                Column("created", "int"),
-                Column("updated", "int"),
-                Column("deleted", "int"),
-                Column("requests", "int"),
-                Column("status", "str"),
-                Column("message", "str"),
-            ],
-            primary_key=("run_id", "entity"),
-        )
+        self.ensure_table(RUNS_TABLE, list(RUN_COLUMNS), primary_key=("run_id", "entity"))
 
     def read_state(self, entity: str) -> EntityState | None:
         cols = EntityState.columns()

@@ -37,12 +37,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from py_autotask_generated.entities import ATTRIBUTES, MODULES, SINGULARS, resolve_name
+from py_autotask_generated.entities import ATTRIBUTES, MODULES, SINGULARS
 from py_autotask_generated.entities import spec as entity_spec
 
 from .. import _core
+from .._registry import spec_for
+from .._sender import Sender
 from .._spec import EntitySpec
 from ..exceptions import (
     AutotaskConfigError,
@@ -63,9 +65,6 @@ from ._db import (
     text_columns,
 )
 from ._lock import NoLock, SyncLock, acquire_sync_lock, holder_mode
-
-if TYPE_CHECKING:
-    from .._client import AutotaskClient
 
 __all__ = [
     "DeletionLog",
@@ -256,7 +255,7 @@ class Syncer:
 
     def __init__(
         self,
-        client: AutotaskClient,
+        sender: Sender,
         *,
         page_size: int = MAX_PAGE_SIZE,
         progress: ProgressCallback | None = None,
@@ -264,7 +263,7 @@ class Syncer:
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise AutotaskConfigError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
-        self.client = client
+        self.sender = sender
         self.page_size = page_size
         self.progress = progress
         #: raise OffTypeValueError at the first value off its declared type instead of
@@ -490,9 +489,7 @@ class Syncer:
             entities = [entities]
         names: list[str] = []
         for raw in entities:
-            name = resolve_name(str(raw).strip())
-            if name is None:
-                raise AutotaskConfigError(f"unknown Autotask entity {raw!r}")
+            name = spec_for(str(raw)).name
             if "query" not in entity_spec(name).root_operations:
                 raise AutotaskConfigError(f"{name} cannot be queried at its root; it cannot sync")
             if name not in names:
@@ -520,7 +517,7 @@ class Syncer:
         return restore
 
     def _send_json(self, request: _core.ApiRequest, res: EntitySyncResult | None) -> Any:
-        response = self.client._send(request)
+        response = self.sender.send(request)
         if res is not None:
             res.requests += 1
         date = _header(response.headers, "date")
@@ -530,7 +527,7 @@ class Syncer:
                 if server.tzinfo is not None:
                     server = server.astimezone(_dt.timezone.utc).replace(tzinfo=None)
                 self._server_now = server
-        return self.client._core.read_json(response)
+        return self.sender.reader.read_json(response)
 
     def _metadata(self, spec: EntitySpec, res: EntitySyncResult) -> _Meta:
         fields = self._send_json(
@@ -962,21 +959,9 @@ class Syncer:
                 res.created += len(items)
 
     def _record_run(self, db: Database, run_id: str, res: EntitySyncResult, started: str) -> None:
-        from ._db import RUNS_TABLE
+        from ._db import RUN_COLUMNS, RUNS_TABLE
 
-        cols = [
-            Column("run_id", "str"),
-            Column("entity", "str"),
-            Column("started_at", "str"),
-            Column("finished_at", "str"),
-            Column("mode", "str"),
-            Column("created", "int"),
-            Column("updated", "int"),
-            Column("deleted", "int"),
-            Column("requests", "int"),
-            Column("status", "str"),
-            Column("message", "str"),
-        ]
+        cols = list(RUN_COLUMNS)
         row = (
             run_id,
             res.entity,

@@ -34,15 +34,12 @@ class ValidationContext:
 def _entity_key(entity: str | None) -> str:
     if entity is None or entity == ANY_ENTITY:
         return ANY_ENTITY
-    from py_autotask_generated.entities import resolve_name
+    from .._registry import spec_for
 
-    resolved = resolve_name(entity)
-    if resolved is None:
-        raise AutotaskConfigError(
-            f"custom validator for unknown entity {entity!r}; use a collection name ('Tickets') "
-            "or a client attribute ('tickets')"
-        )
-    return resolved
+    try:
+        return spec_for(entity).name
+    except AutotaskConfigError as exc:
+        raise AutotaskConfigError(f"custom validator for {exc}") from None
 
 
 def _arity(func: ValidatorFunc) -> int:

@@ -101,11 +101,13 @@ def warn_deprecated(message: str) -> None:
 
 # --- field names --------------------------------------------------------------------------------
 
-_TABLES: dict[str, dict[str, tuple[FieldSpec, str]]] = {}
+#: Per spec object (kept alive here, so its id is never reused): every spelling -> field.
+_TABLES: dict[int, tuple[EntitySpec, dict[str, tuple[FieldSpec, str]]]] = {}
 
 
 def _table(spec: EntitySpec) -> dict[str, tuple[FieldSpec, str]]:
-    table = _TABLES.get(spec.name)
+    cached = _TABLES.get(id(spec))
+    table = cached[1] if cached is not None else None
     if table is None:
         table = {}
         for fld in spec.fields.values():
@@ -115,7 +117,7 @@ def _table(spec: EntitySpec) -> dict[str, tuple[FieldSpec, str]]:
             table[fld.py_name.lower()] = (fld, "py")
         for fld in spec.fields.values():
             table[fld.api_name.lower()] = (fld, "api")
-        _TABLES[spec.name] = table
+        _TABLES[id(spec)] = (spec, table)
     return table
 
 

@@ -49,12 +49,9 @@ def localize(record: M, tz: tzinfo) -> M:
 
 
 def _spec(entity: str) -> EntitySpec:
-    from py_autotask_generated.entities import resolve_name, spec
+    from .._registry import spec_for
 
-    resolved = resolve_name(entity)
-    if resolved is None:
-        raise AutotaskConfigError(f"{entity!r} is not an Autotask entity")
-    return spec(resolved)
+    return spec_for(entity)
 
 
 def _field(spec: EntitySpec, field: str) -> str:

@@ -297,7 +297,7 @@ def test_postgresql_keeps_every_record_and_value(
 def test_strict_names_the_first_off_type_value(
     messy_client: AutotaskClient, source: Source, tmp_path: Path
 ) -> None:
-    exporter = Exporter(messy_client, strict=True).add_entities("tickets")
+    exporter = Exporter(messy_client.sender, strict=True).add_entities("tickets")
     with pytest.raises(OffTypeValueError) as caught:
         exporter.export(tmp_path / "strict", format="parquet")
     err = caught.value

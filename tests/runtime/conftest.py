@@ -127,7 +127,7 @@ class TicketsEntity(SyncEntity[Ticket]):
         return self._replace(data)
 
     def notes(self, parent_id: int) -> TicketsNotesCollection:
-        return TicketsNotesCollection(self._client, parent_id)
+        return TicketsNotesCollection(self._host, parent_id)
 
 
 class TicketNotesEntity(SyncEntity[TicketNote]):

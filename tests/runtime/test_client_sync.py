@@ -488,7 +488,7 @@ def test_entity_instances_are_cached_per_client(client: AutotaskClient) -> None:
     other = AutotaskClient(USERNAME, SECRET, INTEGRATION_CODE, BASE)
     try:
         assert other._entity(TicketsEntity) is not client._entity(TicketsEntity)
-        assert other._entity(TicketsEntity)._client is other
+        assert other._entity(TicketsEntity)._host is other
     finally:
         other.close()
 

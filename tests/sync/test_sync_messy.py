@@ -263,7 +263,7 @@ def test_full_then_incremental_sync_keeps_every_value(
 def test_strict_sync_records_an_error_naming_the_value(sim: Simulator, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     with client_for(sim) as client:
-        syncer = Syncer(client, strict=True)  # create_syncer(strict=True) once the client has it
+        syncer = Syncer(client.sender, strict=True)  # create_syncer(strict=True) once the client has it
         result = syncer.sync_to_database(url, ["Tickets"], handle_signals=False)
     (res,) = result.entities
     assert res.status == "error" and "strict=True" in (res.message or "")

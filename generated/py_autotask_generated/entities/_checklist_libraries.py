@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -198,7 +201,7 @@ class ChecklistLibrariesEntity(SyncEntity[ChecklistLibrary]):
             ChecklistLibrariesChecklistItemsCollection,
         )
 
-        return ChecklistLibrariesChecklistItemsCollection(self._client, parent_id)
+        return ChecklistLibrariesChecklistItemsCollection(self._host, parent_id)
 
 
 class AsyncChecklistLibrariesEntity(AsyncEntity[ChecklistLibrary]):
@@ -259,4 +262,4 @@ class AsyncChecklistLibrariesEntity(AsyncEntity[ChecklistLibrary]):
             AsyncChecklistLibrariesChecklistItemsCollection,
         )
 
-        return AsyncChecklistLibrariesChecklistItemsCollection(self._client, parent_id)
+        return AsyncChecklistLibrariesChecklistItemsCollection(self._host, parent_id)

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -1018,7 +1021,7 @@ class CompaniesEntity(SyncEntity[Company]):
         """The /V1.0/Companies/{parentId}/Alerts collection (CompanyAlerts) of one Companies record."""
         from py_autotask_generated.entities._company_alerts import CompaniesAlertsCollection
 
-        return CompaniesAlertsCollection(self._client, parent_id)
+        return CompaniesAlertsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> CompaniesAttachmentsCollection:
         """The /V1.0/Companies/{parentId}/Attachments collection (CompanyAttachments) of one Companies record."""
@@ -1026,25 +1029,25 @@ class CompaniesEntity(SyncEntity[Company]):
             CompaniesAttachmentsCollection,
         )
 
-        return CompaniesAttachmentsCollection(self._client, parent_id)
+        return CompaniesAttachmentsCollection(self._host, parent_id)
 
     def contacts(self, parent_id: int) -> CompaniesContactsCollection:
         """The /V1.0/Companies/{parentId}/Contacts collection (Contacts) of one Companies record."""
         from py_autotask_generated.entities._contacts import CompaniesContactsCollection
 
-        return CompaniesContactsCollection(self._client, parent_id)
+        return CompaniesContactsCollection(self._host, parent_id)
 
     def locations(self, parent_id: int) -> CompaniesLocationsCollection:
         """The /V1.0/Companies/{parentId}/Locations collection (CompanyLocations) of one Companies record."""
         from py_autotask_generated.entities._company_locations import CompaniesLocationsCollection
 
-        return CompaniesLocationsCollection(self._client, parent_id)
+        return CompaniesLocationsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> CompaniesNotesCollection:
         """The /V1.0/Companies/{parentId}/Notes collection (CompanyNotes) of one Companies record."""
         from py_autotask_generated.entities._company_notes import CompaniesNotesCollection
 
-        return CompaniesNotesCollection(self._client, parent_id)
+        return CompaniesNotesCollection(self._host, parent_id)
 
     def site_configurations(self, parent_id: int) -> CompaniesSiteConfigurationsCollection:
         """The /V1.0/Companies/{parentId}/SiteConfigurations collection (CompanySiteConfigurations) of one Companies record."""
@@ -1052,19 +1055,19 @@ class CompaniesEntity(SyncEntity[Company]):
             CompaniesSiteConfigurationsCollection,
         )
 
-        return CompaniesSiteConfigurationsCollection(self._client, parent_id)
+        return CompaniesSiteConfigurationsCollection(self._host, parent_id)
 
     def teams(self, parent_id: int) -> CompaniesTeamsCollection:
         """The /V1.0/Companies/{parentId}/Teams collection (CompanyTeams) of one Companies record."""
         from py_autotask_generated.entities._company_teams import CompaniesTeamsCollection
 
-        return CompaniesTeamsCollection(self._client, parent_id)
+        return CompaniesTeamsCollection(self._host, parent_id)
 
     def to_dos(self, parent_id: int) -> CompaniesToDosCollection:
         """The /V1.0/Companies/{parentId}/ToDos collection (CompanyToDos) of one Companies record."""
         from py_autotask_generated.entities._company_to_dos import CompaniesToDosCollection
 
-        return CompaniesToDosCollection(self._client, parent_id)
+        return CompaniesToDosCollection(self._host, parent_id)
 
 
 class AsyncCompaniesEntity(AsyncEntity[Company]):
@@ -1119,7 +1122,7 @@ class AsyncCompaniesEntity(AsyncEntity[Company]):
         """The /V1.0/Companies/{parentId}/Alerts collection (CompanyAlerts) of one Companies record."""
         from py_autotask_generated.entities._company_alerts import AsyncCompaniesAlertsCollection
 
-        return AsyncCompaniesAlertsCollection(self._client, parent_id)
+        return AsyncCompaniesAlertsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> AsyncCompaniesAttachmentsCollection:
         """The /V1.0/Companies/{parentId}/Attachments collection (CompanyAttachments) of one Companies record."""
@@ -1127,13 +1130,13 @@ class AsyncCompaniesEntity(AsyncEntity[Company]):
             AsyncCompaniesAttachmentsCollection,
         )
 
-        return AsyncCompaniesAttachmentsCollection(self._client, parent_id)
+        return AsyncCompaniesAttachmentsCollection(self._host, parent_id)
 
     def contacts(self, parent_id: int) -> AsyncCompaniesContactsCollection:
         """The /V1.0/Companies/{parentId}/Contacts collection (Contacts) of one Companies record."""
         from py_autotask_generated.entities._contacts import AsyncCompaniesContactsCollection
 
-        return AsyncCompaniesContactsCollection(self._client, parent_id)
+        return AsyncCompaniesContactsCollection(self._host, parent_id)
 
     def locations(self, parent_id: int) -> AsyncCompaniesLocationsCollection:
         """The /V1.0/Companies/{parentId}/Locations collection (CompanyLocations) of one Companies record."""
@@ -1141,13 +1144,13 @@ class AsyncCompaniesEntity(AsyncEntity[Company]):
             AsyncCompaniesLocationsCollection,
         )
 
-        return AsyncCompaniesLocationsCollection(self._client, parent_id)
+        return AsyncCompaniesLocationsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncCompaniesNotesCollection:
         """The /V1.0/Companies/{parentId}/Notes collection (CompanyNotes) of one Companies record."""
         from py_autotask_generated.entities._company_notes import AsyncCompaniesNotesCollection
 
-        return AsyncCompaniesNotesCollection(self._client, parent_id)
+        return AsyncCompaniesNotesCollection(self._host, parent_id)
 
     def site_configurations(self, parent_id: int) -> AsyncCompaniesSiteConfigurationsCollection:
         """The /V1.0/Companies/{parentId}/SiteConfigurations collection (CompanySiteConfigurations) of one Companies record."""
@@ -1155,16 +1158,16 @@ class AsyncCompaniesEntity(AsyncEntity[Company]):
             AsyncCompaniesSiteConfigurationsCollection,
         )
 
-        return AsyncCompaniesSiteConfigurationsCollection(self._client, parent_id)
+        return AsyncCompaniesSiteConfigurationsCollection(self._host, parent_id)
 
     def teams(self, parent_id: int) -> AsyncCompaniesTeamsCollection:
         """The /V1.0/Companies/{parentId}/Teams collection (CompanyTeams) of one Companies record."""
         from py_autotask_generated.entities._company_teams import AsyncCompaniesTeamsCollection
 
-        return AsyncCompaniesTeamsCollection(self._client, parent_id)
+        return AsyncCompaniesTeamsCollection(self._host, parent_id)
 
     def to_dos(self, parent_id: int) -> AsyncCompaniesToDosCollection:
         """The /V1.0/Companies/{parentId}/ToDos collection (CompanyToDos) of one Companies record."""
         from py_autotask_generated.entities._company_to_dos import AsyncCompaniesToDosCollection
 
-        return AsyncCompaniesToDosCollection(self._client, parent_id)
+        return AsyncCompaniesToDosCollection(self._host, parent_id)

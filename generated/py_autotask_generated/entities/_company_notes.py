@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -352,7 +359,7 @@ class CompanyNotesEntity(SyncEntity[CompanyNote]):
             CompanyNotesAttachmentsCollection,
         )
 
-        return CompanyNotesAttachmentsCollection(self._client, parent_id)
+        return CompanyNotesAttachmentsCollection(self._host, parent_id)
 
 
 class CompaniesNotesCollection(SyncChildCollection[CompanyNote]):
@@ -361,8 +368,8 @@ class CompaniesNotesCollection(SyncChildCollection[CompanyNote]):
     _spec = SPEC
     _model = CompanyNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[CompanyNote]:
         """Every child record of this parent, page after page."""
@@ -452,7 +459,7 @@ class AsyncCompanyNotesEntity(AsyncEntity[CompanyNote]):
             AsyncCompanyNotesAttachmentsCollection,
         )
 
-        return AsyncCompanyNotesAttachmentsCollection(self._client, parent_id)
+        return AsyncCompanyNotesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncCompaniesNotesCollection(AsyncChildCollection[CompanyNote]):
@@ -461,8 +468,8 @@ class AsyncCompaniesNotesCollection(AsyncChildCollection[CompanyNote]):
     _spec = SPEC
     _model = CompanyNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[CompanyNote]:
         """Every child record of this parent, page after page."""

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -335,7 +338,7 @@ class CompanyWebhooksEntity(SyncEntity[CompanyWebhook]):
             CompanyWebhooksExcludedResourcesCollection,
         )
 
-        return CompanyWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return CompanyWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> CompanyWebhooksFieldsCollection:
         """The /V1.0/CompanyWebhooks/{parentId}/Fields collection (CompanyWebhookFields) of one CompanyWebhooks record."""
@@ -343,7 +346,7 @@ class CompanyWebhooksEntity(SyncEntity[CompanyWebhook]):
             CompanyWebhooksFieldsCollection,
         )
 
-        return CompanyWebhooksFieldsCollection(self._client, parent_id)
+        return CompanyWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> CompanyWebhooksUdfFieldsCollection:
         """The /V1.0/CompanyWebhooks/{parentId}/UdfFields collection (CompanyWebhookUdfFields) of one CompanyWebhooks record."""
@@ -351,7 +354,7 @@ class CompanyWebhooksEntity(SyncEntity[CompanyWebhook]):
             CompanyWebhooksUdfFieldsCollection,
         )
 
-        return CompanyWebhooksUdfFieldsCollection(self._client, parent_id)
+        return CompanyWebhooksUdfFieldsCollection(self._host, parent_id)
 
 
 class AsyncCompanyWebhooksEntity(AsyncEntity[CompanyWebhook]):
@@ -412,7 +415,7 @@ class AsyncCompanyWebhooksEntity(AsyncEntity[CompanyWebhook]):
             AsyncCompanyWebhooksExcludedResourcesCollection,
         )
 
-        return AsyncCompanyWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return AsyncCompanyWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> AsyncCompanyWebhooksFieldsCollection:
         """The /V1.0/CompanyWebhooks/{parentId}/Fields collection (CompanyWebhookFields) of one CompanyWebhooks record."""
@@ -420,7 +423,7 @@ class AsyncCompanyWebhooksEntity(AsyncEntity[CompanyWebhook]):
             AsyncCompanyWebhooksFieldsCollection,
         )
 
-        return AsyncCompanyWebhooksFieldsCollection(self._client, parent_id)
+        return AsyncCompanyWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> AsyncCompanyWebhooksUdfFieldsCollection:
         """The /V1.0/CompanyWebhooks/{parentId}/UdfFields collection (CompanyWebhookUdfFields) of one CompanyWebhooks record."""
@@ -428,4 +431,4 @@ class AsyncCompanyWebhooksEntity(AsyncEntity[CompanyWebhook]):
             AsyncCompanyWebhooksUdfFieldsCollection,
         )
 
-        return AsyncCompanyWebhooksUdfFieldsCollection(self._client, parent_id)
+        return AsyncCompanyWebhooksUdfFieldsCollection(self._host, parent_id)

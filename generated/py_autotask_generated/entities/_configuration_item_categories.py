@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -222,7 +225,7 @@ class ConfigurationItemCategoriesEntity(SyncEntity[ConfigurationItemCategory]):
             ConfigurationItemCategoriesUdfAssociationsCollection,
         )
 
-        return ConfigurationItemCategoriesUdfAssociationsCollection(self._client, parent_id)
+        return ConfigurationItemCategoriesUdfAssociationsCollection(self._host, parent_id)
 
 
 class AsyncConfigurationItemCategoriesEntity(AsyncEntity[ConfigurationItemCategory]):
@@ -281,4 +284,4 @@ class AsyncConfigurationItemCategoriesEntity(AsyncEntity[ConfigurationItemCatego
             AsyncConfigurationItemCategoriesUdfAssociationsCollection,
         )
 
-        return AsyncConfigurationItemCategoriesUdfAssociationsCollection(self._client, parent_id)
+        return AsyncConfigurationItemCategoriesUdfAssociationsCollection(self._host, parent_id)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -280,7 +287,7 @@ class ConfigurationItemNotesEntity(SyncEntity[ConfigurationItemNote]):
             ConfigurationItemNotesAttachmentsCollection,
         )
 
-        return ConfigurationItemNotesAttachmentsCollection(self._client, parent_id)
+        return ConfigurationItemNotesAttachmentsCollection(self._host, parent_id)
 
 
 class ConfigurationItemsNotesCollection(SyncChildCollection[ConfigurationItemNote]):
@@ -289,8 +296,8 @@ class ConfigurationItemsNotesCollection(SyncChildCollection[ConfigurationItemNot
     _spec = SPEC
     _model = ConfigurationItemNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ConfigurationItemNote]:
         """Every child record of this parent, page after page."""
@@ -386,7 +393,7 @@ class AsyncConfigurationItemNotesEntity(AsyncEntity[ConfigurationItemNote]):
             AsyncConfigurationItemNotesAttachmentsCollection,
         )
 
-        return AsyncConfigurationItemNotesAttachmentsCollection(self._client, parent_id)
+        return AsyncConfigurationItemNotesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncConfigurationItemsNotesCollection(AsyncChildCollection[ConfigurationItemNote]):
@@ -395,8 +402,8 @@ class AsyncConfigurationItemsNotesCollection(AsyncChildCollection[ConfigurationI
     _spec = SPEC
     _model = ConfigurationItemNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ConfigurationItemNote]:
         """Every child record of this parent, page after page."""

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -339,7 +342,7 @@ class ConfigurationItemWebhooksEntity(SyncEntity[ConfigurationItemWebhook]):
             ConfigurationItemWebhooksExcludedResourcesCollection,
         )
 
-        return ConfigurationItemWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return ConfigurationItemWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> ConfigurationItemWebhooksFieldsCollection:
         """The /V1.0/ConfigurationItemWebhooks/{parentId}/Fields collection (ConfigurationItemWebhookFields) of one ConfigurationItemWebhooks record."""
@@ -347,7 +350,7 @@ class ConfigurationItemWebhooksEntity(SyncEntity[ConfigurationItemWebhook]):
             ConfigurationItemWebhooksFieldsCollection,
         )
 
-        return ConfigurationItemWebhooksFieldsCollection(self._client, parent_id)
+        return ConfigurationItemWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> ConfigurationItemWebhooksUdfFieldsCollection:
         """The /V1.0/ConfigurationItemWebhooks/{parentId}/UdfFields collection (ConfigurationItemWebhookUdfFields) of one ConfigurationItemWebhooks record."""
@@ -355,7 +358,7 @@ class ConfigurationItemWebhooksEntity(SyncEntity[ConfigurationItemWebhook]):
             ConfigurationItemWebhooksUdfFieldsCollection,
         )
 
-        return ConfigurationItemWebhooksUdfFieldsCollection(self._client, parent_id)
+        return ConfigurationItemWebhooksUdfFieldsCollection(self._host, parent_id)
 
 
 class AsyncConfigurationItemWebhooksEntity(AsyncEntity[ConfigurationItemWebhook]):
@@ -418,7 +421,7 @@ class AsyncConfigurationItemWebhooksEntity(AsyncEntity[ConfigurationItemWebhook]
             AsyncConfigurationItemWebhooksExcludedResourcesCollection,
         )
 
-        return AsyncConfigurationItemWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return AsyncConfigurationItemWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> AsyncConfigurationItemWebhooksFieldsCollection:
         """The /V1.0/ConfigurationItemWebhooks/{parentId}/Fields collection (ConfigurationItemWebhookFields) of one ConfigurationItemWebhooks record."""
@@ -426,7 +429,7 @@ class AsyncConfigurationItemWebhooksEntity(AsyncEntity[ConfigurationItemWebhook]
             AsyncConfigurationItemWebhooksFieldsCollection,
         )
 
-        return AsyncConfigurationItemWebhooksFieldsCollection(self._client, parent_id)
+        return AsyncConfigurationItemWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> AsyncConfigurationItemWebhooksUdfFieldsCollection:
         """The /V1.0/ConfigurationItemWebhooks/{parentId}/UdfFields collection (ConfigurationItemWebhookUdfFields) of one ConfigurationItemWebhooks record."""
@@ -434,4 +437,4 @@ class AsyncConfigurationItemWebhooksEntity(AsyncEntity[ConfigurationItemWebhook]
             AsyncConfigurationItemWebhooksUdfFieldsCollection,
         )
 
-        return AsyncConfigurationItemWebhooksUdfFieldsCollection(self._client, parent_id)
+        return AsyncConfigurationItemWebhooksUdfFieldsCollection(self._host, parent_id)

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -1695,7 +1698,7 @@ class ConfigurationItemsEntity(SyncEntity[ConfigurationItem]):
             ConfigurationItemsAttachmentsCollection,
         )
 
-        return ConfigurationItemsAttachmentsCollection(self._client, parent_id)
+        return ConfigurationItemsAttachmentsCollection(self._host, parent_id)
 
     def billing_product_associations(
         self, parent_id: int
@@ -1705,7 +1708,7 @@ class ConfigurationItemsEntity(SyncEntity[ConfigurationItem]):
             ConfigurationItemsBillingProductAssociationsCollection,
         )
 
-        return ConfigurationItemsBillingProductAssociationsCollection(self._client, parent_id)
+        return ConfigurationItemsBillingProductAssociationsCollection(self._host, parent_id)
 
     def dns_records(self, parent_id: int) -> ConfigurationItemsDnsRecordsCollection:
         """The /V1.0/ConfigurationItems/{parentId}/DnsRecords collection (ConfigurationItemDnsRecords) of one ConfigurationItems record."""
@@ -1713,7 +1716,7 @@ class ConfigurationItemsEntity(SyncEntity[ConfigurationItem]):
             ConfigurationItemsDnsRecordsCollection,
         )
 
-        return ConfigurationItemsDnsRecordsCollection(self._client, parent_id)
+        return ConfigurationItemsDnsRecordsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> ConfigurationItemsNotesCollection:
         """The /V1.0/ConfigurationItems/{parentId}/Notes collection (ConfigurationItemNotes) of one ConfigurationItems record."""
@@ -1721,7 +1724,7 @@ class ConfigurationItemsEntity(SyncEntity[ConfigurationItem]):
             ConfigurationItemsNotesCollection,
         )
 
-        return ConfigurationItemsNotesCollection(self._client, parent_id)
+        return ConfigurationItemsNotesCollection(self._host, parent_id)
 
     def related_items(self, parent_id: int) -> ConfigurationItemsRelatedItemsCollection:
         """The /V1.0/ConfigurationItems/{parentId}/RelatedItems collection (ConfigurationItemRelatedItems) of one ConfigurationItems record."""
@@ -1729,7 +1732,7 @@ class ConfigurationItemsEntity(SyncEntity[ConfigurationItem]):
             ConfigurationItemsRelatedItemsCollection,
         )
 
-        return ConfigurationItemsRelatedItemsCollection(self._client, parent_id)
+        return ConfigurationItemsRelatedItemsCollection(self._host, parent_id)
 
     def ssl_subject_alternative_names(
         self, parent_id: int
@@ -1739,7 +1742,7 @@ class ConfigurationItemsEntity(SyncEntity[ConfigurationItem]):
             ConfigurationItemsSslSubjectAlternativeNamesCollection,
         )
 
-        return ConfigurationItemsSslSubjectAlternativeNamesCollection(self._client, parent_id)
+        return ConfigurationItemsSslSubjectAlternativeNamesCollection(self._host, parent_id)
 
 
 class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
@@ -1796,7 +1799,7 @@ class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
             AsyncConfigurationItemsAttachmentsCollection,
         )
 
-        return AsyncConfigurationItemsAttachmentsCollection(self._client, parent_id)
+        return AsyncConfigurationItemsAttachmentsCollection(self._host, parent_id)
 
     def billing_product_associations(
         self, parent_id: int
@@ -1806,7 +1809,7 @@ class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
             AsyncConfigurationItemsBillingProductAssociationsCollection,
         )
 
-        return AsyncConfigurationItemsBillingProductAssociationsCollection(self._client, parent_id)
+        return AsyncConfigurationItemsBillingProductAssociationsCollection(self._host, parent_id)
 
     def dns_records(self, parent_id: int) -> AsyncConfigurationItemsDnsRecordsCollection:
         """The /V1.0/ConfigurationItems/{parentId}/DnsRecords collection (ConfigurationItemDnsRecords) of one ConfigurationItems record."""
@@ -1814,7 +1817,7 @@ class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
             AsyncConfigurationItemsDnsRecordsCollection,
         )
 
-        return AsyncConfigurationItemsDnsRecordsCollection(self._client, parent_id)
+        return AsyncConfigurationItemsDnsRecordsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncConfigurationItemsNotesCollection:
         """The /V1.0/ConfigurationItems/{parentId}/Notes collection (ConfigurationItemNotes) of one ConfigurationItems record."""
@@ -1822,7 +1825,7 @@ class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
             AsyncConfigurationItemsNotesCollection,
         )
 
-        return AsyncConfigurationItemsNotesCollection(self._client, parent_id)
+        return AsyncConfigurationItemsNotesCollection(self._host, parent_id)
 
     def related_items(self, parent_id: int) -> AsyncConfigurationItemsRelatedItemsCollection:
         """The /V1.0/ConfigurationItems/{parentId}/RelatedItems collection (ConfigurationItemRelatedItems) of one ConfigurationItems record."""
@@ -1830,7 +1833,7 @@ class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
             AsyncConfigurationItemsRelatedItemsCollection,
         )
 
-        return AsyncConfigurationItemsRelatedItemsCollection(self._client, parent_id)
+        return AsyncConfigurationItemsRelatedItemsCollection(self._host, parent_id)
 
     def ssl_subject_alternative_names(
         self, parent_id: int
@@ -1840,4 +1843,4 @@ class AsyncConfigurationItemsEntity(AsyncEntity[ConfigurationItem]):
             AsyncConfigurationItemsSslSubjectAlternativeNamesCollection,
         )
 
-        return AsyncConfigurationItemsSslSubjectAlternativeNamesCollection(self._client, parent_id)
+        return AsyncConfigurationItemsSslSubjectAlternativeNamesCollection(self._host, parent_id)

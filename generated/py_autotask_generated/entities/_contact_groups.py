@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -168,7 +171,7 @@ class ContactGroupsEntity(SyncEntity[ContactGroup]):
             ContactGroupsContactsCollection,
         )
 
-        return ContactGroupsContactsCollection(self._client, parent_id)
+        return ContactGroupsContactsCollection(self._host, parent_id)
 
 
 class AsyncContactGroupsEntity(AsyncEntity[ContactGroup]):
@@ -229,4 +232,4 @@ class AsyncContactGroupsEntity(AsyncEntity[ContactGroup]):
             AsyncContactGroupsContactsCollection,
         )
 
-        return AsyncContactGroupsContactsCollection(self._client, parent_id)
+        return AsyncContactGroupsContactsCollection(self._host, parent_id)

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -337,7 +340,7 @@ class ContactWebhooksEntity(SyncEntity[ContactWebhook]):
             ContactWebhooksExcludedResourcesCollection,
         )
 
-        return ContactWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return ContactWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> ContactWebhooksFieldsCollection:
         """The /V1.0/ContactWebhooks/{parentId}/Fields collection (ContactWebhookFields) of one ContactWebhooks record."""
@@ -345,7 +348,7 @@ class ContactWebhooksEntity(SyncEntity[ContactWebhook]):
             ContactWebhooksFieldsCollection,
         )
 
-        return ContactWebhooksFieldsCollection(self._client, parent_id)
+        return ContactWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> ContactWebhooksUdfFieldsCollection:
         """The /V1.0/ContactWebhooks/{parentId}/UdfFields collection (ContactWebhookUdfFields) of one ContactWebhooks record."""
@@ -353,7 +356,7 @@ class ContactWebhooksEntity(SyncEntity[ContactWebhook]):
             ContactWebhooksUdfFieldsCollection,
         )
 
-        return ContactWebhooksUdfFieldsCollection(self._client, parent_id)
+        return ContactWebhooksUdfFieldsCollection(self._host, parent_id)
 
 
 class AsyncContactWebhooksEntity(AsyncEntity[ContactWebhook]):
@@ -414,7 +417,7 @@ class AsyncContactWebhooksEntity(AsyncEntity[ContactWebhook]):
             AsyncContactWebhooksExcludedResourcesCollection,
         )
 
-        return AsyncContactWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return AsyncContactWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> AsyncContactWebhooksFieldsCollection:
         """The /V1.0/ContactWebhooks/{parentId}/Fields collection (ContactWebhookFields) of one ContactWebhooks record."""
@@ -422,7 +425,7 @@ class AsyncContactWebhooksEntity(AsyncEntity[ContactWebhook]):
             AsyncContactWebhooksFieldsCollection,
         )
 
-        return AsyncContactWebhooksFieldsCollection(self._client, parent_id)
+        return AsyncContactWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> AsyncContactWebhooksUdfFieldsCollection:
         """The /V1.0/ContactWebhooks/{parentId}/UdfFields collection (ContactWebhookUdfFields) of one ContactWebhooks record."""
@@ -430,4 +433,4 @@ class AsyncContactWebhooksEntity(AsyncEntity[ContactWebhook]):
             AsyncContactWebhooksUdfFieldsCollection,
         )
 
-        return AsyncContactWebhooksUdfFieldsCollection(self._client, parent_id)
+        return AsyncContactWebhooksUdfFieldsCollection(self._host, parent_id)

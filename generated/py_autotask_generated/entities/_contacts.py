@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._types import UdfValue
@@ -785,7 +792,7 @@ class ContactsEntity(SyncEntity[Contact]):
             ContactsBillingProductAssociationsCollection,
         )
 
-        return ContactsBillingProductAssociationsCollection(self._client, parent_id)
+        return ContactsBillingProductAssociationsCollection(self._host, parent_id)
 
 
 class CompaniesContactsCollection(SyncChildCollection[Contact]):
@@ -794,8 +801,8 @@ class CompaniesContactsCollection(SyncChildCollection[Contact]):
     _spec = SPEC
     _model = Contact
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[Contact]:
         """Every child record of this parent, page after page."""
@@ -895,7 +902,7 @@ class AsyncContactsEntity(AsyncEntity[Contact]):
             AsyncContactsBillingProductAssociationsCollection,
         )
 
-        return AsyncContactsBillingProductAssociationsCollection(self._client, parent_id)
+        return AsyncContactsBillingProductAssociationsCollection(self._host, parent_id)
 
 
 class AsyncCompaniesContactsCollection(AsyncChildCollection[Contact]):
@@ -904,8 +911,8 @@ class AsyncCompaniesContactsCollection(AsyncChildCollection[Contact]):
     _spec = SPEC
     _model = Contact
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[Contact]:
         """Every child record of this parent, page after page."""

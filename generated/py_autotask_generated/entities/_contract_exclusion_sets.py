@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -187,7 +190,7 @@ class ContractExclusionSetsEntity(SyncEntity[ContractExclusionSet]):
             ContractExclusionSetsExcludedRolesCollection,
         )
 
-        return ContractExclusionSetsExcludedRolesCollection(self._client, parent_id)
+        return ContractExclusionSetsExcludedRolesCollection(self._host, parent_id)
 
     def excluded_work_types(
         self, parent_id: int
@@ -197,7 +200,7 @@ class ContractExclusionSetsEntity(SyncEntity[ContractExclusionSet]):
             ContractExclusionSetsExcludedWorkTypesCollection,
         )
 
-        return ContractExclusionSetsExcludedWorkTypesCollection(self._client, parent_id)
+        return ContractExclusionSetsExcludedWorkTypesCollection(self._host, parent_id)
 
 
 class AsyncContractExclusionSetsEntity(AsyncEntity[ContractExclusionSet]):
@@ -258,7 +261,7 @@ class AsyncContractExclusionSetsEntity(AsyncEntity[ContractExclusionSet]):
             AsyncContractExclusionSetsExcludedRolesCollection,
         )
 
-        return AsyncContractExclusionSetsExcludedRolesCollection(self._client, parent_id)
+        return AsyncContractExclusionSetsExcludedRolesCollection(self._host, parent_id)
 
     def excluded_work_types(
         self, parent_id: int
@@ -268,4 +271,4 @@ class AsyncContractExclusionSetsEntity(AsyncEntity[ContractExclusionSet]):
             AsyncContractExclusionSetsExcludedWorkTypesCollection,
         )
 
-        return AsyncContractExclusionSetsExcludedWorkTypesCollection(self._client, parent_id)
+        return AsyncContractExclusionSetsExcludedWorkTypesCollection(self._host, parent_id)

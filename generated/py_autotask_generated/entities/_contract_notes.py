@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -259,7 +266,7 @@ class ContractNotesEntity(SyncEntity[ContractNote]):
             ContractNotesAttachmentsCollection,
         )
 
-        return ContractNotesAttachmentsCollection(self._client, parent_id)
+        return ContractNotesAttachmentsCollection(self._host, parent_id)
 
 
 class ContractsNotesCollection(SyncChildCollection[ContractNote]):
@@ -268,8 +275,8 @@ class ContractsNotesCollection(SyncChildCollection[ContractNote]):
     _spec = SPEC
     _model = ContractNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ContractNote]:
         """Every child record of this parent, page after page."""
@@ -359,7 +366,7 @@ class AsyncContractNotesEntity(AsyncEntity[ContractNote]):
             AsyncContractNotesAttachmentsCollection,
         )
 
-        return AsyncContractNotesAttachmentsCollection(self._client, parent_id)
+        return AsyncContractNotesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncContractsNotesCollection(AsyncChildCollection[ContractNote]):
@@ -368,8 +375,8 @@ class AsyncContractsNotesCollection(AsyncChildCollection[ContractNote]):
     _spec = SPEC
     _model = ContractNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ContractNote]:
         """Every child record of this parent, page after page."""

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
 from py_autotask_generated.models._contract_service_adjustments import ContractServiceAdjustment
@@ -234,8 +241,8 @@ class ContractsServiceAdjustmentsCollection(SyncChildCollection[ContractServiceA
     _spec = SPEC
     _model = ContractServiceAdjustment
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def create(self, data: ContractServiceAdjustmentCreateParams) -> int:
         """Create a child record under this parent; returns its id."""
@@ -259,8 +266,8 @@ class AsyncContractsServiceAdjustmentsCollection(AsyncChildCollection[ContractSe
     _spec = SPEC
     _model = ContractServiceAdjustment
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     async def create(self, data: ContractServiceAdjustmentCreateParams) -> int:
         """Create a child record under this parent; returns its id."""

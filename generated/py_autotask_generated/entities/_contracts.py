@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -704,7 +707,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsBillingRulesCollection,
         )
 
-        return ContractsBillingRulesCollection(self._client, parent_id)
+        return ContractsBillingRulesCollection(self._host, parent_id)
 
     def block_hour_factors(self, parent_id: int) -> ContractsBlockHourFactorsCollection:
         """The /V1.0/Contracts/{parentId}/BlockHourFactors collection (ContractBlockHourFactors) of one Contracts record."""
@@ -712,19 +715,19 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsBlockHourFactorsCollection,
         )
 
-        return ContractsBlockHourFactorsCollection(self._client, parent_id)
+        return ContractsBlockHourFactorsCollection(self._host, parent_id)
 
     def blocks(self, parent_id: int) -> ContractsBlocksCollection:
         """The /V1.0/Contracts/{parentId}/Blocks collection (ContractBlocks) of one Contracts record."""
         from py_autotask_generated.entities._contract_blocks import ContractsBlocksCollection
 
-        return ContractsBlocksCollection(self._client, parent_id)
+        return ContractsBlocksCollection(self._host, parent_id)
 
     def charges(self, parent_id: int) -> ContractsChargesCollection:
         """The /V1.0/Contracts/{parentId}/Charges collection (ContractCharges) of one Contracts record."""
         from py_autotask_generated.entities._contract_charges import ContractsChargesCollection
 
-        return ContractsChargesCollection(self._client, parent_id)
+        return ContractsChargesCollection(self._host, parent_id)
 
     def exclusion_billing_codes(self, parent_id: int) -> ContractsExclusionBillingCodesCollection:
         """The /V1.0/Contracts/{parentId}/ExclusionBillingCodes collection (ContractExclusionBillingCodes) of one Contracts record."""
@@ -732,7 +735,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsExclusionBillingCodesCollection,
         )
 
-        return ContractsExclusionBillingCodesCollection(self._client, parent_id)
+        return ContractsExclusionBillingCodesCollection(self._host, parent_id)
 
     def exclusion_roles(self, parent_id: int) -> ContractsExclusionRolesCollection:
         """The /V1.0/Contracts/{parentId}/ExclusionRoles collection (ContractExclusionRoles) of one Contracts record."""
@@ -740,7 +743,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsExclusionRolesCollection,
         )
 
-        return ContractsExclusionRolesCollection(self._client, parent_id)
+        return ContractsExclusionRolesCollection(self._host, parent_id)
 
     def milestones(self, parent_id: int) -> ContractsMilestonesCollection:
         """The /V1.0/Contracts/{parentId}/Milestones collection (ContractMilestones) of one Contracts record."""
@@ -748,31 +751,31 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsMilestonesCollection,
         )
 
-        return ContractsMilestonesCollection(self._client, parent_id)
+        return ContractsMilestonesCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> ContractsNotesCollection:
         """The /V1.0/Contracts/{parentId}/Notes collection (ContractNotes) of one Contracts record."""
         from py_autotask_generated.entities._contract_notes import ContractsNotesCollection
 
-        return ContractsNotesCollection(self._client, parent_id)
+        return ContractsNotesCollection(self._host, parent_id)
 
     def rates(self, parent_id: int) -> ContractsRatesCollection:
         """The /V1.0/Contracts/{parentId}/Rates collection (ContractRates) of one Contracts record."""
         from py_autotask_generated.entities._contract_rates import ContractsRatesCollection
 
-        return ContractsRatesCollection(self._client, parent_id)
+        return ContractsRatesCollection(self._host, parent_id)
 
     def retainers(self, parent_id: int) -> ContractsRetainersCollection:
         """The /V1.0/Contracts/{parentId}/Retainers collection (ContractRetainers) of one Contracts record."""
         from py_autotask_generated.entities._contract_retainers import ContractsRetainersCollection
 
-        return ContractsRetainersCollection(self._client, parent_id)
+        return ContractsRetainersCollection(self._host, parent_id)
 
     def role_costs(self, parent_id: int) -> ContractsRoleCostsCollection:
         """The /V1.0/Contracts/{parentId}/RoleCosts collection (ContractRoleCosts) of one Contracts record."""
         from py_autotask_generated.entities._contract_role_costs import ContractsRoleCostsCollection
 
-        return ContractsRoleCostsCollection(self._client, parent_id)
+        return ContractsRoleCostsCollection(self._host, parent_id)
 
     def service_adjustments(self, parent_id: int) -> ContractsServiceAdjustmentsCollection:
         """The /V1.0/Contracts/{parentId}/ServiceAdjustments collection (ContractServiceAdjustments) of one Contracts record."""
@@ -780,7 +783,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsServiceAdjustmentsCollection,
         )
 
-        return ContractsServiceAdjustmentsCollection(self._client, parent_id)
+        return ContractsServiceAdjustmentsCollection(self._host, parent_id)
 
     def service_bundle_adjustments(
         self, parent_id: int
@@ -790,7 +793,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsServiceBundleAdjustmentsCollection,
         )
 
-        return ContractsServiceBundleAdjustmentsCollection(self._client, parent_id)
+        return ContractsServiceBundleAdjustmentsCollection(self._host, parent_id)
 
     def service_bundle_units(self, parent_id: int) -> ContractsServiceBundleUnitsCollection:
         """The /V1.0/Contracts/{parentId}/ServiceBundleUnits collection (ContractServiceBundleUnits) of one Contracts record."""
@@ -798,7 +801,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsServiceBundleUnitsCollection,
         )
 
-        return ContractsServiceBundleUnitsCollection(self._client, parent_id)
+        return ContractsServiceBundleUnitsCollection(self._host, parent_id)
 
     def service_bundles(self, parent_id: int) -> ContractsServiceBundlesCollection:
         """The /V1.0/Contracts/{parentId}/ServiceBundles collection (ContractServiceBundles) of one Contracts record."""
@@ -806,7 +809,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsServiceBundlesCollection,
         )
 
-        return ContractsServiceBundlesCollection(self._client, parent_id)
+        return ContractsServiceBundlesCollection(self._host, parent_id)
 
     def service_units(self, parent_id: int) -> ContractsServiceUnitsCollection:
         """The /V1.0/Contracts/{parentId}/ServiceUnits collection (ContractServiceUnits) of one Contracts record."""
@@ -814,13 +817,13 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsServiceUnitsCollection,
         )
 
-        return ContractsServiceUnitsCollection(self._client, parent_id)
+        return ContractsServiceUnitsCollection(self._host, parent_id)
 
     def services(self, parent_id: int) -> ContractsServicesCollection:
         """The /V1.0/Contracts/{parentId}/Services collection (ContractServices) of one Contracts record."""
         from py_autotask_generated.entities._contract_services import ContractsServicesCollection
 
-        return ContractsServicesCollection(self._client, parent_id)
+        return ContractsServicesCollection(self._host, parent_id)
 
     def ticket_purchases(self, parent_id: int) -> ContractsTicketPurchasesCollection:
         """The /V1.0/Contracts/{parentId}/TicketPurchases collection (ContractTicketPurchases) of one Contracts record."""
@@ -828,7 +831,7 @@ class ContractsEntity(SyncEntity[Contract]):
             ContractsTicketPurchasesCollection,
         )
 
-        return ContractsTicketPurchasesCollection(self._client, parent_id)
+        return ContractsTicketPurchasesCollection(self._host, parent_id)
 
 
 class AsyncContractsEntity(AsyncEntity[Contract]):
@@ -885,7 +888,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsBillingRulesCollection,
         )
 
-        return AsyncContractsBillingRulesCollection(self._client, parent_id)
+        return AsyncContractsBillingRulesCollection(self._host, parent_id)
 
     def block_hour_factors(self, parent_id: int) -> AsyncContractsBlockHourFactorsCollection:
         """The /V1.0/Contracts/{parentId}/BlockHourFactors collection (ContractBlockHourFactors) of one Contracts record."""
@@ -893,19 +896,19 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsBlockHourFactorsCollection,
         )
 
-        return AsyncContractsBlockHourFactorsCollection(self._client, parent_id)
+        return AsyncContractsBlockHourFactorsCollection(self._host, parent_id)
 
     def blocks(self, parent_id: int) -> AsyncContractsBlocksCollection:
         """The /V1.0/Contracts/{parentId}/Blocks collection (ContractBlocks) of one Contracts record."""
         from py_autotask_generated.entities._contract_blocks import AsyncContractsBlocksCollection
 
-        return AsyncContractsBlocksCollection(self._client, parent_id)
+        return AsyncContractsBlocksCollection(self._host, parent_id)
 
     def charges(self, parent_id: int) -> AsyncContractsChargesCollection:
         """The /V1.0/Contracts/{parentId}/Charges collection (ContractCharges) of one Contracts record."""
         from py_autotask_generated.entities._contract_charges import AsyncContractsChargesCollection
 
-        return AsyncContractsChargesCollection(self._client, parent_id)
+        return AsyncContractsChargesCollection(self._host, parent_id)
 
     def exclusion_billing_codes(
         self, parent_id: int
@@ -915,7 +918,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsExclusionBillingCodesCollection,
         )
 
-        return AsyncContractsExclusionBillingCodesCollection(self._client, parent_id)
+        return AsyncContractsExclusionBillingCodesCollection(self._host, parent_id)
 
     def exclusion_roles(self, parent_id: int) -> AsyncContractsExclusionRolesCollection:
         """The /V1.0/Contracts/{parentId}/ExclusionRoles collection (ContractExclusionRoles) of one Contracts record."""
@@ -923,7 +926,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsExclusionRolesCollection,
         )
 
-        return AsyncContractsExclusionRolesCollection(self._client, parent_id)
+        return AsyncContractsExclusionRolesCollection(self._host, parent_id)
 
     def milestones(self, parent_id: int) -> AsyncContractsMilestonesCollection:
         """The /V1.0/Contracts/{parentId}/Milestones collection (ContractMilestones) of one Contracts record."""
@@ -931,19 +934,19 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsMilestonesCollection,
         )
 
-        return AsyncContractsMilestonesCollection(self._client, parent_id)
+        return AsyncContractsMilestonesCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncContractsNotesCollection:
         """The /V1.0/Contracts/{parentId}/Notes collection (ContractNotes) of one Contracts record."""
         from py_autotask_generated.entities._contract_notes import AsyncContractsNotesCollection
 
-        return AsyncContractsNotesCollection(self._client, parent_id)
+        return AsyncContractsNotesCollection(self._host, parent_id)
 
     def rates(self, parent_id: int) -> AsyncContractsRatesCollection:
         """The /V1.0/Contracts/{parentId}/Rates collection (ContractRates) of one Contracts record."""
         from py_autotask_generated.entities._contract_rates import AsyncContractsRatesCollection
 
-        return AsyncContractsRatesCollection(self._client, parent_id)
+        return AsyncContractsRatesCollection(self._host, parent_id)
 
     def retainers(self, parent_id: int) -> AsyncContractsRetainersCollection:
         """The /V1.0/Contracts/{parentId}/Retainers collection (ContractRetainers) of one Contracts record."""
@@ -951,7 +954,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsRetainersCollection,
         )
 
-        return AsyncContractsRetainersCollection(self._client, parent_id)
+        return AsyncContractsRetainersCollection(self._host, parent_id)
 
     def role_costs(self, parent_id: int) -> AsyncContractsRoleCostsCollection:
         """The /V1.0/Contracts/{parentId}/RoleCosts collection (ContractRoleCosts) of one Contracts record."""
@@ -959,7 +962,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsRoleCostsCollection,
         )
 
-        return AsyncContractsRoleCostsCollection(self._client, parent_id)
+        return AsyncContractsRoleCostsCollection(self._host, parent_id)
 
     def service_adjustments(self, parent_id: int) -> AsyncContractsServiceAdjustmentsCollection:
         """The /V1.0/Contracts/{parentId}/ServiceAdjustments collection (ContractServiceAdjustments) of one Contracts record."""
@@ -967,7 +970,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsServiceAdjustmentsCollection,
         )
 
-        return AsyncContractsServiceAdjustmentsCollection(self._client, parent_id)
+        return AsyncContractsServiceAdjustmentsCollection(self._host, parent_id)
 
     def service_bundle_adjustments(
         self, parent_id: int
@@ -977,7 +980,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsServiceBundleAdjustmentsCollection,
         )
 
-        return AsyncContractsServiceBundleAdjustmentsCollection(self._client, parent_id)
+        return AsyncContractsServiceBundleAdjustmentsCollection(self._host, parent_id)
 
     def service_bundle_units(self, parent_id: int) -> AsyncContractsServiceBundleUnitsCollection:
         """The /V1.0/Contracts/{parentId}/ServiceBundleUnits collection (ContractServiceBundleUnits) of one Contracts record."""
@@ -985,7 +988,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsServiceBundleUnitsCollection,
         )
 
-        return AsyncContractsServiceBundleUnitsCollection(self._client, parent_id)
+        return AsyncContractsServiceBundleUnitsCollection(self._host, parent_id)
 
     def service_bundles(self, parent_id: int) -> AsyncContractsServiceBundlesCollection:
         """The /V1.0/Contracts/{parentId}/ServiceBundles collection (ContractServiceBundles) of one Contracts record."""
@@ -993,7 +996,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsServiceBundlesCollection,
         )
 
-        return AsyncContractsServiceBundlesCollection(self._client, parent_id)
+        return AsyncContractsServiceBundlesCollection(self._host, parent_id)
 
     def service_units(self, parent_id: int) -> AsyncContractsServiceUnitsCollection:
         """The /V1.0/Contracts/{parentId}/ServiceUnits collection (ContractServiceUnits) of one Contracts record."""
@@ -1001,7 +1004,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsServiceUnitsCollection,
         )
 
-        return AsyncContractsServiceUnitsCollection(self._client, parent_id)
+        return AsyncContractsServiceUnitsCollection(self._host, parent_id)
 
     def services(self, parent_id: int) -> AsyncContractsServicesCollection:
         """The /V1.0/Contracts/{parentId}/Services collection (ContractServices) of one Contracts record."""
@@ -1009,7 +1012,7 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsServicesCollection,
         )
 
-        return AsyncContractsServicesCollection(self._client, parent_id)
+        return AsyncContractsServicesCollection(self._host, parent_id)
 
     def ticket_purchases(self, parent_id: int) -> AsyncContractsTicketPurchasesCollection:
         """The /V1.0/Contracts/{parentId}/TicketPurchases collection (ContractTicketPurchases) of one Contracts record."""
@@ -1017,4 +1020,4 @@ class AsyncContractsEntity(AsyncEntity[Contract]):
             AsyncContractsTicketPurchasesCollection,
         )
 
-        return AsyncContractsTicketPurchasesCollection(self._client, parent_id)
+        return AsyncContractsTicketPurchasesCollection(self._host, parent_id)

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -181,7 +184,7 @@ class DocumentCategoriesEntity(SyncEntity[DocumentCategory]):
         """The /V1.0/DocumentCategories/{parentId}/Documents collection (Documents) of one DocumentCategories record."""
         from py_autotask_generated.entities._documents import DocumentCategoriesDocumentsCollection
 
-        return DocumentCategoriesDocumentsCollection(self._client, parent_id)
+        return DocumentCategoriesDocumentsCollection(self._host, parent_id)
 
 
 class AsyncDocumentCategoriesEntity(AsyncEntity[DocumentCategory]):
@@ -242,4 +245,4 @@ class AsyncDocumentCategoriesEntity(AsyncEntity[DocumentCategory]):
             AsyncDocumentCategoriesDocumentsCollection,
         )
 
-        return AsyncDocumentCategoriesDocumentsCollection(self._client, parent_id)
+        return AsyncDocumentCategoriesDocumentsCollection(self._host, parent_id)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -376,7 +383,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsArticleAssociationsCollection,
         )
 
-        return DocumentsArticleAssociationsCollection(self._client, parent_id)
+        return DocumentsArticleAssociationsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> DocumentsAttachmentsCollection:
         """The /V1.0/Documents/{parentId}/Attachments collection (DocumentAttachments) of one Documents record."""
@@ -384,7 +391,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsAttachmentsCollection,
         )
 
-        return DocumentsAttachmentsCollection(self._client, parent_id)
+        return DocumentsAttachmentsCollection(self._host, parent_id)
 
     def checklist_items(self, parent_id: int) -> DocumentsChecklistItemsCollection:
         """The /V1.0/Documents/{parentId}/ChecklistItems collection (DocumentChecklistItems) of one Documents record."""
@@ -392,7 +399,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsChecklistItemsCollection,
         )
 
-        return DocumentsChecklistItemsCollection(self._client, parent_id)
+        return DocumentsChecklistItemsCollection(self._host, parent_id)
 
     def checklist_libraries(self, parent_id: int) -> DocumentsChecklistLibrariesCollection:
         """The /V1.0/Documents/{parentId}/ChecklistLibraries collection (DocumentChecklistLibraries) of one Documents record."""
@@ -400,7 +407,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsChecklistLibrariesCollection,
         )
 
-        return DocumentsChecklistLibrariesCollection(self._client, parent_id)
+        return DocumentsChecklistLibrariesCollection(self._host, parent_id)
 
     def configuration_item_associations(
         self, parent_id: int
@@ -410,7 +417,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsConfigurationItemAssociationsCollection,
         )
 
-        return DocumentsConfigurationItemAssociationsCollection(self._client, parent_id)
+        return DocumentsConfigurationItemAssociationsCollection(self._host, parent_id)
 
     def configuration_item_category_associations(
         self, parent_id: int
@@ -420,7 +427,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsConfigurationItemCategoryAssociationsCollection,
         )
 
-        return DocumentsConfigurationItemCategoryAssociationsCollection(self._client, parent_id)
+        return DocumentsConfigurationItemCategoryAssociationsCollection(self._host, parent_id)
 
     def document_associations(self, parent_id: int) -> DocumentsDocumentAssociationsCollection:
         """The /V1.0/Documents/{parentId}/DocumentAssociations collection (DocumentToDocumentAssociations) of one Documents record."""
@@ -428,13 +435,13 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsDocumentAssociationsCollection,
         )
 
-        return DocumentsDocumentAssociationsCollection(self._client, parent_id)
+        return DocumentsDocumentAssociationsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> DocumentsNotesCollection:
         """The /V1.0/Documents/{parentId}/Notes collection (DocumentNotes) of one Documents record."""
         from py_autotask_generated.entities._document_notes import DocumentsNotesCollection
 
-        return DocumentsNotesCollection(self._client, parent_id)
+        return DocumentsNotesCollection(self._host, parent_id)
 
     def plain_text_content(self, parent_id: int) -> DocumentsPlainTextContentCollection:
         """The /V1.0/Documents/{parentId}/PlainTextContent collection (DocumentPlainTextContent) of one Documents record."""
@@ -442,7 +449,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsPlainTextContentCollection,
         )
 
-        return DocumentsPlainTextContentCollection(self._client, parent_id)
+        return DocumentsPlainTextContentCollection(self._host, parent_id)
 
     def tag_associations(self, parent_id: int) -> DocumentsTagAssociationsCollection:
         """The /V1.0/Documents/{parentId}/TagAssociations collection (DocumentTagAssociations) of one Documents record."""
@@ -450,7 +457,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsTagAssociationsCollection,
         )
 
-        return DocumentsTagAssociationsCollection(self._client, parent_id)
+        return DocumentsTagAssociationsCollection(self._host, parent_id)
 
     def ticket_associations(self, parent_id: int) -> DocumentsTicketAssociationsCollection:
         """The /V1.0/Documents/{parentId}/TicketAssociations collection (DocumentTicketAssociations) of one Documents record."""
@@ -458,7 +465,7 @@ class DocumentsEntity(SyncEntity[Document]):
             DocumentsTicketAssociationsCollection,
         )
 
-        return DocumentsTicketAssociationsCollection(self._client, parent_id)
+        return DocumentsTicketAssociationsCollection(self._host, parent_id)
 
 
 class DocumentCategoriesDocumentsCollection(SyncChildCollection[Document]):
@@ -467,8 +474,8 @@ class DocumentCategoriesDocumentsCollection(SyncChildCollection[Document]):
     _spec = SPEC
     _model = Document
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[Document]:
         """Every child record of this parent, page after page."""
@@ -566,7 +573,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsArticleAssociationsCollection,
         )
 
-        return AsyncDocumentsArticleAssociationsCollection(self._client, parent_id)
+        return AsyncDocumentsArticleAssociationsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> AsyncDocumentsAttachmentsCollection:
         """The /V1.0/Documents/{parentId}/Attachments collection (DocumentAttachments) of one Documents record."""
@@ -574,7 +581,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsAttachmentsCollection,
         )
 
-        return AsyncDocumentsAttachmentsCollection(self._client, parent_id)
+        return AsyncDocumentsAttachmentsCollection(self._host, parent_id)
 
     def checklist_items(self, parent_id: int) -> AsyncDocumentsChecklistItemsCollection:
         """The /V1.0/Documents/{parentId}/ChecklistItems collection (DocumentChecklistItems) of one Documents record."""
@@ -582,7 +589,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsChecklistItemsCollection,
         )
 
-        return AsyncDocumentsChecklistItemsCollection(self._client, parent_id)
+        return AsyncDocumentsChecklistItemsCollection(self._host, parent_id)
 
     def checklist_libraries(self, parent_id: int) -> AsyncDocumentsChecklistLibrariesCollection:
         """The /V1.0/Documents/{parentId}/ChecklistLibraries collection (DocumentChecklistLibraries) of one Documents record."""
@@ -590,7 +597,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsChecklistLibrariesCollection,
         )
 
-        return AsyncDocumentsChecklistLibrariesCollection(self._client, parent_id)
+        return AsyncDocumentsChecklistLibrariesCollection(self._host, parent_id)
 
     def configuration_item_associations(
         self, parent_id: int
@@ -600,7 +607,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsConfigurationItemAssociationsCollection,
         )
 
-        return AsyncDocumentsConfigurationItemAssociationsCollection(self._client, parent_id)
+        return AsyncDocumentsConfigurationItemAssociationsCollection(self._host, parent_id)
 
     def configuration_item_category_associations(
         self, parent_id: int
@@ -610,9 +617,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsConfigurationItemCategoryAssociationsCollection,
         )
 
-        return AsyncDocumentsConfigurationItemCategoryAssociationsCollection(
-            self._client, parent_id
-        )
+        return AsyncDocumentsConfigurationItemCategoryAssociationsCollection(self._host, parent_id)
 
     def document_associations(self, parent_id: int) -> AsyncDocumentsDocumentAssociationsCollection:
         """The /V1.0/Documents/{parentId}/DocumentAssociations collection (DocumentToDocumentAssociations) of one Documents record."""
@@ -620,13 +625,13 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsDocumentAssociationsCollection,
         )
 
-        return AsyncDocumentsDocumentAssociationsCollection(self._client, parent_id)
+        return AsyncDocumentsDocumentAssociationsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncDocumentsNotesCollection:
         """The /V1.0/Documents/{parentId}/Notes collection (DocumentNotes) of one Documents record."""
         from py_autotask_generated.entities._document_notes import AsyncDocumentsNotesCollection
 
-        return AsyncDocumentsNotesCollection(self._client, parent_id)
+        return AsyncDocumentsNotesCollection(self._host, parent_id)
 
     def plain_text_content(self, parent_id: int) -> AsyncDocumentsPlainTextContentCollection:
         """The /V1.0/Documents/{parentId}/PlainTextContent collection (DocumentPlainTextContent) of one Documents record."""
@@ -634,7 +639,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsPlainTextContentCollection,
         )
 
-        return AsyncDocumentsPlainTextContentCollection(self._client, parent_id)
+        return AsyncDocumentsPlainTextContentCollection(self._host, parent_id)
 
     def tag_associations(self, parent_id: int) -> AsyncDocumentsTagAssociationsCollection:
         """The /V1.0/Documents/{parentId}/TagAssociations collection (DocumentTagAssociations) of one Documents record."""
@@ -642,7 +647,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsTagAssociationsCollection,
         )
 
-        return AsyncDocumentsTagAssociationsCollection(self._client, parent_id)
+        return AsyncDocumentsTagAssociationsCollection(self._host, parent_id)
 
     def ticket_associations(self, parent_id: int) -> AsyncDocumentsTicketAssociationsCollection:
         """The /V1.0/Documents/{parentId}/TicketAssociations collection (DocumentTicketAssociations) of one Documents record."""
@@ -650,7 +655,7 @@ class AsyncDocumentsEntity(AsyncEntity[Document]):
             AsyncDocumentsTicketAssociationsCollection,
         )
 
-        return AsyncDocumentsTicketAssociationsCollection(self._client, parent_id)
+        return AsyncDocumentsTicketAssociationsCollection(self._host, parent_id)
 
 
 class AsyncDocumentCategoriesDocumentsCollection(AsyncChildCollection[Document]):
@@ -659,8 +664,8 @@ class AsyncDocumentCategoriesDocumentsCollection(AsyncChildCollection[Document])
     _spec = SPEC
     _model = Document
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[Document]:
         """Every child record of this parent, page after page."""

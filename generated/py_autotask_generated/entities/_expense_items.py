@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -551,7 +558,7 @@ class ExpenseItemsEntity(SyncEntity[ExpenseItem]):
             ExpenseItemsAttachmentsCollection,
         )
 
-        return ExpenseItemsAttachmentsCollection(self._client, parent_id)
+        return ExpenseItemsAttachmentsCollection(self._host, parent_id)
 
 
 class ExpensesItemsCollection(SyncChildCollection[ExpenseItem]):
@@ -560,8 +567,8 @@ class ExpensesItemsCollection(SyncChildCollection[ExpenseItem]):
     _spec = SPEC
     _model = ExpenseItem
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ExpenseItem]:
         """Every child record of this parent, page after page."""
@@ -651,7 +658,7 @@ class AsyncExpenseItemsEntity(AsyncEntity[ExpenseItem]):
             AsyncExpenseItemsAttachmentsCollection,
         )
 
-        return AsyncExpenseItemsAttachmentsCollection(self._client, parent_id)
+        return AsyncExpenseItemsAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncExpensesItemsCollection(AsyncChildCollection[ExpenseItem]):
@@ -660,8 +667,8 @@ class AsyncExpensesItemsCollection(AsyncChildCollection[ExpenseItem]):
     _spec = SPEC
     _model = ExpenseItem
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ExpenseItem]:
         """Every child record of this parent, page after page."""

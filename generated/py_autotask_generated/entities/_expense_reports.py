@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -385,7 +388,7 @@ class ExpenseReportsEntity(SyncEntity[ExpenseReport]):
             ExpenseReportsAttachmentsCollection,
         )
 
-        return ExpenseReportsAttachmentsCollection(self._client, parent_id)
+        return ExpenseReportsAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncExpenseReportsEntity(AsyncEntity[ExpenseReport]):
@@ -442,4 +445,4 @@ class AsyncExpenseReportsEntity(AsyncEntity[ExpenseReport]):
             AsyncExpenseReportsAttachmentsCollection,
         )
 
-        return AsyncExpenseReportsAttachmentsCollection(self._client, parent_id)
+        return AsyncExpenseReportsAttachmentsCollection(self._host, parent_id)

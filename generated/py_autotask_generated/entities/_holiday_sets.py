@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -166,7 +169,7 @@ class HolidaySetsEntity(SyncEntity[HolidaySet]):
         """The /V1.0/HolidaySets/{parentId}/Holidays collection (Holidays) of one HolidaySets record."""
         from py_autotask_generated.entities._holidays import HolidaySetsHolidaysCollection
 
-        return HolidaySetsHolidaysCollection(self._client, parent_id)
+        return HolidaySetsHolidaysCollection(self._host, parent_id)
 
 
 class AsyncHolidaySetsEntity(AsyncEntity[HolidaySet]):
@@ -225,4 +228,4 @@ class AsyncHolidaySetsEntity(AsyncEntity[HolidaySet]):
         """The /V1.0/HolidaySets/{parentId}/Holidays collection (Holidays) of one HolidaySets record."""
         from py_autotask_generated.entities._holidays import AsyncHolidaySetsHolidaysCollection
 
-        return AsyncHolidaySetsHolidaysCollection(self._client, parent_id)
+        return AsyncHolidaySetsHolidaysCollection(self._host, parent_id)

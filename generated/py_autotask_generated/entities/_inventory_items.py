@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -308,7 +311,7 @@ class InventoryItemsEntity(SyncEntity[InventoryItem]):
             InventoryItemsSerialNumbersCollection,
         )
 
-        return InventoryItemsSerialNumbersCollection(self._client, parent_id)
+        return InventoryItemsSerialNumbersCollection(self._host, parent_id)
 
 
 class AsyncInventoryItemsEntity(AsyncEntity[InventoryItem]):
@@ -365,4 +368,4 @@ class AsyncInventoryItemsEntity(AsyncEntity[InventoryItem]):
             AsyncInventoryItemsSerialNumbersCollection,
         )
 
-        return AsyncInventoryItemsSerialNumbersCollection(self._client, parent_id)
+        return AsyncInventoryItemsSerialNumbersCollection(self._host, parent_id)

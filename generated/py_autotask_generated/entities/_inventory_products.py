@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -361,7 +364,7 @@ class InventoryProductsEntity(SyncEntity[InventoryProduct]):
             InventoryProductsStockedItemsCollection,
         )
 
-        return InventoryProductsStockedItemsCollection(self._client, parent_id)
+        return InventoryProductsStockedItemsCollection(self._host, parent_id)
 
     def stocked_items_add(self, parent_id: int) -> InventoryProductsStockedItemsAddCollection:
         """The /V1.0/InventoryProducts/{parentId}/StockedItemsAdd collection (InventoryStockedItemsAdd) of one InventoryProducts record."""
@@ -369,7 +372,7 @@ class InventoryProductsEntity(SyncEntity[InventoryProduct]):
             InventoryProductsStockedItemsAddCollection,
         )
 
-        return InventoryProductsStockedItemsAddCollection(self._client, parent_id)
+        return InventoryProductsStockedItemsAddCollection(self._host, parent_id)
 
     def stocked_items_remove(self, parent_id: int) -> InventoryProductsStockedItemsRemoveCollection:
         """The /V1.0/InventoryProducts/{parentId}/StockedItemsRemove collection (InventoryStockedItemsRemove) of one InventoryProducts record."""
@@ -377,7 +380,7 @@ class InventoryProductsEntity(SyncEntity[InventoryProduct]):
             InventoryProductsStockedItemsRemoveCollection,
         )
 
-        return InventoryProductsStockedItemsRemoveCollection(self._client, parent_id)
+        return InventoryProductsStockedItemsRemoveCollection(self._host, parent_id)
 
     def stocked_items_transfer(
         self, parent_id: int
@@ -387,7 +390,7 @@ class InventoryProductsEntity(SyncEntity[InventoryProduct]):
             InventoryProductsStockedItemsTransferCollection,
         )
 
-        return InventoryProductsStockedItemsTransferCollection(self._client, parent_id)
+        return InventoryProductsStockedItemsTransferCollection(self._host, parent_id)
 
 
 class AsyncInventoryProductsEntity(AsyncEntity[InventoryProduct]):
@@ -448,7 +451,7 @@ class AsyncInventoryProductsEntity(AsyncEntity[InventoryProduct]):
             AsyncInventoryProductsStockedItemsCollection,
         )
 
-        return AsyncInventoryProductsStockedItemsCollection(self._client, parent_id)
+        return AsyncInventoryProductsStockedItemsCollection(self._host, parent_id)
 
     def stocked_items_add(self, parent_id: int) -> AsyncInventoryProductsStockedItemsAddCollection:
         """The /V1.0/InventoryProducts/{parentId}/StockedItemsAdd collection (InventoryStockedItemsAdd) of one InventoryProducts record."""
@@ -456,7 +459,7 @@ class AsyncInventoryProductsEntity(AsyncEntity[InventoryProduct]):
             AsyncInventoryProductsStockedItemsAddCollection,
         )
 
-        return AsyncInventoryProductsStockedItemsAddCollection(self._client, parent_id)
+        return AsyncInventoryProductsStockedItemsAddCollection(self._host, parent_id)
 
     def stocked_items_remove(
         self, parent_id: int
@@ -466,7 +469,7 @@ class AsyncInventoryProductsEntity(AsyncEntity[InventoryProduct]):
             AsyncInventoryProductsStockedItemsRemoveCollection,
         )
 
-        return AsyncInventoryProductsStockedItemsRemoveCollection(self._client, parent_id)
+        return AsyncInventoryProductsStockedItemsRemoveCollection(self._host, parent_id)
 
     def stocked_items_transfer(
         self, parent_id: int
@@ -476,4 +479,4 @@ class AsyncInventoryProductsEntity(AsyncEntity[InventoryProduct]):
             AsyncInventoryProductsStockedItemsTransferCollection,
         )
 
-        return AsyncInventoryProductsStockedItemsTransferCollection(self._client, parent_id)
+        return AsyncInventoryProductsStockedItemsTransferCollection(self._host, parent_id)

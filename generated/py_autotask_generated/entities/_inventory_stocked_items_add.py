@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
 from py_autotask_generated.models._inventory_stocked_items_add import InventoryStockedItemAdd
@@ -283,8 +290,8 @@ class InventoryProductsStockedItemsAddCollection(SyncChildCollection[InventorySt
     _spec = SPEC
     _model = InventoryStockedItemAdd
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def create(self, data: InventoryStockedItemAddCreateParams) -> int:
         """Create a child record under this parent; returns its id."""
@@ -315,8 +322,8 @@ class AsyncInventoryProductsStockedItemsAddCollection(
     _spec = SPEC
     _model = InventoryStockedItemAdd
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     async def create(self, data: InventoryStockedItemAddCreateParams) -> int:
         """Create a child record under this parent; returns its id."""

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -357,7 +364,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesArticleAssociationsCollection,
         )
 
-        return KnowledgeBaseArticlesArticleAssociationsCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesArticleAssociationsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> KnowledgeBaseArticlesAttachmentsCollection:
         """The /V1.0/KnowledgeBaseArticles/{parentId}/Attachments collection (ArticleAttachments) of one KnowledgeBaseArticles record."""
@@ -365,7 +372,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesAttachmentsCollection,
         )
 
-        return KnowledgeBaseArticlesAttachmentsCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesAttachmentsCollection(self._host, parent_id)
 
     def configuration_item_category_associations(
         self, parent_id: int
@@ -376,7 +383,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
         )
 
         return KnowledgeBaseArticlesConfigurationItemCategoryAssociationsCollection(
-            self._client, parent_id
+            self._host, parent_id
         )
 
     def document_associations(
@@ -387,7 +394,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesDocumentAssociationsCollection,
         )
 
-        return KnowledgeBaseArticlesDocumentAssociationsCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesDocumentAssociationsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> KnowledgeBaseArticlesNotesCollection:
         """The /V1.0/KnowledgeBaseArticles/{parentId}/Notes collection (ArticleNotes) of one KnowledgeBaseArticles record."""
@@ -395,7 +402,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesNotesCollection,
         )
 
-        return KnowledgeBaseArticlesNotesCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesNotesCollection(self._host, parent_id)
 
     def plain_text_content(self, parent_id: int) -> KnowledgeBaseArticlesPlainTextContentCollection:
         """The /V1.0/KnowledgeBaseArticles/{parentId}/PlainTextContent collection (ArticlePlainTextContent) of one KnowledgeBaseArticles record."""
@@ -403,7 +410,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesPlainTextContentCollection,
         )
 
-        return KnowledgeBaseArticlesPlainTextContentCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesPlainTextContentCollection(self._host, parent_id)
 
     def tag_associations(self, parent_id: int) -> KnowledgeBaseArticlesTagAssociationsCollection:
         """The /V1.0/KnowledgeBaseArticles/{parentId}/TagAssociations collection (ArticleTagAssociations) of one KnowledgeBaseArticles record."""
@@ -411,7 +418,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesTagAssociationsCollection,
         )
 
-        return KnowledgeBaseArticlesTagAssociationsCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesTagAssociationsCollection(self._host, parent_id)
 
     def ticket_associations(
         self, parent_id: int
@@ -421,7 +428,7 @@ class KnowledgeBaseArticlesEntity(SyncEntity[KnowledgeBaseArticle]):
             KnowledgeBaseArticlesTicketAssociationsCollection,
         )
 
-        return KnowledgeBaseArticlesTicketAssociationsCollection(self._client, parent_id)
+        return KnowledgeBaseArticlesTicketAssociationsCollection(self._host, parent_id)
 
 
 class KnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(
@@ -432,8 +439,8 @@ class KnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(
     _spec = SPEC
     _model = KnowledgeBaseArticle
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[KnowledgeBaseArticle]:
         """Every child record of this parent, page after page."""
@@ -539,7 +546,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesArticleAssociationsCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesArticleAssociationsCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesArticleAssociationsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> AsyncKnowledgeBaseArticlesAttachmentsCollection:
         """The /V1.0/KnowledgeBaseArticles/{parentId}/Attachments collection (ArticleAttachments) of one KnowledgeBaseArticles record."""
@@ -547,7 +554,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesAttachmentsCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesAttachmentsCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesAttachmentsCollection(self._host, parent_id)
 
     def configuration_item_category_associations(
         self, parent_id: int
@@ -558,7 +565,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
         )
 
         return AsyncKnowledgeBaseArticlesConfigurationItemCategoryAssociationsCollection(
-            self._client, parent_id
+            self._host, parent_id
         )
 
     def document_associations(
@@ -569,7 +576,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesDocumentAssociationsCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesDocumentAssociationsCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesDocumentAssociationsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncKnowledgeBaseArticlesNotesCollection:
         """The /V1.0/KnowledgeBaseArticles/{parentId}/Notes collection (ArticleNotes) of one KnowledgeBaseArticles record."""
@@ -577,7 +584,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesNotesCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesNotesCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesNotesCollection(self._host, parent_id)
 
     def plain_text_content(
         self, parent_id: int
@@ -587,7 +594,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesPlainTextContentCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesPlainTextContentCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesPlainTextContentCollection(self._host, parent_id)
 
     def tag_associations(
         self, parent_id: int
@@ -597,7 +604,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesTagAssociationsCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesTagAssociationsCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesTagAssociationsCollection(self._host, parent_id)
 
     def ticket_associations(
         self, parent_id: int
@@ -607,7 +614,7 @@ class AsyncKnowledgeBaseArticlesEntity(AsyncEntity[KnowledgeBaseArticle]):
             AsyncKnowledgeBaseArticlesTicketAssociationsCollection,
         )
 
-        return AsyncKnowledgeBaseArticlesTicketAssociationsCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseArticlesTicketAssociationsCollection(self._host, parent_id)
 
 
 class AsyncKnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(
@@ -618,8 +625,8 @@ class AsyncKnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(
     _spec = SPEC
     _model = KnowledgeBaseArticle
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[KnowledgeBaseArticle]:
         """Every child record of this parent, page after page."""

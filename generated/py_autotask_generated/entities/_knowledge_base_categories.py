@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -185,7 +188,7 @@ class KnowledgeBaseCategoriesEntity(SyncEntity[KnowledgeBaseCategory]):
             KnowledgeBaseCategoriesKnowledgeBaseArticlesCollection,
         )
 
-        return KnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(self._client, parent_id)
+        return KnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(self._host, parent_id)
 
 
 class AsyncKnowledgeBaseCategoriesEntity(AsyncEntity[KnowledgeBaseCategory]):
@@ -248,4 +251,4 @@ class AsyncKnowledgeBaseCategoriesEntity(AsyncEntity[KnowledgeBaseCategory]):
             AsyncKnowledgeBaseCategoriesKnowledgeBaseArticlesCollection,
         )
 
-        return AsyncKnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(self._client, parent_id)
+        return AsyncKnowledgeBaseCategoriesKnowledgeBaseArticlesCollection(self._host, parent_id)

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -1011,13 +1014,13 @@ class OpportunitiesEntity(SyncEntity[Opportunity]):
             OpportunitiesAttachmentsCollection,
         )
 
-        return OpportunitiesAttachmentsCollection(self._client, parent_id)
+        return OpportunitiesAttachmentsCollection(self._host, parent_id)
 
     def sales_orders(self, parent_id: int) -> OpportunitiesSalesOrdersCollection:
         """The /V1.0/Opportunities/{parentId}/SalesOrders collection (SalesOrders) of one Opportunities record."""
         from py_autotask_generated.entities._sales_orders import OpportunitiesSalesOrdersCollection
 
-        return OpportunitiesSalesOrdersCollection(self._client, parent_id)
+        return OpportunitiesSalesOrdersCollection(self._host, parent_id)
 
 
 class AsyncOpportunitiesEntity(AsyncEntity[Opportunity]):
@@ -1074,7 +1077,7 @@ class AsyncOpportunitiesEntity(AsyncEntity[Opportunity]):
             AsyncOpportunitiesAttachmentsCollection,
         )
 
-        return AsyncOpportunitiesAttachmentsCollection(self._client, parent_id)
+        return AsyncOpportunitiesAttachmentsCollection(self._host, parent_id)
 
     def sales_orders(self, parent_id: int) -> AsyncOpportunitiesSalesOrdersCollection:
         """The /V1.0/Opportunities/{parentId}/SalesOrders collection (SalesOrders) of one Opportunities record."""
@@ -1082,4 +1085,4 @@ class AsyncOpportunitiesEntity(AsyncEntity[Opportunity]):
             AsyncOpportunitiesSalesOrdersCollection,
         )
 
-        return AsyncOpportunitiesSalesOrdersCollection(self._client, parent_id)
+        return AsyncOpportunitiesSalesOrdersCollection(self._host, parent_id)

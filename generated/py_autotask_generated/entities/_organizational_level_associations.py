@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -181,7 +184,7 @@ class OrganizationalLevelAssociationsEntity(SyncEntity[OrganizationalLevelAssoci
             OrganizationalLevelAssociationsResourcesCollection,
         )
 
-        return OrganizationalLevelAssociationsResourcesCollection(self._client, parent_id)
+        return OrganizationalLevelAssociationsResourcesCollection(self._host, parent_id)
 
 
 class AsyncOrganizationalLevelAssociationsEntity(AsyncEntity[OrganizationalLevelAssociation]):
@@ -238,4 +241,4 @@ class AsyncOrganizationalLevelAssociationsEntity(AsyncEntity[OrganizationalLevel
             AsyncOrganizationalLevelAssociationsResourcesCollection,
         )
 
-        return AsyncOrganizationalLevelAssociationsResourcesCollection(self._client, parent_id)
+        return AsyncOrganizationalLevelAssociationsResourcesCollection(self._host, parent_id)

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -556,19 +559,19 @@ class ProductsEntity(SyncEntity[Product]):
         """The /V1.0/Products/{parentId}/Notes collection (ProductNotes) of one Products record."""
         from py_autotask_generated.entities._product_notes import ProductsNotesCollection
 
-        return ProductsNotesCollection(self._client, parent_id)
+        return ProductsNotesCollection(self._host, parent_id)
 
     def tiers(self, parent_id: int) -> ProductsTiersCollection:
         """The /V1.0/Products/{parentId}/Tiers collection (ProductTiers) of one Products record."""
         from py_autotask_generated.entities._product_tiers import ProductsTiersCollection
 
-        return ProductsTiersCollection(self._client, parent_id)
+        return ProductsTiersCollection(self._host, parent_id)
 
     def vendors(self, parent_id: int) -> ProductsVendorsCollection:
         """The /V1.0/Products/{parentId}/Vendors collection (ProductVendors) of one Products record."""
         from py_autotask_generated.entities._product_vendors import ProductsVendorsCollection
 
-        return ProductsVendorsCollection(self._client, parent_id)
+        return ProductsVendorsCollection(self._host, parent_id)
 
 
 class AsyncProductsEntity(AsyncEntity[Product]):
@@ -623,16 +626,16 @@ class AsyncProductsEntity(AsyncEntity[Product]):
         """The /V1.0/Products/{parentId}/Notes collection (ProductNotes) of one Products record."""
         from py_autotask_generated.entities._product_notes import AsyncProductsNotesCollection
 
-        return AsyncProductsNotesCollection(self._client, parent_id)
+        return AsyncProductsNotesCollection(self._host, parent_id)
 
     def tiers(self, parent_id: int) -> AsyncProductsTiersCollection:
         """The /V1.0/Products/{parentId}/Tiers collection (ProductTiers) of one Products record."""
         from py_autotask_generated.entities._product_tiers import AsyncProductsTiersCollection
 
-        return AsyncProductsTiersCollection(self._client, parent_id)
+        return AsyncProductsTiersCollection(self._host, parent_id)
 
     def vendors(self, parent_id: int) -> AsyncProductsVendorsCollection:
         """The /V1.0/Products/{parentId}/Vendors collection (ProductVendors) of one Products record."""
         from py_autotask_generated.entities._product_vendors import AsyncProductsVendorsCollection
 
-        return AsyncProductsVendorsCollection(self._client, parent_id)
+        return AsyncProductsVendorsCollection(self._host, parent_id)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -321,7 +328,7 @@ class ProjectNotesEntity(SyncEntity[ProjectNote]):
             ProjectNotesAttachmentsCollection,
         )
 
-        return ProjectNotesAttachmentsCollection(self._client, parent_id)
+        return ProjectNotesAttachmentsCollection(self._host, parent_id)
 
 
 class ProjectsNotesCollection(SyncChildCollection[ProjectNote]):
@@ -330,8 +337,8 @@ class ProjectsNotesCollection(SyncChildCollection[ProjectNote]):
     _spec = SPEC
     _model = ProjectNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ProjectNote]:
         """Every child record of this parent, page after page."""
@@ -421,7 +428,7 @@ class AsyncProjectNotesEntity(AsyncEntity[ProjectNote]):
             AsyncProjectNotesAttachmentsCollection,
         )
 
-        return AsyncProjectNotesAttachmentsCollection(self._client, parent_id)
+        return AsyncProjectNotesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncProjectsNotesCollection(AsyncChildCollection[ProjectNote]):
@@ -430,8 +437,8 @@ class AsyncProjectsNotesCollection(AsyncChildCollection[ProjectNote]):
     _spec = SPEC
     _model = ProjectNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ProjectNote]:
         """Every child record of this parent, page after page."""

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -748,31 +751,31 @@ class ProjectsEntity(SyncEntity[Project]):
             ProjectsAttachmentsCollection,
         )
 
-        return ProjectsAttachmentsCollection(self._client, parent_id)
+        return ProjectsAttachmentsCollection(self._host, parent_id)
 
     def charges(self, parent_id: int) -> ProjectsChargesCollection:
         """The /V1.0/Projects/{parentId}/Charges collection (ProjectCharges) of one Projects record."""
         from py_autotask_generated.entities._project_charges import ProjectsChargesCollection
 
-        return ProjectsChargesCollection(self._client, parent_id)
+        return ProjectsChargesCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> ProjectsNotesCollection:
         """The /V1.0/Projects/{parentId}/Notes collection (ProjectNotes) of one Projects record."""
         from py_autotask_generated.entities._project_notes import ProjectsNotesCollection
 
-        return ProjectsNotesCollection(self._client, parent_id)
+        return ProjectsNotesCollection(self._host, parent_id)
 
     def phases(self, parent_id: int) -> ProjectsPhasesCollection:
         """The /V1.0/Projects/{parentId}/Phases collection (Phases) of one Projects record."""
         from py_autotask_generated.entities._phases import ProjectsPhasesCollection
 
-        return ProjectsPhasesCollection(self._client, parent_id)
+        return ProjectsPhasesCollection(self._host, parent_id)
 
     def tasks(self, parent_id: int) -> ProjectsTasksCollection:
         """The /V1.0/Projects/{parentId}/Tasks collection (Tasks) of one Projects record."""
         from py_autotask_generated.entities._tasks import ProjectsTasksCollection
 
-        return ProjectsTasksCollection(self._client, parent_id)
+        return ProjectsTasksCollection(self._host, parent_id)
 
 
 class AsyncProjectsEntity(AsyncEntity[Project]):
@@ -829,28 +832,28 @@ class AsyncProjectsEntity(AsyncEntity[Project]):
             AsyncProjectsAttachmentsCollection,
         )
 
-        return AsyncProjectsAttachmentsCollection(self._client, parent_id)
+        return AsyncProjectsAttachmentsCollection(self._host, parent_id)
 
     def charges(self, parent_id: int) -> AsyncProjectsChargesCollection:
         """The /V1.0/Projects/{parentId}/Charges collection (ProjectCharges) of one Projects record."""
         from py_autotask_generated.entities._project_charges import AsyncProjectsChargesCollection
 
-        return AsyncProjectsChargesCollection(self._client, parent_id)
+        return AsyncProjectsChargesCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncProjectsNotesCollection:
         """The /V1.0/Projects/{parentId}/Notes collection (ProjectNotes) of one Projects record."""
         from py_autotask_generated.entities._project_notes import AsyncProjectsNotesCollection
 
-        return AsyncProjectsNotesCollection(self._client, parent_id)
+        return AsyncProjectsNotesCollection(self._host, parent_id)
 
     def phases(self, parent_id: int) -> AsyncProjectsPhasesCollection:
         """The /V1.0/Projects/{parentId}/Phases collection (Phases) of one Projects record."""
         from py_autotask_generated.entities._phases import AsyncProjectsPhasesCollection
 
-        return AsyncProjectsPhasesCollection(self._client, parent_id)
+        return AsyncProjectsPhasesCollection(self._host, parent_id)
 
     def tasks(self, parent_id: int) -> AsyncProjectsTasksCollection:
         """The /V1.0/Projects/{parentId}/Tasks collection (Tasks) of one Projects record."""
         from py_autotask_generated.entities._tasks import AsyncProjectsTasksCollection
 
-        return AsyncProjectsTasksCollection(self._client, parent_id)
+        return AsyncProjectsTasksCollection(self._host, parent_id)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -335,7 +342,7 @@ class PurchaseOrderItemsEntity(SyncEntity[PurchaseOrderItem]):
             PurchaseOrderItemsReceivingCollection,
         )
 
-        return PurchaseOrderItemsReceivingCollection(self._client, parent_id)
+        return PurchaseOrderItemsReceivingCollection(self._host, parent_id)
 
 
 class PurchaseOrdersItemsCollection(SyncChildCollection[PurchaseOrderItem]):
@@ -344,8 +351,8 @@ class PurchaseOrdersItemsCollection(SyncChildCollection[PurchaseOrderItem]):
     _spec = SPEC
     _model = PurchaseOrderItem
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[PurchaseOrderItem]:
         """Every child record of this parent, page after page."""
@@ -441,7 +448,7 @@ class AsyncPurchaseOrderItemsEntity(AsyncEntity[PurchaseOrderItem]):
             AsyncPurchaseOrderItemsReceivingCollection,
         )
 
-        return AsyncPurchaseOrderItemsReceivingCollection(self._client, parent_id)
+        return AsyncPurchaseOrderItemsReceivingCollection(self._host, parent_id)
 
 
 class AsyncPurchaseOrdersItemsCollection(AsyncChildCollection[PurchaseOrderItem]):
@@ -450,8 +457,8 @@ class AsyncPurchaseOrdersItemsCollection(AsyncChildCollection[PurchaseOrderItem]
     _spec = SPEC
     _model = PurchaseOrderItem
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[PurchaseOrderItem]:
         """Every child record of this parent, page after page."""

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -597,7 +600,7 @@ class PurchaseOrdersEntity(SyncEntity[PurchaseOrder]):
             PurchaseOrdersItemsCollection,
         )
 
-        return PurchaseOrdersItemsCollection(self._client, parent_id)
+        return PurchaseOrdersItemsCollection(self._host, parent_id)
 
 
 class AsyncPurchaseOrdersEntity(AsyncEntity[PurchaseOrder]):
@@ -654,4 +657,4 @@ class AsyncPurchaseOrdersEntity(AsyncEntity[PurchaseOrder]):
             AsyncPurchaseOrdersItemsCollection,
         )
 
-        return AsyncPurchaseOrdersItemsCollection(self._client, parent_id)
+        return AsyncPurchaseOrdersItemsCollection(self._host, parent_id)

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -694,7 +697,7 @@ class QuotesEntity(SyncEntity[Quote]):
         """The /V1.0/Quotes/{parentId}/Items collection (QuoteItems) of one Quotes record."""
         from py_autotask_generated.entities._quote_items import QuotesItemsCollection
 
-        return QuotesItemsCollection(self._client, parent_id)
+        return QuotesItemsCollection(self._host, parent_id)
 
 
 class AsyncQuotesEntity(AsyncEntity[Quote]):
@@ -749,4 +752,4 @@ class AsyncQuotesEntity(AsyncEntity[Quote]):
         """The /V1.0/Quotes/{parentId}/Items collection (QuoteItems) of one Quotes record."""
         from py_autotask_generated.entities._quote_items import AsyncQuotesItemsCollection
 
-        return AsyncQuotesItemsCollection(self._client, parent_id)
+        return AsyncQuotesItemsCollection(self._host, parent_id)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
 from py_autotask_generated.models._resource_time_off_balances import ResourceTimeOffBalance
@@ -424,8 +431,8 @@ class ResourcesTimeOffBalancesCollection(SyncChildCollection[ResourceTimeOffBala
     _spec = SPEC
     _model = ResourceTimeOffBalance
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ResourceTimeOffBalance]:
         """Every child record of this parent, page after page."""
@@ -449,8 +456,8 @@ class AsyncResourcesTimeOffBalancesCollection(AsyncChildCollection[ResourceTimeO
     _spec = SPEC
     _model = ResourceTimeOffBalance
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ResourceTimeOffBalance]:
         """Every child record of this parent, page after page."""

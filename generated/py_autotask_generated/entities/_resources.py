@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -679,7 +682,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesAttachmentsCollection,
         )
 
-        return ResourcesAttachmentsCollection(self._client, parent_id)
+        return ResourcesAttachmentsCollection(self._host, parent_id)
 
     def daily_availabilities(self, parent_id: int) -> ResourcesDailyAvailabilitiesCollection:
         """The /V1.0/Resources/{parentId}/DailyAvailabilities collection (ResourceDailyAvailabilities) of one Resources record."""
@@ -687,7 +690,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesDailyAvailabilitiesCollection,
         )
 
-        return ResourcesDailyAvailabilitiesCollection(self._client, parent_id)
+        return ResourcesDailyAvailabilitiesCollection(self._host, parent_id)
 
     def role_departments(self, parent_id: int) -> ResourcesRoleDepartmentsCollection:
         """The /V1.0/Resources/{parentId}/RoleDepartments collection (ResourceRoleDepartments) of one Resources record."""
@@ -695,7 +698,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesRoleDepartmentsCollection,
         )
 
-        return ResourcesRoleDepartmentsCollection(self._client, parent_id)
+        return ResourcesRoleDepartmentsCollection(self._host, parent_id)
 
     def role_queues(self, parent_id: int) -> ResourcesRoleQueuesCollection:
         """The /V1.0/Resources/{parentId}/RoleQueues collection (ResourceRoleQueues) of one Resources record."""
@@ -703,13 +706,13 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesRoleQueuesCollection,
         )
 
-        return ResourcesRoleQueuesCollection(self._client, parent_id)
+        return ResourcesRoleQueuesCollection(self._host, parent_id)
 
     def roles(self, parent_id: int) -> ResourcesRolesCollection:
         """The /V1.0/Resources/{parentId}/Roles collection (ResourceRoles) of one Resources record."""
         from py_autotask_generated.entities._resource_roles import ResourcesRolesCollection
 
-        return ResourcesRolesCollection(self._client, parent_id)
+        return ResourcesRolesCollection(self._host, parent_id)
 
     def service_desk_roles(self, parent_id: int) -> ResourcesServiceDeskRolesCollection:
         """The /V1.0/Resources/{parentId}/ServiceDeskRoles collection (ResourceServiceDeskRoles) of one Resources record."""
@@ -717,13 +720,13 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesServiceDeskRolesCollection,
         )
 
-        return ResourcesServiceDeskRolesCollection(self._client, parent_id)
+        return ResourcesServiceDeskRolesCollection(self._host, parent_id)
 
     def skills(self, parent_id: int) -> ResourcesSkillsCollection:
         """The /V1.0/Resources/{parentId}/Skills collection (ResourceSkills) of one Resources record."""
         from py_autotask_generated.entities._resource_skills import ResourcesSkillsCollection
 
-        return ResourcesSkillsCollection(self._client, parent_id)
+        return ResourcesSkillsCollection(self._host, parent_id)
 
     def time_off_additional(self, parent_id: int) -> ResourcesTimeOffAdditionalCollection:
         """The /V1.0/Resources/{parentId}/TimeOffAdditional collection (ResourceTimeOffAdditional) of one Resources record."""
@@ -731,7 +734,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesTimeOffAdditionalCollection,
         )
 
-        return ResourcesTimeOffAdditionalCollection(self._client, parent_id)
+        return ResourcesTimeOffAdditionalCollection(self._host, parent_id)
 
     def time_off_approvers(self, parent_id: int) -> ResourcesTimeOffApproversCollection:
         """The /V1.0/Resources/{parentId}/TimeOffApprovers collection (ResourceTimeOffApprovers) of one Resources record."""
@@ -739,7 +742,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesTimeOffApproversCollection,
         )
 
-        return ResourcesTimeOffApproversCollection(self._client, parent_id)
+        return ResourcesTimeOffApproversCollection(self._host, parent_id)
 
     def time_off_balances(self, parent_id: int) -> ResourcesTimeOffBalancesCollection:
         """The /V1.0/Resources/{parentId}/TimeOffBalances collection (ResourceTimeOffBalances) of one Resources record."""
@@ -747,7 +750,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesTimeOffBalancesCollection,
         )
 
-        return ResourcesTimeOffBalancesCollection(self._client, parent_id)
+        return ResourcesTimeOffBalancesCollection(self._host, parent_id)
 
     def time_off_requests(self, parent_id: int) -> ResourcesTimeOffRequestsCollection:
         """The /V1.0/Resources/{parentId}/TimeOffRequests collection (TimeOffRequests) of one Resources record."""
@@ -755,7 +758,7 @@ class ResourcesEntity(SyncEntity[Resource]):
             ResourcesTimeOffRequestsCollection,
         )
 
-        return ResourcesTimeOffRequestsCollection(self._client, parent_id)
+        return ResourcesTimeOffRequestsCollection(self._host, parent_id)
 
 
 class AsyncResourcesEntity(AsyncEntity[Resource]):
@@ -808,7 +811,7 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesAttachmentsCollection,
         )
 
-        return AsyncResourcesAttachmentsCollection(self._client, parent_id)
+        return AsyncResourcesAttachmentsCollection(self._host, parent_id)
 
     def daily_availabilities(self, parent_id: int) -> AsyncResourcesDailyAvailabilitiesCollection:
         """The /V1.0/Resources/{parentId}/DailyAvailabilities collection (ResourceDailyAvailabilities) of one Resources record."""
@@ -816,7 +819,7 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesDailyAvailabilitiesCollection,
         )
 
-        return AsyncResourcesDailyAvailabilitiesCollection(self._client, parent_id)
+        return AsyncResourcesDailyAvailabilitiesCollection(self._host, parent_id)
 
     def role_departments(self, parent_id: int) -> AsyncResourcesRoleDepartmentsCollection:
         """The /V1.0/Resources/{parentId}/RoleDepartments collection (ResourceRoleDepartments) of one Resources record."""
@@ -824,7 +827,7 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesRoleDepartmentsCollection,
         )
 
-        return AsyncResourcesRoleDepartmentsCollection(self._client, parent_id)
+        return AsyncResourcesRoleDepartmentsCollection(self._host, parent_id)
 
     def role_queues(self, parent_id: int) -> AsyncResourcesRoleQueuesCollection:
         """The /V1.0/Resources/{parentId}/RoleQueues collection (ResourceRoleQueues) of one Resources record."""
@@ -832,13 +835,13 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesRoleQueuesCollection,
         )
 
-        return AsyncResourcesRoleQueuesCollection(self._client, parent_id)
+        return AsyncResourcesRoleQueuesCollection(self._host, parent_id)
 
     def roles(self, parent_id: int) -> AsyncResourcesRolesCollection:
         """The /V1.0/Resources/{parentId}/Roles collection (ResourceRoles) of one Resources record."""
         from py_autotask_generated.entities._resource_roles import AsyncResourcesRolesCollection
 
-        return AsyncResourcesRolesCollection(self._client, parent_id)
+        return AsyncResourcesRolesCollection(self._host, parent_id)
 
     def service_desk_roles(self, parent_id: int) -> AsyncResourcesServiceDeskRolesCollection:
         """The /V1.0/Resources/{parentId}/ServiceDeskRoles collection (ResourceServiceDeskRoles) of one Resources record."""
@@ -846,13 +849,13 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesServiceDeskRolesCollection,
         )
 
-        return AsyncResourcesServiceDeskRolesCollection(self._client, parent_id)
+        return AsyncResourcesServiceDeskRolesCollection(self._host, parent_id)
 
     def skills(self, parent_id: int) -> AsyncResourcesSkillsCollection:
         """The /V1.0/Resources/{parentId}/Skills collection (ResourceSkills) of one Resources record."""
         from py_autotask_generated.entities._resource_skills import AsyncResourcesSkillsCollection
 
-        return AsyncResourcesSkillsCollection(self._client, parent_id)
+        return AsyncResourcesSkillsCollection(self._host, parent_id)
 
     def time_off_additional(self, parent_id: int) -> AsyncResourcesTimeOffAdditionalCollection:
         """The /V1.0/Resources/{parentId}/TimeOffAdditional collection (ResourceTimeOffAdditional) of one Resources record."""
@@ -860,7 +863,7 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesTimeOffAdditionalCollection,
         )
 
-        return AsyncResourcesTimeOffAdditionalCollection(self._client, parent_id)
+        return AsyncResourcesTimeOffAdditionalCollection(self._host, parent_id)
 
     def time_off_approvers(self, parent_id: int) -> AsyncResourcesTimeOffApproversCollection:
         """The /V1.0/Resources/{parentId}/TimeOffApprovers collection (ResourceTimeOffApprovers) of one Resources record."""
@@ -868,7 +871,7 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesTimeOffApproversCollection,
         )
 
-        return AsyncResourcesTimeOffApproversCollection(self._client, parent_id)
+        return AsyncResourcesTimeOffApproversCollection(self._host, parent_id)
 
     def time_off_balances(self, parent_id: int) -> AsyncResourcesTimeOffBalancesCollection:
         """The /V1.0/Resources/{parentId}/TimeOffBalances collection (ResourceTimeOffBalances) of one Resources record."""
@@ -876,7 +879,7 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesTimeOffBalancesCollection,
         )
 
-        return AsyncResourcesTimeOffBalancesCollection(self._client, parent_id)
+        return AsyncResourcesTimeOffBalancesCollection(self._host, parent_id)
 
     def time_off_requests(self, parent_id: int) -> AsyncResourcesTimeOffRequestsCollection:
         """The /V1.0/Resources/{parentId}/TimeOffRequests collection (TimeOffRequests) of one Resources record."""
@@ -884,4 +887,4 @@ class AsyncResourcesEntity(AsyncEntity[Resource]):
             AsyncResourcesTimeOffRequestsCollection,
         )
 
-        return AsyncResourcesTimeOffRequestsCollection(self._client, parent_id)
+        return AsyncResourcesTimeOffRequestsCollection(self._host, parent_id)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._types import UdfValue
@@ -494,7 +501,7 @@ class SalesOrdersEntity(SyncEntity[SalesOrder]):
             SalesOrdersAttachmentsCollection,
         )
 
-        return SalesOrdersAttachmentsCollection(self._client, parent_id)
+        return SalesOrdersAttachmentsCollection(self._host, parent_id)
 
 
 class OpportunitiesSalesOrdersCollection(SyncChildCollection[SalesOrder]):
@@ -503,8 +510,8 @@ class OpportunitiesSalesOrdersCollection(SyncChildCollection[SalesOrder]):
     _spec = SPEC
     _model = SalesOrder
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[SalesOrder]:
         """Every child record of this parent, page after page."""
@@ -577,7 +584,7 @@ class AsyncSalesOrdersEntity(AsyncEntity[SalesOrder]):
             AsyncSalesOrdersAttachmentsCollection,
         )
 
-        return AsyncSalesOrdersAttachmentsCollection(self._client, parent_id)
+        return AsyncSalesOrdersAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncOpportunitiesSalesOrdersCollection(AsyncChildCollection[SalesOrder]):
@@ -586,8 +593,8 @@ class AsyncOpportunitiesSalesOrdersCollection(AsyncChildCollection[SalesOrder]):
     _spec = SPEC
     _model = SalesOrder
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[SalesOrder]:
         """Every child record of this parent, page after page."""

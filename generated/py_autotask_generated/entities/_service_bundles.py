@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -459,7 +462,7 @@ class ServiceBundlesEntity(SyncEntity[ServiceBundle]):
             ServiceBundlesServicesCollection,
         )
 
-        return ServiceBundlesServicesCollection(self._client, parent_id)
+        return ServiceBundlesServicesCollection(self._host, parent_id)
 
 
 class AsyncServiceBundlesEntity(AsyncEntity[ServiceBundle]):
@@ -520,4 +523,4 @@ class AsyncServiceBundlesEntity(AsyncEntity[ServiceBundle]):
             AsyncServiceBundlesServicesCollection,
         )
 
-        return AsyncServiceBundlesServicesCollection(self._client, parent_id)
+        return AsyncServiceBundlesServicesCollection(self._host, parent_id)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -171,7 +178,7 @@ class ServiceCallTasksEntity(SyncEntity[ServiceCallTask]):
             ServiceCallTasksResourcesCollection,
         )
 
-        return ServiceCallTasksResourcesCollection(self._client, parent_id)
+        return ServiceCallTasksResourcesCollection(self._host, parent_id)
 
 
 class ServiceCallsTasksCollection(SyncChildCollection[ServiceCallTask]):
@@ -180,8 +187,8 @@ class ServiceCallsTasksCollection(SyncChildCollection[ServiceCallTask]):
     _spec = SPEC
     _model = ServiceCallTask
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ServiceCallTask]:
         """Every child record of this parent, page after page."""
@@ -259,7 +266,7 @@ class AsyncServiceCallTasksEntity(AsyncEntity[ServiceCallTask]):
             AsyncServiceCallTasksResourcesCollection,
         )
 
-        return AsyncServiceCallTasksResourcesCollection(self._client, parent_id)
+        return AsyncServiceCallTasksResourcesCollection(self._host, parent_id)
 
 
 class AsyncServiceCallsTasksCollection(AsyncChildCollection[ServiceCallTask]):
@@ -268,8 +275,8 @@ class AsyncServiceCallsTasksCollection(AsyncChildCollection[ServiceCallTask]):
     _spec = SPEC
     _model = ServiceCallTask
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ServiceCallTask]:
         """Every child record of this parent, page after page."""

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -171,7 +178,7 @@ class ServiceCallTicketsEntity(SyncEntity[ServiceCallTicket]):
             ServiceCallTicketsResourcesCollection,
         )
 
-        return ServiceCallTicketsResourcesCollection(self._client, parent_id)
+        return ServiceCallTicketsResourcesCollection(self._host, parent_id)
 
 
 class ServiceCallsTicketsCollection(SyncChildCollection[ServiceCallTicket]):
@@ -180,8 +187,8 @@ class ServiceCallsTicketsCollection(SyncChildCollection[ServiceCallTicket]):
     _spec = SPEC
     _model = ServiceCallTicket
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[ServiceCallTicket]:
         """Every child record of this parent, page after page."""
@@ -259,7 +266,7 @@ class AsyncServiceCallTicketsEntity(AsyncEntity[ServiceCallTicket]):
             AsyncServiceCallTicketsResourcesCollection,
         )
 
-        return AsyncServiceCallTicketsResourcesCollection(self._client, parent_id)
+        return AsyncServiceCallTicketsResourcesCollection(self._host, parent_id)
 
 
 class AsyncServiceCallsTicketsCollection(AsyncChildCollection[ServiceCallTicket]):
@@ -268,8 +275,8 @@ class AsyncServiceCallsTicketsCollection(AsyncChildCollection[ServiceCallTicket]
     _spec = SPEC
     _model = ServiceCallTicket
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[ServiceCallTicket]:
         """Every child record of this parent, page after page."""

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -354,7 +357,7 @@ class ServiceCallsEntity(SyncEntity[ServiceCall]):
         """The /V1.0/ServiceCalls/{parentId}/Tasks collection (ServiceCallTasks) of one ServiceCalls record."""
         from py_autotask_generated.entities._service_call_tasks import ServiceCallsTasksCollection
 
-        return ServiceCallsTasksCollection(self._client, parent_id)
+        return ServiceCallsTasksCollection(self._host, parent_id)
 
     def tickets(self, parent_id: int) -> ServiceCallsTicketsCollection:
         """The /V1.0/ServiceCalls/{parentId}/Tickets collection (ServiceCallTickets) of one ServiceCalls record."""
@@ -362,7 +365,7 @@ class ServiceCallsEntity(SyncEntity[ServiceCall]):
             ServiceCallsTicketsCollection,
         )
 
-        return ServiceCallsTicketsCollection(self._client, parent_id)
+        return ServiceCallsTicketsCollection(self._host, parent_id)
 
 
 class AsyncServiceCallsEntity(AsyncEntity[ServiceCall]):
@@ -423,7 +426,7 @@ class AsyncServiceCallsEntity(AsyncEntity[ServiceCall]):
             AsyncServiceCallsTasksCollection,
         )
 
-        return AsyncServiceCallsTasksCollection(self._client, parent_id)
+        return AsyncServiceCallsTasksCollection(self._host, parent_id)
 
     def tickets(self, parent_id: int) -> AsyncServiceCallsTicketsCollection:
         """The /V1.0/ServiceCalls/{parentId}/Tickets collection (ServiceCallTickets) of one ServiceCalls record."""
@@ -431,4 +434,4 @@ class AsyncServiceCallsEntity(AsyncEntity[ServiceCall]):
             AsyncServiceCallsTicketsCollection,
         )
 
-        return AsyncServiceCallsTicketsCollection(self._client, parent_id)
+        return AsyncServiceCallsTicketsCollection(self._host, parent_id)

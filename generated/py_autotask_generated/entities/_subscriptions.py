@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -372,7 +375,7 @@ class SubscriptionsEntity(SyncEntity[Subscription]):
             SubscriptionsPeriodsCollection,
         )
 
-        return SubscriptionsPeriodsCollection(self._client, parent_id)
+        return SubscriptionsPeriodsCollection(self._host, parent_id)
 
 
 class AsyncSubscriptionsEntity(AsyncEntity[Subscription]):
@@ -433,4 +436,4 @@ class AsyncSubscriptionsEntity(AsyncEntity[Subscription]):
             AsyncSubscriptionsPeriodsCollection,
         )
 
-        return AsyncSubscriptionsPeriodsCollection(self._client, parent_id)
+        return AsyncSubscriptionsPeriodsCollection(self._host, parent_id)

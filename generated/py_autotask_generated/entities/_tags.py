@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -235,7 +238,7 @@ class TagsEntity(SyncEntity[Tag]):
         """The /V1.0/Tags/{parentId}/Aliases collection (TagAliases) of one Tags record."""
         from py_autotask_generated.entities._tag_aliases import TagsAliasesCollection
 
-        return TagsAliasesCollection(self._client, parent_id)
+        return TagsAliasesCollection(self._host, parent_id)
 
 
 class AsyncTagsEntity(AsyncEntity[Tag]):
@@ -294,4 +297,4 @@ class AsyncTagsEntity(AsyncEntity[Tag]):
         """The /V1.0/Tags/{parentId}/Aliases collection (TagAliases) of one Tags record."""
         from py_autotask_generated.entities._tag_aliases import AsyncTagsAliasesCollection
 
-        return AsyncTagsAliasesCollection(self._client, parent_id)
+        return AsyncTagsAliasesCollection(self._host, parent_id)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -297,7 +304,7 @@ class TaskNotesEntity(SyncEntity[TaskNote]):
             TaskNotesAttachmentsCollection,
         )
 
-        return TaskNotesAttachmentsCollection(self._client, parent_id)
+        return TaskNotesAttachmentsCollection(self._host, parent_id)
 
 
 class TasksNotesCollection(SyncChildCollection[TaskNote]):
@@ -306,8 +313,8 @@ class TasksNotesCollection(SyncChildCollection[TaskNote]):
     _spec = SPEC
     _model = TaskNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[TaskNote]:
         """Every child record of this parent, page after page."""
@@ -388,7 +395,7 @@ class AsyncTaskNotesEntity(AsyncEntity[TaskNote]):
             AsyncTaskNotesAttachmentsCollection,
         )
 
-        return AsyncTaskNotesAttachmentsCollection(self._client, parent_id)
+        return AsyncTaskNotesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncTasksNotesCollection(AsyncChildCollection[TaskNote]):
@@ -397,8 +404,8 @@ class AsyncTasksNotesCollection(AsyncChildCollection[TaskNote]):
     _spec = SPEC
     _model = TaskNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[TaskNote]:
         """Every child record of this parent, page after page."""

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._types import UdfValue
@@ -653,19 +660,19 @@ class TasksEntity(SyncEntity[Task]):
         """The /V1.0/Tasks/{parentId}/Attachments collection (TaskAttachments) of one Tasks record."""
         from py_autotask_generated.entities._task_attachments import TasksAttachmentsCollection
 
-        return TasksAttachmentsCollection(self._client, parent_id)
+        return TasksAttachmentsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> TasksNotesCollection:
         """The /V1.0/Tasks/{parentId}/Notes collection (TaskNotes) of one Tasks record."""
         from py_autotask_generated.entities._task_notes import TasksNotesCollection
 
-        return TasksNotesCollection(self._client, parent_id)
+        return TasksNotesCollection(self._host, parent_id)
 
     def predecessors(self, parent_id: int) -> TasksPredecessorsCollection:
         """The /V1.0/Tasks/{parentId}/Predecessors collection (TaskPredecessors) of one Tasks record."""
         from py_autotask_generated.entities._task_predecessors import TasksPredecessorsCollection
 
-        return TasksPredecessorsCollection(self._client, parent_id)
+        return TasksPredecessorsCollection(self._host, parent_id)
 
     def secondary_resources(self, parent_id: int) -> TasksSecondaryResourcesCollection:
         """The /V1.0/Tasks/{parentId}/SecondaryResources collection (TaskSecondaryResources) of one Tasks record."""
@@ -673,7 +680,7 @@ class TasksEntity(SyncEntity[Task]):
             TasksSecondaryResourcesCollection,
         )
 
-        return TasksSecondaryResourcesCollection(self._client, parent_id)
+        return TasksSecondaryResourcesCollection(self._host, parent_id)
 
 
 class ProjectsTasksCollection(SyncChildCollection[Task]):
@@ -682,8 +689,8 @@ class ProjectsTasksCollection(SyncChildCollection[Task]):
     _spec = SPEC
     _model = Task
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[Task]:
         """Every child record of this parent, page after page."""
@@ -771,13 +778,13 @@ class AsyncTasksEntity(AsyncEntity[Task]):
         """The /V1.0/Tasks/{parentId}/Attachments collection (TaskAttachments) of one Tasks record."""
         from py_autotask_generated.entities._task_attachments import AsyncTasksAttachmentsCollection
 
-        return AsyncTasksAttachmentsCollection(self._client, parent_id)
+        return AsyncTasksAttachmentsCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncTasksNotesCollection:
         """The /V1.0/Tasks/{parentId}/Notes collection (TaskNotes) of one Tasks record."""
         from py_autotask_generated.entities._task_notes import AsyncTasksNotesCollection
 
-        return AsyncTasksNotesCollection(self._client, parent_id)
+        return AsyncTasksNotesCollection(self._host, parent_id)
 
     def predecessors(self, parent_id: int) -> AsyncTasksPredecessorsCollection:
         """The /V1.0/Tasks/{parentId}/Predecessors collection (TaskPredecessors) of one Tasks record."""
@@ -785,7 +792,7 @@ class AsyncTasksEntity(AsyncEntity[Task]):
             AsyncTasksPredecessorsCollection,
         )
 
-        return AsyncTasksPredecessorsCollection(self._client, parent_id)
+        return AsyncTasksPredecessorsCollection(self._host, parent_id)
 
     def secondary_resources(self, parent_id: int) -> AsyncTasksSecondaryResourcesCollection:
         """The /V1.0/Tasks/{parentId}/SecondaryResources collection (TaskSecondaryResources) of one Tasks record."""
@@ -793,7 +800,7 @@ class AsyncTasksEntity(AsyncEntity[Task]):
             AsyncTasksSecondaryResourcesCollection,
         )
 
-        return AsyncTasksSecondaryResourcesCollection(self._client, parent_id)
+        return AsyncTasksSecondaryResourcesCollection(self._host, parent_id)
 
 
 class AsyncProjectsTasksCollection(AsyncChildCollection[Task]):
@@ -802,8 +809,8 @@ class AsyncProjectsTasksCollection(AsyncChildCollection[Task]):
     _spec = SPEC
     _model = Task
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[Task]:
         """Every child record of this parent, page after page."""

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -218,7 +221,7 @@ class TicketCategoriesEntity(SyncEntity[TicketCategory]):
             TicketCategoriesFieldDefaultsCollection,
         )
 
-        return TicketCategoriesFieldDefaultsCollection(self._client, parent_id)
+        return TicketCategoriesFieldDefaultsCollection(self._host, parent_id)
 
 
 class AsyncTicketCategoriesEntity(AsyncEntity[TicketCategory]):
@@ -271,4 +274,4 @@ class AsyncTicketCategoriesEntity(AsyncEntity[TicketCategory]):
             AsyncTicketCategoriesFieldDefaultsCollection,
         )
 
-        return AsyncTicketCategoriesFieldDefaultsCollection(self._client, parent_id)
+        return AsyncTicketCategoriesFieldDefaultsCollection(self._host, parent_id)

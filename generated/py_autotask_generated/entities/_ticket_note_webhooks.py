@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -337,7 +340,7 @@ class TicketNoteWebhooksEntity(SyncEntity[TicketNoteWebhook]):
             TicketNoteWebhooksExcludedResourcesCollection,
         )
 
-        return TicketNoteWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return TicketNoteWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> TicketNoteWebhooksFieldsCollection:
         """The /V1.0/TicketNoteWebhooks/{parentId}/Fields collection (TicketNoteWebhookFields) of one TicketNoteWebhooks record."""
@@ -345,7 +348,7 @@ class TicketNoteWebhooksEntity(SyncEntity[TicketNoteWebhook]):
             TicketNoteWebhooksFieldsCollection,
         )
 
-        return TicketNoteWebhooksFieldsCollection(self._client, parent_id)
+        return TicketNoteWebhooksFieldsCollection(self._host, parent_id)
 
 
 class AsyncTicketNoteWebhooksEntity(AsyncEntity[TicketNoteWebhook]):
@@ -408,7 +411,7 @@ class AsyncTicketNoteWebhooksEntity(AsyncEntity[TicketNoteWebhook]):
             AsyncTicketNoteWebhooksExcludedResourcesCollection,
         )
 
-        return AsyncTicketNoteWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return AsyncTicketNoteWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> AsyncTicketNoteWebhooksFieldsCollection:
         """The /V1.0/TicketNoteWebhooks/{parentId}/Fields collection (TicketNoteWebhookFields) of one TicketNoteWebhooks record."""
@@ -416,4 +419,4 @@ class AsyncTicketNoteWebhooksEntity(AsyncEntity[TicketNoteWebhook]):
             AsyncTicketNoteWebhooksFieldsCollection,
         )
 
-        return AsyncTicketNoteWebhooksFieldsCollection(self._client, parent_id)
+        return AsyncTicketNoteWebhooksFieldsCollection(self._host, parent_id)

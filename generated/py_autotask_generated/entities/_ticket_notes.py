@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -306,7 +313,7 @@ class TicketNotesEntity(SyncEntity[TicketNote]):
             TicketNotesAttachmentsCollection,
         )
 
-        return TicketNotesAttachmentsCollection(self._client, parent_id)
+        return TicketNotesAttachmentsCollection(self._host, parent_id)
 
 
 class TicketsNotesCollection(SyncChildCollection[TicketNote]):
@@ -315,8 +322,8 @@ class TicketsNotesCollection(SyncChildCollection[TicketNote]):
     _spec = SPEC
     _model = TicketNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[TicketNote]:
         """Every child record of this parent, page after page."""
@@ -406,7 +413,7 @@ class AsyncTicketNotesEntity(AsyncEntity[TicketNote]):
             AsyncTicketNotesAttachmentsCollection,
         )
 
-        return AsyncTicketNotesAttachmentsCollection(self._client, parent_id)
+        return AsyncTicketNotesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncTicketsNotesCollection(AsyncChildCollection[TicketNote]):
@@ -415,8 +422,8 @@ class AsyncTicketsNotesCollection(AsyncChildCollection[TicketNote]):
     _spec = SPEC
     _model = TicketNote
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[TicketNote]:
         """Every child record of this parent, page after page."""

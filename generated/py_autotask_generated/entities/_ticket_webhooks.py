@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -337,7 +340,7 @@ class TicketWebhooksEntity(SyncEntity[TicketWebhook]):
             TicketWebhooksExcludedResourcesCollection,
         )
 
-        return TicketWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return TicketWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> TicketWebhooksFieldsCollection:
         """The /V1.0/TicketWebhooks/{parentId}/Fields collection (TicketWebhookFields) of one TicketWebhooks record."""
@@ -345,7 +348,7 @@ class TicketWebhooksEntity(SyncEntity[TicketWebhook]):
             TicketWebhooksFieldsCollection,
         )
 
-        return TicketWebhooksFieldsCollection(self._client, parent_id)
+        return TicketWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> TicketWebhooksUdfFieldsCollection:
         """The /V1.0/TicketWebhooks/{parentId}/UdfFields collection (TicketWebhookUdfFields) of one TicketWebhooks record."""
@@ -353,7 +356,7 @@ class TicketWebhooksEntity(SyncEntity[TicketWebhook]):
             TicketWebhooksUdfFieldsCollection,
         )
 
-        return TicketWebhooksUdfFieldsCollection(self._client, parent_id)
+        return TicketWebhooksUdfFieldsCollection(self._host, parent_id)
 
 
 class AsyncTicketWebhooksEntity(AsyncEntity[TicketWebhook]):
@@ -414,7 +417,7 @@ class AsyncTicketWebhooksEntity(AsyncEntity[TicketWebhook]):
             AsyncTicketWebhooksExcludedResourcesCollection,
         )
 
-        return AsyncTicketWebhooksExcludedResourcesCollection(self._client, parent_id)
+        return AsyncTicketWebhooksExcludedResourcesCollection(self._host, parent_id)
 
     def fields(self, parent_id: int) -> AsyncTicketWebhooksFieldsCollection:
         """The /V1.0/TicketWebhooks/{parentId}/Fields collection (TicketWebhookFields) of one TicketWebhooks record."""
@@ -422,7 +425,7 @@ class AsyncTicketWebhooksEntity(AsyncEntity[TicketWebhook]):
             AsyncTicketWebhooksFieldsCollection,
         )
 
-        return AsyncTicketWebhooksFieldsCollection(self._client, parent_id)
+        return AsyncTicketWebhooksFieldsCollection(self._host, parent_id)
 
     def udf_fields(self, parent_id: int) -> AsyncTicketWebhooksUdfFieldsCollection:
         """The /V1.0/TicketWebhooks/{parentId}/UdfFields collection (TicketWebhookUdfFields) of one TicketWebhooks record."""
@@ -430,4 +433,4 @@ class AsyncTicketWebhooksEntity(AsyncEntity[TicketWebhook]):
             AsyncTicketWebhooksUdfFieldsCollection,
         )
 
-        return AsyncTicketWebhooksUdfFieldsCollection(self._client, parent_id)
+        return AsyncTicketWebhooksUdfFieldsCollection(self._host, parent_id)

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._types import UdfValue
@@ -1232,7 +1235,7 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsAdditionalConfigurationItemsCollection,
         )
 
-        return TicketsAdditionalConfigurationItemsCollection(self._client, parent_id)
+        return TicketsAdditionalConfigurationItemsCollection(self._host, parent_id)
 
     def additional_contacts(self, parent_id: int) -> TicketsAdditionalContactsCollection:
         """The /V1.0/Tickets/{parentId}/AdditionalContacts collection (TicketAdditionalContacts) of one Tickets record."""
@@ -1240,13 +1243,13 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsAdditionalContactsCollection,
         )
 
-        return TicketsAdditionalContactsCollection(self._client, parent_id)
+        return TicketsAdditionalContactsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> TicketsAttachmentsCollection:
         """The /V1.0/Tickets/{parentId}/Attachments collection (TicketAttachments) of one Tickets record."""
         from py_autotask_generated.entities._ticket_attachments import TicketsAttachmentsCollection
 
-        return TicketsAttachmentsCollection(self._client, parent_id)
+        return TicketsAttachmentsCollection(self._host, parent_id)
 
     def change_request_approvals(self, parent_id: int) -> TicketsChangeRequestApprovalsCollection:
         """The /V1.0/Tickets/{parentId}/ChangeRequestApprovals collection (TicketChangeRequestApprovals) of one Tickets record."""
@@ -1254,13 +1257,13 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsChangeRequestApprovalsCollection,
         )
 
-        return TicketsChangeRequestApprovalsCollection(self._client, parent_id)
+        return TicketsChangeRequestApprovalsCollection(self._host, parent_id)
 
     def charges(self, parent_id: int) -> TicketsChargesCollection:
         """The /V1.0/Tickets/{parentId}/Charges collection (TicketCharges) of one Tickets record."""
         from py_autotask_generated.entities._ticket_charges import TicketsChargesCollection
 
-        return TicketsChargesCollection(self._client, parent_id)
+        return TicketsChargesCollection(self._host, parent_id)
 
     def checklist_items(self, parent_id: int) -> TicketsChecklistItemsCollection:
         """The /V1.0/Tickets/{parentId}/ChecklistItems collection (TicketChecklistItems) of one Tickets record."""
@@ -1268,7 +1271,7 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsChecklistItemsCollection,
         )
 
-        return TicketsChecklistItemsCollection(self._client, parent_id)
+        return TicketsChecklistItemsCollection(self._host, parent_id)
 
     def checklist_libraries(self, parent_id: int) -> TicketsChecklistLibrariesCollection:
         """The /V1.0/Tickets/{parentId}/ChecklistLibraries collection (TicketChecklistLibraries) of one Tickets record."""
@@ -1276,19 +1279,19 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsChecklistLibrariesCollection,
         )
 
-        return TicketsChecklistLibrariesCollection(self._client, parent_id)
+        return TicketsChecklistLibrariesCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> TicketsNotesCollection:
         """The /V1.0/Tickets/{parentId}/Notes collection (TicketNotes) of one Tickets record."""
         from py_autotask_generated.entities._ticket_notes import TicketsNotesCollection
 
-        return TicketsNotesCollection(self._client, parent_id)
+        return TicketsNotesCollection(self._host, parent_id)
 
     def rma_credits(self, parent_id: int) -> TicketsRmaCreditsCollection:
         """The /V1.0/Tickets/{parentId}/RmaCredits collection (TicketRmaCredits) of one Tickets record."""
         from py_autotask_generated.entities._ticket_rma_credits import TicketsRmaCreditsCollection
 
-        return TicketsRmaCreditsCollection(self._client, parent_id)
+        return TicketsRmaCreditsCollection(self._host, parent_id)
 
     def secondary_resources(self, parent_id: int) -> TicketsSecondaryResourcesCollection:
         """The /V1.0/Tickets/{parentId}/SecondaryResources collection (TicketSecondaryResources) of one Tickets record."""
@@ -1296,7 +1299,7 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsSecondaryResourcesCollection,
         )
 
-        return TicketsSecondaryResourcesCollection(self._client, parent_id)
+        return TicketsSecondaryResourcesCollection(self._host, parent_id)
 
     def tag_associations(self, parent_id: int) -> TicketsTagAssociationsCollection:
         """The /V1.0/Tickets/{parentId}/TagAssociations collection (TicketTagAssociations) of one Tickets record."""
@@ -1304,7 +1307,7 @@ class TicketsEntity(SyncEntity[Ticket]):
             TicketsTagAssociationsCollection,
         )
 
-        return TicketsTagAssociationsCollection(self._client, parent_id)
+        return TicketsTagAssociationsCollection(self._host, parent_id)
 
 
 class AsyncTicketsEntity(AsyncEntity[Ticket]):
@@ -1363,7 +1366,7 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsAdditionalConfigurationItemsCollection,
         )
 
-        return AsyncTicketsAdditionalConfigurationItemsCollection(self._client, parent_id)
+        return AsyncTicketsAdditionalConfigurationItemsCollection(self._host, parent_id)
 
     def additional_contacts(self, parent_id: int) -> AsyncTicketsAdditionalContactsCollection:
         """The /V1.0/Tickets/{parentId}/AdditionalContacts collection (TicketAdditionalContacts) of one Tickets record."""
@@ -1371,7 +1374,7 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsAdditionalContactsCollection,
         )
 
-        return AsyncTicketsAdditionalContactsCollection(self._client, parent_id)
+        return AsyncTicketsAdditionalContactsCollection(self._host, parent_id)
 
     def attachments(self, parent_id: int) -> AsyncTicketsAttachmentsCollection:
         """The /V1.0/Tickets/{parentId}/Attachments collection (TicketAttachments) of one Tickets record."""
@@ -1379,7 +1382,7 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsAttachmentsCollection,
         )
 
-        return AsyncTicketsAttachmentsCollection(self._client, parent_id)
+        return AsyncTicketsAttachmentsCollection(self._host, parent_id)
 
     def change_request_approvals(
         self, parent_id: int
@@ -1389,13 +1392,13 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsChangeRequestApprovalsCollection,
         )
 
-        return AsyncTicketsChangeRequestApprovalsCollection(self._client, parent_id)
+        return AsyncTicketsChangeRequestApprovalsCollection(self._host, parent_id)
 
     def charges(self, parent_id: int) -> AsyncTicketsChargesCollection:
         """The /V1.0/Tickets/{parentId}/Charges collection (TicketCharges) of one Tickets record."""
         from py_autotask_generated.entities._ticket_charges import AsyncTicketsChargesCollection
 
-        return AsyncTicketsChargesCollection(self._client, parent_id)
+        return AsyncTicketsChargesCollection(self._host, parent_id)
 
     def checklist_items(self, parent_id: int) -> AsyncTicketsChecklistItemsCollection:
         """The /V1.0/Tickets/{parentId}/ChecklistItems collection (TicketChecklistItems) of one Tickets record."""
@@ -1403,7 +1406,7 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsChecklistItemsCollection,
         )
 
-        return AsyncTicketsChecklistItemsCollection(self._client, parent_id)
+        return AsyncTicketsChecklistItemsCollection(self._host, parent_id)
 
     def checklist_libraries(self, parent_id: int) -> AsyncTicketsChecklistLibrariesCollection:
         """The /V1.0/Tickets/{parentId}/ChecklistLibraries collection (TicketChecklistLibraries) of one Tickets record."""
@@ -1411,13 +1414,13 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsChecklistLibrariesCollection,
         )
 
-        return AsyncTicketsChecklistLibrariesCollection(self._client, parent_id)
+        return AsyncTicketsChecklistLibrariesCollection(self._host, parent_id)
 
     def notes(self, parent_id: int) -> AsyncTicketsNotesCollection:
         """The /V1.0/Tickets/{parentId}/Notes collection (TicketNotes) of one Tickets record."""
         from py_autotask_generated.entities._ticket_notes import AsyncTicketsNotesCollection
 
-        return AsyncTicketsNotesCollection(self._client, parent_id)
+        return AsyncTicketsNotesCollection(self._host, parent_id)
 
     def rma_credits(self, parent_id: int) -> AsyncTicketsRmaCreditsCollection:
         """The /V1.0/Tickets/{parentId}/RmaCredits collection (TicketRmaCredits) of one Tickets record."""
@@ -1425,7 +1428,7 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsRmaCreditsCollection,
         )
 
-        return AsyncTicketsRmaCreditsCollection(self._client, parent_id)
+        return AsyncTicketsRmaCreditsCollection(self._host, parent_id)
 
     def secondary_resources(self, parent_id: int) -> AsyncTicketsSecondaryResourcesCollection:
         """The /V1.0/Tickets/{parentId}/SecondaryResources collection (TicketSecondaryResources) of one Tickets record."""
@@ -1433,7 +1436,7 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsSecondaryResourcesCollection,
         )
 
-        return AsyncTicketsSecondaryResourcesCollection(self._client, parent_id)
+        return AsyncTicketsSecondaryResourcesCollection(self._host, parent_id)
 
     def tag_associations(self, parent_id: int) -> AsyncTicketsTagAssociationsCollection:
         """The /V1.0/Tickets/{parentId}/TagAssociations collection (TicketTagAssociations) of one Tickets record."""
@@ -1441,4 +1444,4 @@ class AsyncTicketsEntity(AsyncEntity[Ticket]):
             AsyncTicketsTagAssociationsCollection,
         )
 
-        return AsyncTicketsTagAssociationsCollection(self._client, parent_id)
+        return AsyncTicketsTagAssociationsCollection(self._host, parent_id)

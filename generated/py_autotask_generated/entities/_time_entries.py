@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncEntity, SyncEntity
+from py_autotask._entity import (
+    AsyncEntity,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -571,7 +574,7 @@ class TimeEntriesEntity(SyncEntity[TimeEntry]):
             TimeEntriesAttachmentsCollection,
         )
 
-        return TimeEntriesAttachmentsCollection(self._client, parent_id)
+        return TimeEntriesAttachmentsCollection(self._host, parent_id)
 
 
 class AsyncTimeEntriesEntity(AsyncEntity[TimeEntry]):
@@ -632,4 +635,4 @@ class AsyncTimeEntriesEntity(AsyncEntity[TimeEntry]):
             AsyncTimeEntriesAttachmentsCollection,
         )
 
-        return AsyncTimeEntriesAttachmentsCollection(self._client, parent_id)
+        return AsyncTimeEntriesAttachmentsCollection(self._host, parent_id)

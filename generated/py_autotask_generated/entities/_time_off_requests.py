@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._model import Page
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
@@ -411,7 +418,7 @@ class TimeOffRequestsEntity(SyncEntity[TimeOffRequest]):
             TimeOffRequestsApproveCollection,
         )
 
-        return TimeOffRequestsApproveCollection(self._client, parent_id)
+        return TimeOffRequestsApproveCollection(self._host, parent_id)
 
     def reject(self, parent_id: int) -> TimeOffRequestsRejectCollection:
         """The /V1.0/TimeOffRequests/{parentId}/Reject collection (TimeOffRequestsReject) of one TimeOffRequests record."""
@@ -419,7 +426,7 @@ class TimeOffRequestsEntity(SyncEntity[TimeOffRequest]):
             TimeOffRequestsRejectCollection,
         )
 
-        return TimeOffRequestsRejectCollection(self._client, parent_id)
+        return TimeOffRequestsRejectCollection(self._host, parent_id)
 
 
 class ResourcesTimeOffRequestsCollection(SyncChildCollection[TimeOffRequest]):
@@ -428,8 +435,8 @@ class ResourcesTimeOffRequestsCollection(SyncChildCollection[TimeOffRequest]):
     _spec = SPEC
     _model = TimeOffRequest
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[TimeOffRequest]:
         """Every child record of this parent, page after page."""
@@ -525,7 +532,7 @@ class AsyncTimeOffRequestsEntity(AsyncEntity[TimeOffRequest]):
             AsyncTimeOffRequestsApproveCollection,
         )
 
-        return AsyncTimeOffRequestsApproveCollection(self._client, parent_id)
+        return AsyncTimeOffRequestsApproveCollection(self._host, parent_id)
 
     def reject(self, parent_id: int) -> AsyncTimeOffRequestsRejectCollection:
         """The /V1.0/TimeOffRequests/{parentId}/Reject collection (TimeOffRequestsReject) of one TimeOffRequests record."""
@@ -533,7 +540,7 @@ class AsyncTimeOffRequestsEntity(AsyncEntity[TimeOffRequest]):
             AsyncTimeOffRequestsRejectCollection,
         )
 
-        return AsyncTimeOffRequestsRejectCollection(self._client, parent_id)
+        return AsyncTimeOffRequestsRejectCollection(self._host, parent_id)
 
 
 class AsyncResourcesTimeOffRequestsCollection(AsyncChildCollection[TimeOffRequest]):
@@ -542,8 +549,8 @@ class AsyncResourcesTimeOffRequestsCollection(AsyncChildCollection[TimeOffReques
     _spec = SPEC
     _model = TimeOffRequest
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[TimeOffRequest]:
         """Every child record of this parent, page after page."""

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Required, TypedDict
 
-from py_autotask._entity import AsyncChildCollection, AsyncEntity, SyncChildCollection, SyncEntity
+from py_autotask._entity import (
+    AsyncChildCollection,
+    AsyncEntity,
+    AsyncEntityHost,
+    EntityHost,
+    SyncChildCollection,
+    SyncEntity,
+)
 from py_autotask._spec import EntitySpec, FieldSpec, RouteSpec
 from py_autotask._validation import Problem, TenantMetadata, validate_record
 from py_autotask_generated.models._time_off_requests_approve import TimeOffRequestsApprove
@@ -81,8 +88,8 @@ class TimeOffRequestsApproveCollection(SyncChildCollection[TimeOffRequestsApprov
     _spec = SPEC
     _model = TimeOffRequestsApprove
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: EntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> Iterator[TimeOffRequestsApprove]:
         """Every child record of this parent, page after page."""
@@ -106,8 +113,8 @@ class AsyncTimeOffRequestsApproveCollection(AsyncChildCollection[TimeOffRequests
     _spec = SPEC
     _model = TimeOffRequestsApprove
 
-    def __init__(self, client: Any, parent_id: int) -> None:
-        super().__init__(client, SPEC, SPEC.parent_routes[0], parent_id)
+    def __init__(self, host: AsyncEntityHost, parent_id: int) -> None:
+        super().__init__(host, SPEC, SPEC.parent_routes[0], parent_id)
 
     def query_all_iter(self) -> AsyncIterator[TimeOffRequestsApprove]:
         """Every child record of this parent, page after page."""

@@ -197,7 +197,7 @@ def test_warm_in_the_background(make_client: Any, fresh_sim: Any) -> None:
     assert isinstance(future, Future)
     report = future.result(timeout=10)
     assert report.total == len(client.resources.query_all())
-    with pytest.raises(AutotaskConfigError, match="not an Autotask entity"):
+    with pytest.raises(AutotaskConfigError, match="unknown Autotask entity"):
         client.cache.warm(["no_such_things"])
 
 
@@ -248,7 +248,7 @@ def test_config_errors() -> None:
         CacheConfig(backend="redis")
     with pytest.raises(AutotaskConfigError, match="directory"):
         CacheConfig(backend="disk")
-    with pytest.raises(AutotaskConfigError, match="not an Autotask entity"):
+    with pytest.raises(AutotaskConfigError, match="unknown Autotask entity"):
         CacheConfig(cache_patterns={"tickts": 5})
     with pytest.raises(AutotaskConfigError, match="backend"):
         CacheConfig(backend="memcached")  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ def test_estimate_counts_requests_before_running(fresh: Any) -> None:
         assert by_name.pages == math.ceil(120 / 7) and by_name.requests == by_name.pages + 1
         assert by_name.seconds > estimate.seconds > 0
         assert not by_name.exceeds_budget
-        with pytest.raises(AutotaskConfigError, match="unknown entity"):
+        with pytest.raises(AutotaskConfigError, match="unknown Autotask entity"):
             client.estimate("NoSuchThings")
         # an export's 3 partitions in flight: a third of the time, the same requests
         three = client.estimate("Tickets", FILTER, page_size=7, latency=0.3, concurrency=3)

@@ -47,8 +47,15 @@ def test_exported_members() -> None:
 
 
 def test_metadata_provider_implements_the_tenant_metadata_protocol() -> None:
+    from py_autotask._config import Credentials
+    from py_autotask._core import ApiRequest, ApiResponse, ClientCore
     from py_autotask._validation import TenantMetadata
 
-    provider: TenantMetadata = caching.TenantMetadataProvider(lambda request: {"fields": []})
+    core = ClientCore(Credentials("u@example.com", "s", "c", "https://x/ATServicesRest/V1.0/"))
+
+    def send(request: ApiRequest) -> ApiResponse:  # the wire shape of an empty field list
+        return ApiResponse(200, {}, b'{"fields": []}', core.prepare(request))
+
+    provider: TenantMetadata = caching.TenantMetadataProvider(core, send)
     assert provider.picklist_values("Tickets", "status") is None
     assert provider.udf_names("Tickets") == frozenset()

@@ -324,7 +324,7 @@ def test_custom_validators(make_client: Any, wire: Wire) -> None:
     finally:
         FieldValidator.unregister(no_shouting)
     client.tickets.update({"id": 1, "title": "SHOUTING ALLOWED AGAIN"})
-    with pytest.raises(AutotaskConfigError, match="unknown entity"):
+    with pytest.raises(AutotaskConfigError, match="unknown Autotask entity .Tickts.; did you mean Tickets"):
         ValidationConfig(custom_validators={"Tickts.title": str.strip})
 
 

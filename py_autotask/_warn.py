@@ -8,7 +8,7 @@ import warnings
 
 __all__ = ["warn_deprecated"]
 
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _internal(filename: str) -> bool:

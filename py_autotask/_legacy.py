@@ -1,5 +1,14 @@
-"""py-autotask 2.x filter forms, converted to Autotask's filter grammar with a DeprecationWarning.
+"""Compatibility with py-autotask 2.x that the core itself needs (no entity list, no client).
 
+- :func:`warn_deprecated`: DeprecationWarnings pointed at the caller's line.
+- :class:`CreatedId`: what ``create()`` returns (an ``int`` that still answers 2.x's ``.item_id``).
+- :func:`convert_legacy_filter`: 2.x filter forms converted to Autotask's grammar (below).
+- :func:`entity_attribute_error`: the error for a name a collection object does not have.
+
+The rest of the 2.x compatibility (client attribute names, ``RequestConfig``) needs the generated
+entity list and lives in :mod:`py_autotask.compat`.
+
+2.x filter forms:
 2.x accepted (``BaseEntity.query`` / ``utils.convert_filter_format`` in 2.3.0):
 
 - ``{"status": 1}`` and ``{"id": {"gte": 0}}``: a dict of field -> value (equality) or
@@ -15,13 +24,100 @@ Everything the new API accepts passes through untouched and without warnings. Pi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
-from .._spec import EntitySpec
-from ..query import Filter, FilterArg
+from ._spec import EntitySpec
 from ._warn import warn_deprecated
+from .query import Filter, FilterArg
 
-__all__ = ["convert_legacy_filter"]
+__all__ = [
+    "REMOVED_ENTITY_METHODS_2X",
+    "CreatedId",
+    "convert_legacy_filter",
+    "entity_attribute_error",
+    "warn_deprecated",
+]
+
+
+class CreatedId(int):
+    """The id ``create()`` returns: a plain ``int`` to the new API. 2.x returned a
+    ``CreateResponse``; its ``.item_id`` (and ``["itemId"]``) still work, with a warning."""
+
+    __slots__ = ()
+
+    @property
+    def item_id(self) -> int:
+        warn_deprecated(
+            "create() returns the new record's id as an int (py-autotask 2.x returned a "
+            "CreateResponse); use the value itself instead of .item_id"
+        )
+        return int(self)
+
+    def __getitem__(self, key: str) -> int:
+        if key != "itemId":
+            raise KeyError(key)
+        warn_deprecated(
+            "create() returns the new record's id as an int (py-autotask 2.x returned a "
+            "CreateResponse); use the value itself instead of ['itemId']"
+        )
+        return int(self)
+
+
+REMOVED_ENTITY_METHODS_2X: Final[Mapping[str, str]] = {
+    "update_by_id": "use update({'id': id, ...}) (a PATCH on the collection)",
+    "batch_create": "Autotask has no batch endpoint; use client.create_bulk_manager() or one "
+    "create() per record",
+    "batch_update": "Autotask has no batch endpoint; use client.create_bulk_manager() or one "
+    "update() per record",
+    "batch_delete": "Autotask has no batch endpoint; use one delete() per record",
+    "batch_get": "use query_all(F('id').in_(ids))",
+    "get_field_info": "use client.raw_request('GET', '<Collection>/entityInformation/fields') or "
+    "client.metadata",
+    "get_entity_info": "use client.raw_request('GET', '<Collection>/entityInformation') or "
+    "client.metadata",
+    "get_children": "use the child collection methods, e.g. client.tickets.notes(ticket_id)",
+    "get_parent": "read the parent by its id field, e.g. client.companies.get(ticket.company_id)",
+    "query_builder": "use py_autotask.F: query_all(F('status').eq(1) & F('priority').lte(2))",
+}
+
+
+def entity_attribute_error(entity: Any, name: str) -> AttributeError:
+    """The error for a name a collection object does not have: a py-autotask 2.x method (with its
+    replacement) or an operation Autotask does not support for this collection (with the ones it
+    does)."""
+    spec = getattr(type(entity), "_spec", None)
+    collection = spec.name if spec is not None else type(entity).__name__
+    if name.startswith("_") or spec is None:
+        return AttributeError(f"{type(entity).__name__!r} object has no attribute {name!r}")
+    public = sorted(
+        n for n in dir(type(entity)) if not n.startswith("_") and callable(getattr(type(entity), n))
+    )
+    if name in REMOVED_ENTITY_METHODS_2X:
+        text = (
+            f"{collection}.{name} was a py-autotask 2.x method; {REMOVED_ENTITY_METHODS_2X[name]}."
+        )
+    elif name in (
+        "get",
+        "query",
+        "query_all",
+        "query_all_iter",
+        "count",
+        "create",
+        "update",
+        "replace",
+        "delete",
+    ):
+        text = (
+            f"Autotask's REST API does not support {name} on {collection}; "
+            f"this collection has: {', '.join(public)}."
+        )
+    else:
+        text = f"{collection} has no attribute {name!r}; it has: {', '.join(public)}."
+    error = AttributeError(text)
+    error.name = name
+    error.obj = entity
+    return error
+
 
 _OP_ALIASES = {"ne": "noteq", "isnull": "notExist", "isnotnull": "exist"}
 _QUERY_MODEL_KEYS = {"filter", "maxrecords", "includefields"}
