@@ -147,6 +147,7 @@ class AsyncExporter:
         neutralize_formulas: bool = True,
         fsync: bool = True,
         progress: ProgressCallback | None = None,
+        strict: bool = False,
     ) -> None:
         from .export import Exporter
 
@@ -159,6 +160,7 @@ class AsyncExporter:
             neutralize_formulas=neutralize_formulas,
             fsync=fsync,
             progress=self._on_progress,
+            strict=strict,
         )
 
     def _on_progress(self, entity: str, phase: str, done: int, total: int | None) -> None:
@@ -209,11 +211,18 @@ class AsyncSyncer:
     until the awaiting task is cancelled (the page in progress is committed first). Signals are
     the application's to handle: no signal handlers are installed."""
 
-    def __init__(self, sender: AsyncSender, *, page_size: int = 500, progress: Any = None) -> None:
+    def __init__(
+        self,
+        sender: AsyncSender,
+        *,
+        page_size: int = 500,
+        progress: Any = None,
+        strict: bool = False,
+    ) -> None:
         from .sync import Syncer
 
         self._bridge = LoopBridge(sender)
-        self._syncer = Syncer(self._bridge, page_size=page_size, progress=progress)
+        self._syncer = Syncer(self._bridge, page_size=page_size, progress=progress, strict=strict)
 
     def stop(self) -> None:
         """Ask a running sync to stop after the page in progress is committed (thread-safe)."""

@@ -138,6 +138,10 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
     def _new_metadata(self, options: dict[str, Any]) -> MetadataProvider:
         raise NotImplementedError
 
+    def _strict(self, strict: bool | None) -> bool:
+        """A job's ``strict``: as given, else the client's own."""
+        return self._core.strict if strict is None else strict
+
     @property
     def credentials(self) -> Credentials:
         """The credentials in use (their ``repr`` hides the secret values)."""
@@ -373,6 +377,7 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         picklist_labels: bool = False,
         categorical: bool = False,
         workers: int = 3,
+        strict: bool | None = None,
     ) -> pd.DataFrame:
         """Every row of ``entity`` (``"Tickets"``, ``client.tickets``...) matching ``filters`` and
         ``date_range`` as a pandas DataFrame with metadata dtypes; see
@@ -388,6 +393,7 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
             picklist_labels=picklist_labels,
             categorical=categorical,
             workers=workers,
+            strict=self._strict(strict),
         )
 
     @property
@@ -500,13 +506,17 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         request = self._make_request(method, path_or_url, params, json)
         return self._core.read_json(self._send(request))
 
-    def create_syncer(self, *, page_size: int = 500, progress: Any = None) -> Syncer:
+    def create_syncer(
+        self, *, page_size: int = 500, progress: Any = None, strict: bool | None = None
+    ) -> Syncer:
         """A :class:`~py_autotask.sync.Syncer` that mirrors collections into SQLite, PostgreSQL
         or DuckDB (``syncer.sync_to_database(connection_string, entities, sync_interval)``).
         ``progress(entity, phase, rows_done, rows_total)`` is called after each committed page."""
         from .sync import Syncer
 
-        return Syncer(self.sender, page_size=page_size, progress=progress)
+        return Syncer(
+            self.sender, page_size=page_size, progress=progress, strict=self._strict(strict)
+        )
 
     def create_exporter(
         self,
@@ -516,6 +526,7 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         neutralize_formulas: bool = True,
         fsync: bool = True,
         progress: ExportProgressCallback | None = None,
+        strict: bool | None = None,
     ) -> Exporter:
         """An :class:`~py_autotask.export.Exporter`: ``exporter.add_entities("tickets")``, then
         ``exporter.export(path, format=...)`` (CSV, JSON, JSON Lines, Excel, Parquet, SQLite, DuckDB)
@@ -531,6 +542,7 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
             neutralize_formulas=neutralize_formulas,
             fsync=fsync,
             progress=progress,
+            strict=self._strict(strict),
         )
 
     def estimate(
@@ -620,6 +632,7 @@ class AsyncAutotaskClient(
         neutralize_formulas: bool = True,
         fsync: bool = True,
         progress: ExportProgressCallback | None = None,
+        strict: bool | None = None,
     ) -> AsyncExporter:
         """The exporter of :meth:`AutotaskClient.create_exporter` for async code: configure it the
         same way, then ``await exporter.export(path, format=...)`` / ``await exporter.to_sql(...)``.
@@ -633,14 +646,19 @@ class AsyncAutotaskClient(
             neutralize_formulas=neutralize_formulas,
             fsync=fsync,
             progress=progress,
+            strict=self._strict(strict),
         )
 
-    def create_syncer(self, *, page_size: int = 500, progress: Any = None) -> AsyncSyncer:
+    def create_syncer(
+        self, *, page_size: int = 500, progress: Any = None, strict: bool | None = None
+    ) -> AsyncSyncer:
         """The syncer of :meth:`AutotaskClient.create_syncer` for async code:
         ``await syncer.sync_to_database(connection_string, entities, sync_interval)``."""
         from ._async_jobs import AsyncSyncer
 
-        return AsyncSyncer(self.sender, page_size=page_size, progress=progress)
+        return AsyncSyncer(
+            self.sender, page_size=page_size, progress=progress, strict=self._strict(strict)
+        )
 
     async def _send(self, request: ApiRequest) -> ApiResponse:
         """Async twin of :meth:`AutotaskClient._send` (the same layers)."""
@@ -676,6 +694,7 @@ class AsyncAutotaskClient(
         picklist_labels: bool = False,
         categorical: bool = False,
         workers: int = 3,
+        strict: bool | None = None,
     ) -> pd.DataFrame:
         """Async twin of :meth:`AutotaskClient.to_dataframe`."""
         from ._async_jobs import async_entity_to_dataframe
@@ -689,6 +708,7 @@ class AsyncAutotaskClient(
             picklist_labels=picklist_labels,
             categorical=categorical,
             workers=workers,
+            strict=self._strict(strict),
         )
 
     @property
@@ -852,6 +872,7 @@ def to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
+    strict: bool | None = None,
 ) -> pd.DataFrame:
     """``py_autotask.to_dataframe``: every row of ``entity`` matching ``filters`` and
     ``date_range`` as a DataFrame (see :mod:`py_autotask.dataframe`), read with ``client`` or,
@@ -868,6 +889,7 @@ def to_dataframe(
             picklist_labels=picklist_labels,
             categorical=categorical,
             workers=workers,
+            strict=strict,
         )
     finally:
         if own:

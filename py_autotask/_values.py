@@ -39,6 +39,7 @@ __all__ = [
     "parse_datetime",
     "picklist_problem",
     "plain_value",
+    "read_wire",
     "resolve_label",
     "resolve_udf_choice",
     "show",
@@ -80,7 +81,6 @@ _DT_RE: Final = re.compile(
     r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
 )
-_FRACTION_RE: Final = re.compile(r"[.,](\d{7,})")
 _TRUE: Final = frozenset({"true", "1", "yes", "y", "t", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "n", "f", "off"})
 _MAX_CHOICES: Final = 25
@@ -407,58 +407,123 @@ def _udf_items(value: Any) -> list[Any] | None:
     return items
 
 
-def from_wire(data_type: str, value: Any) -> tuple[Any, bool]:
-    """Tolerant reading of one value Autotask sent that does not match the field's declared type:
-    ``(converted, True)`` when a conversion loses nothing, else ``(value, False)`` (keep it as
-    received).
+#: Statuses of :func:`read_wire`: the value already had the declared type / an off-type value
+#: converted without loss / an off-type value kept as received (no lossless conversion).
+CLEAN: Final = 0
+CONVERTED: Final = 1
+KEPT: Final = 2
 
-    ``""`` is no value for every non-text kind; text gets whole numbers and finite floats
-    (``90210`` -> ``"90210"``); integers get integral text and floats (``"5"``, ``1.0``); numbers
-    get numeric text; booleans get true/false/yes/no/on/off/t/f/y/n and 0/1; datetimes get what
-    :func:`parse_datetime` reads when no fraction digit beyond microseconds is dropped; a UDF list
-    gets ``{}`` (no UDFs), a single ``{"name", "value"}`` object, and numeric names/values as text.
-    ``data_type`` is a field ``dataType`` or ``"udfs"`` (a ``userDefinedFields`` list).
+_INT64: Final = (-(2**63), 2**63 - 1)
+_NUMBER_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _read_integer(value: Any) -> tuple[Any, int]:
+    if type(value) is int:
+        return (value, CLEAN) if _INT64[0] <= value <= _INT64[1] else (value, KEPT)
+    number: int | None = None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if _INT_RE.fullmatch(text):
+            number = int(text)
+        elif _NUMBER_TEXT.fullmatch(text):
+            exact = Decimal(text)
+            if exact == exact.to_integral_value():
+                number = int(exact)  # "12.0", "1e3"
+    if number is not None and _INT64[0] <= number <= _INT64[1]:
+        return number, CONVERTED
+    return value, KEPT  # "m", 1.5, true: no integer says the same
+
+
+def _read_number(value: Any) -> tuple[Any, int]:
+    if type(value) is float:
+        return value, CLEAN
+    if type(value) is int:
+        return (float(value), CLEAN) if float(value) == value else (value, KEPT)
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value.strip()):
+        text = value.strip()
+        number = float(text)
+        # lossless: the text names exactly the number its shortest repr names ("12.50" -> 12.5)
+        if math.isfinite(number) and Decimal(text) == Decimal(repr(number)):
+            return number, CONVERTED
+    return value, KEPT
+
+
+def _read_boolean(value: Any) -> tuple[Any, int]:
+    if type(value) is bool:
+        return value, CLEAN
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value), CONVERTED
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE, CONVERTED
+    return value, KEPT
+
+
+_SUB_MICROSECOND: Final = re.compile(r"[.,]\d{6}0*[1-9]")
+
+
+def _read_datetime(value: Any, as_date: bool) -> tuple[Any, int]:
+    if not isinstance(value, str) or _SUB_MICROSECOND.search(value):
+        return value, KEPT  # a non-zero digit below the microsecond would be lost
+    parsed = datetime_or_none(value)
+    if parsed is None:
+        return value, KEPT
+    if not as_date:
+        return parsed, CLEAN
+    if parsed.timetz().replace(tzinfo=None) != datetime.min.time():
+        return value, KEPT  # a time of day a date would drop
+    return parsed.date(), CLEAN
+
+
+def _read_string(value: Any) -> tuple[Any, int]:
+    if type(value) is str:
+        return value, CLEAN
+    text = _lossless_text(value)
+    return (text, CONVERTED) if text is not None else (value, KEPT)
+
+
+def read_wire(kind: Kind, value: Any) -> tuple[Any, int]:
+    """The one rule for reading a value Autotask sent for a field of ``kind``:
+    ``(value, CLEAN | CONVERTED | KEPT)``.
+
+    - a value of the declared type is CLEAN (datetime text is parsed: aware UTC; zeros beyond the
+      microsecond are dropped, but a non-zero digit there, which Python, Arrow and the databases
+      cannot hold, makes the value KEPT as text: UNCONFIRMED whether Autotask ever sends one);
+    - ``""`` is no value for every non-text kind (``(None, CONVERTED)``);
+    - an off-type value is CONVERTED when nothing is lost: text gets whole and finite numbers
+      (``90210`` -> ``"90210"``); integers get integral floats and text (``1.0``, ``"5"``,
+      ``"12.0"``) within 64 bits; numbers get numeric text whose float is exact (``"12.50"``);
+      booleans get 0/1 and true/false/yes/no/on/off/t/f/y/n; a UDF list gets ``{}`` (no UDFs) and
+      a single ``{"name", "value"}`` object;
+    - anything else is KEPT as received (``"m"`` for an integer picklist, ``1.5`` for an integer,
+      a boolean for a number, ``"N/A"`` for a datetime).
     """
-    kind = value_kind(data_type)
-    if kind != "string" and isinstance(value, str) and value == "":
-        return None, True
-    if kind == "string":
-        text = _lossless_text(value)
-        return (text, True) if text is not None else (value, False)
+    if kind != "string" and isinstance(value, str) and value.strip() == "":
+        return None, CONVERTED
     if kind == "integer":
-        if isinstance(value, bool):
-            return value, False
-        if isinstance(value, float) and value.is_integer():
-            return int(value), True
-        if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-            return int(value), True
-        return value, False
+        return _read_integer(value)
     if kind == "number":
-        if isinstance(value, str) and not isinstance(value, bool):
-            number = _number(value)
-            if number is not None:
-                return number, True
-        return value, False
+        return _read_number(value)
     if kind == "boolean":
-        if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
-            return bool(value), True
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE, True
-        return value, False
+        return _read_boolean(value)
     if kind in ("datetime", "date"):
-        if not isinstance(value, str):
-            return value, False
-        fraction = _FRACTION_RE.search(value)
-        if fraction is not None and fraction.group(1)[6:].strip("0"):
-            return value, False  # sub-microsecond digits would be lost
-        parsed = datetime_or_none(value)
-        if parsed is None:
-            return value, False
-        return (parsed if kind == "datetime" else parsed.date()), True
+        return _read_datetime(value, kind == "date")
     if kind == "udfs":
+        if isinstance(value, list) and value == _udf_items(value):
+            return value, CLEAN
         items = _udf_items(value)
-        return (items, True) if items is not None else (value, False)
-    return value, False
+        return (items, CONVERTED) if items is not None else (value, KEPT)
+    if kind == "string":
+        return _read_string(value)
+    return value, KEPT
+
+
+def from_wire(data_type: str, value: Any) -> tuple[Any, bool]:
+    """:func:`read_wire` for a field ``dataType`` (or ``"udfs"``, a ``userDefinedFields`` list):
+    ``(converted, True)`` when nothing is lost, else ``(value, False)`` (keep it as received)."""
+    read, status = read_wire(value_kind(data_type), value)
+    return (read, True) if status != KEPT else (value, False)
 
 
 # --- picklists ------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
     for record in at.from_dataframe(df).records(): ...    # dicts of plain Python values
 
 ``to_dataframe(entity, filters=None, *, date_range=None, date_field=None, client=None,
-picklist_labels=False, categorical=False, workers=3)``:
+picklist_labels=False, categorical=False, workers=3, strict=False)``:
 
 - rows are read like the exporter reads them (:mod:`py_autotask.export`): id-keyset pages over
   parallel id ranges (at most ``workers`` requests in flight), decoded straight into Arrow and
@@ -20,6 +20,12 @@ picklist_labels=False, categorical=False, workers=3)``:
   booleans ``boolean``, decimals ``float64``, datetimes ``datetime64[us, UTC]``, text ``str``;
   ``categorical=True`` makes picklist columns (their label columns when labels are asked)
   ``category``;
+- values off their declared type (a real tenant's ``"m"`` in an integer picklist, a ZIP code as a
+  number, ``""`` for a datetime) never fail the read or lose a row: they are converted when nothing
+  is lost, else kept as received and the whole column is text (``object``/``str``, every other
+  value as the text of its typed value); each field is logged once and listed in
+  ``df.attrs["off_type"]``. ``strict=True`` raises
+  :class:`~py_autotask.export.OffTypeValueError` instead;
 - ``filters``: anything ``query()`` accepts, or a plain ``{"field": value}`` mapping (equality;
   a list means ``in``; text for a picklist field is matched against the picklist labels);
 - ``date_range``: ``"2024-01-01,2024-12-31"`` or a ``(start, end)`` pair (either may be empty/None);
@@ -37,6 +43,7 @@ as Python ``int``/``float``/``bool``/``datetime``.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +67,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["DataFrameRecords", "from_dataframe", "to_dataframe"]
+
+logger = logging.getLogger("py_autotask.dataframe")
 
 
 def _require() -> None:
@@ -195,12 +204,21 @@ def _to_pandas(table: pa.Table, columns: Sequence[Any], categorical: bool) -> pd
     return df
 
 
-def _table(batches: list[Any], columns: Sequence[Any]) -> pa.Table:
+def _frame(spec: EntitySpec, sink: Any, columns: Sequence[Any], categorical: bool) -> pd.DataFrame:
+    """The DataFrame of what ``read_entity`` put in ``sink``: a column that met values its
+    declared type cannot hold is text (``object``/``str`` dtype) in every row; the off-type
+    values are logged once per field and listed in ``df.attrs["off_type"]``."""
     import pyarrow as pa
 
-    from .export._columns import arrow_schema
+    from .export._columns import arrow_schema, off_type_reports
 
-    return pa.Table.from_batches(batches, schema=arrow_schema(columns))
+    table = pa.Table.from_batches(sink.batches(columns), schema=arrow_schema(columns))
+    reports = off_type_reports(spec.name, columns, sink.off_type)
+    for report in reports:
+        logger.warning("%s", report)
+    df = _to_pandas(table, columns, categorical)
+    df.attrs["off_type"] = [r.to_dict() for r in reports]
+    return df
 
 
 def entity_to_dataframe(
@@ -213,6 +231,7 @@ def entity_to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """The DataFrame of ``spec``'s rows read through ``sender`` (what ``client.to_dataframe`` and
     ``client.<entity>.to_dataframe`` run; async clients run it on a worker thread)."""
@@ -225,9 +244,13 @@ def entity_to_dataframe(
     )
     sink = MemorySink()
     columns, _count = read_entity(
-        EntityReader(sender, spec, items), sink, workers=workers, picklist_labels=picklist_labels
+        EntityReader(sender, spec, items),
+        sink,
+        workers=workers,
+        picklist_labels=picklist_labels,
+        strict=strict,
     )
-    return _to_pandas(_table(sink.batches(), columns), columns, categorical)
+    return _frame(spec, sink, columns, categorical)
 
 
 def to_dataframe(
@@ -240,6 +263,7 @@ def to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
+    strict: bool = False,
 ) -> pd.DataFrame:
     """Every row of ``entity`` matching ``filters`` and ``date_range`` as a DataFrame, read with
     ``client`` (see the module docstring). ``py_autotask.to_dataframe`` is the same with a client
@@ -253,6 +277,7 @@ def to_dataframe(
         picklist_labels=picklist_labels,
         categorical=categorical,
         workers=workers,
+        strict=strict,
     )
 
 

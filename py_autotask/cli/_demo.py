@@ -35,7 +35,7 @@ def _sqlite_to_parquet(db_path: Path, table: str, target: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..sync._db import parse_datetime
+    from .._values import datetime_or_none
 
     con = sqlite3.connect(db_path)
     try:
@@ -58,7 +58,7 @@ def _sqlite_to_parquet(db_path: Path, table: str, target: Path) -> int:
         elif t == "DATETIME":
             arrays.append(
                 pa.array(
-                    [None if v is None else parse_datetime(str(v)) for v in values],
+                    [None if v is None else datetime_or_none(str(v), naive=True) for v in values],
                     type=pa.timestamp("us"),
                 )
             )

@@ -111,6 +111,14 @@ FieldsOpt = Annotated[
     str | None, typer.Option("--fields", help="Comma-separated fields (udf.Name for UDFs).")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+StrictOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--strict",
+        help="Refuse a record value off its declared type (exit 1, naming entity, id, field, "
+        "type and value) instead of reading it and reporting it.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -123,11 +131,17 @@ class Credentials:
     secret: str | None = None
     integration_code: str | None = None
     api_url: str | None = None
+    strict: bool | None = None
 
     def client(self) -> AutotaskClient:
         """The client these resolve to (flag > environment > profile); missing ones exit 3."""
         return make_client(
-            self.profile, self.username, self.secret, self.integration_code, self.api_url
+            self.profile,
+            self.username,
+            self.secret,
+            self.integration_code,
+            self.api_url,
+            strict=bool(self.strict),
         )
 
 
@@ -138,13 +152,14 @@ _CREDENTIAL_OPTIONS = (
     ("secret", SecretOpt),
     ("integration_code", CodeOpt),
     ("api_url", UrlOpt),
+    ("strict", StrictOpt),
 )
 
 
 def with_credentials(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` the credential options: typer sees them as its last five options; the
-    command receives them as one keyword argument ``credentials: Credentials``. Declared once
-    here instead of five parameters in every command."""
+    """Give ``command`` the credential options and ``--strict``: typer sees them as its last six
+    options; the command receives them as one keyword argument ``credentials: Credentials``.
+    Declared once here instead of six parameters in every command."""
     signature = inspect.signature(command, eval_str=True)
     own = [p for p in signature.parameters.values() if p.name != "credentials"]
     added = [
@@ -275,8 +290,11 @@ def make_client(
     secret: str | None,
     integration_code: str | None,
     api_url: str | None,
+    *,
+    strict: bool = False,
 ) -> AutotaskClient:
-    """An ``AutotaskClient`` from flag > environment > profile; missing credentials exit 3."""
+    """An ``AutotaskClient`` from flag > environment > profile; missing credentials exit 3.
+    ``strict``: off-type record values raise instead of being read and reported."""
     from .. import AutotaskClient
     from ._credentials import resolve_credentials
 
@@ -305,7 +323,7 @@ def make_client(
             "--username ... (try `py-autotask demo` for a credential-free run)",
         )
     _SECRETS.extend(v for v in (creds.secret, creds.integration_code) if v)
-    return AutotaskClient(**creds.kwargs())
+    return AutotaskClient(**creds.kwargs(), strict=strict)
 
 
 # --- output --------------------------------------------------------------------------------------------

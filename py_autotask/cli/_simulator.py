@@ -36,6 +36,14 @@ def simulator_serve(
     hourly_limit: Annotated[int, typer.Option("--hourly-limit")] = 10_000,
     time_scale: Annotated[float, typer.Option("--time-scale")] = 1.0,
     log_level: Annotated[str, typer.Option("--log-level")] = "warning",
+    messy: Annotated[
+        float,
+        typer.Option(
+            "--messy",
+            help="Fraction (0-1) of seeded records carrying off-type values as real tenants "
+            "send them (docs/simulator.md, Messy data).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Run the Autotask simulator in the foreground (Ctrl-C stops it)."""
     try:
@@ -61,6 +69,8 @@ def simulator_serve(
         "--log-level",
         log_level,
     ]
+    if messy:
+        argv += ["--messy", str(messy)]
     if latency:
         argv += ["--latency", latency]
     if db:

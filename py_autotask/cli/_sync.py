@@ -329,3 +329,5 @@ def _print_sync_summary(result: Any, output: OutputFormat) -> None:
         title=f"sync run {result.run_id}: {result.seconds:.1f}s, {result.requests} requests",
         max_table_columns=20,
     )
+    for warning in result.warnings:
+        err_console().print(f"[yellow]warning:[/yellow] {escape(warning)}")

@@ -2,8 +2,9 @@
 
 Public API (stable; the sync and CLI layers build on it)::
 
-    exporter = client.create_exporter(workers=3, picklist_labels=False, neutralize_formulas=True)
-    exporter.add_entities("tickets", "companies", filter=None, fields=None)  # -> exporter
+    exporter = client.create_exporter(workers=3, picklist_labels=False, neutralize_formulas=True,
+                                      strict=False)  # strict: off-type values raise
+    exporter.add_entities("tickets", "companies", filter=None, fields=None)  # -> exporter (chainable)
     exporter.include_relationships(["tickets.company", "tickets.contacts"])
     result = exporter.export(path, format=None, compress=False, resume=False, overwrite=False,
                              work_dir=None, keep_work_dir=False, single_file=False)  # -> ExportResult
@@ -47,6 +48,17 @@ concurrent requests per endpoint): about
 2 requests per 1,000 records, plus ``/query/count`` and the UDF definitions (and the field metadata
 with labels) per entity. Every request goes through the client's ``_send`` (retries, pacing).
 
+**Values off their declared type** (real tenants send a ZIP code as a number, ``"m"`` in an
+integer picklist, ``""`` for a datetime ...) never fail the export or lose a record: a value is
+converted when nothing is lost (``"42"`` -> 42, ``1.0`` -> 1, ``""`` -> null, ``0``/``1`` ->
+booleans, ``90210`` -> ``"90210"``, ``{}`` -> no UDF values), else kept exactly as received and its
+column written as text for the whole export (every other value as the text of its typed value; the
+manifest's column gets ``promoted_from``). Each (entity, field) is logged once, listed in
+``ExportResult.warnings``, ``ExportResult.off_type`` (:class:`OffTypeReport`: converted / kept
+counts, an example, whether the column became text), ``off_type_values`` and the manifest's
+``off_type``. ``strict=True`` raises :class:`OffTypeValueError` (entity, id, field, expected type,
+value) at the first one instead. See :mod:`py_autotask.export._tolerance`.
+
 **Durability.** Pages are staged in ``work_dir`` (default ``<path>.export-state``, or a temp folder
 for ``to_sql``) and each page is fsync'ed before the checkpoint records it. An interrupted run
 resumed with ``resume=True`` re-reads at most the pages that were in flight: one after a failed
@@ -70,6 +82,7 @@ from ._exporter import (
     Relationship,
     StagedExport,
 )
+from ._tolerance import OffTypeReport, OffTypeValueError
 
 __all__ = [
     "FORMATS",
@@ -77,6 +90,8 @@ __all__ = [
     "ExportIncompleteError",
     "ExportResult",
     "Exporter",
+    "OffTypeReport",
+    "OffTypeValueError",
     "ProgressCallback",
     "Relationship",
     "StagedExport",

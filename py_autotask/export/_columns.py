@@ -3,17 +3,18 @@
 Columns come from metadata, never from the data: the entity's :class:`~py_autotask._spec.FieldSpec`
 data types, the tenant's UDF definitions (``udf_<name>`` columns) and, when asked, picklist label
 columns (``<field>_label``) built from ``entityInformation/fields`` picklist values. A page is decoded
-with orjson and turned column by column into one :class:`pyarrow.RecordBatch` (no pydantic, no
-pandas), so an all-null first page cannot change a column's type.
+by Arrow's JSON reader or with orjson, column by column, into one :class:`pyarrow.RecordBatch` (no
+pydantic, no pandas), so an all-null first page cannot change a column's type; only a value the
+column's type cannot hold without loss can, and then it becomes text (:mod:`._tolerance`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final
 
 import orjson
@@ -22,17 +23,30 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from .._spec import EntitySpec
-from .._values import parse_datetime
+from . import _tolerance
+from ._tolerance import (
+    CLEAN,
+    CONVERTED,
+    DROPPED,
+    KEPT,
+    OffTypeCount,
+    OffTypeReport,
+    OffTypeValueError,
+)
 
 __all__ = [
     "Column",
     "PageDecoder",
+    "PageRead",
     "arrow_schema",
     "build_columns",
     "columns_from_json",
     "columns_to_json",
+    "conform",
     "kind_of",
+    "off_type_reports",
     "page_to_batch",
+    "promote",
     "stable_hash",
     "table_name",
 ]
@@ -77,6 +91,8 @@ class Column:
     ``source`` is the API field name (or the UDF name when ``udf``); a label column has
     ``label_of`` set to the value column's name and ``labels`` mapping ``str(value) -> label``.
     ``reference`` is the referenced collection name of an ``isReference`` field.
+    ``promoted_from`` is the declared kind of a column that holds text (``kind`` ``"string"``)
+    because some value could not be held by that kind without loss (see :mod:`._tolerance`).
     """
 
     name: str
@@ -87,6 +103,7 @@ class Column:
     reference: str | None = None
     label_of: str | None = None
     labels: Mapping[str, str] | None = field(default=None, compare=False)
+    promoted_from: str | None = None
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -108,6 +125,7 @@ def columns_from_json(data: Iterable[Mapping[str, Any]]) -> list[Column]:
             reference=d.get("reference"),
             label_of=d.get("label_of"),
             labels=dict(d["labels"]) if d.get("labels") is not None else None,
+            promoted_from=d.get("promoted_from"),
         )
         for d in data
     ]
@@ -201,95 +219,13 @@ def stable_hash(value: Any) -> str:
 
 
 # --- value conversion -----------------------------------------------------------------------------
-
-_TRUE: Final = frozenset({"true", "1", "yes", "y", "t"})
-_FALSE: Final = frozenset({"false", "0", "no", "n", "f"})
-
-
-def _to_int(v: Any) -> int | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, int):
-        return v
-    return int(float(v))
-
-
-def _to_float(v: Any) -> float | None:
-    if v is None or v == "":
-        return None
-    return float(v)
-
-
-def _to_bool(v: Any) -> bool | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, str):
-        low = v.strip().lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValueError(f"not a boolean: {v!r}")
-    return bool(v)
-
-
-def _to_date(v: Any) -> _dt.date | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime):
-        return v
-    return _dt.date.fromisoformat(str(v).strip()[:10])
-
-
-def _to_str(v: Any) -> str | None:
-    if v is None or isinstance(v, str):
-        return v
-    if isinstance(v, (dict, list)):
-        return orjson.dumps(v).decode()
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-_SLOW: Final[Mapping[str, Any]] = {
-    "int": _to_int,
-    "float": _to_float,
-    "bool": _to_bool,
-    "datetime": parse_datetime,
-    "date": _to_date,
-    "string": _to_str,
-}
+#
+# Clean pages (every value of its declared JSON type) take the fast paths: Arrow's JSON reader, or
+# one ``pa.array`` per column. A column with any other value is read value by value with the one
+# rule of :mod:`._tolerance` (convert without loss, else keep the text as received and turn the
+# column into text), so an off-type value costs nothing on pages that have none.
 
 _Z_SUFFIX: Final = re.compile(r"[Zz]$")
-
-
-def to_arrow(values: list[Any], kind: str) -> pa.Array:
-    """Arrow array of ``kind`` from JSON values; a fast vectorised path, then a per-value one that
-    accepts numbers sent as text, ``Z``/offset datetimes and the like. Unconvertible values raise
-    ``ValueError`` naming the value (never silently become null)."""
-    typ = ARROW_TYPES[kind]
-    try:
-        if kind == "datetime":
-            text = pa.array(values, pa.string())
-            stripped = pc.replace_substring_regex(text, _Z_SUFFIX.pattern, "")
-            return pc.cast(stripped, pa.timestamp("us")).cast(typ)
-        if kind == "date":
-            text = pa.array(values, pa.string())
-            return pc.cast(pc.utf8_slice_codeunits(text, 0, 10), typ)
-        return pa.array(values, typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
-        pass
-    convert = _SLOW[kind]
-    out = []
-    for v in values:
-        try:
-            out.append(convert(v))
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"cannot read {v!r} as {kind}: {exc}") from exc
-    return pa.array(out, typ)
-
 
 #: Arrow type a JSON value arrives as, per kind (datetimes and dates are parsed from text after).
 _WIRE: Final[Mapping[str, pa.DataType]] = {
@@ -300,6 +236,17 @@ _WIRE: Final[Mapping[str, pa.DataType]] = {
     "date": pa.string(),
     "string": pa.string(),
 }
+#: Python types of the values a column of each kind takes as they are (``bool`` is not ``int``)
+_CLEAN_TYPES: Final[Mapping[str, frozenset[type]]] = {
+    "int": frozenset({int}),
+    "float": frozenset({float, int}),
+    "bool": frozenset({bool}),
+    "datetime": frozenset({str}),
+    "date": frozenset({str}),
+    "string": frozenset({str}),
+}
+_NONE_TYPE: Final = type(None)
+_TEXT: Final = frozenset({str})
 _CONVERT_ERRORS: Final = (
     pa.ArrowInvalid,
     pa.ArrowTypeError,
@@ -310,7 +257,7 @@ _CONVERT_ERRORS: Final = (
 
 #: Fractional seconds beyond microseconds (.NET sends up to 7 digits): truncated, as Python's
 #: ``datetime.fromisoformat`` does.
-_EXTRA_DIGITS: Final = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6})\d+$"
+_EXTRA_DIGITS: Final = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6})0+$"
 
 
 def _finish(array: pa.Array, kind: str) -> pa.Array:
@@ -324,118 +271,15 @@ def _finish(array: pa.Array, kind: str) -> pa.Array:
             parsed = pc.cast(trimmed, pa.timestamp("us"))
         return parsed.cast(ARROW_TYPES["datetime"])
     if kind == "date":
+        # a time of day would be dropped: such text is not a clean date
+        if pc.any(pc.match_substring_regex(array, r"^.{10}[T ](?:0*[1-9]|.*[1-9])")).as_py():
+            raise pa.ArrowInvalid("a date with a time of day")
         return pc.cast(pc.utf8_slice_codeunits(array, 0, 10), ARROW_TYPES["date"])
     return array
 
 
-def _plain_arrays(items: Sequence[Mapping[str, Any]], plain: Sequence[Column]) -> list[pa.Array]:
-    """The non-UDF columns: one C++ pass over the dicts (a struct array of the wire types), then
-    per-column parsing; any column the fast path cannot take goes value by value."""
-    struct_type = pa.struct([pa.field(c.source, _WIRE[c.kind]) for c in plain])
-    try:
-        struct = pa.array(items, type=struct_type)
-    except _CONVERT_ERRORS:
-        return [to_arrow([item.get(c.source) for item in items], c.kind) for c in plain]
-    out = []
-    for i, c in enumerate(plain):
-        field = struct.field(i)
-        try:
-            out.append(_finish(field, c.kind))
-        except _CONVERT_ERRORS:
-            out.append(to_arrow(field.to_pylist(), c.kind))
-    return out
-
-
 _UDF_LIST: Final = pa.list_(pa.struct([("name", pa.string()), ("value", pa.string())]))
-
-
-def _udf_arrays(
-    items: Sequence[Mapping[str, Any]], udf_columns: Sequence[Column]
-) -> dict[str, pa.Array] | None:
-    """UDF columns without a Python loop per value, when every item lists the same UDFs in the
-    same order with text values (what Autotask sends); ``None`` when the slow path is needed."""
-    if not items:
-        return {c.name: pa.nulls(0, c.arrow_type) for c in udf_columns}
-    try:
-        lists = pa.array([item.get("userDefinedFields") for item in items], type=_UDF_LIST)
-    except _CONVERT_ERRORS:
-        return None
-    return _udf_list_arrays(lists, udf_columns)
-
-
-def _udf_list_arrays(lists: pa.Array, udf_columns: Sequence[Column]) -> dict[str, pa.Array] | None:
-    """The UDF columns from a ``list<struct<name, value>>`` array (see :func:`_udf_arrays`)."""
-    n = len(lists)
-    if n == 0:
-        return {c.name: pa.nulls(0, c.arrow_type) for c in udf_columns}
-    lengths = pc.list_value_length(lists)
-    k = lengths[0].as_py()
-    if (
-        not k
-        or lists.null_count
-        or pc.min_max(lengths)["max"].as_py() != k
-        or pc.min_max(lengths)["min"].as_py() != k
-    ):
-        return None
-    flat = pc.list_flatten(lists)
-    names = flat.field("name")
-    first = names.slice(0, k).to_pylist()
-    if not pc.all(pc.equal(names, pa.array(first * n, pa.string()))).as_py():
-        return None
-    values = flat.field("value")
-    position = {name: j for j, name in enumerate(first)}
-    out: dict[str, pa.Array] = {}
-    for c in udf_columns:
-        j = position.get(c.source)
-        if j is None:
-            out[c.name] = pa.nulls(n, c.arrow_type)
-            continue
-        column = values.take(pa.array(range(j, n * k, k), pa.int64()))
-        try:
-            out[c.name] = (
-                _finish(column, c.kind)
-                if c.kind in ("datetime", "date", "string")
-                else pc.cast(column, c.arrow_type)
-            )
-        except _CONVERT_ERRORS:
-            out[c.name] = to_arrow(column.to_pylist(), c.kind)
-    return out
-
-
-def page_to_batch(
-    items: Sequence[Mapping[str, Any]], columns: Sequence[Column], schema: pa.Schema | None = None
-) -> pa.RecordBatch:
-    """One RecordBatch with exactly ``columns`` from the page's decoded ``items``. Fields absent
-    from an item are null; fields not in ``columns`` are ignored."""
-    plain = [c for c in columns if not c.udf and c.label_of is None]
-    by_name = dict(zip((c.name for c in plain), _plain_arrays(items, plain), strict=True))
-    udf_columns = [c for c in columns if c.udf and c.label_of is None]
-    raw: dict[str, list[Any]] = {}
-    if udf_columns:
-        fast = _udf_arrays(items, udf_columns)
-        if fast is not None:
-            by_name.update(fast)
-        else:
-            udf_rows = []
-            for item in items:
-                udfs = item.get("userDefinedFields") or ()
-                udf_rows.append(
-                    {str(u.get("name")): u.get("value") for u in udfs if type(u) is dict}
-                )
-            for col in udf_columns:
-                values = [row.get(col.source) for row in udf_rows]
-                raw[col.name] = values
-                by_name[col.name] = to_arrow(values, col.kind)
-    arrays: list[pa.Array] = []
-    for col in columns:
-        if col.label_of is None:
-            arrays.append(by_name[col.name])
-            continue
-        source = raw.get(col.label_of)
-        if source is None:
-            source = by_name[col.label_of].to_pylist()
-        arrays.append(_label_array(col, source))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema or arrow_schema(columns))
+_UDF_FIELD: Final = "userDefinedFields"
 
 
 def _label_array(col: Column, source: Sequence[Any]) -> pa.Array:
@@ -461,24 +305,81 @@ def decode_page(content: bytes) -> tuple[list[dict[str, Any]], str | None]:
     return data["items"], next_url or None
 
 
+def promote(column: Column) -> Column:
+    """``column`` holding text from now on (``promoted_from`` keeps its declared kind)."""
+    if column.promoted_from is not None or column.kind == "string":
+        return column
+    return replace(column, kind="string", promoted_from=column.kind)
+
+
+def conform(batch: pa.RecordBatch, columns: Sequence[Column]) -> pa.RecordBatch:
+    """``batch`` with the types of ``columns`` (a column promoted to text after ``batch`` was
+    made becomes the text of its typed values, :func:`~._tolerance.typed_text`)."""
+    by_name = {c.name: c for c in columns}
+    arrays: list[pa.Array] | None = None
+    for i, field_ in enumerate(batch.schema):
+        col = by_name.get(field_.name)
+        if col is None or field_.type == col.arrow_type:
+            continue
+        if arrays is None:
+            arrays = list(batch.columns)
+        arrays[i] = _tolerance.typed_text(arrays[i], col.promoted_from or "")
+    if arrays is None:
+        return batch
+    fields = [
+        pa.field(f.name, by_name[f.name].arrow_type if f.name in by_name else f.type)
+        for f in batch.schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """One decoded page: the batch, the next page's URL and the off-type values it held per
+    output column (empty for a clean page)."""
+
+    batch: pa.RecordBatch
+    next_url: str | None
+    off_type: dict[str, OffTypeCount]
+
+
 class PageDecoder:
     """Query page bodies -> ``(RecordBatch, nextPageUrl)`` with exactly ``columns``.
 
     The fast path parses the body with Arrow's JSON reader straight into a struct array of the
-    wire types (C++, the GIL released, no Python object per value), then finishes the columns
-    exactly as :func:`page_to_batch` does. Any body it cannot take as-is (a number sent as text, a
-    UDF value that is not text, a duplicate key, an unexpected shape) is decoded again by the
-    general path (orjson + :func:`page_to_batch`), so both give the same batch; the fast path only
-    saves time and memory."""
+    wire types (C++, the GIL released, no Python object per value), then finishes the columns.
+    Any body it cannot take as-is (a number sent as text, a UDF value that is not text, a
+    duplicate key, an unexpected shape) is decoded again by the general path (orjson, one
+    ``pa.array`` per clean column, the values of any other column one by one with the rule of
+    :mod:`._tolerance`), so both give the same batch; the fast path only saves time and memory.
 
-    def __init__(self, columns: Sequence[Column], schema: pa.Schema | None = None) -> None:
+    One decoder serves every partition of an entity (thread-safe). A value that cannot be held
+    without loss by its column's type turns the column into text (:func:`promote`) from then on:
+    ``on_promote(column)`` is called first (the stage records it before the page is written),
+    and :attr:`columns` / :attr:`schema` are the promoted ones; batches made before keep their
+    types (:func:`conform` aligns them). ``strict=True`` raises
+    :class:`~._tolerance.OffTypeValueError` at the first off-type value instead."""
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        schema: pa.Schema | None = None,
+        *,
+        entity: str = "",
+        strict: bool = False,
+        on_promote: Callable[[Column], None] | None = None,
+    ) -> None:
         self.columns = list(columns)
         self.schema = schema if schema is not None else arrow_schema(self.columns)
+        self.entity = entity
+        self.strict = strict
+        self.on_promote = on_promote
+        self._lock = threading.Lock()
         self._plain = [c for c in self.columns if not c.udf and c.label_of is None]
         self._udf = [c for c in self.columns if c.udf and c.label_of is None]
-        fields = [pa.field(c.source, _WIRE[c.kind]) for c in self._plain]
+        fields = [pa.field(c.source, _WIRE[_declared(c)]) for c in self._plain]
         if self._udf:
-            fields.append(pa.field("userDefinedFields", _UDF_LIST))
+            fields.append(pa.field(_UDF_FIELD, _UDF_LIST))
         doc = pa.schema(
             [
                 pa.field("items", pa.list_(pa.struct(fields))),
@@ -491,15 +392,170 @@ class PageDecoder:
         #: pages decoded by the general path (for tests and diagnostics)
         self.fallbacks = 0
 
+    @property
+    def promoted(self) -> list[str]:
+        """Names of the columns that hold text because of off-type values."""
+        return [c.name for c in self.columns if c.promoted_from is not None]
+
     def decode(self, content: bytes) -> tuple[pa.RecordBatch, str | None]:
+        page = self.read(content)
+        return page.batch, page.next_url
+
+    def read(self, content: bytes) -> PageRead:
+        """One page body -> :class:`PageRead` (batch, next URL, off-type counts)."""
         fast = self._fast(content)
         if fast is not None:
             return fast
-        self.fallbacks += 1
+        with self._lock:
+            self.fallbacks += 1
         items, next_url = decode_page(content)
-        return page_to_batch(items, self.columns, self.schema), next_url
+        return self.read_items(items, next_url)
 
-    def _fast(self, content: bytes) -> tuple[pa.RecordBatch, str | None] | None:
+    def read_items(self, items: Sequence[Any], next_url: str | None = None) -> PageRead:
+        """Decoded items (the general path) -> :class:`PageRead`."""
+        for item in items:
+            if not isinstance(item, dict):
+                raise ValueError(f"a query page item must be an object, not {item!r:.80}")
+        counts: dict[str, OffTypeCount] = {}
+        ids_cache: list[Any] = []
+
+        def ids() -> list[Any]:
+            if not ids_cache:
+                ids_cache.extend(item.get("id") for item in items)
+            return ids_cache
+
+        arrays: dict[str, pa.Array] = {}
+        for c in self._plain:
+            values = [item.get(c.source) for item in items]
+            arrays[c.name] = self._column(c, values, ids, counts, udf=False)
+        if self._udf:
+            udf_rows = [self._udf_row(item, counts, ids, n) for n, item in enumerate(items)]
+            for c in self._udf:
+                values = [row.get(c.source) for row in udf_rows]
+                arrays[c.name] = self._column(c, values, ids, counts, udf=True)
+        return PageRead(self._batch(arrays), next_url, counts)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _batch(self, arrays: dict[str, pa.Array]) -> pa.RecordBatch:
+        with self._lock:
+            columns = self.columns
+        out = []
+        fields = []
+        for c in columns:
+            if c.label_of is not None:
+                out.append(_label_array(c, arrays[c.label_of].to_pylist()))
+                fields.append(pa.field(c.name, pa.string()))
+                continue
+            array = arrays[c.name]
+            if c.promoted_from is not None and not pa.types.is_string(array.type):
+                array = _tolerance.typed_text(array, c.promoted_from)
+            out.append(array)
+            fields.append(pa.field(c.name, array.type))
+        return pa.RecordBatch.from_arrays(out, schema=pa.schema(fields))
+
+    def _udf_row(
+        self,
+        item: Mapping[str, Any],
+        counts: dict[str, OffTypeCount],
+        ids: Callable[[], list[Any]],
+        n: int,
+    ) -> dict[str, Any]:
+        raw = item.get(_UDF_FIELD)
+        if raw is None:
+            return {}
+        if isinstance(raw, list):
+            row: dict[str, Any] = {}
+            for entry in raw:
+                if type(entry) is dict and isinstance(entry.get("name"), str):
+                    row.setdefault(entry["name"], entry.get("value"))
+                else:
+                    self._off(counts, _UDF_FIELD, DROPPED, entry, ids()[n], "udf")
+            return row
+        if isinstance(raw, dict):
+            # {} on a get by id (issue 13); a non-empty object is read as name -> value
+            self._off(counts, _UDF_FIELD, CONVERTED, raw, ids()[n], "udf")
+            return {str(k): v for k, v in raw.items()}
+        self._off(counts, _UDF_FIELD, DROPPED, raw, ids()[n], "udf")
+        return {}
+
+    def _off(
+        self,
+        counts: dict[str, OffTypeCount],
+        key: str,
+        status: int,
+        value: Any,
+        record_id: Any,
+        kind: str,
+    ) -> None:
+        if self.strict:
+            expected = "list of {name, value} objects" if key == _UDF_FIELD else kind
+            raise OffTypeValueError(self.entity, record_id, key, expected, value)
+        count = counts.get(key)
+        if count is None:
+            count = counts[key] = OffTypeCount()
+        count.add(status, value)
+
+    def _column(
+        self,
+        c: Column,
+        values: list[Any],
+        ids: Callable[[], list[Any]],
+        counts: dict[str, OffTypeCount],
+        *,
+        udf: bool,
+    ) -> pa.Array:
+        kind = _declared(c)
+        types = set(map(type, values))
+        types.discard(_NONE_TYPE)
+        if types <= (_TEXT if udf else _CLEAN_TYPES[kind]):
+            try:
+                if udf:
+                    return _udf_cast(pa.array(values, pa.string()), kind)
+                return _finish(pa.array(values, _WIRE[kind]), kind)
+            except _CONVERT_ERRORS:
+                pass
+        typed: list[Any] = []
+        kept: dict[int, str] = {}
+        for i, v in enumerate(values):
+            if v is None:
+                typed.append(None)
+                continue
+            value, status = _tolerance.read_value(kind, v)
+            if udf and status != KEPT:
+                # UDF values are text on the wire: text that reads as the UDF's type is clean,
+                # any other JSON type is off-type (and "" is off-type unless the UDF is text)
+                if isinstance(v, str):
+                    status = CONVERTED if (kind != "string" and not v.strip()) else CLEAN
+                else:
+                    status = CONVERTED
+            if status != CLEAN:
+                if c.name == "id" and status == KEPT:
+                    raise ValueError(f"{self.entity}: a record's id is not an integer: {v!r:.80}")
+                self._off(counts, c.name, status, v, ids()[i], kind)
+                if status == KEPT:
+                    kept[i] = _tolerance.received_text(v)
+            typed.append(value)
+        array = pa.array(typed, ARROW_TYPES[kind])
+        if not kept:
+            return array
+        self._promote(c)
+        texts = _tolerance.typed_text(array, kind).to_pylist()
+        for i, text in kept.items():
+            texts[i] = text
+        return pa.array(texts, pa.string())
+
+    def _promote(self, c: Column) -> None:
+        with self._lock:
+            current = next(x for x in self.columns if x.name == c.name)
+            if current.promoted_from is not None:
+                return
+            promoted = promote(current)
+            if self.on_promote is not None:
+                self.on_promote(promoted)
+            self.columns = [promoted if x.name == c.name else x for x in self.columns]
+            self.schema = arrow_schema(self.columns)
+
+    def _fast(self, content: bytes) -> PageRead | None:
         try:
             table = pa_json.read_json(
                 pa.py_buffer(content),
@@ -521,7 +577,7 @@ class PageDecoder:
         arrays: dict[str, pa.Array] = {}
         try:
             for i, c in enumerate(self._plain):
-                arrays[c.name] = _finish(structs.field(i), c.kind)
+                arrays[c.name] = _finish(structs.field(i), _declared(c))
         except _CONVERT_ERRORS:
             return None
         if self._udf:
@@ -529,11 +585,101 @@ class PageDecoder:
             if udfs is None:
                 return None
             arrays.update(udfs)
-        out = [
-            arrays[c.name]
-            if c.label_of is None
-            else _label_array(c, arrays[c.label_of].to_pylist())
-            for c in self.columns
-        ]
-        batch = pa.RecordBatch.from_arrays(out, schema=self.schema)
-        return batch, next_url or None
+        return PageRead(self._batch(arrays), next_url or None, {})
+
+
+def _declared(c: Column) -> str:
+    """The kind a column's metadata declares (before any promotion to text)."""
+    return c.promoted_from or c.kind
+
+
+def _udf_list_arrays(lists: pa.Array, udf_columns: Sequence[Column]) -> dict[str, pa.Array] | None:
+    """UDF columns without a Python loop per value, when every item lists the same UDFs in the
+    same order with text values that read as each UDF's type (what Autotask sends); ``None``
+    when the general path is needed."""
+    n = len(lists)
+    if n == 0:
+        return {c.name: pa.nulls(0, ARROW_TYPES[_declared(c)]) for c in udf_columns}
+    lengths = pc.list_value_length(lists)
+    k = lengths[0].as_py()
+    if (
+        not k
+        or lists.null_count
+        or pc.min_max(lengths)["max"].as_py() != k
+        or pc.min_max(lengths)["min"].as_py() != k
+    ):
+        return None
+    flat = pc.list_flatten(lists)
+    names = flat.field("name")
+    first = names.slice(0, k).to_pylist()
+    if not pc.all(pc.equal(names, pa.array(first * n, pa.string()))).as_py():
+        return None
+    values = flat.field("value")
+    position = {name: j for j, name in enumerate(first)}
+    out: dict[str, pa.Array] = {}
+    for c in udf_columns:
+        kind = _declared(c)
+        j = position.get(c.source)
+        if j is None:
+            out[c.name] = pa.nulls(n, ARROW_TYPES[kind])
+            continue
+        column = values.take(pa.array(range(j, n * k, k), pa.int64()))
+        try:
+            out[c.name] = _udf_cast(column, kind)
+        except _CONVERT_ERRORS:
+            return None
+    return out
+
+
+def _udf_cast(column: pa.Array, kind: str) -> pa.Array:
+    """UDF values (text on the wire) -> the UDF's type; raises when some text does not read."""
+    if kind in ("datetime", "date", "string"):
+        return _finish(column, kind)
+    return pc.cast(column, ARROW_TYPES[kind])
+
+
+def off_type_reports(
+    entity: str, columns: Sequence[Column], counts: Mapping[str, OffTypeCount]
+) -> list[OffTypeReport]:
+    """One :class:`~._tolerance.OffTypeReport` per column of ``entity`` with off-type values
+    (``counts`` per column name, as :class:`PageRead` gives them), in column order, then the
+    UDF list itself when it came in another shape (``{}``)."""
+    reports = [
+        OffTypeReport(
+            entity,
+            c.source,
+            c.name,
+            _tolerance.expected_name(_declared(c)),
+            counts[c.name].converted,
+            counts[c.name].kept,
+            counts[c.name].dropped,
+            counts[c.name].example,
+            c.promoted_from is not None,
+        )
+        for c in columns
+        if c.name in counts and c.label_of is None
+    ]
+    udf_list = counts.get(_UDF_FIELD)
+    if udf_list is not None:
+        reports.append(
+            OffTypeReport(
+                entity,
+                _UDF_FIELD,
+                "udf_*",
+                "list of {name, value}",
+                udf_list.converted,
+                udf_list.kept,
+                udf_list.dropped,
+                udf_list.example,
+            )
+        )
+    return reports
+
+
+def page_to_batch(
+    items: Sequence[Mapping[str, Any]], columns: Sequence[Column], schema: pa.Schema | None = None
+) -> pa.RecordBatch:
+    """One RecordBatch with ``columns`` from the page's decoded ``items`` (the general path of
+    :class:`PageDecoder`). Fields absent from an item are null; fields not in ``columns`` are
+    ignored; a column that meets a value it cannot hold without loss is text in this batch."""
+    return PageDecoder(columns, schema).read_items(list(items)).batch

@@ -27,9 +27,19 @@ from .._version import __version__
 from ..exceptions import AutotaskConfigError, AutotaskError
 from ..query import FilterArg, build_query_body
 from . import _sql, _writers
-from ._columns import Column, arrow_schema, page_to_batch, stable_hash, table_name
+from ._columns import (
+    ARROW_TYPES,
+    Column,
+    PageDecoder,
+    arrow_schema,
+    off_type_reports,
+    promote,
+    stable_hash,
+    table_name,
+)
 from ._fetch import IN_BATCH, EntityReader, Partition, RootSink, read_entity
 from ._stage import Stage, staged_rows, write_json_atomic
+from ._tolerance import OffTypeCount, OffTypeReport, merge_counts
 
 T = TypeVar("T")
 
@@ -143,6 +153,13 @@ class EntityExport:
     columns: list[Column] = field(repr=False, default_factory=list)
     related_rows: int = 0  # rows fetched because other rows reference them
     missing_references: int = 0  # referenced ids that no longer exist (or are not visible)
+    #: values that did not match their field's declared type, one report per field
+    off_type: list[OffTypeReport] = field(default_factory=list)
+
+    @property
+    def promoted_columns(self) -> list[str]:
+        """Columns written as text because a value could not be held by their declared type."""
+        return [c.name for c in self.columns if c.promoted_from is not None]
 
 
 @dataclass
@@ -161,6 +178,17 @@ class ExportResult:
     @property
     def rows(self) -> int:
         return sum(e.rows for e in self.entities.values())
+
+    @property
+    def off_type(self) -> list[OffTypeReport]:
+        """Every (entity, field) that held values off its declared type (also in ``warnings``
+        and the manifest): converted without loss, or kept as received text."""
+        return [r for e in self.entities.values() for r in e.off_type]
+
+    @property
+    def off_type_values(self) -> int:
+        """How many values did not match their field's declared type (0 for clean data)."""
+        return sum(r.values for r in self.off_type)
 
 
 class _Counter:
@@ -219,10 +247,21 @@ class _StageSink(RootSink):
                 w = self.writers[index] = self.stage.writer(self.name, index)
             return w
 
-    def write(self, index: int, batch: Any, *, last: int | None, done: bool) -> None:
-        self._writer(index).write(batch, last=last, done=done)
+    def write(
+        self,
+        index: int,
+        batch: Any,
+        *,
+        last: int | None,
+        done: bool,
+        off_type: Mapping[str, OffTypeCount] | None = None,
+    ) -> None:
+        self._writer(index).write(batch, last=last, done=done, off_type=off_type)
         if batch is not None and batch.num_rows:
             self.progress.add(self.name, "fetch", batch.num_rows)
+
+    def promote(self, column: Column) -> None:
+        self.stage.promote(self.name, column)
 
     def close_part(self, index: int) -> None:
         with self._lock:
@@ -311,15 +350,28 @@ class StagedExport:
         return self.stage.dir
 
     def columns(self, entity: str) -> list[Column]:
-        if self.stage.entity(entity) is not None:
+        """The output columns of ``entity``: a column is text when its own rows or the rows
+        fetched because others reference them held a value its declared type cannot hold."""
+        keys = [k for k in (entity, entity + _RELATED) if self.stage.entity(k) is not None]
+        if not keys:
             return self.stage.columns(entity)
-        return self.stage.columns(entity + _RELATED)
+        columns = self.stage.columns(keys[0])
+        text = {c.name for k in keys for c in self.stage.columns(k) if c.promoted_from}
+        return [promote(c) if c.name in text else c for c in columns]
 
     def batches(
         self, entity: str, columns: Sequence[str] | None = None
     ) -> Iterator[pa.RecordBatch]:
-        yield from self.stage.batches(entity, columns)
-        yield from self.stage.batches(entity + _RELATED, columns)
+        types = self.columns(entity)
+        yield from self.stage.batches(entity, columns, types)
+        yield from self.stage.batches(entity + _RELATED, columns, types)
+
+    def off_type(self, entity: str) -> list[OffTypeReport]:
+        """One report per field of ``entity`` that held off-type values (its rows and the rows
+        fetched because others reference them), in column order."""
+        counts = self.stage.off_type(entity)
+        merge_counts(counts, self.stage.off_type(entity + _RELATED))
+        return off_type_reports(entity, self.columns(entity), counts)
 
     def info(self, entity: str) -> EntityExport:
         root = self.stage.entity(entity)
@@ -333,7 +385,15 @@ class StagedExport:
             expected += int(rel.get("requested", 0))
             missing = int(rel.get("requested", 0)) - related
         return EntityExport(
-            entity, rows + related, expected, verified, "", self.columns(entity), related, missing
+            entity,
+            rows + related,
+            expected,
+            verified,
+            "",
+            self.columns(entity),
+            related,
+            missing,
+            self.off_type(entity),
         )
 
     def ids(self, entity: str) -> pa.Array:
@@ -354,6 +414,12 @@ class StagedExport:
                     or col.label_of
                     or col.reference not in self.entities
                 ):
+                    continue
+                if col.promoted_from is not None:
+                    notes.append(
+                        f"no foreign key {ent}.{col.name} -> {col.reference}: the column holds "
+                        "text (values that are not ids)"
+                    )
                     continue
                 ids = id_sets.get(col.reference)
                 if ids is None:
@@ -391,6 +457,7 @@ class Exporter:
         neutralize_formulas: bool = True,
         fsync: bool = True,
         progress: ProgressCallback | None = None,
+        strict: bool = False,
     ) -> None:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise AutotaskConfigError(
@@ -402,6 +469,9 @@ class Exporter:
         self.neutralize_formulas = neutralize_formulas
         self.fsync = fsync
         self.progress = progress
+        #: raise :class:`OffTypeValueError` at the first value off its declared type instead of
+        #: converting it (when nothing is lost) or keeping it as text, and reporting it
+        self.strict = strict
         self._jobs: dict[str, _Job] = {}
         self._relationships: list[Relationship] = []
 
@@ -559,7 +629,11 @@ class Exporter:
                 [r for r in self._relationships if r.target == target],
                 progress,
             )
-        return StagedExport(stage, self.entities, list(self._relationships), counter.n)
+        staged = StagedExport(stage, self.entities, list(self._relationships), counter.n)
+        for name in staged.entities:
+            for report in staged.off_type(name):
+                logger.warning("%s", report)
+        return staged
 
     def _fetch_root(self, stage: Stage, client: Sender, job: _Job, progress: _Progress) -> None:
         ent = stage.entity(job.name)
@@ -575,6 +649,7 @@ class Exporter:
             workers=self.workers,
             picklist_labels=self.picklist_labels,
             select=job.select if job.fields else None,
+            strict=self.strict,
         )
         rows = stage.rows(job.name)
         verified = rows == count
@@ -618,7 +693,7 @@ class Exporter:
                 for source in (r.source, r.source + _RELATED):
                     for batch in stage.batches(source, list(r.fields)):
                         for column in batch.columns:
-                            wanted.update(v for v in column.to_pylist() if v is not None)
+                            wanted.update(_ids_of(column.to_pylist()))
             if stage.entity(target) is not None:
                 for arr in stage.iter_column(target, "id"):
                     wanted.difference_update(arr.to_pylist())
@@ -644,7 +719,13 @@ class Exporter:
                 [Partition(i, min(i + IN_BATCH, len(ids))) for i in range(0, len(ids), IN_BATCH)],
             )
         columns = stage.columns(key)
-        schema = arrow_schema(columns)
+        decoder = PageDecoder(
+            columns,
+            arrow_schema(columns),
+            entity=target,
+            strict=self.strict,
+            on_promote=lambda column: stage.promote(key, column),
+        )
         ids = orjson.loads((stage.dir / key / "ids.json").read_bytes())
         parts = stage.partitions(key)
         progress.start(target, "related", len(ids), stage.rows(key))
@@ -654,9 +735,10 @@ class Exporter:
             assert part.lo is not None and part.hi is not None
             rows = reader.by_ids(ids[part.lo : part.hi])
             rows.sort(key=lambda r: int(r["id"]))
+            page = decoder.read_items(rows)
             writer = stage.writer(key, index)
             try:
-                writer.write(page_to_batch(rows, columns, schema), last=None, done=True)
+                writer.write(page.batch, last=None, done=True, off_type=page.off_type)
             finally:
                 writer.close()
             progress.add(target, "related", len(rows))
@@ -700,9 +782,13 @@ class Exporter:
                             "picklist": c.picklist,
                             "label_of": c.label_of,
                             "reference": c.reference,
+                            "promoted_from": (
+                                str(ARROW_TYPES[c.promoted_from]) if c.promoted_from else None
+                            ),
                         }
                         for c in info.columns
                     ],
+                    "off_type": [r.to_dict() for r in info.off_type],
                 }
                 for name, info in infos.items()
             },
@@ -761,8 +847,8 @@ class Exporter:
         _remove(partial)
         _remove(build_dir)
         build_dir.mkdir(parents=True)
-        warnings: list[str] = []
         infos = {name: staged.info(name) for name in staged.entities}
+        warnings: list[str] = [str(r) for info in infos.values() for r in info.off_type]
         fks: list[tuple[str, str, str]] = []
         single = fmt in ("excel", "sqlite", "duckdb") or single_file
         if single:
@@ -889,7 +975,7 @@ class Exporter:
         _refuse_to_discard(work_dir, _describe(connection), resume=resume, overwrite=overwrite)
         staged = self.fetch(work_dir, resume=resume)
         infos = {name: staged.info(name) for name in staged.entities}
-        warnings: list[str] = []
+        warnings: list[str] = [str(r) for info in infos.values() for r in info.off_type]
         fks: list[tuple[str, str, str]] = []
         if preserve_relationships:
             fks, notes = staged.foreign_keys()
@@ -923,6 +1009,16 @@ class Exporter:
             warnings,
             manifest,
         )
+
+
+def _ids_of(values: Iterable[Any]) -> Iterator[int]:
+    """The ids among a reference column's values (a column promoted to text holds them as
+    text, beside values that are no id at all)."""
+    for v in values:
+        if type(v) is int:
+            yield v
+        elif isinstance(v, str) and v.strip().lstrip("-").isdigit():
+            yield int(v)
 
 
 def release_memory() -> None:

@@ -20,14 +20,16 @@ Every request goes through the client's sender, so retries and pacing of the cli
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .. import _core
 from .._sender import Sender
 from .._spec import EntitySpec
-from ._columns import PageDecoder, decode_page
+from ._columns import Column, PageDecoder, arrow_schema, conform, decode_page
+from ._tolerance import OffTypeCount, merge_counts
 
 __all__ = ["IN_BATCH", "PAGE_SIZE", "EntityReader", "PageResult", "Partition", "plan_partitions"]
 
@@ -76,13 +78,15 @@ class Partition:
 
 @dataclass(frozen=True)
 class PageResult:
-    """One decoded keyset page: its rows as a record batch of the export's columns."""
+    """One decoded keyset page: its rows as a record batch of the export's columns, and the
+    off-type values it held per column (see :mod:`._tolerance`)."""
 
     batch: Any  # pyarrow.RecordBatch
     more: bool
     first_id: int | None
     last_id: int | None
     nbytes: int
+    off_type: dict[str, OffTypeCount] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -174,7 +178,8 @@ class _ReaderBase:
         core: _core.ClientCore, response: _core.ApiResponse, decoder: PageDecoder
     ) -> PageResult:
         core.raise_for_status(response)
-        batch, next_url = decoder.decode(response.content)
+        page = decoder.read(response.content)
+        batch, next_url = page.batch, page.next_url
         first = last = None
         if batch.num_rows:
             import pyarrow.compute as pc
@@ -190,7 +195,7 @@ class _ReaderBase:
                 )
             first, last = int(ids[0].as_py()), int(ids[-1].as_py())
         more = bool(next_url) and batch.num_rows > 0
-        return PageResult(batch, more, first, last, len(response.content))
+        return PageResult(batch, more, first, last, len(response.content), page.off_type)
 
     @staticmethod
     def _items(core: _core.ClientCore, response: _core.ApiResponse) -> tuple[list[Any], bool]:
@@ -263,7 +268,9 @@ class EntityReader(_ReaderBase):
 class RootSink:
     """Where :func:`read_entity` puts an entity's pages. ``resume_state`` returns ``(columns,
     count, partitions)`` of an earlier interrupted run, or ``None``. :meth:`write` must make the
-    page durable (or simply keep it) before returning."""
+    page (and its off-type counts) durable, or simply keep them, before returning;
+    :meth:`promote` hears of a column that holds text from now on before any page with it is
+    written."""
 
     def resume_state(self) -> tuple[list[Any], int, list[Partition]] | None:
         return None
@@ -274,20 +281,33 @@ class RootSink:
     def set_parts(self, parts: list[Partition]) -> None:
         raise NotImplementedError
 
-    def write(self, index: int, batch: Any, *, last: int | None, done: bool) -> None:
+    def write(
+        self,
+        index: int,
+        batch: Any,
+        *,
+        last: int | None,
+        done: bool,
+        off_type: Mapping[str, OffTypeCount] | None = None,
+    ) -> None:
         raise NotImplementedError
+
+    def promote(self, column: Column) -> None:
+        return None
 
     def close_part(self, index: int) -> None:
         return None
 
 
 class MemorySink(RootSink):
-    """Keeps batches in memory per partition (for DataFrames)."""
+    """Keeps batches in memory per partition (for DataFrames), with the off-type counts."""
 
     def __init__(self) -> None:
         self.columns: list[Any] = []
         self.count = 0
         self.parts: list[list[Any]] = []
+        self.off_type: dict[str, OffTypeCount] = {}
+        self._lock = threading.Lock()
 
     def begin(self, columns: list[Any], count: int) -> None:
         self.columns, self.count = columns, count
@@ -295,12 +315,25 @@ class MemorySink(RootSink):
     def set_parts(self, parts: list[Partition]) -> None:
         self.parts = [[] for _ in parts]
 
-    def write(self, index: int, batch: Any, *, last: int | None, done: bool) -> None:
+    def write(
+        self,
+        index: int,
+        batch: Any,
+        *,
+        last: int | None,
+        done: bool,
+        off_type: Mapping[str, OffTypeCount] | None = None,
+    ) -> None:
         if batch is not None and batch.num_rows:
             self.parts[index].append(batch)
+        if off_type:
+            with self._lock:
+                merge_counts(self.off_type, off_type)
 
-    def batches(self) -> list[Any]:
-        return [b for part in self.parts for b in part]
+    def batches(self, columns: Sequence[Column] | None = None) -> list[Any]:
+        """Every batch in partition order; with ``columns``, each with their types."""
+        out = [b for part in self.parts for b in part]
+        return out if columns is None else [conform(b, columns) for b in out]
 
 
 def _columns_for(
@@ -329,19 +362,19 @@ def read_entity(
     workers: int = 3,
     picklist_labels: bool = False,
     select: Callable[[list[Any]], list[Any]] | None = None,
+    strict: bool = False,
 ) -> tuple[list[Any], int]:
-    """Read every row of ``reader``'s entity and filter into ``sink``; returns ``(columns, count)``.
+    """Read every row of ``reader``'s entity and filter into ``sink``; returns ``(columns, count)``
+    (the columns as they ended: promoted to text where an off-type value required it).
     ``select`` picks the columns to keep from the entity's (a field selection; ``id`` must stay).
 
     At most ``workers`` requests are in flight; ``workers + 1`` partitions (threads; one when
     ``workers`` is 1) take turns: a partition holds a request slot only while its request is on
     the wire, and decodes and writes its page after giving the slot to another partition. After a
     crash each partition re-reads at most its one page that was in flight or being written.
-    Resumes from ``sink.resume_state()`` when it has one (no count or metadata request then)."""
-    import threading
+    Resumes from ``sink.resume_state()`` when it has one (no count or metadata request then).
+    ``strict`` raises :class:`~._tolerance.OffTypeValueError` at the first off-type value."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from ._columns import arrow_schema
 
     workers = max(1, workers)
     partitions = workers + SPARE_PARTITIONS if workers > 1 else 1
@@ -366,7 +399,7 @@ def read_entity(
                 page = reader.decode(response, decoder)
                 del response  # the body is ~4x the batch: drop it before writing
                 done = not page.more
-                sink.write(index, page.batch, last=page.last_id, done=done)
+                sink.write(index, page.batch, last=page.last_id, done=done, off_type=page.off_type)
                 if page.last_id is not None:
                     part.last = page.last_id
                 part.done = done
@@ -391,9 +424,9 @@ def read_entity(
             columns = _columns_for(reader.spec, udfs, fields, picklist_labels)
             if select is not None:
                 columns = select(columns)
-            decoder = PageDecoder(columns, arrow_schema(columns))
-            first = reader.decode(f_first.result(), decoder)
+            decoder = _decoder(reader.spec, columns, sink, strict)
             sink.begin(columns, count)
+            first = reader.decode(f_first.result(), decoder)
             if first.more and first.first_id is not None and first.last_id is not None:
                 rest = plan_partitions(first.first_id, first.last_id, first.rows, count, partitions)
                 parts = [Partition(None, first.last_id), *rest]
@@ -403,7 +436,7 @@ def read_entity(
             # the partitions start now; the first page is written meanwhile
             futures = [pool.submit(run, i) for i in range(1, len(parts))]
             try:
-                sink.write(0, first.batch, last=first.last_id, done=True)
+                sink.write(0, first.batch, last=first.last_id, done=True, off_type=first.off_type)
                 parts[0].done = True
             except BaseException as error:
                 stop.set()
@@ -413,13 +446,19 @@ def read_entity(
             del first
         else:
             columns, count, parts = resumed
-            decoder = PageDecoder(columns, arrow_schema(columns))
+            decoder = _decoder(reader.spec, columns, sink, strict)
             futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
         errors = [f.exception() for f in futures]
         for failure in [first_error, *errors]:
             if failure is not None:
                 raise failure
-    return columns, count
+    return list(decoder.columns), count
+
+
+def _decoder(spec: EntitySpec, columns: list[Any], sink: RootSink, strict: bool) -> PageDecoder:
+    return PageDecoder(
+        columns, arrow_schema(columns), entity=spec.name, strict=strict, on_promote=sink.promote
+    )
 
 
 def _release() -> None:

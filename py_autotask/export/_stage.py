@@ -10,8 +10,11 @@ filter/option fingerprint) starts from scratch.
 Layout of a work directory::
 
     state.json                      checkpoint (see :class:`Stage`)
-    <Entity>/columns.json           the entity's output columns (from metadata, fixed at the start)
-    <Entity>/<part>-s<session>.arrows   staged batches of one partition, one file per session
+    <Entity>/columns.json           the entity's output columns (from metadata, fixed at the start;
+                                    a column promoted to text is recorded here before a page
+                                    holding it as text is staged)
+    <Entity>/<part>-s<session>.arrows   staged batches of one partition, one file per session and
+                                    schema (a promotion starts a new file)
     <Entity>@related/ids.json       ids of referenced rows to fetch (relationships)
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,8 +31,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from ._columns import Column, columns_from_json, columns_to_json
+from ._columns import Column, columns_from_json, columns_to_json, conform
 from ._fetch import Partition
+from ._tolerance import OffTypeCount, counts_from_json, counts_to_json, merge_counts
 
 __all__ = ["PartWriter", "Stage"]
 
@@ -159,11 +163,30 @@ class Stage:
             self._save()
 
     def columns(self, name: str) -> list[Column]:
-        cached = self._columns.get(name)
-        if cached is None:
-            data = orjson.loads((self.dir / name / "columns.json").read_bytes())
-            cached = self._columns[name] = columns_from_json(data)
-        return cached
+        with self._lock:
+            cached = self._columns.get(name)
+            if cached is None:
+                data = orjson.loads((self.dir / name / "columns.json").read_bytes())
+                cached = self._columns[name] = columns_from_json(data)
+            return cached
+
+    def promote(self, name: str, column: Column) -> None:
+        """Record (durably, before any page holding it as text is staged) that ``column`` of
+        ``name`` holds text from now on; batches staged before are converted when read."""
+        with self._lock:
+            path = self.dir / name / "columns.json"
+            columns = columns_from_json(orjson.loads(path.read_bytes()))
+            columns = [column if c.name == column.name else c for c in columns]
+            write_json_atomic(path, columns_to_json(columns), fsync=self.fsync)
+            self._columns[name] = columns
+
+    def off_type(self, name: str) -> dict[str, OffTypeCount]:
+        """Off-type values of the pages of ``name`` that are durably staged, per column."""
+        ent = self.entity(name)
+        out: dict[str, OffTypeCount] = {}
+        for part in (ent or {}).get("parts", []):
+            merge_counts(out, counts_from_json(part.get("off_type")))
+        return out
 
     def partitions(self, name: str) -> list[Partition]:
         return [Partition.from_json(p) for p in self.state["entities"][name]["parts"]]
@@ -176,11 +199,19 @@ class Stage:
         return PartWriter(self, name, index)
 
     # -- reading ---------------------------------------------------------------------------------
-    def batches(self, name: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        """Every staged batch of ``name`` in partition order (ascending ids for a root export)."""
+    def batches(
+        self,
+        name: str,
+        columns: Sequence[str] | None = None,
+        types: Sequence[Column] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Every staged batch of ``name`` in partition order (ascending ids for a root export),
+        with the types of ``types`` (default: the entity's columns now, so a column promoted to
+        text after a batch was staged is text in every batch)."""
         ent = self.entity(name)
         if ent is None:
             return
+        target = list(types) if types is not None else self.columns(name)
         for part in ent["parts"]:
             for f in part["files"]:
                 if f["size"] == 0:
@@ -189,7 +220,8 @@ class Stage:
                 # recorded size when this run started; files of this run end with end-of-stream.
                 with pa.OSFile(str(self.dir / name / f["name"])) as source:
                     for batch in ipc.open_stream(source):
-                        yield batch.select(list(columns)) if columns is not None else batch
+                        picked = batch.select(list(columns)) if columns is not None else batch
+                        yield conform(picked, target)
 
     def iter_column(self, name: str, column: str) -> Iterator[pa.Array]:
         for batch in self.batches(name, [column]):
@@ -206,6 +238,7 @@ class PartWriter:
         self.index = index
         self._file: BinaryIO | None = None
         self._writer: ipc.RecordBatchStreamWriter | None = None
+        self._schema: pa.Schema | None = None
         self._record: dict[str, Any] | None = None
 
     def _open(self, schema: pa.Schema) -> None:
@@ -218,9 +251,22 @@ class PartWriter:
         self._record = record
         self._file = open(self.stage.dir / self.name / fname, "wb")  # noqa: SIM115 - closed in close()
         self._writer = ipc.new_stream(self._file, schema)
+        self._schema = schema
 
-    def write(self, batch: pa.RecordBatch | None, *, last: int | None, done: bool) -> None:
+    def write(
+        self,
+        batch: pa.RecordBatch | None,
+        *,
+        last: int | None,
+        done: bool,
+        off_type: Mapping[str, OffTypeCount] | None = None,
+    ) -> None:
+        """Append ``batch`` durably, then record it (rows, ``last`` id, ``done``, its off-type
+        counts) in the checkpoint. A batch whose schema differs from this file's (a column was
+        promoted to text) starts a new file of the partition."""
         if batch is not None and batch.num_rows:
+            if self._writer is not None and not batch.schema.equals(self._schema):
+                self.close()
             if self._writer is None:
                 self._open(batch.schema)
             assert self._writer is not None and self._file is not None
@@ -239,6 +285,9 @@ class PartWriter:
                 part["last"] = last
             if done:
                 part["done"] = True
+            if off_type:
+                merged = merge_counts(counts_from_json(part.get("off_type")), off_type)
+                part["off_type"] = counts_to_json(merged)
             self.stage._save()
 
     def close(self) -> None:
@@ -249,3 +298,4 @@ class PartWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._schema = None

@@ -1,4 +1,4 @@
-"""``python -m py_autotask.simulator serve --port 8080 --seed 42 --profile tiny``."""
+"""``python -m py_autotask.simulator serve --port 8080 --seed 42 --profile tiny [--messy 0.05]``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def parse_latency(spec: str) -> dict[str, object]:
     raise ValueError(f"invalid --latency {spec!r}")
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to 1, got {text!r}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m py_autotask.simulator")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +82,14 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--hourly-limit", type=int, default=10_000)
     serve.add_argument("--time-scale", type=float, default=1.0)
     serve.add_argument("--next-page-method", choices=["same", "any"], default="same")
+    serve.add_argument(
+        "--messy",
+        type=_fraction,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of seeded records (0..1) that carry off-type values as real tenants send "
+        "them (e.g. 0.05; docs/simulator.md 'Messy data')",
+    )
     serve.add_argument("--log-level", default="warning")
     return parser
 
@@ -84,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         time_scale=args.time_scale,
         next_page_method=args.next_page_method,
         db_path=args.db,
+        messy=args.messy,
     )
     profile = None if str(args.profile).lower() == "none" else args.profile
     counts: dict[str, int] = {}
@@ -97,11 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         state.faults.add(
             FaultRule.from_dict({"effect": parse_latency(args.latency), "id": "cli-latency"})
         )
-    print(f"seeding profile={profile} seed={args.seed} ...", file=sys.stderr, flush=True)
+    messy = f" messy={args.messy}" if args.messy else ""
+    print(f"seeding profile={profile} seed={args.seed}{messy} ...", file=sys.stderr, flush=True)
     state.initial_load()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    # listen before the URL is printed: a client that reads it and connects at once is queued
+    # until uvicorn accepts, instead of refused (uvicorn listens again on this socket: harmless)
+    sock.listen(2048)
     port = sock.getsockname()[1]
     user = config.users[0]
     print(f"Autotask simulator: http://{args.host}:{port}/ATServicesRest/V1.0/", flush=True)

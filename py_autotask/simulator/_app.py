@@ -720,7 +720,9 @@ def _control_app(state: SimulatorState) -> Starlette:
     async def seed(request: Request) -> Response:
         data = await _json(request)
         try:
-            loaded = state.load_seed(data.get("profile"), data.get("seed"), data.get("counts"))
+            loaded = state.load_seed(
+                data.get("profile"), data.get("seed"), data.get("counts"), data.get("messy")
+            )
         except SeedUnavailableError as exc:
             return _bad(str(exc), 501)
         except ValueError as exc:

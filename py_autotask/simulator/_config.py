@@ -86,6 +86,12 @@ class SimulatorConfig:
         100_000  # reset() restores an in-memory copy up to this size, else re-seeds
     )
 
+    # -- seed data ----------------------------------------------------------------------------------
+    # fraction (0..1) of seeded records per collection that carry the off-type values real tenants
+    # send (a ZIP code as a number, "m" in an integer picklist, "" for a datetime ...; UNCONFIRMED,
+    # see docs/simulator.md "Messy data"); deterministic by seed, 0 = clean data
+    messy: float = 0.0
+
     # -- fault / latency RNG ----------------------------------------------------------------------
     fault_seed: int = 0
 

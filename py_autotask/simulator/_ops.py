@@ -17,6 +17,7 @@ import orjson
 
 from .._values import datetime_or_none
 from ._filters import RANGE_OPS, Condition, Group, ParsedQuery, QueryError, compile_sql, parse_query
+from ._messy import udf_object_on_get
 from ._metadata import EntityMeta, FieldInfo, ParentRoute
 from ._values import format_datetime
 
@@ -252,6 +253,8 @@ class Ops:
                     self.state.config.missing_item_status, f"{entity.singular} {item_id} not found."
                 )
             return Reply(b'{"item":null}', records=0)
+        if self.state.config.messy > 0 and entity.udf_capable:
+            doc = udf_object_on_get(doc)
         return Reply(b'{"item":' + doc + b"}", records=1)
 
     # -- writes ----------------------------------------------------------------------------------

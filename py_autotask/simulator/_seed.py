@@ -42,7 +42,10 @@ Value rules
       record's creation (``end``/``due``/``completed``/``resolved``/``expiration``-like ones 1-365
       days after it); ``start...``/``end...`` pairs are ordered (a datetime pair spans at most 8
       hours, e.g. a time entry's work period; a date pair at most a year);
-    * attachment ``data`` fields hold a small base64 text file (``contentType`` ``text/plain``).
+    * attachment ``data`` fields hold a small base64 text file (``contentType`` ``text/plain``);
+    * with ``messy`` > 0, that fraction of the records of each collection carries off-type values
+      as real tenants send them (:mod:`py_autotask.simulator._messy`), drawn from a random stream
+      of their own: every other record, and every clean field, is the same as with ``messy=0``.
 
 Order
     Topological over references (Companies -> Contacts -> Tickets -> TicketNotes/TimeEntries ...).
@@ -92,6 +95,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from ._messy import Apply, field_shapes, mess, udf_shapes
 
 __all__ = [
     "DEFAULT_SCHEMAS_DIR",
@@ -947,6 +952,9 @@ class _Plan:
     company_rr: bool = False
     n_companies: int = 0
     scoped: list[tuple[str, int, bool]] = field(default_factory=list)
+    # fields (and UDFs by name) that may carry real-tenant off-type values, with their shapes
+    messy: list[tuple[str, tuple[Apply, ...]]] = field(default_factory=list)
+    messy_udfs: dict[str, tuple[Apply, ...]] = field(default_factory=dict)
 
 
 def _fill_prob(f: Mapping[str, Any]) -> float:
@@ -1207,6 +1215,7 @@ def _build_plan(
     created: list[str] = []
     modified: list[str] = []
     identity: list[tuple[str, Callable[[dict[str, Any], int, int], str]]] = []
+    messy: list[tuple[str, tuple[Apply, ...]]] = []
 
     n_companies = counts.get("Companies", 0)
     anchor = _company_anchor(ent) if n_companies > 0 and "Companies" not in deferred else None
@@ -1270,6 +1279,10 @@ def _build_plan(
         ident = _identity(ent, f)
         if ident is not None:
             identity.append((name, ident))
+        else:
+            shapes = field_shapes(f, ent.name)
+            if shapes:
+                messy.append((name, shapes))
         static.append((name, _static_gen(ent, f, by_lower)))
 
     udfs = [(str(u.get("name")), _udf_gen(u)) for u in ent.udfs]
@@ -1301,6 +1314,8 @@ def _build_plan(
         company_rr,
         n_companies,
         scoped,
+        messy,
+        {str(u.get("name")): udf_shapes(u) for u in ent.udfs},
     )
 
 
@@ -1383,9 +1398,10 @@ def _rng(seed: int, collection: str, concern: str) -> random.Random:
 
 
 def _emit(
-    plan: _Plan, count: int, seed: int, *, with_owner: bool
+    plan: _Plan, count: int, seed: int, *, with_owner: bool, messy: float = 0.0
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Records ``start..count`` of one collection (``start`` = 0 with the owner company)."""
+    """Records ``start..count`` of one collection (``start`` = 0 with the owner company); a
+    fraction ``messy`` of them carries off-type values (own random stream: see :mod:`._messy`)."""
     name = plan.name
     start = 0 if with_owner else 1
     size = max(1, min(POOL_SIZE, count + 1 - start))
@@ -1405,6 +1421,8 @@ def _emit(
     n_companies = plan.n_companies
     sequential_pool = count + 1 - start <= size
     max_touch = 60 * _DAY_MS
+    messy_rng = _rng(seed, name, "messy")
+    messy_draw = messy_rng.random if messy > 0 else None
     for i in range(start, count + 1):
         if sequential_pool:
             base, refs, selfs, dates, days, udfv, scoped = pool[i - start]
@@ -1449,6 +1467,8 @@ def _emit(
             rec[fname] = fn(rec, i, ts)
         if has_udfs:
             rec["userDefinedFields"] = list(map(copy_dict, udfv))
+        if messy_draw is not None and messy_draw() < messy:
+            rec = mess(rec, plan.messy, plan.messy_udfs, messy_rng)
         yield name, rec
 
 
@@ -1467,12 +1487,17 @@ def generate(
     seed: int = 42,
     *,
     counts: Mapping[str, int] | None = None,
+    messy: float = 0.0,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(collection_name, record)`` for every seeded record, in dependency order.
 
     Streams: memory stays constant in the record count (see the module docstring for the rules).
-    Same ``(schemas, profile, seed, counts)`` -> identical output.
+    Same ``(schemas, profile, seed, counts, messy)`` -> identical output. ``messy`` (0..1) is the
+    fraction of records per collection that carry real-tenant off-type values (:mod:`._messy`);
+    the other records are exactly those of ``messy=0``.
     """
+    if not 0.0 <= messy <= 1.0:
+        raise ValueError(f"messy must be a fraction from 0 to 1, not {messy!r}")
     entities = _load(Path(schemas_dir))
     resolved = _resolve_counts(entities, profile, counts)
     order, deferred = _order(entities, resolved)
@@ -1483,7 +1508,7 @@ def generate(
             continue
         plan = _build_plan(ent, resolved, deferred.get(name, set()), owned)
         owner = name == "Companies"
-        for coll, rec in _emit(plan, resolved[name], seed, with_owner=owner):
+        for coll, rec in _emit(plan, resolved[name], seed, with_owner=owner, messy=messy):
             if owner and rec["id"] == 0:
                 _owner_overrides(rec)
             yield coll, rec

@@ -65,8 +65,10 @@ class SimulatorState:
         profile: str | None = None,
         seed: int | None = None,
         counts: Mapping[str, int] | None = None,
+        messy: float | None = None,
     ) -> dict[str, int]:
-        """Add generated records (``py_autotask.simulator._seed.generate``) to the store."""
+        """Add generated records (``py_autotask.simulator._seed.generate``) to the store;
+        ``messy`` (default: the configured fraction) makes that fraction carry off-type values."""
         try:
             module = importlib.import_module("py_autotask.simulator._seed")
         except ImportError as exc:
@@ -77,6 +79,9 @@ class SimulatorState:
         prof = profile or self.profile or "tiny"
         sd = self.seed_value if seed is None else seed
         kwargs: dict[str, Any] = {}
+        fraction = self.config.messy if messy is None else float(messy)
+        if fraction:
+            kwargs["messy"] = fraction
         if counts or self.counts:
             kwargs["counts"] = dict(counts or self.counts or {})
         with self._lock:

@@ -137,8 +137,14 @@ class _Table:
             for low in self.index_columns()
         ]
 
-    def row(self, record: dict[str, Any]) -> tuple[Any, ...]:
+    def row(self, record: dict[str, Any], *, checked: bool = False) -> tuple[Any, ...]:
+        """The query-column values of ``record``. Generated records bind their values as they are
+        (column affinity converts numeric text); ``checked`` (and every record that is not a plain
+        dict: seeded off-type values, see :mod:`._messy`) converts each value the way SQL Server
+        would hold it in a column of the declared type (:func:`column_value`)."""
         values: list[Any]
+        if checked or type(record) is not dict:
+            return self._checked_row(record)
         if self.key_set <= record.keys():
             values = list(self.getter(record)) if self.names else [record["id"]]
             if type(values[0]) is not int:
@@ -168,22 +174,35 @@ class _Table:
                 else:
                     values[i] = convert(v)
         if self.has_udf:
-            udfs: dict[str, Any] = {}
-            convs = self.udf_converters
-            if convs is None:
-                convs = self.udf_converters = {
-                    low: (d.name, _converter(d)) for low, d in self.entity.udfs.items()
-                }
-            for item in record.get("userDefinedFields") or []:
-                if not isinstance(item, dict):
-                    continue
-                found = convs.get(str(item.get("name", "")).lower())
-                if found is not None:
-                    value = item.get("value")
-                    if value is not None:
-                        udfs[found[0]] = found[1](value)
-            values.append(orjson.dumps(udfs).decode() if udfs else None)
+            values.append(self._udf_column(record))
         return tuple(values)
+
+    def _checked_row(self, record: dict[str, Any]) -> tuple[Any, ...]:
+        lowered = {k.lower(): v for k, v in record.items()}
+        values: list[Any] = [int(lowered["id"])]
+        values.extend(column_value(f, lowered.get(f.name.lower())) for f in self.columns)
+        if self.has_udf:
+            values.append(self._udf_column(record))
+        return tuple(values)
+
+    def _udf_column(self, record: dict[str, Any]) -> str | None:
+        """The UDF values of ``record`` as one JSON object (name -> column form), or None."""
+        convs = self.udf_converters
+        if convs is None:
+            convs = self.udf_converters = {
+                low: (d.name, _converter(d)) for low, d in self.entity.udfs.items()
+            }
+        udfs: dict[str, Any] = {}
+        items = record.get("userDefinedFields")
+        for item in items if isinstance(items, list) else ():
+            if not isinstance(item, dict):
+                continue
+            found = convs.get(str(item.get("name", "")).lower())
+            if found is not None:
+                value = item.get("value")
+                if value is not None:
+                    udfs[found[0]] = found[1](value)
+        return orjson.dumps(udfs).decode() if udfs else None
 
 
 def _converter(field: FieldInfo) -> Callable[[Any], Any]:
@@ -512,7 +531,7 @@ class Store:
         with self.lock:
             self.conn.execute("BEGIN")
             try:
-                self.conn.execute(t.insert_sql, t.row(record))
+                self.conn.execute(t.insert_sql, t.row(record, checked=True))
                 self.conn.execute(
                     f"INSERT OR REPLACE INTO {t.docs} (id, doc) VALUES (?, ?)",
                     (int(record["id"]), doc),

@@ -1,8 +1,10 @@
 """pytest plugin (entry point ``pytest11``): a session-wide simulator and a per-test reset.
 
 - ``autotask_simulator`` (session): a running :class:`Simulator` (seed 42, profile ``tiny``).
-  Override its options with ``--autotask-sim-profile`` / ``--autotask-sim-seed`` or by redefining
-  the ``autotask_simulator_options`` fixture (a dict of Simulator keyword arguments).
+  Override its options with ``--autotask-sim-profile`` / ``--autotask-sim-seed`` /
+  ``--autotask-sim-messy 0.05`` (a fraction of seeded records with real-tenant off-type values) or
+  by redefining the ``autotask_simulator_options`` fixture (a dict of Simulator keyword arguments,
+  e.g. ``{"messy": 0.05}``).
 - ``autotask_sim`` (function): the same simulator, reset to its seeded state (records, journal,
   faults, clock budget) before the test.
 """
@@ -21,14 +23,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("autotask-simulator")
     group.addoption("--autotask-sim-profile", default="tiny", help="seed profile for the simulator")
     group.addoption("--autotask-sim-seed", type=int, default=42, help="seed for the simulator")
+    group.addoption(
+        "--autotask-sim-messy",
+        type=float,
+        default=0.0,
+        help="fraction of seeded records with off-type values as real tenants send them",
+    )
 
 
 @pytest.fixture(scope="session")
 def autotask_simulator_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "profile": request.config.getoption("--autotask-sim-profile"),
         "seed": request.config.getoption("--autotask-sim-seed"),
     }
+    messy = request.config.getoption("--autotask-sim-messy")
+    if messy:
+        options["messy"] = messy
+    return options
 
 
 @pytest.fixture(scope="session")

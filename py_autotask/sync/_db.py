@@ -16,6 +16,18 @@ from typing import Any
 
 from .._values import datetime_or_none
 from ..exceptions import AutotaskConfigError
+from ..export._tolerance import (
+    CLEAN,
+    CONVERTED,
+    KEPT,
+    OffTypeCount,
+    OffTypeReport,
+    OffTypeValueError,
+    expected_name,
+    merge_counts,
+    read_value,
+    received_text,
+)
 
 __all__ = [
     "PICKLIST_TABLE",
@@ -24,10 +36,12 @@ __all__ = [
     "Column",
     "Database",
     "EntityState",
+    "RowReader",
     "column_kind",
     "database_target",
     "open_database",
     "sqlalchemy_url",
+    "text_columns",
     "to_db_value",
 ]
 
@@ -55,38 +69,9 @@ def column_kind(data_type: str | None) -> str:
     return "str"
 
 
-def parse_datetime(text: str) -> _dt.datetime | None:
-    """Naive UTC ``datetime`` of an Autotask datetime, ``None`` for text that is not one: the one
-    parser, :func:`py_autotask._values.datetime_or_none`. Kept for ``cli/_demo.py``, which imports
-    it from here."""
-    return datetime_or_none(text, naive=True)
-
-
 def format_api_datetime(value: _dt.datetime) -> str:
     """Naive UTC datetime -> ``YYYY-MM-DDTHH:MM:SS.fffZ`` (what filters send)."""
     return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
-
-
-def to_db_value(kind: str, value: Any) -> Any:
-    """One API value -> the Python value stored in a column of ``kind``."""
-    if value is None:
-        return None
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"))
-    try:
-        if kind == "int":
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind == "bool":
-            if isinstance(value, str):
-                return value.strip().lower() in ("true", "1", "yes")
-            return bool(value)
-        if kind == "datetime":
-            return datetime_or_none(value, naive=True)
-    except (TypeError, ValueError):
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)
@@ -227,6 +212,25 @@ class Database:
                 ]
             )
         return [c.name for c in added]
+
+    def text_steps(self, table: str, column: str) -> list[tuple[str, Any]]:
+        """Turn ``column`` into text, its values cast to text (PostgreSQL and DuckDB; SQLite
+        stores each value with its own type and needs nothing)."""
+        if self.dialect == "postgresql":
+            return [
+                (
+                    f"ALTER TABLE {q(table)} ALTER COLUMN {q(column)} TYPE TEXT USING {q(column)}::text",
+                    None,
+                )
+            ]
+        if self.dialect == "duckdb":
+            return [(f"ALTER TABLE {q(table)} ALTER COLUMN {q(column)} TYPE VARCHAR", None)]
+        return []
+
+    @property
+    def alters_types(self) -> bool:
+        """Whether a column must be turned into text to hold a text value (not SQLite)."""
+        return self.dialect != "sqlite"
 
     # -- helpers building steps ------------------------------------------------------------------
     def _ph(self, n: int) -> str:
@@ -586,39 +590,242 @@ def open_database(connection_string: str | Path) -> Database:
 
 
 _MISSING: Any = object()
+_SLOW: Any = object()  # a value the fast converter does not take: read it with the tolerant rule
+_TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHARACTER VARYING", "STRING"})
 
 
 def _fast_datetime(value: Any) -> _dt.datetime | None:
     return datetime_or_none(value, naive=True)
 
 
-def _converter(kind: str, datetime_text: bool) -> Any:
+def _fast(kind: str, datetime_text: bool) -> Any:
+    """The converter of values of the declared JSON type (anything else -> ``_SLOW``)."""
     if kind == "datetime":
-        if datetime_text:
 
-            def dt_text(v: Any) -> Any:
-                d = _fast_datetime(v)
-                return None if d is None else d.isoformat(sep=" ", timespec="microseconds")
+        def dt(v: Any) -> Any:
+            if type(v) is not str:
+                return _SLOW
+            d = _fast_datetime(v)
+            if d is None:
+                return _SLOW
+            return d.isoformat(sep=" ", timespec="microseconds") if datetime_text else d
 
-            return dt_text
-        return _fast_datetime
-    if kind == "str":
+        return dt
+    if kind == "float":
+        return lambda v: float(v) if type(v) in (int, float) else _SLOW
+    exact = {"int": int, "bool": bool, "str": str}[kind]
+    return lambda v: v if type(v) is exact else _SLOW
 
-        def text(v: Any) -> Any:
-            return v if isinstance(v, str) else to_db_value("str", v)
 
-        return text
-    if kind == "int":
+def _text_form(kind: str, value: Any) -> str:
+    """A typed value as text in a column that holds text, as PostgreSQL and DuckDB cast the
+    values a column already held when it became text (``42``, ``12.5``, ``true``,
+    ``2024-01-31 10:00:00.871``)."""
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "float":
+        return repr(value)
+    if kind == "datetime":
+        text: str = value.isoformat(sep=" ", timespec="microseconds")
+        return text.rstrip("0").rstrip(".")
+    return str(value)
 
-        def integer(v: Any) -> Any:
-            return v if type(v) is int else to_db_value("int", v)
 
-        return integer
+def _naive(value: _dt.datetime) -> _dt.datetime:
+    return value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
 
-    def other(v: Any) -> Any:
-        return to_db_value(kind, v)
 
-    return other
+def to_db_value(kind: str, value: Any) -> Any:
+    """One API value -> the Python value stored in a column of ``kind`` with the tolerant rule
+    (see :class:`RowReader`): converted when nothing is lost, else the text received."""
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)) and kind == "str":
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    typed, status = read_value(kind, value)
+    if status == KEPT:
+        return received_text(value)
+    if kind == "datetime" and typed is not None:
+        return _naive(typed)
+    return typed
+
+
+class RowReader:
+    """API records -> value tuples for a table's columns (field names matched exactly, then
+    case-insensitively), reading values off their declared type with the rule of
+    :mod:`py_autotask.export._tolerance`: a value of the declared JSON type is stored as it is;
+    one that converts without loss is converted (``"42"`` -> 42, ``""`` -> NULL for numbers,
+    datetimes and booleans, ``0``/``1`` -> booleans, ``90210`` -> ``'90210'``); anything else
+    (``"m"`` for an integer) is stored as the text received. PostgreSQL and DuckDB need the
+    column turned into text for that (:meth:`rows` names it, the syncer alters it in the page's
+    transaction; the column then holds the text of every value); SQLite stores each value with
+    its own type, so the column stays as it is. ``json_columns`` hold JSON text (the UDF list:
+    ``{}`` is read as ``[]``). Off-type values are counted per column in :attr:`counts`;
+    ``strict`` raises :class:`~py_autotask.export.OffTypeValueError` at the first one instead.
+    ``datetime_text`` renders datetimes as ISO text (SQLite)."""
+
+    def __init__(
+        self,
+        entity: str,
+        columns: Sequence[Column],
+        *,
+        datetime_text: bool = False,
+        text_columns: Iterable[str] = (),
+        alter_types: bool = True,
+        json_columns: Iterable[str] = (),
+        strict: bool = False,
+    ) -> None:
+        self.entity = entity
+        self.columns = list(columns)
+        self.datetime_text = datetime_text
+        self.text = set(text_columns)
+        self.alter_types = alter_types
+        self.json = set(json_columns)
+        self.strict = strict
+        self.counts: dict[str, OffTypeCount] = {}
+        #: columns holding a value kept as received text (promoted, or SQLite's dynamic columns)
+        self.kept_text: set[str] = set()
+
+    def effective_columns(self) -> list[Column]:
+        """The columns with the kinds the table holds (``str`` for a column turned into text)."""
+        return [Column(c.name, "str") if c.name in self.text else c for c in self.columns]
+
+    def rows(self, records: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """``(rows, columns)``: the value tuples, and the columns that must become text before
+        they are written (PostgreSQL/DuckDB; the rows already hold their values as text)."""
+        counts: dict[str, OffTypeCount] = {}
+        new: list[str] = []
+        rows = self._rows(records, counts, new)
+        if new:
+            self.text.update(new)
+            counts = {}
+            rows = self._rows(records, counts, [])
+        merge_counts(self.counts, counts)
+        return rows, new
+
+    def _rows(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        counts: dict[str, OffTypeCount],
+        new: list[str],
+    ) -> list[tuple[Any, ...]]:
+        convs = [
+            (
+                c.name,
+                c.name.lower(),
+                c.kind,
+                (lambda v: _SLOW)
+                if c.name in self.text or c.name in self.json
+                else _fast(c.kind, self.datetime_text),
+            )
+            for c in self.columns
+        ]
+        out = []
+        for rec in records:
+            lowered: dict[str, Any] | None = None
+            row: list[Any] = []
+            for name, low, kind, conv in convs:
+                v = rec.get(name, _MISSING)
+                if v is _MISSING:
+                    if lowered is None:
+                        lowered = {k.lower(): x for k, x in rec.items()}
+                    v = lowered.get(low)
+                if v is None:
+                    row.append(None)
+                    continue
+                value = conv(v)
+                if value is _SLOW:
+                    value = self._slow(rec, name, kind, v, counts, new)
+                row.append(value)
+            out.append(tuple(row))
+        return out
+
+    def _off(
+        self,
+        rec: Mapping[str, Any],
+        name: str,
+        kind: str,
+        v: Any,
+        status: int,
+        counts: dict[str, OffTypeCount],
+    ) -> None:
+        if self.strict:
+            raise OffTypeValueError(self.entity, rec.get("id"), name, kind, v)
+        count = counts.get(name)
+        if count is None:
+            count = counts[name] = OffTypeCount()
+        count.add(status, v)
+
+    def _slow(
+        self,
+        rec: Mapping[str, Any],
+        name: str,
+        kind: str,
+        v: Any,
+        counts: dict[str, OffTypeCount],
+        new: list[str],
+    ) -> Any:
+        if name in self.json:
+            if isinstance(v, list):
+                return json.dumps(v, sort_keys=True, separators=(",", ":"))
+            if isinstance(v, dict):  # {} on a get by id; an object is read as name -> value
+                self._off(rec, name, "list of {name, value} objects", v, CONVERTED, counts)
+                items = [{"name": str(k), "value": x} for k, x in v.items()]
+                return json.dumps(items, sort_keys=True, separators=(",", ":"))
+            self._off(rec, name, "list of {name, value} objects", v, KEPT, counts)
+            self.kept_text.add(name)
+            return received_text(v)
+        typed, status = read_value(kind, v)
+        if status != CLEAN:
+            self._off(rec, name, kind, v, status, counts)
+        if status == KEPT:
+            self.kept_text.add(name)
+            if self.alter_types and name not in self.text and name not in new:
+                new.append(name)
+            return received_text(v)
+        if typed is None:
+            return None
+        if name in self.text:
+            return _text_form(kind, _naive(typed) if kind == "datetime" else typed)
+        if kind == "datetime":
+            d = _naive(typed)
+            return d.isoformat(sep=" ", timespec="microseconds") if self.datetime_text else d
+        return typed
+
+    def reports(self, promoted: Iterable[str] = ()) -> list[OffTypeReport]:
+        """One report per column with off-type values (``promoted``: turned into text)."""
+        turned = set(promoted)
+        out = []
+        for c in self.columns:
+            count = self.counts.get(c.name)
+            if count is None:
+                continue
+            expected = "list of {name, value}" if c.name in self.json else expected_name(c.kind)
+            out.append(
+                OffTypeReport(
+                    self.entity,
+                    c.name,
+                    c.name,
+                    expected,
+                    count.converted,
+                    count.kept,
+                    count.dropped,
+                    count.example,
+                    c.name in turned,
+                )
+            )
+        return out
+
+
+def text_columns(declared: Sequence[Column], existing: Mapping[str, str]) -> list[str]:
+    """Columns whose metadata type is not text but that a table holds as text (turned into text
+    by an earlier run because of a value their type could not hold)."""
+    types = {name.lower(): typ.upper() for name, typ in existing.items()}
+    return [
+        c.name
+        for c in declared
+        if c.kind != "str" and types.get(c.name.lower(), "").split("(")[0].strip() in _TEXT_TYPES
+    ]
 
 
 def mapping_rows(
@@ -627,19 +834,7 @@ def mapping_rows(
     *,
     datetime_text: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """API records -> value tuples in ``columns`` order (field names matched exactly, then
-    case-insensitively). ``datetime_text`` renders datetimes as ISO text (SQLite)."""
-    convs = [(c.name, c.name.lower(), _converter(c.kind, datetime_text)) for c in columns]
-    out = []
-    for rec in records:
-        lowered: dict[str, Any] | None = None
-        row = []
-        for name, low, conv in convs:
-            v = rec.get(name, _MISSING)
-            if v is _MISSING:
-                if lowered is None:
-                    lowered = {k.lower(): x for k, x in rec.items()}
-                v = lowered.get(low)
-            row.append(None if v is None else conv(v))
-        out.append(tuple(row))
-    return out
+    """API records -> value tuples in ``columns`` order, as :class:`RowReader` reads them on a
+    database that stores each value with its own type (SQLite)."""
+    reader = RowReader("", columns, datetime_text=datetime_text, alter_types=False)
+    return reader.rows(list(records))[0]

@@ -52,14 +52,16 @@ from ..exceptions import (
     AutotaskOperationNotSupportedError,
     AutotaskPermissionError,
 )
+from ..export._tolerance import OffTypeReport
 from ..query import MAX_PAGE_SIZE
 from ._db import (
     Column,
     Database,
     EntityState,
+    RowReader,
     format_api_datetime,
-    mapping_rows,
     open_database,
+    text_columns,
 )
 from ._lock import NoLock, SyncLock, acquire_sync_lock, holder_mode
 
@@ -102,6 +104,10 @@ class EntitySyncResult:
     reconciled: bool = False
     status: str = "ok"  # ok | stopped | guarded | error
     message: str | None = None
+    #: values off their field's declared type this run, one report per field
+    off_type: list[OffTypeReport] = field(default_factory=list)
+    #: columns turned into text this run to hold such a value (PostgreSQL, DuckDB)
+    promoted_columns: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +123,8 @@ class EntitySyncResult:
             "reconciled": self.reconciled,
             "status": self.status,
             "message": self.message,
+            "off_type": [r.to_dict() for r in self.off_type],
+            "promoted_columns": list(self.promoted_columns),
         }
 
 
@@ -142,6 +150,20 @@ class SyncResult:
     def requests(self) -> int:
         return sum(e.requests for e in self.entities)
 
+    @property
+    def off_type(self) -> list[OffTypeReport]:
+        """Every (entity, field) that held values off its declared type in this run."""
+        return [r for e in self.entities for r in e.off_type]
+
+    @property
+    def off_type_values(self) -> int:
+        return sum(r.values for r in self.off_type)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per (entity, field) with off-type values (for summaries)."""
+        return [str(r) for r in self.off_type]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -150,6 +172,7 @@ class SyncResult:
             "seconds": round(self.seconds, 3),
             "ok": self.ok,
             "entities": [e.to_dict() for e in self.entities],
+            "warnings": self.warnings,
         }
 
 
@@ -212,12 +235,16 @@ class Syncer:
         *,
         page_size: int = MAX_PAGE_SIZE,
         progress: ProgressCallback | None = None,
+        strict: bool = False,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise AutotaskConfigError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
         self.sender = sender
         self.page_size = page_size
         self.progress = progress
+        #: raise OffTypeValueError at the first value off its declared type instead of
+        #: converting it (when nothing is lost) or storing the text received, and reporting it
+        self.strict = strict
         self._stop = threading.Event()
         self._logs = deletion_logs()
         self._server_now: _dt.datetime | None = None  # from the last response's Date header
@@ -560,6 +587,53 @@ class Syncer:
         res.added_columns = db.ensure_table(table, meta.columns)
         db.replace_picklists(name, meta.picklists)
         columns = meta.columns
+        reader = RowReader(
+            name,
+            columns,
+            datetime_text=db.datetime_text,
+            text_columns=text_columns(columns, db.columns(table)),
+            alter_types=db.alters_types,
+            json_columns=[UDF_COLUMN],
+            strict=self.strict,
+        )
+        try:
+            self._sync_rows(
+                db,
+                name,
+                spec,
+                reader,
+                res,
+                run_id,
+                overlap=overlap,
+                reconcile=reconcile,
+                reconcile_every=reconcile_every,
+                max_delete_fraction=max_delete_fraction,
+                force=force,
+                full=full,
+            )
+        finally:
+            res.off_type = reader.reports(res.promoted_columns)
+            for report in res.off_type:
+                logger.warning("%s", report)
+
+    def _sync_rows(
+        self,
+        db: Database,
+        name: str,
+        spec: EntitySpec,
+        reader: RowReader,
+        res: EntitySyncResult,
+        run_id: str,
+        *,
+        overlap: _dt.timedelta,
+        reconcile: bool | None,
+        reconcile_every: _dt.timedelta,
+        max_delete_fraction: float,
+        force: bool,
+        full: bool,
+    ) -> None:
+        table = res.table
+        columns = reader.columns
         tracking = spec.change_tracking_field
         if tracking and tracking.lower() not in {c.name.lower() for c in columns}:
             tracking = None
@@ -638,7 +712,7 @@ class Syncer:
                 res.created += len(set(ids) - existing)
                 res.updated += len(existing & set(ids))
                 fresh = items
-            rows = mapping_rows(columns, fresh, datetime_text=db.datetime_text)
+            rows, steps = self._rows(db, table, reader, fresh, res)
             if tracking_col:
                 values = [i.get(tracking_col) for i in items]
                 seen = [
@@ -654,7 +728,7 @@ class Syncer:
             state.cursor_id = max(ids)
             state.id_watermark = max(state.id_watermark or 0, max(ids))
             state.updated_at = _iso(_utcnow())
-            steps = db.upsert_steps(table, columns, rows, all_new=all_new)
+            steps += db.upsert_steps(table, reader.effective_columns(), rows, all_new=all_new)
             db.write(steps + db.state_steps(state))
             done += len(items)
             if self.progress is not None:
@@ -715,7 +789,7 @@ class Syncer:
             self._reconcile(
                 db,
                 spec,
-                columns,
+                reader,
                 table,
                 res,
                 tracked=tracking_col is not None,
@@ -782,11 +856,44 @@ class Syncer:
         return deleted
 
     # -- reconciliation -----------------------------------------------------------------------------
+    def _rows(
+        self,
+        db: Database,
+        table: str,
+        reader: RowReader,
+        items: Sequence[Mapping[str, Any]],
+        res: EntitySyncResult,
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, Any]]]:
+        """The rows of ``items`` and the steps turning columns into text that they need first
+        (to run in the same transaction as the rows)."""
+        rows, promoted = reader.rows(items)
+        steps: list[tuple[str, Any]] = []
+        for column in promoted:
+            steps += db.text_steps(table, column)
+            res.promoted_columns.append(column)
+            logger.warning(
+                "%s.%s: a value its declared type cannot hold; the column now holds text",
+                res.entity,
+                column,
+            )
+        return rows, steps
+
+    def _upsert_steps(
+        self,
+        db: Database,
+        table: str,
+        reader: RowReader,
+        items: Sequence[Mapping[str, Any]],
+        res: EntitySyncResult,
+    ) -> list[tuple[str, Any]]:
+        rows, steps = self._rows(db, table, reader, items, res)
+        return steps + db.upsert_steps(table, reader.effective_columns(), rows)
+
     def _reconcile(
         self,
         db: Database,
         spec: EntitySpec,
-        columns: list[Column],
+        reader: RowReader,
         table: str,
         res: EntitySyncResult,
         *,
@@ -804,10 +911,9 @@ class Syncer:
             for items in self._pages(spec, [], -1, res):
                 ids = [int(i["id"]) for i in items]
                 remote.update(ids)
-                rows = mapping_rows(columns, items, datetime_text=db.datetime_text)
                 fresh = set(ids) - local
                 res.created += len(fresh)
-                db.write(db.upsert_steps(table, columns, rows))
+                db.write(self._upsert_steps(db, table, reader, items, res))
         gone = local - remote
         missing = remote - local if tracked else set()
         if gone:
@@ -829,11 +935,7 @@ class Syncer:
                 body = {"filter": [{"op": "in", "field": "id", "value": chunk}]}
                 data = self._send_json(_core.query_request(spec, body), res)
                 items = [i for i in (data or {}).get("items") or [] if isinstance(i, dict)]
-                db.write(
-                    db.upsert_steps(
-                        table, columns, mapping_rows(columns, items, datetime_text=db.datetime_text)
-                    )
-                )
+                db.write(self._upsert_steps(db, table, reader, items, res))
                 res.created += len(items)
 
     def _record_run(self, db: Database, run_id: str, res: EntitySyncResult, started: str) -> None:
