@@ -37,7 +37,14 @@ class _Tasks:
             self._tasks.extend(started)
             return started
         if isinstance(effect, Join):
-            await asyncio.gather(*effect.handle)
+            try:
+                outcomes = await asyncio.gather(*effect.handle, return_exceptions=True)
+            except BaseException:  # cancelled: the rows stop before the job closes its journal
+                await self.close()
+                raise
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
             return None
         async with self._slots:
             return await self._sender.run(once(effect))
@@ -47,7 +54,10 @@ class _Tasks:
             await self._sender.run(flow)
 
     async def close(self) -> None:
-        """Wait for rows still running (a job that failed part way)."""
+        """After the job: rows still running (a job that failed or was cancelled part way) are
+        cancelled; the journal keeps them resumable."""
+        for task in self._tasks:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 

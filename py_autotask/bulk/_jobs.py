@@ -22,6 +22,7 @@ resumable.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import inspect
@@ -107,7 +108,8 @@ class Spawn:
 
 @dataclass(frozen=True, slots=True)
 class Join:
-    """Wait until the rows started under ``handle`` have finished (their first error is raised)."""
+    """Wait until every row started under ``handle`` has finished; then the first error a row
+    raised (a bug: rows record their failures as outcomes) is raised."""
 
     handle: Any
 
@@ -544,15 +546,24 @@ class BulkJobs(Generic[S]):
         units are in flight, so the next unit is prepared while the current one runs."""
         size = check_batch_size(batch_size, job.operation, max(len(rows), 1), workers)
         window: deque[Any] = deque()
-        for start in range(0, len(rows), size):
-            if job.stopped:
-                break
-            flows = yield from unit(rows[start : start + size])
-            window.append((yield Spawn(flows, workers)))
-            while len(window) > 1 and not job.stopped:
+        try:
+            for start in range(0, len(rows), size):
+                if job.stopped:
+                    break
+                flows = yield from unit(rows[start : start + size])
+                window.append((yield Spawn(flows, workers)))
+                while len(window) > 1 and not job.stopped:
+                    yield Join(window.popleft())
+            while window:
                 yield Join(window.popleft())
-        while window:
-            yield Join(window.popleft())
+        except Exception as exc:
+            # rows still in flight finish (those not started see the stop and send nothing)
+            # before the error leaves the job and its journal is closed
+            job.stopped = job.stopped or f"stopped by an error: {error_text(exc)}"
+            while window:
+                with contextlib.suppress(Exception):
+                    yield Join(window.popleft())
+            raise
         if job.stopped:
             for r in rows:
                 if r.row not in job.outcomes:

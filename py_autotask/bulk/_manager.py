@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._registry import require_operation
@@ -59,6 +59,11 @@ class _Threads:
             return [self._pool.submit(self._row, flow) for flow in effect.rows]
         if isinstance(effect, Join):
             futures: list[Future[None]] = effect.handle
+            try:
+                wait(futures)
+            except BaseException:  # interrupted: the rows stop before the job closes its journal
+                self.close()
+                raise
             for future in futures:
                 future.result()
             return None
@@ -70,8 +75,10 @@ class _Threads:
             self._sender.run(flow)
 
     def close(self) -> None:
+        """After the job: rows not started yet (a job that failed or was interrupted part way)
+        are dropped, running ones finish; the journal keeps them resumable."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
 
 
 def _runs(

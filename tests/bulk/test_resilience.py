@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from py_autotask.bulk import BulkJournal, BulkManager
+from py_autotask.exceptions import AutotaskAPIError
 from py_autotask.resilience import PacingConfig, RetryConfig
 from tests.bulk.conftest import thread_rejections, ticket_base, tickets_with_token
 
@@ -98,3 +99,29 @@ def test_old_pacing_options_still_work_with_a_warning_naming_the_replacement(cli
     assert capped.max_concurrent == 2
     with pytest.warns(DeprecationWarning, match=r"RetryConfig"):
         BulkManager(client, rate_limit_retries=1)
+
+
+def test_a_job_that_fails_part_way_lets_its_running_rows_finish_before_it_raises(
+    sim, client, twins, tmp_path
+):
+    tickets = client.tickets.query(include_fields=["id"]).items[:20]
+    journal = tmp_path / "job.sqlite"
+    # the second unit's prefetch is refused while the first unit's rows are being sent
+    sim.add_fault(
+        match={"method": "POST", "entity": "Tickets", "path": "/query"},
+        sequence=["ok", {"type": "status", "status": 400, "errors": ["refused for the test"]}],
+    )
+    sim.add_fault(match={"method": "PATCH"}, effect={"type": "latency", "seconds": 0.05})
+    rows = [{"id": t.id, "title": f"part way {t.id}"} for t in tickets]
+    with pytest.raises(AutotaskAPIError, match="refused for the test"):
+        twins(sim).bulk_update("Tickets", rows, journal=journal, batch_size=10)
+    with BulkJournal.open(journal) as jr:
+        counts = jr.counts()
+    # the first unit: rows sent before the error have their outcome journaled (none cut off
+    # mid-write), rows not started yet sent nothing; the second unit was never started
+    assert counts.get("done", 0) + counts.get("pending", 0) == 10 and counts["queued"] == 10
+    assert len(sim.journal(method="PATCH")) == counts.get("done", 0)
+    sim.faults.clear()
+    resumed = twins(sim).resume(journal)
+    assert resumed.exit_code == 0 and resumed.counts()["ok"] == 20
+    assert client.tickets.get(tickets[-1].id).title == f"part way {tickets[-1].id}"  # type: ignore[union-attr]
