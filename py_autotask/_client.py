@@ -576,10 +576,10 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
     def create_bulk_manager(self, **options: Any) -> BulkManager:
         """A :class:`~py_autotask.bulk.BulkManager`: ``bulk_create`` / ``bulk_update`` /
         ``bulk_delete`` with validation, conflict resolution, a write-ahead journal, ``resume`` and
-        ``undo``. ``options``: ``max_concurrent``, ``endpoint_limit``, ``journal_dir``..."""
+        ``undo``. ``options``: ``max_concurrent``, ``journal_dir``..."""
         from .bulk import BulkManager
 
-        return BulkManager(self, **options)
+        return BulkManager(self.sender, **options)
 
     def close(self) -> None:
         """Close the underlying ``httpx.Client`` if this client created it."""
@@ -840,7 +840,7 @@ class AsyncAutotaskClient(
         """Async twin of :meth:`AutotaskClient.create_bulk_manager` (coroutine methods)."""
         from .bulk import AsyncBulkManager
 
-        return AsyncBulkManager(self, **options)
+        return AsyncBulkManager(self.sender, **options)
 
     async def close(self) -> None:
         """Close the underlying ``httpx.AsyncClient`` if this client created it."""

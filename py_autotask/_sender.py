@@ -40,15 +40,19 @@ __all__ = [
     "Sleep",
     "adrive",
     "aiter_pages",
+    "arun_effects",
     "blocking",
+    "collect_pages",
     "drive",
     "iter_pages",
     "pause",
     "request",
+    "run_effects",
 ]
 
 T = TypeVar("T")
 P = TypeVar("P")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +95,50 @@ def blocking(fn: Callable[..., T], *args: Any, cheap: bool = False) -> Generator
     return value
 
 
-def _advance(flow: Flow[T], value: Any, error: BaseException | None) -> tuple[bool, Any]:
+def _advance(
+    flow: Generator[Any, Any, T], value: Any, error: BaseException | None
+) -> tuple[bool, Any]:
     """``(True, result)`` when ``flow`` has finished, else ``(False, its next effect)``."""
     try:
         return False, flow.throw(error) if error is not None else flow.send(value)
     except StopIteration as stop:
         return True, stop.value
+
+
+def run_effects(flow: Generator[E, Any, T], perform: Callable[[E], Any]) -> T:
+    """Run ``flow`` to its end in this thread, ``perform``-ing each effect it yields (the result is
+    sent back in, an exception thrown in). :func:`drive` is this with the three effects above;
+    a feature with effects of its own (bulk's rows run concurrently) passes its own ``perform``."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            done, effect = _advance(flow, value, error)
+            if done:
+                return cast("T", effect)
+            try:
+                value, error = perform(effect), None
+            except Exception as exc:  # handed to the flow, which may handle it
+                value, error = None, exc
+    finally:
+        flow.close()
+
+
+async def arun_effects(flow: Generator[E, Any, T], perform: Callable[[E], Awaitable[Any]]) -> T:
+    """Async twin of :func:`run_effects` (``perform`` is awaited)."""
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            done, effect = _advance(flow, value, error)
+            if done:
+                return cast("T", effect)
+            try:
+                value, error = await perform(effect), None
+            except Exception as exc:  # handed to the flow, which may handle it
+                value, error = None, exc
+    finally:
+        flow.close()
 
 
 def drive(
@@ -113,16 +155,7 @@ def drive(
             return sleep(effect.seconds)
         return effect.fn(*effect.args)
 
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        done, effect = _advance(flow, value, error)
-        if done:
-            return cast("T", effect)
-        try:
-            value, error = perform(effect), None
-        except Exception as exc:  # handed to the flow, which may handle it
-            value, error = None, exc
+    return run_effects(flow, perform)
 
 
 async def adrive(
@@ -141,16 +174,7 @@ async def adrive(
             return effect.fn(*effect.args)
         return await asyncio.to_thread(effect.fn, *effect.args)
 
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        done, effect = _advance(flow, value, error)
-        if done:
-            return cast("T", effect)
-        try:
-            value, error = await perform(effect), None
-        except Exception as exc:  # handed to the flow, which may handle it
-            value, error = None, exc
+    return await arun_effects(flow, perform)
 
 
 class Sender(Protocol):
@@ -214,3 +238,17 @@ async def aiter_pages(
         page, next_url = read(response)
         yield page
         next_request = follow(response, next_url)
+
+
+def collect_pages(reader: ClientCore, first: ApiRequest, read: PageRead[P]) -> Flow[list[P]]:
+    """Every page from ``first`` on, as a flow returning them all: :func:`iter_pages` for logic
+    written once whose answers fit in memory (bulk's batched ``id in [...]`` prefetches and token
+    lookups). A failing page raises; nothing is silently truncated."""
+    pages: list[P] = []
+    next_request: ApiRequest | None = first
+    while next_request is not None:
+        response = yield from request(next_request)
+        page, next_url = read(response)
+        pages.append(page)
+        next_request = reader.follow(response, next_url)
+    return pages

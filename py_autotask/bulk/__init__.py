@@ -6,8 +6,8 @@
 (0, {'ok': 2000, 'failed': 0, 'skipped': 0, 'unknown': 0, 'pending': 0})
 
 Every call validates the rows against the entity metadata and the tenant's picklists first, keeps a
-write-ahead journal (SQLite) of every row's intent and outcome, never runs more than the
-per-endpoint limit of requests at once, and returns one :class:`RowOutcome` per row. Creates are
+write-ahead journal (SQLite) of every row's intent and outcome, sends through the client's pipeline
+(its pacing, retries and exactly-once creates) and returns one :class:`RowOutcome` per row. Creates are
 exactly-once: a correlation token written into the record resolves ambiguous outcomes and crashes
 (:meth:`BulkManager.resume`). Updates resolve conflicts against the server's current records
 (fetched 500 per request) and keep previous values for :meth:`BulkManager.undo`.

@@ -22,13 +22,17 @@ from ._plan import ConflictResolution
 from ._results import BulkResult
 
 if TYPE_CHECKING:
-    from .._client import AutotaskClient
+    from .._sender import Sender
+    from ._jobs import SenderHost
+
+    #: What these functions accept: a manager, a client (anything with ``.sender``) or a sender.
+    Target = BulkManager | SenderHost[Sender] | Sender
 
 __all__ = ["SqlPushResult", "bulk_from_records", "sync_sql_to_autotask"]
 
 
 def bulk_from_records(
-    client: AutotaskClient | BulkManager,
+    client: Target,
     records: Any,
     operation: str = "update",
     *,
@@ -93,7 +97,7 @@ def _default_table(entity: str) -> str:
 
 
 def sync_sql_to_autotask(
-    client: AutotaskClient | BulkManager,
+    client: Target,
     entity: str,
     connection: str,
     *,

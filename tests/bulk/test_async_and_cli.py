@@ -176,7 +176,7 @@ def test_cli_resume_finishes_an_interrupted_job(sim, client, tmp_path):
     )
     from py_autotask.bulk import BulkManager
 
-    first = BulkManager(client, rate_limit_retries=1).bulk_create(
+    first = BulkManager(client).bulk_create(
         "tickets", [{**base, "title": f"resume {i}"} for i in range(60)], journal=journal
     )
     assert first.counts()["ok"] < 60 and first.exit_code == 5

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from py_autotask.bulk import BulkInputError, BulkManager
+from py_autotask.bulk import BulkInputError
 from tests.bulk.conftest import ticket_base, writes
 
 COLUMNS = [
@@ -77,7 +77,7 @@ def _valid(base: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 def test_dry_run_reports_all_20_planted_errors_with_row_and_field_and_writes_nothing(
-    sim, client, tmp_path
+    sim, client, bulk, tmp_path
 ):
     base = ticket_base(client)
     rows: list[dict[str, Any]] = []
@@ -91,7 +91,7 @@ def test_dry_run_reports_all_20_planted_errors_with_row_and_field_and_writes_not
     path = _write_csv(tmp_path / "tickets.csv", rows)
     sim.clear_journal()
 
-    result = BulkManager(client, journal_dir=tmp_path).bulk_create(
+    result = bulk(journal_dir=tmp_path).bulk_create(
         "tickets", path, dry_run=True, check_references=True
     )
 
@@ -114,7 +114,7 @@ def test_dry_run_reports_all_20_planted_errors_with_row_and_field_and_writes_not
     assert len(back) == 20 and {int(r["_row"]) for r in back} == {row for row, _ in expected}
 
 
-def test_dry_run_update_prefetches_and_reports_what_would_change(sim, client, tmp_path):
+def test_dry_run_update_prefetches_and_reports_what_would_change(sim, client, bulk, tmp_path):
     tickets = client.tickets.query(max_records=5, include_fields=["id", "title"]).items
     rows = (
         [{"id": t.id, "title": t.title} for t in tickets[:2]]
@@ -122,7 +122,7 @@ def test_dry_run_update_prefetches_and_reports_what_would_change(sim, client, tm
         + [{"id": 987654321, "title": "nobody"}]
     )
     sim.clear_journal()
-    result = BulkManager(client).bulk_update("tickets", rows, dry_run=True)
+    result = bulk().bulk_update("tickets", rows, dry_run=True)
     statuses = [r.status for r in result.rows]
     assert statuses == ["skipped", "skipped", "ok", "ok", "ok", "failed"]
     assert result.rows[2].changed_fields == ("title",)
@@ -134,45 +134,45 @@ def test_dry_run_update_prefetches_and_reports_what_would_change(sim, client, tm
 # --- malformed input: a clear error, nothing sent ----------------------------------------------------
 
 
-def test_wrong_encoding_is_refused_with_the_line_and_nothing_is_sent(sim, client, tmp_path):
+def test_wrong_encoding_is_refused_with_the_line_and_nothing_is_sent(sim, client, bulk, tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(
         "title,companyID,status,priority\nok,1,1,1\nCaf\xe9 cr\xe8me,1,1,1\n".encode("cp1252")
     )
     sim.clear_journal()
     with pytest.raises(BulkInputError) as info:
-        BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", path)
+        bulk(journal_dir=tmp_path).bulk_create("tickets", path)
     assert "not valid utf-8-sig" in str(info.value) and "line 3" in str(info.value)
     assert "--encoding" in str(info.value)
     assert writes(sim) == []
     # with the right encoding it reads
-    result = BulkManager(client, journal_dir=tmp_path).bulk_create(
+    result = bulk(journal_dir=tmp_path).bulk_create(
         "tickets", path, encoding="cp1252", dry_run=True
     )
     assert result.rows[1].status == "ok"
 
 
-def test_update_without_an_id_column_is_refused(sim, client, tmp_path):
+def test_update_without_an_id_column_is_refused(sim, client, bulk, tmp_path):
     path = _write_csv(tmp_path / "u.csv", [{"title": "a"}], ["title", "priority"])
     sim.clear_journal()
     with pytest.raises(BulkInputError, match="no 'id' column"):
-        BulkManager(client, journal_dir=tmp_path).bulk_update("tickets", path)
+        bulk(journal_dir=tmp_path).bulk_update("tickets", path)
     assert sim.journal(operation="query") == [] and writes(sim) == []
 
 
-def test_unknown_field_is_refused_naming_the_column(sim, client, tmp_path):
+def test_unknown_field_is_refused_naming_the_column(sim, client, bulk, tmp_path):
     rows = [
         {"title": "a", "companyID": 1, "status": 1, "priority": 1, "colour": "red", "udf:Nope": "x"}
     ]
     sim.clear_journal()
     with pytest.raises(BulkInputError) as info:
-        BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", rows)
+        bulk(journal_dir=tmp_path).bulk_create("tickets", rows)
     assert "'colour' is not a Tickets field" in str(info.value)
     assert "no Tickets user-defined field named 'Nope'" in str(info.value)
     assert writes(sim) == []
 
 
-def test_bad_numbers_and_dates_stop_the_job_before_any_write(sim, client, tmp_path):
+def test_bad_numbers_and_dates_stop_the_job_before_any_write(sim, client, bulk, tmp_path):
     base = ticket_base(client)
     rows = [
         {**base, "title": "fine"},
@@ -180,7 +180,7 @@ def test_bad_numbers_and_dates_stop_the_job_before_any_write(sim, client, tmp_pa
         {**base, "title": "bad date", "dueDateTime": "yesterday"},
     ]
     sim.clear_journal()
-    result = BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", rows)
+    result = bulk(journal_dir=tmp_path).bulk_create("tickets", rows)
     assert [(p.row, p.field) for p in result.problems] == [
         (2, "estimatedHours"),
         (3, "dueDateTime"),
@@ -193,14 +193,14 @@ def test_bad_numbers_and_dates_stop_the_job_before_any_write(sim, client, tmp_pa
     assert result.exit_code == 5 and result.journal_path is None
     assert writes(sim) == []
     # on_invalid="skip" sends the valid row only
-    sent = BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", rows, on_invalid="skip")
+    sent = bulk(journal_dir=tmp_path).bulk_create("tickets", rows, on_invalid="skip")
     assert [r.status for r in sent.rows] == ["ok", "failed", "failed"]
     assert len(writes(sim)) == 1
 
 
-def test_a_csv_row_with_more_cells_than_the_header_is_refused(sim, client, tmp_path):
+def test_a_csv_row_with_more_cells_than_the_header_is_refused(sim, client, bulk, tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("title,companyID,status,priority\na,1,1,1,extra\n", encoding="utf-8")
     with pytest.raises(BulkInputError, match="5 cells but the header has 4 columns"):
-        BulkManager(client, journal_dir=tmp_path).bulk_create("tickets", path)
+        bulk(journal_dir=tmp_path).bulk_create("tickets", path)
     assert writes(sim) == []

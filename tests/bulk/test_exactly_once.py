@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from py_autotask.bulk import BulkJournal, BulkManager
+from py_autotask.bulk import BulkJournal
 from tests.bulk.conftest import client_for, thread_rejections, ticket_base, tickets_with_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.xdist_group("bulk")
 def test_commit_then_drop_on_ten_percent_of_2000_creates_makes_exactly_2000(
-    sim, client, journal_dir
+    sim, client, bulk, journal_dir
 ):
     base = ticket_base(client)
     rule = sim.add_fault(
@@ -33,7 +33,7 @@ def test_commit_then_drop_on_ten_percent_of_2000_creates_makes_exactly_2000(
     before = client.tickets.count()
     rows = [{"title": f"drop row {i}", **base} for i in range(2000)]
 
-    result = BulkManager(client, journal_dir=journal_dir).bulk_create("Tickets", rows)
+    result = bulk(journal_dir=journal_dir).bulk_create("Tickets", rows)
 
     assert result.exit_code == 0, result.summary()
     assert result.counts()["ok"] == 2000
@@ -70,7 +70,7 @@ def _done(journal: Path) -> int:
 
 @pytest.mark.xdist_group("bulk")
 def test_kill_9_mid_create_then_bulk_resume_gives_2000_records_no_duplicate_no_loss(
-    sim, client, tmp_path
+    sim, client, bulk, tmp_path
 ):
     base = ticket_base(client)
     journal = tmp_path / "job.sqlite"
@@ -107,8 +107,7 @@ def test_kill_9_mid_create_then_bulk_resume_gives_2000_records_no_duplicate_no_l
     assert counts.get("done", 0) < 2000  # really interrupted
     assert sum(counts.values()) == 2000  # every row was journaled before the first POST
 
-    with client_for(sim) as c:  # `bulk resume JOURNAL` runs the same call (tested in test_cli)
-        resumed = BulkManager(c).resume(journal)
+    resumed = bulk().resume(journal)  # what `bulk resume JOURNAL` runs (tested in test_cli)
     assert resumed.exit_code == 0, resumed.summary()
     assert resumed.counts()["ok"] == 2000
     # rows that might have been sent were looked up in batched `in` queries, never blindly resent
@@ -134,14 +133,16 @@ def test_kill_9_mid_create_then_bulk_resume_gives_2000_records_no_duplicate_no_l
     assert len(titles) == 2000 and set(titles.values()) == {1}
 
 
-def test_ambiguous_create_without_a_correlation_field_is_never_resent(sim, client, journal_dir):
+def test_ambiguous_create_without_a_correlation_field_is_never_resent(
+    sim, client, bulk, journal_dir
+):
     sim.add_fault(
         match={"method": "POST", "entity": "ContactGroups", "operation": "create"},
         effect={"type": "commit_then_drop"},
         count=1,
     )
     rows = [{"name": f"group {i}", "isActive": True} for i in range(5)]
-    result = BulkManager(client, journal_dir=journal_dir).bulk_create("ContactGroups", rows)
+    result = bulk(journal_dir=journal_dir).bulk_create("ContactGroups", rows)
     assert result.counts()["ok"] == 4
     unknown = [r for r in result.rows if r.status == "unknown"]
     assert len(unknown) == 1 and "not resent" in (unknown[0].reason or "")

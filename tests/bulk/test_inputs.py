@@ -9,7 +9,6 @@ import pytest
 
 from py_autotask import F
 from py_autotask.bulk import (
-    BulkManager,
     SqlSource,
     bulk_from_records,
     sql_source,
@@ -18,11 +17,11 @@ from py_autotask.bulk import (
 from tests.bulk.conftest import ticket_base, writes
 
 
-def test_failures_csv_can_be_fixed_and_fed_back(sim, client, tmp_path):
+def test_failures_csv_can_be_fixed_and_fed_back(sim, client, bulk, tmp_path):
     base = ticket_base(client)
     rows = [{**base, "title": "good"}, {**base, "title": "bad", "estimatedHours": "two"}]
-    bulk = BulkManager(client, journal_dir=tmp_path)
-    first = bulk.bulk_create("tickets", rows, on_invalid="skip")
+    manager = bulk(journal_dir=tmp_path)
+    first = manager.bulk_create("tickets", rows, on_invalid="skip")
     assert [r.status for r in first.rows] == ["ok", "failed"]
     path = first.write_failures_csv(tmp_path / "failures.csv")
     with path.open(encoding="utf-8") as fh:
@@ -34,12 +33,12 @@ def test_failures_csv_can_be_fixed_and_fed_back(sim, client, tmp_path):
         w = csv.DictWriter(fh, fieldnames=list(failed[0]))
         w.writeheader()
         w.writerows(failed)
-    second = bulk.bulk_create("tickets", path)  # the _row/_field/_error columns are ignored
+    second = manager.bulk_create("tickets", path)  # the _row/_field/_error columns are ignored
     assert second.exit_code == 0 and second.counts()["ok"] == 1
     assert client.tickets.get(second.ids[0]).estimated_hours == 2  # type: ignore[union-attr]
 
 
-def test_dataframe_through_from_dataframe(sim, client, tmp_path):
+def test_dataframe_through_from_dataframe(sim, client, bulk, tmp_path):
     pd = pytest.importorskip("pandas")
     from py_autotask import from_dataframe
 
@@ -57,11 +56,11 @@ def test_dataframe_through_from_dataframe(sim, client, tmp_path):
     assert result.exit_code == 0 and result.counts()["ok"] == 3
     assert [client.tickets.get(t.id).title for t in tickets] == [f"df {t.id}" for t in tickets]  # type: ignore[union-attr]
     # a bare DataFrame works too
-    again = BulkManager(client, journal_dir=tmp_path).bulk_update("tickets", df, dry_run=True)
+    again = bulk(journal_dir=tmp_path).bulk_update("tickets", df, dry_run=True)
     assert {r.status for r in again.rows} == {"skipped"}
 
 
-def test_sql_table_and_query_on_postgres(sim, client, tmp_path, postgres_url):
+def test_sql_table_and_query_on_postgres(sim, client, bulk, tmp_path, postgres_url):
     sa = pytest.importorskip("sqlalchemy")
     tickets = client.tickets.query(max_records=4, include_fields=["id", "title"]).items
     engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -77,14 +76,14 @@ def test_sql_table_and_query_on_postgres(sim, client, tmp_path, postgres_url):
                 {"id": t.id, "title": f"sql {t.id}", "h": n + 0.5},
             )
     engine.dispose()
-    bulk = BulkManager(client, journal_dir=tmp_path)
+    manager = bulk(journal_dir=tmp_path)
     sim.clear_journal()
     # Python field names (estimated_hours) are accepted as well as API names
-    dry = bulk.bulk_update("tickets", SqlSource(postgres_url, table="edits"), dry_run=True)
+    dry = manager.bulk_update("tickets", SqlSource(postgres_url, table="edits"), dry_run=True)
     assert [r.status for r in dry.rows] == ["ok"] * 4
     assert all("estimatedHours" in r.changed_fields for r in dry.rows)
     assert writes(sim) == []
-    done = bulk.bulk_update(
+    done = manager.bulk_update(
         "tickets",
         sql_source(
             postgres_url, 'SELECT id, title, estimated_hours AS "estimatedHours" FROM edits'

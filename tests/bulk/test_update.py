@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from py_autotask import AutotaskClient, F
-from py_autotask.bulk import BulkJournal, BulkManager
+from py_autotask.bulk import BulkJournal
 from py_autotask.simulator import Simulator
 from tests.bulk.conftest import client_for, make_simulator, thread_rejections, writes
 
@@ -42,7 +42,7 @@ def _records(client: AutotaskClient, ids: list[int]) -> dict[int, dict[str, Any]
 
 
 @pytest.mark.xdist_group("bulk")
-def test_undo_after_a_500_row_update_restores_every_field(big, tmp_path):
+def test_undo_after_a_500_row_update_restores_every_field(big, twins, tmp_path):
     sim, client = big
     ids = sorted(t.id for t in client.tickets.query_all(include_fields=["id"]))[:500]
     before = _records(client, ids)
@@ -60,7 +60,7 @@ def test_undo_after_a_500_row_update_restores_every_field(big, tmp_path):
         for n, i in enumerate(ids)
     ]
     sim.clear_journal()
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+    result = twins(sim, journal_dir=tmp_path).bulk_update(
         "tickets", updates, conflict_resolution="overwrite"
     )
     assert result.exit_code == 0, result.summary()
@@ -72,7 +72,7 @@ def test_undo_after_a_500_row_update_restores_every_field(big, tmp_path):
     assert all(after[i]["title"] == f"bulk edited {i}" for i in ids)
     assert sum(after[i]["description"] is None for i in ids) == math.ceil(500 / 3)
 
-    undo = BulkManager(client).undo(result.journal_path)
+    undo = twins(sim).undo(result.journal_path)
     assert undo.exit_code == 0, undo.summary()
     assert undo.counts()["ok"] == 500
     restored = _records(client, ids)
@@ -80,18 +80,16 @@ def test_undo_after_a_500_row_update_restores_every_field(big, tmp_path):
     assert thread_rejections(sim) == 0
     with BulkJournal.open(result.journal_path) as jr:
         assert jr.counts() == {"undone": 500}
-    again = BulkManager(client).undo(result.journal_path)  # nothing left to undo
+    again = twins(sim).undo(result.journal_path)  # nothing left to undo
     assert len(again.rows) == 0
 
 
-def test_merge_sends_only_what_differs_and_skips_unchanged_rows(sim, client, tmp_path):
+def test_merge_sends_only_what_differs_and_skips_unchanged_rows(sim, client, bulk, tmp_path):
     tickets = client.tickets.query(max_records=6, include_fields=["id", "title", "priority"]).items
     rows = [{"id": t.id, "title": t.title, "priority": t.priority} for t in tickets[:3]]
     rows += [{"id": t.id, "title": f"merged {t.id}", "priority": t.priority} for t in tickets[3:]]
     since = sim.changes()[-1].sequence if sim.changes() else 0
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
-        "tickets", rows, conflict_resolution="merge"
-    )
+    result = bulk(journal_dir=tmp_path).bulk_update("tickets", rows, conflict_resolution="merge")
     assert [r.status for r in result.rows] == ["skipped"] * 3 + ["ok"] * 3
     assert all("no change" in (r.reason or "") for r in result.rows[:3])
     assert all(r.changed_fields == ("title",) for r in result.rows[3:])
@@ -100,9 +98,9 @@ def test_merge_sends_only_what_differs_and_skips_unchanged_rows(sim, client, tmp
     assert len(writes(sim)) == 3
 
 
-def test_overwrite_sends_every_given_field(sim, client, tmp_path):
+def test_overwrite_sends_every_given_field(sim, client, bulk, tmp_path):
     t = client.tickets.query(max_records=1, include_fields=["id", "title", "priority"]).items[0]
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+    result = bulk(journal_dir=tmp_path).bulk_update(
         "tickets",
         [{"id": t.id, "title": t.title, "priority": t.priority}],
         conflict_resolution="overwrite",
@@ -115,7 +113,7 @@ def test_overwrite_sends_every_given_field(sim, client, tmp_path):
     assert row.previous == {"title": t.title, "priority": t.priority}
 
 
-def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, client, tmp_path):
+def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, client, bulk, tmp_path):
     snap = client.tickets.query(
         max_records=4, include_fields=["id", "title", "lastActivityDate"]
     ).items
@@ -128,7 +126,7 @@ def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, clien
     client.tickets.update({"id": snap[0].id, "title": "theirs"})
     # ticket 1: our expected value no longer holds
     snapshot_rows[1]["expected.title"] = "not what the server has"
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
+    result = bulk(journal_dir=tmp_path).bulk_update(
         "tickets", snapshot_rows, conflict_resolution="skip"
     )
     assert [r.status for r in result.rows] == ["skipped", "skipped", "ok", "ok"]
@@ -140,7 +138,7 @@ def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, clien
     assert client.tickets.get(snap[0].id).title == "theirs"  # type: ignore[union-attr]
     assert client.tickets.get(snap[2].id).title == f"mine {snap[2].id}"  # type: ignore[union-attr]
     # a snapshot time works too: everything changed after it is left alone
-    later = BulkManager(client, journal_dir=tmp_path).bulk_update(
+    later = bulk(journal_dir=tmp_path).bulk_update(
         "tickets",
         [{"id": snap[0].id, "title": "again"}],
         conflict_resolution="skip",
@@ -149,33 +147,31 @@ def test_skip_leaves_records_changed_on_the_server_since_the_snapshot(sim, clien
     assert later.rows[0].status == "skipped"
 
 
-def test_undo_skips_records_changed_again_unless_forced(sim, client, tmp_path):
+def test_undo_skips_records_changed_again_unless_forced(sim, client, bulk, tmp_path):
     t = client.tickets.query(max_records=1, include_fields=["id", "title"]).items[0]
-    result = BulkManager(client, journal_dir=tmp_path).bulk_update(
-        "tickets", [{"id": t.id, "title": "ours"}]
-    )
+    result = bulk(journal_dir=tmp_path).bulk_update("tickets", [{"id": t.id, "title": "ours"}])
     client.tickets.update({"id": t.id, "title": "someone else"})
-    undo = BulkManager(client).undo(result.journal_path)
+    undo = bulk().undo(result.journal_path)
     assert undo.rows[0].status == "skipped" and "changed again" in (undo.rows[0].reason or "")
     assert client.tickets.get(t.id).title == "someone else"  # type: ignore[union-attr]
-    forced = BulkManager(client).undo(result.journal_path, force=True)
+    forced = bulk().undo(result.journal_path, force=True)
     assert forced.rows[0].status == "ok"
     assert client.tickets.get(t.id).title == t.title  # type: ignore[union-attr]
 
 
 def test_undo_of_creates_deletes_where_allowed_and_lists_tickets_it_cannot_delete(
-    sim, client, tmp_path
+    sim, client, bulk, tmp_path
 ):
-    bulk = BulkManager(client, journal_dir=tmp_path)
-    groups = bulk.bulk_create(
+    manager = bulk(journal_dir=tmp_path)
+    groups = manager.bulk_create(
         "ContactGroups", [{"name": f"g{i}", "isActive": "true"} for i in range(4)]
     )
     assert groups.exit_code == 0
-    undone = bulk.undo(groups.journal_path)
+    undone = manager.undo(groups.journal_path)
     assert undone.counts()["ok"] == 4
     assert client.contact_groups.query(F("id").in_(groups.ids)).items == []
     t = client.tickets.query(max_records=1).items[0]
-    tickets = bulk.bulk_create(
+    tickets = manager.bulk_create(
         "Tickets",
         [
             {
@@ -186,36 +182,36 @@ def test_undo_of_creates_deletes_where_allowed_and_lists_tickets_it_cannot_delet
             }
         ],
     )
-    not_undone = bulk.undo(tickets.journal_path)
+    not_undone = manager.undo(tickets.journal_path)
     assert not_undone.rows[0].status == "failed"
     assert "Tickets cannot be deleted" in (not_undone.rows[0].reason or "")
     assert str(tickets.ids[0]) in (not_undone.rows[0].reason or "")
     assert not_undone.exit_code == 5
 
 
-def test_bulk_delete_checks_support_up_front_and_dry_run_checks_ids(sim, client, tmp_path):
-    bulk = BulkManager(client, journal_dir=tmp_path)
+def test_bulk_delete_checks_support_up_front_and_dry_run_checks_ids(sim, client, bulk, tmp_path):
+    manager = bulk(journal_dir=tmp_path)
     from py_autotask.exceptions import AutotaskOperationNotSupportedError
 
     with pytest.raises(AutotaskOperationNotSupportedError):
-        bulk.bulk_delete("Tickets", [1, 2])
-    made = bulk.bulk_create(
+        manager.bulk_delete("Tickets", [1, 2])
+    made = manager.bulk_create(
         "ContactGroups", [{"name": f"d{i}", "isActive": True} for i in range(3)]
     )
     sim.clear_journal()
-    dry = bulk.bulk_delete("ContactGroups", [*made.ids, 424242], dry_run=True)
+    dry = manager.bulk_delete("ContactGroups", [*made.ids, 424242], dry_run=True)
     assert [r.status for r in dry.rows] == ["ok", "ok", "ok", "failed"]
     assert writes(sim) == []
-    done = bulk.bulk_delete("ContactGroups", made.ids)
+    done = manager.bulk_delete("ContactGroups", made.ids)
     assert done.counts()["ok"] == 3
     assert client.contact_groups.query(F("id").in_(made.ids)).items == []
 
 
-def test_estimate_counts_requests_per_record(client):
-    est = BulkManager(client).estimate("tickets", "update", 10_000, latency=0.2)
+def test_estimate_counts_requests_per_record(bulk):
+    est = bulk().estimate("tickets", "update", 10_000, latency=0.2)
     assert est.writes == 10_000 and est.prefetch == 20
     assert est.requests_per_record == pytest.approx(1 + 1 / 500, abs=0.001)
     assert est.seconds_concurrency_bound == pytest.approx(est.requests * 0.2 / 3)
     assert est.seconds_budget_bound == pytest.approx(est.requests / 5000 * 3600)
-    create = BulkManager(client).estimate("tickets", "create", 1000)
+    create = bulk().estimate("tickets", "create", 1000)
     assert create.prefetch == 0 and create.requests == 1000 + create.metadata
