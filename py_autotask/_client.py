@@ -48,9 +48,11 @@ from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationCon
 
 if TYPE_CHECKING:
     import pandas as pd
+    from typing_extensions import Unpack
 
     from ._async_jobs import AsyncExporter, AsyncSyncer
     from .bulk import AsyncBulkManager, BulkManager
+    from .dataframe import DataFrameOptions
     from .export import Exporter
     from .export import ProgressCallback as ExportProgressCallback
     from .sync import Syncer
@@ -368,33 +370,17 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         return sender
 
     def to_dataframe(
-        self,
-        entity: Any,
-        filters: Any = None,
-        *,
-        date_range: Any = None,
-        date_field: str | None = None,
-        picklist_labels: bool = False,
-        categorical: bool = False,
-        workers: int = 3,
-        strict: bool | None = None,
+        self, entity: Any, filters: Any = None, **options: Unpack[DataFrameOptions]
     ) -> pd.DataFrame:
-        """Every row of ``entity`` (``"Tickets"``, ``client.tickets``...) matching ``filters`` and
-        ``date_range`` as a pandas DataFrame with metadata dtypes; see
+        """Every row of ``entity`` (``"Tickets"``, ``client.tickets``...) matching ``filters`` as
+        a pandas DataFrame with metadata dtypes; ``options``
+        (:class:`~py_autotask.dataframe.DataFrameOptions`): ``date_range``, ``date_field``,
+        ``picklist_labels``, ``categorical``, ``workers``, ``strict`` (default: the client's). See
         :mod:`py_autotask.dataframe`. Needs ``pip install 'py-autotask[pandas]'``."""
         from .dataframe import entity_to_dataframe
 
-        return entity_to_dataframe(
-            self.sender,
-            spec_for(entity),
-            filters,
-            date_range=date_range,
-            date_field=date_field,
-            picklist_labels=picklist_labels,
-            categorical=categorical,
-            workers=workers,
-            strict=self._strict(strict),
-        )
+        options["strict"] = self._strict(options.get("strict"))
+        return entity_to_dataframe(self.sender, spec_for(entity), filters, **options)
 
     @property
     def cache(self) -> CacheControl:
@@ -685,31 +671,13 @@ class AsyncAutotaskClient(
         return sender
 
     async def to_dataframe(
-        self,
-        entity: Any,
-        filters: Any = None,
-        *,
-        date_range: Any = None,
-        date_field: str | None = None,
-        picklist_labels: bool = False,
-        categorical: bool = False,
-        workers: int = 3,
-        strict: bool | None = None,
+        self, entity: Any, filters: Any = None, **options: Unpack[DataFrameOptions]
     ) -> pd.DataFrame:
         """Async twin of :meth:`AutotaskClient.to_dataframe`."""
         from ._async_jobs import async_entity_to_dataframe
 
-        return await async_entity_to_dataframe(
-            self.sender,
-            spec_for(entity),
-            filters,
-            date_range=date_range,
-            date_field=date_field,
-            picklist_labels=picklist_labels,
-            categorical=categorical,
-            workers=workers,
-            strict=self._strict(strict),
-        )
+        options["strict"] = self._strict(options.get("strict"))
+        return await async_entity_to_dataframe(self.sender, spec_for(entity), filters, **options)
 
     @property
     def cache(self) -> AsyncCacheControl:
@@ -866,31 +834,18 @@ def to_dataframe(
     entity: str,
     filters: Any = None,
     *,
-    date_range: Any = None,
-    date_field: str | None = None,
     client: AutotaskClient | None = None,
-    picklist_labels: bool = False,
-    categorical: bool = False,
-    workers: int = 3,
-    strict: bool | None = None,
+    **options: Unpack[DataFrameOptions],
 ) -> pd.DataFrame:
-    """``py_autotask.to_dataframe``: every row of ``entity`` matching ``filters`` and
-    ``date_range`` as a DataFrame (see :mod:`py_autotask.dataframe`), read with ``client`` or,
-    by default, with a client built from the ``AUTOTASK_*`` environment variables (closed
+    """``py_autotask.to_dataframe``: every row of ``entity`` matching ``filters`` as a DataFrame
+    (see :mod:`py_autotask.dataframe` and :class:`~py_autotask.dataframe.DataFrameOptions`: ``date_range``, ``date_field``,
+    ``picklist_labels``, ``categorical``, ``workers``, ``strict``), read with ``client`` or, by
+    default, with a client built from the ``AUTOTASK_*`` environment variables (closed
     afterwards)."""
     own = client is None
     active = client if client is not None else AutotaskClient()
     try:
-        return active.to_dataframe(
-            entity,
-            filters,
-            date_range=date_range,
-            date_field=date_field,
-            picklist_labels=picklist_labels,
-            categorical=categorical,
-            workers=workers,
-            strict=strict,
-        )
+        return active.to_dataframe(entity, filters, **options)
     finally:
         if own:
             active.close()

@@ -15,10 +15,11 @@ from typing import Any
 
 from py_autotask_generated.entities import ATTRIBUTES, MODULES, resolve_name, spec
 
+from ._model import AutotaskModel
 from ._spec import EntitySpec
 from .exceptions import AutotaskUnknownEntityError
 
-__all__ = ["entity_names", "require_operation", "spec_for", "suggestions"]
+__all__ = ["entity_names", "model_for", "require_operation", "spec_for", "suggestions"]
 
 
 def entity_names() -> list[str]:
@@ -61,6 +62,15 @@ def spec_for(entity: Any) -> EntitySpec:
     raise AutotaskUnknownEntityError(
         f"expected an entity such as 'Tickets' or client.tickets, not {type(entity).__name__}"
     )
+
+
+def model_for(entity: Any) -> type[AutotaskModel]:
+    """The generated response model of ``entity`` (any spelling :func:`spec_for` accepts)."""
+    import importlib
+
+    module = importlib.import_module(MODULES[spec_for(entity).name])
+    model: type[AutotaskModel] = module.MODEL
+    return model
 
 
 def require_operation(spec: EntitySpec, operation: str, *, root: bool = False) -> None:

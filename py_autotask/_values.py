@@ -57,6 +57,8 @@ _KINDS: Final[Mapping[str, Kind]] = {
     "long": "integer",
     "short": "integer",
     "byte": "integer",
+    "int32": "integer",
+    "int64": "integer",
     "double": "number",
     "decimal": "number",
     "float": "number",
@@ -66,10 +68,27 @@ _KINDS: Final[Mapping[str, Kind]] = {
     "bool": "boolean",
     "datetime": "datetime",
     "date": "date",
+    "time": "datetime",
     "string": "string",
     "udfs": "udfs",
     "object": "object",
 }
+
+#: How a store keeps each kind (the sync mirror's columns, the simulator's query columns).
+_STORAGE: Final[Mapping[str, str]] = {
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "datetime": "datetime",
+    "date": "datetime",
+}
+
+
+def storage_kind(data_type: str | None) -> str:
+    """``int | float | bool | datetime | str``: the column type a store gives an Autotask
+    ``dataType`` (or UDF ``type``); dates are kept as datetimes, everything else as text."""
+    return _STORAGE.get(value_kind(data_type), "str")
+
 
 _INT_RE: Final = re.compile(r"[+-]?\d+")
 _DATE_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")

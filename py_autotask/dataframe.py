@@ -47,6 +47,8 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import TypedDict
+
 from ._registry import spec_for
 from ._sender import Sender
 from ._spec import EntitySpec
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["DataFrameRecords", "from_dataframe", "to_dataframe"]
+__all__ = ["DataFrameOptions", "DataFrameRecords", "from_dataframe", "to_dataframe"]
 
 logger = logging.getLogger("py_autotask.dataframe")
 
@@ -221,6 +223,17 @@ def _frame(spec: EntitySpec, sink: Any, columns: Sequence[Any], categorical: boo
     return df
 
 
+class DataFrameOptions(TypedDict, total=False):
+    """The options of ``to_dataframe`` (all optional; see the module docstring)."""
+
+    date_range: Any  #: ``"2024-01-01,2024-12-31"`` or a ``(start, end)`` pair
+    date_field: str | None  #: the field ``date_range`` filters (default: the spec's)
+    picklist_labels: bool  #: add a ``<field>_label`` column per picklist field
+    categorical: bool  #: picklist (or label) columns as ``category``
+    workers: int  #: requests in flight (at most 3 per endpoint)
+    strict: bool | None  #: raise on a value off its declared type (default: the client's)
+
+
 def entity_to_dataframe(
     sender: Sender,
     spec: EntitySpec,
@@ -231,7 +244,7 @@ def entity_to_dataframe(
     picklist_labels: bool = False,
     categorical: bool = False,
     workers: int = 3,
-    strict: bool = False,
+    strict: bool | None = False,
 ) -> pd.DataFrame:
     """The DataFrame of ``spec``'s rows read through ``sender`` (what ``client.to_dataframe`` and
     ``client.<entity>.to_dataframe`` run; async clients run it on a worker thread)."""
@@ -248,7 +261,7 @@ def entity_to_dataframe(
         sink,
         workers=workers,
         picklist_labels=picklist_labels,
-        strict=strict,
+        strict=bool(strict),
     )
     return _frame(spec, sink, columns, categorical)
 

@@ -42,6 +42,7 @@ from .._core import ApiRequest, ApiResponse, ClientCore
 from .._registry import require_operation, spec_for
 from .._sender import Effect, Flow, blocking, collect_pages, request
 from .._spec import EntitySpec
+from .._values import datetime_or_none
 from .._warn import warn_deprecated
 from ..caching._metadata import MetadataProvider
 from ..exceptions import AutotaskConfigError, AutotaskUnknownEntityError
@@ -1106,7 +1107,7 @@ class BulkJobs(Generic[S]):
                     job,
                     [r for r in open_rows if r.state == "queued"],
                     meta.get("conflict_resolution") or "merge",
-                    _dt.datetime.fromisoformat(snap) if snap else None,
+                    datetime_or_none(snap),
                     batch_size,
                     workers,
                 )

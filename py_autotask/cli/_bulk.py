@@ -8,27 +8,29 @@ failures CSV is written: fix it and feed it back); 2 unusable input or options (
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .._exitcodes import ExitCode
+from .._values import parse_datetime
 from ._shared import (
     Credentials,
     QuietOpt,
     errors,
     fail,
+    option_group,
     with_credentials,
 )
 
 if TYPE_CHECKING:
-    from .._client import AutotaskClient
+    from .. import AutotaskClient
     from ..bulk import BulkManager, BulkProgress, BulkResult
 
 __all__ = [
@@ -75,7 +77,11 @@ FailuresOpt = Annotated[
     Path | None, typer.Option("--failures", help="Where to write the failed rows as CSV.")
 ]
 ConcurrencyOpt = Annotated[
-    int | None, typer.Option("--max-concurrent", help="Requests in flight per endpoint (max 3).")
+    int | None,
+    typer.Option(
+        "--max-concurrent",
+        help="Rows worked on at once (the client still keeps 3 requests in flight per endpoint).",
+    ),
 ]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="CSV encoding (strict).")]
 OnInvalidOpt = Annotated[
@@ -116,6 +122,54 @@ def _batch(value: str) -> int | str:
     if size < 1:
         fail("--batch-size must be >= 1", ExitCode.USAGE)
     return size
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """The options every bulk write command shares (the input, units, journal, output)."""
+
+    csv: Path | None = None
+    sql: str | None = None
+    table: str | None = None
+    query: str | None = None
+    batch_size: str = "auto"
+    dry_run: bool = False
+    journal: Path | None = None
+    failures: Path | None = None
+    max_concurrent: int | None = None
+    encoding: str = "utf-8-sig"
+    output: str = "summary"
+    quiet: bool = False
+
+    def source(self) -> Any:
+        return _source(self.csv, self.sql, self.table, self.query)
+
+    def size(self) -> int | str:
+        return _batch(self.batch_size)
+
+    def emit(self, result: BulkResult) -> None:
+        _emit(result, self.output, self.failures, not self.dry_run)
+
+
+#: Gives a bulk write command the shared options (as ``job: JobOptions``), declared once.
+with_job = option_group(
+    "job",
+    JobOptions,
+    [
+        ("csv", CsvOpt, None),
+        ("sql", SqlOpt, None),
+        ("table", TableOpt, None),
+        ("query", QueryOpt, None),
+        ("batch_size", BatchOpt, "auto"),
+        ("dry_run", DryRunOpt, False),
+        ("journal", JournalOpt, None),
+        ("failures", FailuresOpt, None),
+        ("max_concurrent", ConcurrencyOpt, None),
+        ("encoding", EncodingOpt, "utf-8-sig"),
+        ("output", OutputOpt, "summary"),
+        ("quiet", QuietOpt, False),
+    ],
+)
 
 
 @contextmanager
@@ -190,12 +244,9 @@ def _manager(client: AutotaskClient, max_concurrent: int | None) -> BulkManager:
 
 
 @with_credentials
+@with_job
 def bulk_update_command(
     entity: EntityArg,
-    csv: CsvOpt = None,
-    sql: SqlOpt = None,
-    table: TableOpt = None,
-    query: QueryOpt = None,
     conflict: Annotated[
         str,
         typer.Option(
@@ -207,8 +258,6 @@ def bulk_update_command(
         str | None,
         typer.Option("--snapshot-time", help="ISO time of your snapshot (with --conflict skip)."),
     ] = None,
-    batch_size: BatchOpt = "auto",
-    dry_run: DryRunOpt = False,
     drop_read_only: Annotated[
         bool,
         typer.Option(
@@ -217,51 +266,38 @@ def bulk_update_command(
     ] = False,
     check_references: RefsOpt = False,
     on_invalid: OnInvalidOpt = "abort",
-    journal: JournalOpt = None,
-    failures: FailuresOpt = None,
-    max_concurrent: ConcurrencyOpt = None,
-    encoding: EncodingOpt = "utf-8-sig",
-    output: OutputOpt = "summary",
-    quiet: QuietOpt = False,
     *,
+    job: JobOptions,
     credentials: Credentials,
 ) -> None:
     """Update records from a CSV or SQL rows (an ``id`` column is required)."""
-    source = _source(csv, sql, table, query)
-    size = _batch(batch_size)
+    source, size = job.source(), job.size()
     with errors():
-        snap = (
-            _dt.datetime.fromisoformat(snapshot_time.replace("Z", "+00:00"))
-            if snapshot_time
-            else None
-        )
+        snap = parse_datetime(snapshot_time) if snapshot_time else None
         client = credentials.client()
-        with client, _progress(quiet, f"update {entity}") as progress:
-            result = _manager(client, max_concurrent).bulk_update(
+        with client, _progress(job.quiet, f"update {entity}") as progress:
+            result = _manager(client, job.max_concurrent).bulk_update(
                 entity,
                 source,
                 conflict_resolution=conflict,  # type: ignore[arg-type]
-                dry_run=dry_run,
+                dry_run=job.dry_run,
                 batch_size=size,
-                journal=journal,
+                journal=job.journal,
                 snapshot_time=snap,
                 drop_read_only=drop_read_only,
                 check_references=check_references,
                 on_invalid=on_invalid,
-                encoding=encoding,
+                encoding=job.encoding,
                 progress_callback=progress,
             )
-        _emit(result, output, failures, not dry_run)
+        job.emit(result)
     raise typer.Exit(result.exit_code)
 
 
 @with_credentials
+@with_job
 def bulk_create_command(
     entity: EntityArg,
-    csv: CsvOpt = None,
-    sql: SqlOpt = None,
-    table: TableOpt = None,
-    query: QueryOpt = None,
     correlation: Annotated[
         str,
         typer.Option(
@@ -275,86 +311,68 @@ def bulk_create_command(
             "--natural-key", help="Comma-separated fields that identify a record (opt-in)."
         ),
     ] = None,
-    batch_size: BatchOpt = "auto",
-    dry_run: DryRunOpt = False,
     check_references: RefsOpt = False,
     on_invalid: OnInvalidOpt = "abort",
-    journal: JournalOpt = None,
-    failures: FailuresOpt = None,
-    max_concurrent: ConcurrencyOpt = None,
-    encoding: EncodingOpt = "utf-8-sig",
-    output: OutputOpt = "summary",
-    quiet: QuietOpt = False,
     *,
+    job: JobOptions,
     credentials: Credentials,
 ) -> None:
     """Create one record per CSV/SQL row, exactly once (journaled; resumable)."""
-    source = _source(csv, sql, table, query)
-    size = _batch(batch_size)
+    source, size = job.source(), job.size()
     with errors():
         client = credentials.client()
-        with client, _progress(quiet, f"create {entity}") as progress:
-            result = _manager(client, max_concurrent).bulk_create(
+        with client, _progress(job.quiet, f"create {entity}") as progress:
+            result = _manager(client, job.max_concurrent).bulk_create(
                 entity,
                 source,
-                dry_run=dry_run,
+                dry_run=job.dry_run,
                 batch_size=size,
-                journal=journal,
+                journal=job.journal,
                 correlation=None if correlation.lower() == "none" else correlation,
                 natural_key=[k.strip() for k in natural_key.split(",")] if natural_key else None,
                 check_references=check_references,
                 on_invalid=on_invalid,
-                encoding=encoding,
+                encoding=job.encoding,
                 progress_callback=progress,
             )
-        _emit(result, output, failures, not dry_run)
+        job.emit(result)
     raise typer.Exit(result.exit_code)
 
 
 @with_credentials
+@with_job
 def bulk_delete_command(
     entity: EntityArg,
-    csv: CsvOpt = None,
     ids: Annotated[str | None, typer.Option("--ids", help="Comma-separated record ids.")] = None,
-    sql: SqlOpt = None,
-    table: TableOpt = None,
-    query: QueryOpt = None,
-    batch_size: BatchOpt = "auto",
-    dry_run: DryRunOpt = False,
-    journal: JournalOpt = None,
-    failures: FailuresOpt = None,
-    max_concurrent: ConcurrencyOpt = None,
-    encoding: EncodingOpt = "utf-8-sig",
-    output: OutputOpt = "summary",
-    quiet: QuietOpt = False,
     *,
+    job: JobOptions,
     credentials: Credentials,
 ) -> None:
     """Delete records by id (from --ids, a CSV with an id column, or SQL). Cannot be undone."""
     source: Any
     if ids is not None:
-        if csv is not None or sql is not None:
+        if job.csv is not None or job.sql is not None:
             fail("give --ids or --csv/--sql, not both", ExitCode.USAGE)
         try:
             source = [int(x) for x in ids.split(",") if x.strip()]
         except ValueError:
             fail("--ids must be comma-separated integers", ExitCode.USAGE)
     else:
-        source = _source(csv, sql, table, query)
-    size = _batch(batch_size)
+        source = job.source()
+    size = job.size()
     with errors():
         client = credentials.client()
-        with client, _progress(quiet, f"delete {entity}") as progress:
-            result = _manager(client, max_concurrent).bulk_delete(
+        with client, _progress(job.quiet, f"delete {entity}") as progress:
+            result = _manager(client, job.max_concurrent).bulk_delete(
                 entity,
                 source,
-                dry_run=dry_run,
+                dry_run=job.dry_run,
                 batch_size=size,
-                journal=journal,
-                encoding=encoding,
+                journal=job.journal,
+                encoding=job.encoding,
                 progress_callback=progress,
             )
-        _emit(result, output, failures, not dry_run)
+        job.emit(result)
     raise typer.Exit(result.exit_code)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -27,6 +27,7 @@ from ._shared import (
 )
 
 if TYPE_CHECKING:
+    from .._core import ApiResponse
     from .._sender import Sender
     from .._spec import EntitySpec
 
@@ -34,6 +35,25 @@ __all__ = ["count", "describe", "entities", "get", "query"]
 
 #: most records Autotask returns per page
 _PAGE_SIZE = 500
+
+
+def _strict_check(sender: Sender, spec: EntitySpec) -> Callable[[ApiResponse], None]:
+    """With ``--strict``, a check that reads each response through the entity's typed model too
+    (raising at the first value off its declared type); without it, nothing: records are printed
+    as the API sent them."""
+    if not sender.reader.strict:
+        return lambda response: None
+    from .._registry import model_for
+
+    model = model_for(spec)
+
+    def check(response: ApiResponse) -> None:
+        if response.request.method == "GET" and "/query" not in response.request.url:
+            sender.reader.read_item(model, response)
+        else:
+            sender.reader.read_page(model, response)
+
+    return check
 
 
 def _records(
@@ -45,7 +65,7 @@ def _records(
 ) -> Iterator[dict[str, Any]]:
     """Matching records as the API sent them, page after page (the library's one page loop),
     stopping after ``limit``."""
-    from .._core import ApiResponse, query_request
+    from .._core import query_request
     from .._sender import iter_pages
 
     body: dict[str, Any] = {"filter": filter_items}
@@ -59,8 +79,10 @@ def _records(
     if limit is not None and limit < _PAGE_SIZE:
         body["MaxRecords"] = max(1, limit)
     read_json = sender.reader.read_json
+    check = _strict_check(sender, spec)
 
     def read(response: ApiResponse) -> tuple[list[dict[str, Any]], str | None]:
+        check(response)
         data = read_json(response) or {}
         return data.get("items") or [], (data.get("pageDetails") or {}).get("nextPageUrl")
 
@@ -117,7 +139,9 @@ def get(
         client = credentials.client()
         with client:
             sender = client.sender
-            data = sender.reader.read_json(sender.send(get_request(spec, id)))
+            response = sender.send(get_request(spec, id))
+            _strict_check(sender, spec)(response)
+            data = sender.reader.read_json(response)
         item = (data or {}).get("item")
         if not item:
             fail(f"{spec.name} {id} not found", ExitCode.ERROR)

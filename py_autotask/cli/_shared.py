@@ -156,26 +156,39 @@ _CREDENTIAL_OPTIONS = (
 )
 
 
-def with_credentials(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` the credential options and ``--strict``: typer sees them as its last six
-    options; the command receives them as one keyword argument ``credentials: Credentials``.
-    Declared once here instead of six parameters in every command."""
-    signature = inspect.signature(command, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "credentials"]
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
-        for name, option in _CREDENTIAL_OPTIONS
-    ]
+def option_group(
+    keyword: str, factory: Callable[..., Any], options: Sequence[tuple[str, Any, Any]]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a command a group of options declared once: typer sees ``options``
+    (``(name, annotated type, default)``) as the command's last options; the command receives
+    them as one keyword argument ``keyword`` holding ``factory(**values)``."""
 
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> None:
-        given = {name: kwargs.pop(name, None) for name, _option in _CREDENTIAL_OPTIONS}
-        command(*args, credentials=Credentials(**given), **kwargs)
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != keyword]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=a)
+            for name, a, default in options
+        ]
 
-    parameters = [*own, *added]
-    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in parameters}
-    return run
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> None:
+            given = {name: kwargs.pop(name, default) for name, _a, default in options}
+            command(*args, **{keyword: factory(**given)}, **kwargs)
+
+        parameters = [*own, *added]
+        run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in parameters}
+        return run
+
+    return decorate
+
+
+#: Gives a command the credential options and ``--strict`` (as ``credentials: Credentials``),
+#: declared once here instead of six parameters in every command.
+with_credentials = option_group(
+    "credentials", Credentials, [(name, option, None) for name, option in _CREDENTIAL_OPTIONS]
+)
 
 
 def field_list(fields: str | None) -> list[str] | None:

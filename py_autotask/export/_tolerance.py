@@ -24,6 +24,7 @@ value is kept as text like any other that does not convert without loss.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import re
 from collections.abc import Iterable, Mapping
@@ -249,17 +250,7 @@ class OffTypeReport:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "entity": self.entity,
-            "field": self.field,
-            "column": self.column,
-            "expected": self.expected,
-            "converted": self.converted,
-            "kept_as_text": self.kept_as_text,
-            "dropped": self.dropped,
-            "example": self.example,
-            "promoted": self.promoted,
-        }
+        return dataclasses.asdict(self)
 
 
 # --- arrays ---------------------------------------------------------------------------------------

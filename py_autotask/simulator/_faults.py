@@ -22,6 +22,7 @@ Match keys are optional and case-insensitive; ``path`` is a substring of the req
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -100,16 +101,7 @@ class FaultRule:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "match": self.match,
-            "effect": self.effect,
-            "sequence": self.sequence,
-            "probability": self.probability,
-            "count": self.count,
-            "fired": self.fired,
-            "matched": self.matched,
-        }
+        return dataclasses.asdict(self)
 
     def matches(self, method: str, entity: str | None, operation: str | None, path: str) -> bool:
         m = self.match

@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .._values import value_kind
+
 __all__ = [
     "FIELD_PROBABILITY",
     "SHAPES",
@@ -46,8 +48,6 @@ __all__ = [
 #: Chance that one eligible field of a messy record gets an off-type value.
 FIELD_PROBABILITY: Final = 0.5
 
-_INT_TYPES = frozenset({"integer", "long", "short", "int", "int32", "int64", "byte"})
-_FLOAT_TYPES = frozenset({"decimal", "double", "float", "number", "currency"})
 _DIGITS = re.compile(r"[1-9][0-9]{0,17}")
 _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
@@ -223,7 +223,7 @@ def coded_picklist(entity: str, name: str) -> bool:
 def field_shapes(f: Mapping[str, Any], entity: str = "") -> tuple[Apply, ...]:
     """The shapes a field of this metadata can take (empty: the field stays clean)."""
     dt = str(f.get("dataType") or "string").lower()
-    if dt in _INT_TYPES:
+    if value_kind(dt) == "integer":
         shapes = [
             _BY_KEY["numeric-text", "integer"].apply,
             _BY_KEY["integral-float", "integer"].apply,
@@ -234,7 +234,7 @@ def field_shapes(f: Mapping[str, Any], entity: str = "") -> tuple[Apply, ...]:
         if codes:
             shapes.append(_picklist_code(codes))
         return tuple(shapes)
-    if dt in _FLOAT_TYPES:
+    if value_kind(dt) == "number":
         return (
             _BY_KEY["numeric-text", "decimal"].apply,
             _BY_KEY["empty-text", "integer/decimal"].apply,

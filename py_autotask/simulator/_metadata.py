@@ -10,9 +10,11 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+
+from .._values import storage_kind
 
 __all__ = [
     "EntityMeta",
@@ -27,10 +29,8 @@ __all__ = [
 #: Operation names used in derived.json.
 OPERATIONS = frozenset({"query", "count", "get", "create", "update", "replace", "delete", "list"})
 
-_INT_TYPES = frozenset({"integer", "long", "short", "int", "int32", "int64", "byte"})
-_FLOAT_TYPES = frozenset({"decimal", "double", "float", "number", "currency"})
-_BOOL_TYPES = frozenset({"boolean", "bool"})
-_DATE_TYPES = frozenset({"datetime", "date", "time"})
+
+_T = TypeVar("_T")
 
 
 class SchemasNotFoundError(FileNotFoundError):
@@ -38,17 +38,9 @@ class SchemasNotFoundError(FileNotFoundError):
 
 
 def field_kind(data_type: str | None) -> str:
-    """Map an Autotask ``dataType`` / UDF ``type`` to one of int, float, bool, datetime, str."""
-    t = (data_type or "string").strip().lower()
-    if t in _INT_TYPES:
-        return "int"
-    if t in _FLOAT_TYPES:
-        return "float"
-    if t in _BOOL_TYPES:
-        return "bool"
-    if t in _DATE_TYPES:
-        return "datetime"
-    return "str"
+    """Map an Autotask ``dataType`` / UDF ``type`` to one of
+    int, float, bool, datetime, str (:func:`py_autotask._values.storage_kind`)."""
+    return storage_kind(data_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,31 +143,31 @@ class EntityMeta:
         self._udfs = {u.name.lower(): u for u in udfs}
         self._fields = {f.name.lower(): f for f in order}
 
+    def _loaded(self, value: _T | None) -> _T:
+        assert value is not None
+        return value
+
     @property
     def fields(self) -> dict[str, FieldInfo]:
         """Fields keyed by lower-cased name."""
         self._load()
-        assert self._fields is not None
-        return self._fields
+        return self._loaded(self._fields)
 
     @property
     def field_order(self) -> list[FieldInfo]:
         self._load()
-        assert self._field_order is not None
-        return self._field_order
+        return self._loaded(self._field_order)
 
     @property
     def udfs(self) -> dict[str, FieldInfo]:
         """UDF definitions keyed by lower-cased name."""
         self._load()
-        assert self._udfs is not None
-        return self._udfs
+        return self._loaded(self._udfs)
 
     @property
     def udf_order(self) -> list[FieldInfo]:
         self._load()
-        assert self._udf_order is not None
-        return self._udf_order
+        return self._loaded(self._udf_order)
 
     @property
     def udf_capable(self) -> bool:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["build_openapi"]
 
@@ -525,6 +525,36 @@ def _write_ops(
     return out
 
 
+_PAGING_TEXT: Final = "Opaque paging token JSON copied from nextPageUrl/prevPageUrl."
+
+
+def _query_text(name: str, required: bool, description: str) -> dict[str, Any]:
+    """A text query parameter of the document's components."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _get_and_post(
+    prefix: str,
+    tag: str,
+    parameters: list[Any],
+    summaries: tuple[str, str],
+    ok: dict[str, Any],
+    extras: tuple[dict[str, Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """A path answering GET (``?search=``) and POST (a QueryModel body) alike."""
+    return {
+        "parameters": parameters,
+        "get": _op(f"{prefix}Get", tag, summaries[0], ok, **extras[0]),
+        "post": _op(f"{prefix}Post", tag, summaries[1], ok, **extras[1]),
+    }
+
+
 def _item_ops(
     ops: set[str], prefix: str, tag: str, singular: str, get_where: str, where: str, sn: Any
 ) -> dict[str, Any]:
@@ -632,59 +662,37 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
         item = _item_ops(ops, name, name, singular, " by id (item is null when absent)", "", sn)
         if item:
             paths[f"{base}/{{id}}"] = {"parameters": [_P_ID, _P_IMPERSONATE], **item}
+        page = _ok(sn["page"], "one page of records, ascending id")
+        counted = _ok("QueryCountResult", "number of matching records")
         if "query" in ops:
-            paths[f"{base}/query"] = {
-                "parameters": [_P_IMPERSONATE],
-                "get": _op(
-                    f"{name}_queryGet",
-                    name,
-                    f"Query {name} (search = URL-encoded QueryModel JSON)",
-                    _ok(sn["page"], "one page of records, ascending id"),
-                    parameters=[_P_SEARCH],
-                ),
-                "post": _op(
-                    f"{name}_queryPost",
-                    name,
-                    f"Query {name}",
-                    _ok(sn["page"], "one page of records, ascending id"),
-                    body="QueryModel",
-                ),
-            }
-            paths[f"{base}/query/next"] = {
-                "parameters": [_P_PAGING, _P_IMPERSONATE],
-                "get": _op(
-                    f"{name}_nextGet",
-                    name,
+            paths[f"{base}/query"] = _get_and_post(
+                f"{name}_query",
+                name,
+                [_P_IMPERSONATE],
+                (f"Query {name} (search = URL-encoded QueryModel JSON)", f"Query {name}"),
+                page,
+                ({"parameters": [_P_SEARCH]}, {"body": "QueryModel"}),
+            )
+            paths[f"{base}/query/next"] = _get_and_post(
+                f"{name}_next",
+                name,
+                [_P_PAGING, _P_IMPERSONATE],
+                (
                     f"Next page of a {name} query (pageDetails.nextPageUrl)",
-                    _ok(sn["page"], "the following page"),
-                    parameters=[_P_SEARCH_OPT],
-                ),
-                "post": _op(
-                    f"{name}_nextPost",
-                    name,
                     f"Next page of a POST {name} query (pageDetails.nextPageUrl)",
-                    _ok(sn["page"], "the following page"),
-                    parameters=[_P_SEARCH_OPT],
                 ),
-            }
+                _ok(sn["page"], "the following page"),
+                ({"parameters": [_P_SEARCH_OPT]}, {"parameters": [_P_SEARCH_OPT]}),
+            )
         if "count" in ops:
-            paths[f"{base}/query/count"] = {
-                "parameters": [_P_IMPERSONATE],
-                "get": _op(
-                    f"{name}_countGet",
-                    name,
-                    f"Count {name} matching search",
-                    _ok("QueryCountResult", "number of matching records"),
-                    parameters=[_P_SEARCH],
-                ),
-                "post": _op(
-                    f"{name}_countPost",
-                    name,
-                    f"Count {name} matching the query",
-                    _ok("QueryCountResult", "number of matching records"),
-                    body="QueryModel",
-                ),
-            }
+            paths[f"{base}/query/count"] = _get_and_post(
+                f"{name}_count",
+                name,
+                [_P_IMPERSONATE],
+                (f"Count {name} matching search", f"Count {name} matching the query"),
+                counted,
+                ({"parameters": [_P_SEARCH]}, {"body": "QueryModel"}),
+            )
 
         for pr in derived.get("parentRoutes") or []:
             parent = str(pr.get("parent") or "")
@@ -796,35 +804,16 @@ def build_openapi(schemas_dir: Path, server_url: str) -> dict[str, Any]:
                     "required": True,
                     "schema": {"type": "integer", "format": "int64"},
                 },
-                "search": {
-                    "name": "search",
-                    "in": "query",
-                    "required": True,
-                    "description": "QueryModel as JSON, e.g. "
-                    '{"filter":[{"op":"gte","field":"id","value":0}]}',
-                    "schema": {"type": "string"},
-                },
-                "searchOptional": {
-                    "name": "search",
-                    "in": "query",
-                    "required": False,
-                    "description": "The original QueryModel JSON (as in nextPageUrl).",
-                    "schema": {"type": "string"},
-                },
-                "paging": {
-                    "name": "paging",
-                    "in": "query",
-                    "required": True,
-                    "description": "Opaque paging token JSON copied from nextPageUrl/prevPageUrl.",
-                    "schema": {"type": "string"},
-                },
-                "pagingOptional": {
-                    "name": "paging",
-                    "in": "query",
-                    "required": False,
-                    "description": "Opaque paging token JSON copied from nextPageUrl/prevPageUrl.",
-                    "schema": {"type": "string"},
-                },
+                "search": _query_text(
+                    "search",
+                    True,
+                    'QueryModel as JSON, e.g. {"filter":[{"op":"gte","field":"id","value":0}]}',
+                ),
+                "searchOptional": _query_text(
+                    "search", False, "The original QueryModel JSON (as in nextPageUrl)."
+                ),
+                "paging": _query_text("paging", True, _PAGING_TEXT),
+                "pagingOptional": _query_text("paging", False, _PAGING_TEXT),
                 "ImpersonationResourceId": {
                     "name": "ImpersonationResourceId",
                     "in": "header",

@@ -96,6 +96,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .._values import value_kind
 from ._messy import Apply, field_shapes, mess, udf_shapes
 
 __all__ = [
@@ -193,8 +194,6 @@ _EPOCH = datetime(2023, 1, 1)
 _WINDOW_MS = int((datetime(2025, 12, 31) - _EPOCH).total_seconds() * 1000)
 _DAY_MS = 86_400_000
 
-_INT_TYPES = frozenset({"integer", "long", "short", "int", "int32", "int64", "byte"})
-_FLOAT_TYPES = frozenset({"decimal", "double", "float", "number", "currency"})
 
 # ---------------------------------------------------------------------------------------------
 # Word lists (small, built in; no Faker dependency)
@@ -517,7 +516,7 @@ def _load(schemas_dir: Path) -> dict[str, _Entity]:
                 field_name in ent.refs
                 or f.get("isReference")
                 or f.get("isPickList")
-                or str(f.get("dataType") or "").lower() not in _INT_TYPES
+                or value_kind(str(f.get("dataType") or "")) != "integer"
             ):
                 continue
             implicit = _implicit_target(field_name, by_singular)
@@ -761,9 +760,9 @@ def _cut(value: str, length: int) -> str:
 
 def _convert_pick(value: str, data_type: str) -> Any:
     dt = data_type.lower()
-    if dt in _INT_TYPES:
+    if value_kind(dt) == "integer":
         return int(value)
-    if dt in _FLOAT_TYPES:
+    if value_kind(dt) == "number":
         return float(value)
     if dt == "boolean":
         return value.lower() in ("1", "true", "yes")
@@ -1028,8 +1027,8 @@ def _static_gen(ent: _Entity, f: Mapping[str, Any], by_lower: Mapping[str, str])
 
         return size_gen
 
-    if dt in _INT_TYPES or dt in _FLOAT_TYPES:
-        integer = dt in _INT_TYPES
+    if value_kind(dt) in ("integer", "number"):
+        integer = value_kind(dt) == "integer"
         small_pick = bool(f.get("isPickList"))
 
         def num_gen(rng: random.Random, _rec: dict[str, Any], _i: int) -> Any:
@@ -1092,9 +1091,9 @@ def _udf_gen(u: Mapping[str, Any]) -> _StaticGen:
             return rng.choice(options)
         if dt in ("datetime", "date"):
             return _fmt_ms(rng.randrange(0, _WINDOW_MS))
-        if dt in _INT_TYPES:
+        if value_kind(dt) == "integer":
             return str(rng.randrange(0, 1000))
-        if dt in _FLOAT_TYPES:
+        if value_kind(dt) == "number":
             return f"{rng.random() * 1000:.2f}"
         if dt == "boolean":
             return "true" if rng.random() < 0.5 else "false"

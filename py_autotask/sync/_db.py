@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._values import datetime_or_none
+from .._values import datetime_or_none, storage_kind
 from ..exceptions import AutotaskConfigError
 from ..export._tolerance import (
     CLEAN,
@@ -49,24 +49,11 @@ STATE_TABLE = "autotask_sync_state"
 PICKLIST_TABLE = "autotask_picklists"
 RUNS_TABLE = "autotask_sync_runs"
 
-_INT = frozenset({"integer", "long", "short", "int", "int32", "int64", "byte"})
-_FLOAT = frozenset({"decimal", "double", "float", "number", "currency"})
-_BOOL = frozenset({"boolean", "bool"})
-_DATETIME = frozenset({"datetime", "date", "time"})
-
 
 def column_kind(data_type: str | None) -> str:
-    """Autotask ``dataType`` (or UDF ``type``) -> ``int | float | bool | datetime | str``."""
-    t = (data_type or "string").strip().lower()
-    if t in _INT:
-        return "int"
-    if t in _FLOAT:
-        return "float"
-    if t in _BOOL:
-        return "bool"
-    if t in _DATETIME:
-        return "datetime"
-    return "str"
+    """Autotask ``dataType`` (or UDF ``type``) -> ``int | float | bool | datetime | str``
+    (:func:`py_autotask._values.storage_kind`)."""
+    return storage_kind(data_type)
 
 
 def format_api_datetime(value: _dt.datetime) -> str:

@@ -98,6 +98,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = AdditionalInvoiceFieldValue
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class AdditionalInvoiceFieldValueCreateParams(TypedDict, total=False):

@@ -162,6 +162,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Appointment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class AppointmentCreateParams(TypedDict, total=False):

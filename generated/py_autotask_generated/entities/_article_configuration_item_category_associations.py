@@ -97,6 +97,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ArticleConfigurationItemCategoryAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ArticleConfigurationItemCategoryAssociationCreateParams(TypedDict, total=False):

@@ -82,6 +82,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ArticlePlainTextContent
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ArticlePlainTextContentCreateParams(TypedDict, total=False):

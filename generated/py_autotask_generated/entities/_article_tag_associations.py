@@ -122,6 +122,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ArticleTagAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ArticleTagAssociationCreateParams(TypedDict, total=False):

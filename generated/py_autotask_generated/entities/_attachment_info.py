@@ -499,6 +499,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = AttachmentInfo
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class AttachmentInfoCreateParams(TypedDict, total=False):

@@ -239,6 +239,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = BillingCode
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class BillingCodeCreateParams(TypedDict, total=False):

@@ -110,6 +110,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = BillingItemApprovalLevel
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class BillingItemApprovalLevelCreateParams(TypedDict, total=False):

@@ -734,6 +734,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = BillingItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class BillingItemCreateParams(TypedDict, total=False):

@@ -422,6 +422,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ChangeOrderCharge
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ChangeOrderChargeCreateParams(TypedDict, total=False):

@@ -114,6 +114,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ChecklistLibrary
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ChecklistLibraryCreateParams(TypedDict, total=False):

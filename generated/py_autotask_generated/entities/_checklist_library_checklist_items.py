@@ -136,6 +136,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ChecklistLibraryChecklistItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ChecklistLibraryChecklistItemCreateParams(TypedDict, total=False):

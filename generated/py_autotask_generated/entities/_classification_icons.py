@@ -122,6 +122,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ClassificationIcon
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ClassificationIconCreateParams(TypedDict, total=False):

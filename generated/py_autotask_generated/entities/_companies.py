@@ -858,6 +858,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Company
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyCreateParams(TypedDict, total=False):

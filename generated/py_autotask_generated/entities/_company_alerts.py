@@ -108,6 +108,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyAlert
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyAlertCreateParams(TypedDict, total=False):

@@ -135,6 +135,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyCategory
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyCategoryCreateParams(TypedDict, total=False):

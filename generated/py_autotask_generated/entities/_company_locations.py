@@ -316,6 +316,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyLocation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyLocationCreateParams(TypedDict, total=False):

@@ -257,6 +257,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyNoteCreateParams(TypedDict, total=False):

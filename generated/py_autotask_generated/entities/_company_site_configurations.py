@@ -96,6 +96,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanySiteConfiguration
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanySiteConfigurationCreateParams(TypedDict, total=False):

@@ -108,6 +108,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyTeam
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyTeamCreateParams(TypedDict, total=False):

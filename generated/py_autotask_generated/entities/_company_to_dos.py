@@ -265,6 +265,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyToDo
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyToDoCreateParams(TypedDict, total=False):

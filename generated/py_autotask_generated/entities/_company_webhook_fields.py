@@ -121,6 +121,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyWebhookField
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyWebhookFieldCreateParams(TypedDict, total=False):

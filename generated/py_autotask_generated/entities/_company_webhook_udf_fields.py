@@ -121,6 +121,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = CompanyWebhookUdfField
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CompanyWebhookUdfFieldCreateParams(TypedDict, total=False):

@@ -124,6 +124,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemBillingProductAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemBillingProductAssociationCreateParams(TypedDict, total=False):

@@ -140,6 +140,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemCategory
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemCategoryCreateParams(TypedDict, total=False):

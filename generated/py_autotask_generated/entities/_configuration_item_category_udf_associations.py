@@ -110,6 +110,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemCategoryUdfAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemCategoryUdfAssociationCreateParams(TypedDict, total=False):

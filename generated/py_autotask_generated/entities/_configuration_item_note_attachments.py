@@ -306,6 +306,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemNoteAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemNoteAttachmentCreateParams(TypedDict, total=False):

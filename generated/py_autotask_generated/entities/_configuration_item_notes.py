@@ -191,6 +191,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemNoteCreateParams(TypedDict, total=False):

@@ -97,6 +97,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemSslSubjectAlternativeName
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemSslSubjectAlternativeNameCreateParams(TypedDict, total=False):

@@ -83,6 +83,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemType
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemTypeCreateParams(TypedDict, total=False):

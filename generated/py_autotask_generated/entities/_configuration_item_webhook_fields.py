@@ -123,6 +123,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemWebhookField
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemWebhookFieldCreateParams(TypedDict, total=False):

@@ -123,6 +123,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemWebhookUdfField
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemWebhookUdfFieldCreateParams(TypedDict, total=False):

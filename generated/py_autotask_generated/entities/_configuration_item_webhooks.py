@@ -239,6 +239,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItemWebhook
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemWebhookCreateParams(TypedDict, total=False):

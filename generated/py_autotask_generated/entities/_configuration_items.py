@@ -1527,6 +1527,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ConfigurationItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ConfigurationItemCreateParams(TypedDict, total=False):

@@ -124,6 +124,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContactBillingProductAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContactBillingProductAssociationCreateParams(TypedDict, total=False):

@@ -88,6 +88,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContactGroup
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContactGroupCreateParams(TypedDict, total=False):

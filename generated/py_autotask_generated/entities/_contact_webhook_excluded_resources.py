@@ -97,6 +97,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContactWebhookExcludedResource
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContactWebhookExcludedResourceCreateParams(TypedDict, total=False):

@@ -121,6 +121,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContactWebhookUdfField
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContactWebhookUdfFieldCreateParams(TypedDict, total=False):

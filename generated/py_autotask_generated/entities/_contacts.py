@@ -634,6 +634,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Contact
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContactCreateParams(TypedDict, total=False):

@@ -265,6 +265,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractBillingRule
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractBillingRuleCreateParams(TypedDict, total=False):

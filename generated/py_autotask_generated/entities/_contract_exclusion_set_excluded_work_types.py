@@ -97,6 +97,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractExclusionSetExcludedWorkType
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractExclusionSetExcludedWorkTypeCreateParams(TypedDict, total=False):

@@ -105,6 +105,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractExclusionSet
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractExclusionSetCreateParams(TypedDict, total=False):

@@ -226,6 +226,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractMilestone
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractMilestoneCreateParams(TypedDict, total=False):

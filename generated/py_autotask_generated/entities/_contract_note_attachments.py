@@ -304,6 +304,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractNoteAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractNoteAttachmentCreateParams(TypedDict, total=False):

@@ -178,6 +178,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractNoteCreateParams(TypedDict, total=False):

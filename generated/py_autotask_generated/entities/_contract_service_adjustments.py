@@ -185,6 +185,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractServiceAdjustment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractServiceAdjustmentCreateParams(TypedDict, total=False):

@@ -174,6 +174,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractServiceBundleAdjustment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractServiceBundleAdjustmentCreateParams(TypedDict, total=False):

@@ -212,6 +212,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractServiceBundleUnit
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractServiceBundleUnitCreateParams(TypedDict, total=False):

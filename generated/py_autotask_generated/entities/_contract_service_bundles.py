@@ -186,6 +186,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractServiceBundle
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractServiceBundleCreateParams(TypedDict, total=False):

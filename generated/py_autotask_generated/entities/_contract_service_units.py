@@ -225,6 +225,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractServiceUnit
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractServiceUnitCreateParams(TypedDict, total=False):

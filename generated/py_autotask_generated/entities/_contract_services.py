@@ -186,6 +186,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractService
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractServiceCreateParams(TypedDict, total=False):

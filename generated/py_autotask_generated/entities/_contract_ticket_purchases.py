@@ -226,6 +226,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ContractTicketPurchase
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractTicketPurchaseCreateParams(TypedDict, total=False):

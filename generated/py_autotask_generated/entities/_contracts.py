@@ -574,6 +574,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Contract
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ContractCreateParams(TypedDict, total=False):

@@ -188,6 +188,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Currency
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class CurrencyCreateParams(TypedDict, total=False):

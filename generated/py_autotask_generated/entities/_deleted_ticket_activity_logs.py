@@ -200,6 +200,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DeletedTicketActivityLog
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DeletedTicketActivityLogCreateParams(TypedDict, total=False):

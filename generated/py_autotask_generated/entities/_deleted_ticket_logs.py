@@ -122,6 +122,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DeletedTicketLog
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DeletedTicketLogCreateParams(TypedDict, total=False):

@@ -93,6 +93,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DocumentChecklistLibrary
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DocumentChecklistLibraryCreateParams(TypedDict, total=False):

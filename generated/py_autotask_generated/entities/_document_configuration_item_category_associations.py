@@ -97,6 +97,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DocumentConfigurationItemCategoryAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DocumentConfigurationItemCategoryAssociationCreateParams(TypedDict, total=False):

@@ -161,6 +161,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DocumentNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DocumentNoteCreateParams(TypedDict, total=False):

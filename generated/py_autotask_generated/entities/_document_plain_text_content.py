@@ -82,6 +82,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DocumentPlainTextContent
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DocumentPlainTextContentCreateParams(TypedDict, total=False):

@@ -122,6 +122,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DocumentTagAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DocumentTagAssociationCreateParams(TypedDict, total=False):

@@ -271,6 +271,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Document
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DocumentCreateParams(TypedDict, total=False):

@@ -83,6 +83,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = DomainRegistrar
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class DomainRegistrarCreateParams(TypedDict, total=False):

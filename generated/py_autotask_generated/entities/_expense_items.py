@@ -426,6 +426,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ExpenseItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ExpenseItemCreateParams(TypedDict, total=False):

@@ -297,6 +297,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ExpenseReport
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ExpenseReportCreateParams(TypedDict, total=False):

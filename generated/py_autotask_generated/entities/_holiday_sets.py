@@ -88,6 +88,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = HolidaySet
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class HolidaySetCreateParams(TypedDict, total=False):

@@ -201,6 +201,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = IntegrationVendorInsight
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class IntegrationVendorInsightCreateParams(TypedDict, total=False):

@@ -187,6 +187,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = IntegrationVendorWidget
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class IntegrationVendorWidgetCreateParams(TypedDict, total=False):

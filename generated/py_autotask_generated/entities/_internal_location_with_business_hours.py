@@ -697,6 +697,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InternalLocationWithBusinessHours
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InternalLocationWithBusinessHoursCreateParams(TypedDict, total=False):

@@ -95,6 +95,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryItemSerialNumber
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryItemSerialNumberCreateParams(TypedDict, total=False):

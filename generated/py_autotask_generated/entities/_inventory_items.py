@@ -218,6 +218,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryItemCreateParams(TypedDict, total=False):

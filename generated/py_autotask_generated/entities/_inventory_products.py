@@ -257,6 +257,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryProduct
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryProductCreateParams(TypedDict, total=False):

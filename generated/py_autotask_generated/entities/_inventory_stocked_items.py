@@ -473,6 +473,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryStockedItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryStockedItemCreateParams(TypedDict, total=False):

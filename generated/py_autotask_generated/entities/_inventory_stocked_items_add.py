@@ -223,6 +223,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryStockedItemAdd
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryStockedItemAddCreateParams(TypedDict, total=False):

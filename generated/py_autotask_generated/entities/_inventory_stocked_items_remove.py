@@ -119,6 +119,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryStockedItemRemove
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryStockedItemRemoveCreateParams(TypedDict, total=False):

@@ -134,6 +134,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InventoryStockedItemTransfer
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InventoryStockedItemTransferCreateParams(TypedDict, total=False):

@@ -382,6 +382,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = InvoiceTemplate
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InvoiceTemplateCreateParams(TypedDict, total=False):

@@ -370,6 +370,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Invoice
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class InvoiceCreateParams(TypedDict, total=False):

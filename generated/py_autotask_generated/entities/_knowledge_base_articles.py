@@ -246,6 +246,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = KnowledgeBaseArticle
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class KnowledgeBaseArticleCreateParams(TypedDict, total=False):

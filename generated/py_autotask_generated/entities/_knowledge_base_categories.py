@@ -101,6 +101,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = KnowledgeBaseCategory
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class KnowledgeBaseCategoryCreateParams(TypedDict, total=False):

@@ -304,6 +304,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = NotificationHistory
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class NotificationHistoryCreateParams(TypedDict, total=False):

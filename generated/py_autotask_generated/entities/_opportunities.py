@@ -835,6 +835,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Opportunity
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class OpportunityCreateParams(TypedDict, total=False):

@@ -291,6 +291,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = OpportunityAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class OpportunityAttachmentCreateParams(TypedDict, total=False):

@@ -96,6 +96,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = OrganizationalLevel1
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class OrganizationalLevel1CreateParams(TypedDict, total=False):

@@ -103,6 +103,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = OrganizationalLevelAssociation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class OrganizationalLevelAssociationCreateParams(TypedDict, total=False):

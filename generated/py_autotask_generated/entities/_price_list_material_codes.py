@@ -109,6 +109,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = PriceListMaterialCode
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class PriceListMaterialCodeCreateParams(TypedDict, total=False):

@@ -109,6 +109,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = PriceListRole
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class PriceListRoleCreateParams(TypedDict, total=False):

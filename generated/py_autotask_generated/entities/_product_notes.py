@@ -173,6 +173,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ProductNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProductNoteCreateParams(TypedDict, total=False):

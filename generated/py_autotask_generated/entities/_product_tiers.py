@@ -121,6 +121,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ProductTier
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProductTierCreateParams(TypedDict, total=False):

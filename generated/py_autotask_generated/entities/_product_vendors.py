@@ -147,6 +147,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ProductVendor
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProductVendorCreateParams(TypedDict, total=False):

@@ -436,6 +436,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Product
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProductCreateParams(TypedDict, total=False):

@@ -434,6 +434,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ProjectCharge
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProjectChargeCreateParams(TypedDict, total=False):

@@ -317,6 +317,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ProjectNoteAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProjectNoteAttachmentCreateParams(TypedDict, total=False):

@@ -230,6 +230,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ProjectNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProjectNoteCreateParams(TypedDict, total=False):

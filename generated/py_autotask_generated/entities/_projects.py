@@ -626,6 +626,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Project
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ProjectCreateParams(TypedDict, total=False):

@@ -96,6 +96,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = PurchaseApproval
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class PurchaseApprovalCreateParams(TypedDict, total=False):

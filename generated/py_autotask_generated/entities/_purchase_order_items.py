@@ -244,6 +244,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = PurchaseOrderItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class PurchaseOrderItemCreateParams(TypedDict, total=False):

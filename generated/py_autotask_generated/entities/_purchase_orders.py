@@ -479,6 +479,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = PurchaseOrder
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class PurchaseOrderCreateParams(TypedDict, total=False):

@@ -446,6 +446,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = QuoteItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class QuoteItemCreateParams(TypedDict, total=False):

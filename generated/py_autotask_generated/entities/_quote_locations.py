@@ -122,6 +122,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = QuoteLocation
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class QuoteLocationCreateParams(TypedDict, total=False):

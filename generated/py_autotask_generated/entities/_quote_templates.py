@@ -304,6 +304,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = QuoteTemplate
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class QuoteTemplateCreateParams(TypedDict, total=False):

@@ -570,6 +570,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Quote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class QuoteCreateParams(TypedDict, total=False):

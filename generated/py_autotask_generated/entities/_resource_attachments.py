@@ -291,6 +291,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ResourceAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceAttachmentCreateParams(TypedDict, total=False):

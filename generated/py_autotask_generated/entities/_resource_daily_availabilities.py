@@ -199,6 +199,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ResourceDailyAvailability
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceDailyAvailabilityCreateParams(TypedDict, total=False):

@@ -134,6 +134,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ResourceRole
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceRoleCreateParams(TypedDict, total=False):

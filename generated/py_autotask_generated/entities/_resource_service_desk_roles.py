@@ -121,6 +121,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ResourceServiceDeskRole
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceServiceDeskRoleCreateParams(TypedDict, total=False):

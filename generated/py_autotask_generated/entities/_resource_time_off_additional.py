@@ -314,6 +314,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ResourceTimeOffAdditional
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceTimeOffAdditionalCreateParams(TypedDict, total=False):

@@ -353,6 +353,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ResourceTimeOffBalance
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceTimeOffBalanceCreateParams(TypedDict, total=False):

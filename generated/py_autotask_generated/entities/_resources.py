@@ -557,6 +557,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Resource
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ResourceCreateParams(TypedDict, total=False):

@@ -174,6 +174,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Role
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class RoleCreateParams(TypedDict, total=False):

@@ -291,6 +291,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = SalesOrderAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class SalesOrderAttachmentCreateParams(TypedDict, total=False):

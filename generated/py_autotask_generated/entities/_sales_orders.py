@@ -388,6 +388,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = SalesOrder
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class SalesOrderCreateParams(TypedDict, total=False):

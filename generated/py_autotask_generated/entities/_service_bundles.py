@@ -349,6 +349,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ServiceBundle
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ServiceBundleCreateParams(TypedDict, total=False):

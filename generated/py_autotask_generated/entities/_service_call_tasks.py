@@ -100,6 +100,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ServiceCallTask
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ServiceCallTaskCreateParams(TypedDict, total=False):

@@ -100,6 +100,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ServiceCallTicket
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ServiceCallTicketCreateParams(TypedDict, total=False):

@@ -262,6 +262,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ServiceCall
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ServiceCallCreateParams(TypedDict, total=False):

@@ -227,6 +227,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = ServiceLevelAgreementResults
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ServiceLevelAgreementResultsCreateParams(TypedDict, total=False):

@@ -344,6 +344,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Service
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class ServiceCreateParams(TypedDict, total=False):

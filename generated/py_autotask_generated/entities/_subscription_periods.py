@@ -148,6 +148,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = SubscriptionPeriod
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class SubscriptionPeriodCreateParams(TypedDict, total=False):

@@ -272,6 +272,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Subscription
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class SubscriptionCreateParams(TypedDict, total=False):

@@ -187,6 +187,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = SurveyResults
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class SurveyResultsCreateParams(TypedDict, total=False):

@@ -153,6 +153,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Tag
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TagCreateParams(TypedDict, total=False):

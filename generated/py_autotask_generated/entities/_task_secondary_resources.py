@@ -108,6 +108,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TaskSecondaryResource
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TaskSecondaryResourceCreateParams(TypedDict, total=False):

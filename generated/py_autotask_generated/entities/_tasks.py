@@ -530,6 +530,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = Task
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TaskCreateParams(TypedDict, total=False):

@@ -83,6 +83,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TaxRegion
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TaxRegionCreateParams(TypedDict, total=False):

@@ -95,6 +95,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketAdditionalContact
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketAdditionalContactCreateParams(TypedDict, total=False):

@@ -330,6 +330,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketAttachmentCreateParams(TypedDict, total=False):

@@ -277,6 +277,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketCategoryFieldDefaults
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketCategoryFieldDefaultsCreateParams(TypedDict, total=False):

@@ -149,6 +149,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketChangeRequestApproval
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketChangeRequestApprovalCreateParams(TypedDict, total=False):

@@ -421,6 +421,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketCharge
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketChargeCreateParams(TypedDict, total=False):

@@ -173,6 +173,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketChecklistItem
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketChecklistItemCreateParams(TypedDict, total=False):

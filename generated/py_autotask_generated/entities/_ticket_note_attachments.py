@@ -304,6 +304,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketNoteAttachment
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketNoteAttachmentCreateParams(TypedDict, total=False):

@@ -235,6 +235,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketNoteWebhook
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketNoteWebhookCreateParams(TypedDict, total=False):

@@ -217,6 +217,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TicketNote
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketNoteCreateParams(TypedDict, total=False):

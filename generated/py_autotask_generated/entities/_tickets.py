@@ -1070,6 +1070,9 @@ SPEC = EntitySpec(
     ),
 )
 
+#: The response model of this collection.
+MODEL = Ticket
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TicketCreateParams(TypedDict, total=False):

@@ -453,6 +453,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TimeEntry
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TimeEntryCreateParams(TypedDict, total=False):

@@ -300,6 +300,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TimeOffRequest
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TimeOffRequestCreateParams(TypedDict, total=False):

@@ -53,6 +53,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = TimeOffRequestsApprove
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class TimeOffRequestsApproveCreateParams(TypedDict, total=False):

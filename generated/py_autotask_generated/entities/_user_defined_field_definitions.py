@@ -278,6 +278,9 @@ SPEC = EntitySpec(
     deletion_log=None,
 )
 
+#: The response model of this collection.
+MODEL = UserDefinedFieldDefinition
+
 
 #: Body of a create: required fields from metadata, read-only fields left out.
 class UserDefinedFieldDefinitionCreateParams(TypedDict, total=False):
