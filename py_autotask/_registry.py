@@ -11,6 +11,7 @@ sync, the CLI) resolves it here, once, and passes the spec on.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from py_autotask_generated.entities import ATTRIBUTES, MODULES, resolve_name, spec
@@ -19,7 +20,14 @@ from ._model import AutotaskModel
 from ._spec import EntitySpec
 from .exceptions import AutotaskUnknownEntityError
 
-__all__ = ["entity_names", "model_for", "require_operation", "spec_for", "suggestions"]
+__all__ = [
+    "entity_names",
+    "model_for",
+    "require_operation",
+    "spec_for",
+    "suggestions",
+    "table_name",
+]
 
 
 def entity_names() -> list[str]:
@@ -62,6 +70,19 @@ def spec_for(entity: Any) -> EntitySpec:
     raise AutotaskUnknownEntityError(
         f"expected an entity such as 'Tickets' or client.tickets, not {type(entity).__name__}"
     )
+
+
+_TABLES = {collection: attr for attr, collection in ATTRIBUTES.items()}
+
+
+def table_name(collection: str) -> str:
+    """The SQL table of a collection, in sync mirrors and exports alike: its client attribute
+    name (``Tickets`` -> ``tickets``, ``ConfigurationItems`` -> ``configuration_items``); a
+    name not in the generated list (a tenant's newer collection) in snake case."""
+    found = _TABLES.get(collection)
+    if found is not None:
+        return found
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", collection).lower()
 
 
 def model_for(entity: Any) -> type[AutotaskModel]:

@@ -479,12 +479,9 @@ def _read_boolean(value: Any) -> tuple[Any, int]:
     return value, KEPT
 
 
-_SUB_MICROSECOND: Final = re.compile(r"[.,]\d{6}0*[1-9]")
-
-
 def _read_datetime(value: Any, as_date: bool) -> tuple[Any, int]:
-    if not isinstance(value, str) or _SUB_MICROSECOND.search(value):
-        return value, KEPT  # a non-zero digit below the microsecond would be lost
+    if not isinstance(value, str):
+        return value, KEPT
     parsed = datetime_or_none(value)
     if parsed is None:
         return value, KEPT
@@ -506,9 +503,9 @@ def read_wire(kind: Kind, value: Any) -> tuple[Any, int]:
     """The one rule for reading a value Autotask sent for a field of ``kind``:
     ``(value, CLEAN | CONVERTED | KEPT)``.
 
-    - a value of the declared type is CLEAN (datetime text is parsed: aware UTC; zeros beyond the
-      microsecond are dropped, but a non-zero digit there, which Python, Arrow and the databases
-      cannot hold, makes the value KEPT as text: UNCONFIRMED whether Autotask ever sends one);
+    - a value of the declared type is CLEAN (datetime text is parsed: aware UTC; digits below the
+      microsecond, which .NET can send and no Python, Arrow or database type holds, are cut, as
+      Python's own ``fromisoformat`` cuts them: the one precision limit, not an off-type value);
     - ``""`` is no value for every non-text kind (``(None, CONVERTED)``);
     - an off-type value is CONVERTED when nothing is lost: text gets whole and finite numbers
       (``90210`` -> ``"90210"``); integers get integral floats and text (``1.0``, ``"5"``,

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from .._registry import table_name
 from .._spec import EntitySpec
 from . import _tolerance
 from ._tolerance import (
@@ -208,11 +209,6 @@ def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type, nullable=True) for c in columns])
 
 
-def table_name(collection: str) -> str:
-    """SQL table name of a collection: snake case (``ConfigurationItems`` -> ``configuration_items``)."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", collection).lower()
-
-
 def stable_hash(value: Any) -> str:
     """Short hash of a JSON-able value (sorted keys), for filter/option fingerprints."""
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
@@ -257,7 +253,7 @@ _CONVERT_ERRORS: Final = (
 
 #: Fractional seconds beyond microseconds (.NET sends up to 7 digits): truncated, as Python's
 #: ``datetime.fromisoformat`` does.
-_EXTRA_DIGITS: Final = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6})0+$"
+_EXTRA_DIGITS: Final = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6})\d+$"
 
 
 def _finish(array: pa.Array, kind: str) -> pa.Array:

@@ -17,9 +17,8 @@ with one rule, :func:`read_value`:
 Every off-type value is counted per field (:class:`OffTypeCount`) and reported once per (entity,
 field) (:class:`OffTypeReport`); ``strict=True`` raises :class:`OffTypeValueError` at the first one
 instead. The rule itself is :func:`py_autotask._values.read_wire`, the one the client's models use.
-Datetimes hold microseconds: zeros beyond them are dropped; a non-zero digit there (.NET ticks,
-UNCONFIRMED that Autotask sends any) cannot be stored by Arrow, Python or PostgreSQL, so such a
-value is kept as text like any other that does not convert without loss.
+Datetimes hold microseconds: a 7th fractional digit (.NET ticks) is below what Arrow, Python and
+PostgreSQL store and is cut, as Python's ``fromisoformat`` cuts it (not counted as off-type).
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ import contextlib
 import datetime as _dt
 import email.utils
 import logging
-import re
 import signal
 import threading
 import time
@@ -38,11 +37,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from py_autotask_generated.entities import ATTRIBUTES, DELETION_LOGS
+from py_autotask_generated.entities import DELETION_LOGS
 from py_autotask_generated.entities import spec as entity_spec
 
 from .. import _core
-from .._registry import spec_for
+from .._registry import spec_for, table_name
 from .._sender import Sender
 from .._spec import EntitySpec
 from .._values import datetime_or_none
@@ -198,15 +197,6 @@ def deletion_logs() -> dict[str, DeletionLog]:
         if log is not None:
             found[name] = DeletionLog(log.log, name, log.id_field, log.time_field)
     return found
-
-
-_TABLE_NAMES = {collection: attr for attr, collection in ATTRIBUTES.items()}
-
-
-def table_name(entity: str) -> str:
-    """Table for a collection: its client attribute name (``Tickets`` -> ``tickets``,
-    ``TimeEntries`` -> ``time_entries``)."""
-    return _TABLE_NAMES.get(entity) or re.sub(r"(?<!^)(?=[A-Z])", "_", entity).lower()
 
 
 def _utcnow() -> _dt.datetime:

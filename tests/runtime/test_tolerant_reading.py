@@ -287,12 +287,10 @@ def _mutations(kind: str) -> st.SearchStrategy[tuple[Any, Check]]:
         return st.one_of(
             st.just(("", _none)),
             st.sampled_from(["3/30/2016", "yesterday", "2016-13-01"]).map(lambda t: (t, _never)),
-            # unpadded month and day, a space for T, 1-7 fraction digits: the same instant
+            # unpadded month and day, a space for T, 7 fraction digits: the same instant (digits
+            # below the microsecond, which no Python, Arrow or database type holds, are cut)
             st.integers(min_value=0, max_value=9).map(
-                lambda d: (
-                    f"2016-3-30 13:10:35.563000{d}",
-                    (lambda h: h == BASE_TIME) if d == 0 else _never,
-                )
+                lambda d: (f"2016-3-30 13:10:35.563000{d}", lambda h: h == BASE_TIME)
             ),
             st.just(
                 (f"{naive:%Y-%m-%d}", lambda h: h == datetime(2016, 3, 30, tzinfo=timezone.utc))
