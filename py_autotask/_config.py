@@ -10,7 +10,6 @@ When no ``api_url`` is known the zone is discovered with an unauthenticated
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -178,9 +177,6 @@ class Credentials:
             api_url=url,
             impersonation_resource_id=impersonation_resource_id,
         )
-
-    def with_api_url(self, api_url: str) -> Credentials:
-        return dataclasses.replace(self, api_url=api_url)
 
     def auth_headers(self) -> dict[str, str]:
         """The headers Autotask authenticates every call with."""

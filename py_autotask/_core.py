@@ -900,15 +900,6 @@ class ClientCore:
         error._redact(self.credentials.secret_values())
         return error
 
-    def next_page(
-        self,
-        page: Page[Any],
-        response: ApiResponse,
-        body: Mapping[str, Any] | None = None,
-    ) -> ApiRequest | None:
-        """The request for the page after ``page`` (read from ``response``), or ``None``."""
-        return self.follow(response, page.next_page_url)
-
     def follow(self, response: ApiResponse, next_url: str | None) -> ApiRequest | None:
         """The request for the page after ``response`` given its ``pageDetails.nextPageUrl``, or
         ``None`` on the last page.

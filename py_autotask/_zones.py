@@ -236,9 +236,6 @@ class ZoneCache:
     def put(self, username: str, lookup_url: str, api_url: str) -> None:
         self._update(self.key(username, lookup_url), {"apiUrl": api_url, "storedAt": self._clock()})
 
-    def forget(self, username: str, lookup_url: str) -> None:
-        self._update(self.key(username, lookup_url), None)
-
     def _update(self, key: str, entry: Mapping[str, Any] | None) -> None:
         zones = self._load()
         now = self._clock()

@@ -257,12 +257,6 @@ class BulkJournal:
                 self._conn.execute(f"UPDATE rows SET {', '.join(sets)} WHERE row=?", args)
             self._conn.execute("COMMIT")
 
-    def add_attempt(self, row: int) -> None:
-        with self._lock:
-            self._conn.execute(
-                "UPDATE rows SET attempts=attempts+1, updated_at=? WHERE row=?", (time.time(), row)
-            )
-
     def finish(
         self,
         row: int,

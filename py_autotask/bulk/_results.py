@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -241,10 +241,3 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, default=str)
     return value
-
-
-def problems_by_row(problems: Sequence[RowProblem]) -> dict[int, list[RowProblem]]:
-    out: dict[int, list[RowProblem]] = {}
-    for p in problems:
-        out.setdefault(p.row, []).append(p)
-    return out

@@ -247,10 +247,6 @@ class ResponseCache:
         with self._lock:
             self._stores += 1
 
-    def add_saved(self, seconds: float) -> None:
-        with self._lock:
-            self._saved += seconds
-
     # invalidation
 
     def invalidate(self, url: str, what: Invalidation) -> None:

@@ -19,7 +19,6 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -375,7 +374,3 @@ def _store_manifest(
             f"INSERT INTO {q(MANIFEST_TABLE)} (entity, table_name, rows, exported_at, manifest) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
             (t.entity, t.name, t.rows, now, doc),
         )
-
-
-def sqlite_path(text: str) -> Path:
-    return Path(_path_of(text, "sqlite"))

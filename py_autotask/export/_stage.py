@@ -40,19 +40,6 @@ __all__ = ["PartWriter", "Stage"]
 STATE_VERSION = 1
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path: Path, data: Any, *, fsync: bool = True, pretty: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
     option = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS if pretty else 0

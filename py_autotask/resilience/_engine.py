@@ -423,9 +423,6 @@ class Engine:
         elif self.exhausted_until:
             self.exhausted_until = 0.0
 
-    def poll_failed(self) -> None:
-        self.last_poll = time.monotonic()
-
     def mark_exhausted(self, retry_after: float | None = None) -> float:
         """Enter the budget-exhausted state until a ``Retry-After`` (when Autotask sent one) or
         the drain time computed from the last ThresholdInformation reading."""

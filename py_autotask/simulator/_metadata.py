@@ -176,9 +176,6 @@ class EntityMeta:
     def field(self, name: str) -> FieldInfo | None:
         return self.fields.get(name.lower())
 
-    def can(self, op: str) -> bool:
-        return self.root_operations is not None and op in self.root_operations
-
 
 SCHEMAS_ENV = "AUTOTASK_SIMULATOR_SCHEMAS"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,13 +141,6 @@ _TYPES: dict[str, dict[str, str]] = {
 def q(name: str) -> str:
     """Quote an identifier (every supported dialect uses double quotes)."""
     return '"' + name.replace('"', '""') + '"'
-
-
-@dataclass
-class _Ops:
-    """Statements for one transaction, collected and then run in order."""
-
-    steps: list[tuple[str, Any]] = field(default_factory=list)
 
 
 class Database:
@@ -813,15 +806,3 @@ def text_columns(declared: Sequence[Column], existing: Mapping[str, str]) -> lis
         for c in declared
         if c.kind != "str" and types.get(c.name.lower(), "").split("(")[0].strip() in _TEXT_TYPES
     ]
-
-
-def mapping_rows(
-    columns: Sequence[Column],
-    records: Iterable[Mapping[str, Any]],
-    *,
-    datetime_text: bool = False,
-) -> list[tuple[Any, ...]]:
-    """API records -> value tuples in ``columns`` order, as :class:`RowReader` reads them on a
-    database that stores each value with its own type (SQLite)."""
-    reader = RowReader("", columns, datetime_text=datetime_text, alter_types=False)
-    return reader.rows(list(records))[0]
