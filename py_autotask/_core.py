@@ -188,7 +188,8 @@ _AUTH_RE: Final = re.compile(
 _VALIDATION_RE: Final = re.compile(
     r"required|invalid|not\s+valid|does\s+not\s+exist|must\s+|cannot|can\s*not|unable\s+to\s+find"
     r"|not\s+allowed|already\s+exists|unique|read[-\s]?only|exceed|maximum|too\s+long|length"
-    r"|conversion\s+failed|out\s+of\s+range|picklist|maxrecords|query\s+syntax|you\s+must"
+    r"|conversion\s+failed|error\s+converting|out\s+of\s+range|picklist|maxrecords|query\s+syntax"
+    r"|you\s+must"
     r"|not\s+supported|is\s+not\s+a\s+valid|duplicate",
     re.IGNORECASE,
 )
@@ -286,7 +287,7 @@ def _validation_hint(text: str) -> str:
     lowered = text.lower()
     if "read-only" in lowered or "read only" in lowered or "readonly" in lowered:
         return "a field in the payload is read-only; remove it"
-    if "conversion failed" in lowered:
+    if "conversion failed" in lowered or "error converting" in lowered:
         return "a value has the wrong type for its field (e.g. text for an integer picklist)"
     if "unable to find" in lowered:
         return "a field name is unknown to this entity; check IncludeFields/filter field names"

@@ -42,7 +42,7 @@ from .._core import ApiRequest, ApiResponse, ClientCore
 from .._registry import require_operation, spec_for
 from .._sender import Effect, Flow, blocking, collect_pages, request
 from .._spec import EntitySpec
-from .._values import datetime_or_none
+from .._values import CLEAN, KEPT, datetime_or_none, read_wire, value_kind
 from .._warn import warn_deprecated
 from ..caching._metadata import MetadataProvider
 from ..exceptions import AutotaskConfigError, AutotaskUnknownEntityError
@@ -1235,7 +1235,19 @@ class BulkJobs(Generic[S]):
                     RowOutcome(r.row, "skipped", id=r.record_id, field=drifted[0], reason=reason)
                 )
                 continue
-            rows.append(_row(job, self._restore(job, r, {"id": r.record_id, **(r.previous or {})})))
+            previous, unwritable = _writable(job.spec, r.previous or {})
+            if unwritable:
+                name, value = unwritable[0]
+                kind = job.spec.fields[name].data_type
+                reason = (
+                    f"the previous value of {name} was {value!r}, which Autotask sent off its "
+                    f"declared type ({kind}); the API would refuse it, so nothing was restored "
+                    "for this record (set it in Autotask by hand, or update the row and run undo "
+                    "again)"
+                )
+                job.record(RowOutcome(r.row, "failed", id=r.record_id, field=name, reason=reason))
+                continue
+            rows.append(_row(job, self._restore(job, r, {"id": r.record_id, **previous})))
         yield from self._run_all(rows, workers)
 
     def _restore(self, job: _Job, r: JournalRow, body: dict[str, Any]) -> Flow[RowOutcome]:
@@ -1250,6 +1262,27 @@ class BulkJobs(Generic[S]):
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _writable(
+    spec: EntitySpec, previous: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The previous values of an undo as the API takes them: off-type values Autotask sent are
+    read by the one rule (``"5"`` -> 5, ``""`` -> None); those that cannot be read as their type
+    (``"p"`` for an integer) are returned apart: writing them back would be refused."""
+    body: dict[str, Any] = {}
+    unwritable: list[tuple[str, Any]] = []
+    for name, value in previous.items():
+        field = spec.fields.get(name)
+        if field is None or value is None or name == "userDefinedFields":
+            body[name] = value
+            continue
+        read, status = read_wire(value_kind(field.data_type), value)
+        if status == KEPT:
+            unwritable.append((name, value))
+        else:
+            body[name] = value if status == CLEAN else read
+    return body, unwritable
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
