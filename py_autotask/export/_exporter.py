@@ -6,7 +6,6 @@ import datetime as _dt
 import logging
 import os
 import shutil
-import sys
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._core import ApiRequest, ApiResponse, redact_url
+from .._memory import trim_heap
 from .._registry import spec_for
 from .._sender import Flow, Sender, drive
 from .._spec import EntitySpec
@@ -1025,17 +1025,12 @@ def release_memory() -> None:
     """Hand memory freed by the fetch (decoded pages) back to the OS before the output is written,
     so the two phases' peaks do not add up (Arrow's pool, then glibc's ``malloc_trim``)."""
     import contextlib
-    import ctypes
-    import ctypes.util
     import gc
 
     gc.collect()
     with contextlib.suppress(Exception):
         pa.default_memory_pool().release_unused()
-    with contextlib.suppress(Exception):
-        libc = ctypes.util.find_library("c")
-        if libc and sys.platform.startswith("linux"):
-            ctypes.CDLL(libc).malloc_trim(0)
+    trim_heap()
 
 
 def _foreign_keys(fks: Sequence[tuple[str, str, str]]) -> list[_sql.ForeignKey]:
