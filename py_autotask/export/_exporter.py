@@ -398,7 +398,7 @@ class StagedExport:
 
     def ids(self, entity: str) -> pa.Array:
         chunks = [b.column(0) for b in self.batches(entity, ["id"])]
-        return pa.concat_arrays(chunks) if chunks else pa.array([], pa.int64())
+        return pa.concat_arrays(chunks) if chunks else pa.nulls(0, pa.int64())
 
     def foreign_keys(self) -> tuple[list[tuple[str, str, str]], list[str]]:
         """``(entity, column, referenced entity)`` for every reference column whose target was
@@ -733,15 +733,13 @@ class Exporter:
         def run(index: int) -> None:
             part = parts[index]
             assert part.lo is not None and part.hi is not None
-            rows = reader.by_ids(ids[part.lo : part.hi])
-            rows.sort(key=lambda r: int(r["id"]))
-            page = decoder.read_items(rows)
+            batch, off_type = reader.by_ids(ids[part.lo : part.hi], decoder)
             writer = stage.writer(key, index)
             try:
-                writer.write(page.batch, last=None, done=True, off_type=page.off_type)
+                writer.write(batch, last=None, done=True, off_type=off_type)
             finally:
                 writer.close()
-            progress.add(target, "related", len(rows))
+            progress.add(target, "related", batch.num_rows)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]

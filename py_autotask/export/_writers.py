@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from . import _xlsx
+from ._arrow import empty_batch, null, scalar, text
 from ._columns import Column, arrow_schema
 
 __all__ = [
@@ -49,10 +50,10 @@ FILE_FORMATS: Final = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "parqu
 
 def neutralize_formulas(array: pa.Array) -> pa.Array:
     """Prefix ``'`` to strings a spreadsheet would evaluate as a formula."""
-    mask = pc.fill_null(pc.match_substring_regex(array, FORMULA_PATTERN), False)
+    mask = pc.fill_null(pc.match_substring_regex(array, FORMULA_PATTERN), scalar(False, pa.bool_()))
     if not pc.any(mask).as_py():
         return array
-    prefixed = pc.binary_join_element_wise(pa.scalar("'"), array, "")
+    prefixed = pc.binary_join_element_wise(text("'"), array, text(""))
     return pc.if_else(mask, prefixed, array)
 
 
@@ -68,7 +69,7 @@ def iso_utc(
     clock = pc.cast(pc.cast(naive, pa.time64("us")), pa.string())
     if drop_zero_fraction:
         clock = pc.replace_substring_regex(clock, r"\.000000$", "")
-    return pc.binary_join_element_wise(before, day, "T", clock, after, "")
+    return pc.binary_join_element_wise(text(before), day, text("T"), clock, text(after), text(""))
 
 
 def _csv_batch(batch: pa.RecordBatch, neutralize: bool) -> pa.RecordBatch:
@@ -97,8 +98,7 @@ def write_csv(
 ) -> int:
     """CSV with a header row; every string is quoted (an empty string is ``""``, null is empty),
     datetimes are ISO 8601 UTC with ``Z``, booleans ``true``/``false``."""
-    empty = pa.RecordBatch.from_pylist([], schema=arrow_schema(columns))
-    schema = _csv_batch(empty, neutralize).schema
+    schema = _csv_batch(empty_batch(arrow_schema(columns)), neutralize).schema
     rows = 0
     with pacsv.CSVWriter(
         str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
@@ -119,13 +119,13 @@ _CONTROL_ESCAPES: Final = {
 
 def _json_text(array: pa.Array) -> pa.Array:
     """Strings -> JSON string literals (quoted, escaped), computed in Arrow (no Python per value)."""
-    text = pc.replace_substring(array, "\\", "\\\\")
-    text = pc.replace_substring(text, '"', '\\"')
-    if pc.any(pc.match_substring_regex(text, "[\\x00-\\x1f]")).as_py():
+    escaped = pc.replace_substring(array, "\\", "\\\\")
+    escaped = pc.replace_substring(escaped, '"', '\\"')
+    if pc.any(pc.match_substring_regex(escaped, "[\\x00-\\x1f]")).as_py():
         for char, escape in _CONTROL_ESCAPES.items():
-            if pc.any(pc.match_substring(text, char)).as_py():
-                text = pc.replace_substring(text, char, escape)
-    return pc.binary_join_element_wise('"', text, '"', "")
+            if pc.any(pc.match_substring(escaped, char)).as_py():
+                escaped = pc.replace_substring(escaped, char, escape)
+    return pc.binary_join_element_wise(text('"'), escaped, text('"'), text(""))
 
 
 def _json_values(array: pa.Array) -> pa.Array:
@@ -136,38 +136,41 @@ def _json_values(array: pa.Array) -> pa.Array:
     elif pa.types.is_integer(typ):
         out = pc.cast(array, pa.string())
     elif pa.types.is_boolean(typ):
-        out = pc.if_else(array, "true", "false")
+        out = pc.if_else(array, text("true"), text("false"))
     elif pa.types.is_floating(typ):
-        text = pc.cast(array, pa.string())
+        digits = pc.cast(array, pa.string())
         # 1.0 stays a float in JSON ("1.0", like orjson); NaN and infinities are null
-        integral = pc.match_substring_regex(text, r"^-?\d+$")
-        text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
-        out = pc.if_else(pc.is_finite(array), text, pa.scalar(None, pa.string()))
+        integral = pc.match_substring_regex(digits, r"^-?\d+$")
+        digits = pc.if_else(
+            integral, pc.binary_join_element_wise(digits, text(".0"), text("")), digits
+        )
+        out = pc.if_else(pc.is_finite(array), digits, null(pa.string()))
     elif pa.types.is_timestamp(typ) and typ.tz is not None and typ.unit == "us":
         # "2024-01-31T10:00:00.871000Z"; whole seconds without a fraction (as orjson writes them)
         out = iso_utc(array, '"', 'Z"', drop_zero_fraction=True)
     elif pa.types.is_date32(typ):
-        out = pc.binary_join_element_wise('"', pc.strftime(array, format="%Y-%m-%d"), '"', "")
+        day = pc.strftime(array, format="%Y-%m-%d")
+        out = pc.binary_join_element_wise(text('"'), day, text('"'), text(""))
     else:  # anything else: orjson per value (not used by the exporter's column types)
         out = pa.array(
             [orjson.dumps(v, option=_JSON_OPTS).decode() for v in array.to_pylist()], pa.string()
         )
-    return pc.fill_null(out, "null")
+    return pc.fill_null(out, text("null"))
 
 
 def _json_lines(batch: pa.RecordBatch, before: str, after: str) -> pa.Array:
     """``before + {"field": value, ...} + after`` per row, assembled column-wise in Arrow."""
-    parts: list[pa.Array | str] = []
+    parts: list[pa.Array | pa.Scalar] = []
     for i, (name, column) in enumerate(zip(batch.schema.names, batch.columns, strict=True)):
         key = orjson.dumps(name).decode() + ":"
-        parts.append((before + "{" if i == 0 else ",") + key)
+        parts.append(text((before + "{" if i == 0 else ",") + key))
         parts.append(_json_values(column))
     if not parts:
-        parts.append(before + "{")
-    parts.append("}" + after)
-    joined = pc.binary_join_element_wise(*parts, "")
+        parts.append(text(before + "{"))
+    parts.append(text("}" + after))
+    joined = pc.binary_join_element_wise(*parts, text(""))
     if not isinstance(joined, pa.Array):  # a batch without columns: one object per row
-        joined = pa.array([joined.as_py()] * batch.num_rows, pa.string())
+        joined = pa.repeat(joined, batch.num_rows)
     return joined
 
 

@@ -47,6 +47,8 @@ from xml.sax.saxutils import escape, quoteattr
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._arrow import null, scalar, text
+
 __all__ = [
     "CHUNK_BYTES",
     "CHUNK_ROWS",
@@ -308,15 +310,15 @@ class _Chunk:
     def render(self, start: int, length: int, first_row: int) -> pa.Array:
         """The XML of rows ``start : start + length``, numbered from ``first_row``: a string per
         row (never null; a null cell is an empty ``<c/>``)."""
-        ones = pa.repeat(pa.scalar(1, pa.int64()), length)
-        numbers = pc.cast(pc.add(pc.cumulative_sum(ones), first_row - 1), pa.string())
+        ones = pa.repeat(_int(1), length)
+        numbers = pc.cast(pc.add(pc.cumulative_sum(ones), _int(first_row - 1)), pa.string())
         return pc.binary_join_element_wise(
-            '<row r="',
+            text('<row r="'),
             numbers,
-            '">',
+            text('">'),
             *(c.slice(start, length) for c in self.cells),
-            "</row>",
-            "",
+            text("</row>"),
+            text(""),
             null_handling="replace",
             null_replacement="<c/>",
         )
@@ -328,26 +330,26 @@ def _cells(array: pa.Array, formulas: bool, stats: TableStats) -> pa.Array:
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         return _text(array, formulas, stats)
     if pa.types.is_boolean(typ):
-        return _wrap('<c t="b"><v>', pc.if_else(array, "1", "0"), "</v></c>")
+        return _wrap('<c t="b"><v>', pc.if_else(array, text("1"), text("0")), "</v></c>")
     if pa.types.is_timestamp(typ):
         micros = pc.cast(pc.cast(array, pa.timestamp("us", typ.tz), safe=False), pa.int64())
-        micros = pc.add(micros, _EPOCH_DAYS * _US_PER_DAY)
+        micros = pc.add(micros, _int(_EPOCH_DAYS * _US_PER_DAY))
         # whole days (floored) and the microseconds into the day, so the serial is exact to the
         # last bit for every year (a float of the microseconds since 1899 is not past 2185)
-        days = pc.divide(micros, _US_PER_DAY)  # truncates toward zero
-        rest = pc.subtract(micros, pc.multiply(days, _US_PER_DAY))
-        before = pc.cast(pc.less(rest, 0), pa.int64())
+        days = pc.divide(micros, _int(_US_PER_DAY))  # truncates toward zero
+        rest = pc.subtract(micros, pc.multiply(days, _int(_US_PER_DAY)))
+        before = pc.cast(pc.less(rest, _int(0)), pa.int64())
         days = _leap_bug(pc.subtract(days, before))
-        rest = pc.add(rest, pc.multiply(before, _US_PER_DAY))
-        fraction = pc.divide(pc.cast(rest, pa.float64()), float(_US_PER_DAY))
+        rest = pc.add(rest, pc.multiply(before, _int(_US_PER_DAY)))
+        fraction = pc.divide(pc.cast(rest, pa.float64()), scalar(float(_US_PER_DAY), pa.float64()))
         serial = pc.add(pc.cast(days, pa.float64()), fraction)
         return _wrap('<c s="1"><v>', serial, "</v></c>")
     if pa.types.is_date(typ):
         days = pc.cast(pc.cast(array, pa.date32()), pa.int32())
-        serial = _leap_bug(pc.add(pc.cast(days, pa.int64()), _EPOCH_DAYS))
+        serial = _leap_bug(pc.add(pc.cast(days, pa.int64()), _int(_EPOCH_DAYS)))
         return _wrap('<c s="2"><v>', serial, "</v></c>")
     if pa.types.is_floating(typ):
-        finite = pc.if_else(pc.is_finite(array), array, pa.scalar(None, typ))
+        finite = pc.if_else(pc.is_finite(array), array, null(typ))
         return _wrap("<c><v>", finite, "</v></c>")
     if pa.types.is_integer(typ) or pa.types.is_decimal(typ):
         return _wrap("<c><v>", array, "</v></c>")
@@ -356,13 +358,19 @@ def _cells(array: pa.Array, formulas: bool, stats: TableStats) -> pa.Array:
 
 def _wrap(head: str, values: pa.Array, tail: str) -> pa.Array:
     """``head + value + tail`` for every value (as text; null stays null)."""
-    return pc.binary_join_element_wise(head, pc.cast(values, pa.string()), tail, "")
+    return pc.binary_join_element_wise(
+        text(head), pc.cast(values, pa.string()), text(tail), text("")
+    )
+
+
+def _int(value: int) -> pa.Scalar:
+    return scalar(value, pa.int64())
 
 
 def _leap_bug(days: pa.Array) -> pa.Array:
     """Serial day of ``days`` after 1899-12-30: one less from 1899-12-31 to 1900-02-28, as
     openpyxl writes it (Excel counts a 1900-02-29 that never was, serial 60)."""
-    early = pc.and_(pc.greater_equal(days, 1), pc.less_equal(days, 60))
+    early = pc.and_(pc.greater_equal(days, _int(1)), pc.less_equal(days, _int(60)))
     return pc.subtract(days, pc.cast(early, pa.int64()))
 
 
@@ -373,20 +381,23 @@ def _text(array: pa.Array, formulas: bool, stats: TableStats) -> pa.Array:
     if removed:
         stats.removed += removed
         array = pc.replace_substring_regex(array, _ILLEGAL, "")
-    long = pc.greater(pc.utf8_length(array), MAX_CELL_CHARS)
+    long = pc.greater(pc.utf8_length(array), _int(MAX_CELL_CHARS))
     truncated = pc.sum(long).as_py() or 0
     if truncated:
         stats.truncated += truncated
         array = pc.if_else(long, pc.utf8_slice_codeunits(array, 0, MAX_CELL_CHARS), array)
     # an empty text is an empty cell (there is no empty inline string to read back)
     sizes = pc.binary_length(array)
-    array = pc.if_else(pc.greater(sizes, 0), array, pa.scalar(None, pa.string()))
+    array = pc.if_else(pc.greater(sizes, _int(0)), array, null(pa.string()))
     escaped = pc.replace_substring(array, "&", "&amp;")
     escaped = pc.replace_substring(escaped, "<", "&lt;")
     escaped = pc.replace_substring(escaped, ">", "&gt;")
     cells = _wrap('<c t="inlineStr"><is><t xml:space="preserve">', escaped, "</t></is></c>")
     if formulas:
-        formula = pc.fill_null(pc.and_(pc.starts_with(array, "="), pc.greater(sizes, 1)), False)
+        formula = pc.fill_null(
+            pc.and_(pc.starts_with(array, "="), pc.greater(sizes, _int(1))),
+            scalar(False, pa.bool_()),
+        )
         if pc.any(formula).as_py():
             body = pc.utf8_slice_codeunits(escaped, 1)
             cells = pc.if_else(formula, _wrap("<c><f>", body, "</f></c>"), cells)
