@@ -27,6 +27,7 @@ from .._version import __version__
 from ..exceptions import AutotaskConfigError, AutotaskError
 from ..query import FilterArg, build_query_body
 from . import _sql, _writers
+from ._arrow import POOL
 from ._columns import (
     ARROW_TYPES,
     Column,
@@ -397,8 +398,11 @@ class StagedExport:
         )
 
     def ids(self, entity: str) -> pa.Array:
-        chunks = [b.column(0) for b in self.batches(entity, ["id"])]
-        return pa.concat_arrays(chunks) if chunks else pa.nulls(0, pa.int64())
+        # each id column copied out: a slice would keep its whole staged batch in memory
+        chunks = [
+            pa.concat_arrays([b.column(0)], memory_pool=POOL) for b in self.batches(entity, ["id"])
+        ]
+        return pa.concat_arrays(chunks, memory_pool=POOL) if chunks else pa.nulls(0, pa.int64())
 
     def foreign_keys(self) -> tuple[list[tuple[str, str, str]], list[str]]:
         """``(entity, column, referenced entity)`` for every reference column whose target was
@@ -427,10 +431,10 @@ class StagedExport:
                 dangling = 0
                 for b in self.batches(ent, [col.name]):
                     values = b.column(0)
-                    found = pc.is_in(values, value_set=ids)
-                    dangling += int(
-                        pc.sum(pc.and_(pc.is_valid(values), pc.invert(found))).as_py() or 0
-                    )
+                    found = pc.is_in(values, value_set=ids, memory_pool=POOL)
+                    valid = pc.is_valid(values, memory_pool=POOL)
+                    missing = pc.and_(valid, pc.invert(found, memory_pool=POOL), memory_pool=POOL)
+                    dangling += int(pc.sum(missing).as_py() or 0)
                 if dangling:
                     notes.append(
                         f"no foreign key {ent}.{col.name} -> {col.reference}: {dangling} row(s) reference missing ids"

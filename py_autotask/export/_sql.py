@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..exceptions import AutotaskConfigError
+from ._arrow import POOL
 from ._columns import Column, arrow_schema
 
 __all__ = ["ForeignKey", "SqlTable", "connect", "dialect_of", "load"]
@@ -201,11 +202,12 @@ def _prepare_text(batch: pa.RecordBatch, dialect: str) -> pa.RecordBatch:
     arrays, fields = [], []
     for f, col in zip(batch.schema, batch.columns, strict=True):
         if dialect == "sqlite" and pa.types.is_timestamp(f.type):
-            col, f = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ"), pa.field(f.name, pa.string())
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ", memory_pool=POOL)
+            f = pa.field(f.name, pa.string())
         elif dialect == "sqlite" and pa.types.is_date(f.type):
-            col, f = col.cast(pa.string()), pa.field(f.name, pa.string())
+            col, f = col.cast(pa.string(), memory_pool=POOL), pa.field(f.name, pa.string())
         elif dialect == "postgresql" and pa.types.is_string(f.type):
-            col = pc.replace_substring(col, "\x00", "\ufffd")
+            col = pc.replace_substring(col, "\x00", "\ufffd", memory_pool=POOL)
         arrays.append(col)
         fields.append(f)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
@@ -241,26 +243,25 @@ def _insert_rows(dialect: str, conn: Any, t: SqlTable, batch_size: int) -> int:
         return int(result[0][0])
     if dialect == "sqlite":
         sql = f"INSERT INTO {q(t.name)} ({', '.join(q(n) for n in names)}) VALUES ({', '.join('?' for _ in names)})"
-        pending: list[tuple[Any, ...]] = []
         for batch in t.batches():
-            b = _prepare_text(batch, dialect)
-            pending.extend(tuple(r.values()) for r in b.to_pylist())
-            if len(pending) >= batch_size:
-                conn.executemany(sql, pending)
-                rows += len(pending)
-                pending = []
-        if pending:
-            conn.executemany(sql, pending)
-            rows += len(pending)
+            for start in range(0, batch.num_rows, batch_size):
+                part = _prepare_text(batch.slice(start, batch_size), dialect)
+                # rows as they are bound (no list of every row of the batch first)
+                conn.executemany(sql, _tuples(part))
+                rows += part.num_rows
         return rows
     copy_sql = f"COPY {q(t.name)} ({', '.join(q(n) for n in names)}) FROM STDIN"
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
         for batch in t.batches():
-            b = _prepare_text(batch, dialect)
-            for r in b.to_pylist():
-                copy.write_row(tuple(r.values()))
+            for row in _tuples(_prepare_text(batch, dialect)):
+                copy.write_row(row)
                 rows += 1
     return rows
+
+
+def _tuples(batch: pa.RecordBatch) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``batch`` as tuples (its columns made Python lists once, not a dict per row)."""
+    return zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
 def load(
