@@ -182,7 +182,12 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
         logger.debug(
             "%s %s -> %s", prepared.method, self._core.safe_url(prepared.url), response.status_code
         )
-        return ApiResponse(response.status_code, response.headers, response.content, prepared)
+        result = ApiResponse(response.status_code, response.headers, response.content, prepared)
+        # httpx binds each response to its stream and the stream back to it (encode/httpx#3733),
+        # so a response, and its body, lives until the cyclic GC runs: an export piled up five
+        # or more 1.25 MB pages that way. The body is read and the stream closed: unbind them.
+        response.stream = httpx.ByteStream(b"")
+        return result
 
     def _connection_error(
         self, prepared: PreparedRequest, exc: httpx.RequestError

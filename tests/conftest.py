@@ -21,6 +21,29 @@ from py_autotask.simulator._config import (
 from tests.servers import PostgresServer, RedisServer, ServerUnavailable
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` group again: pytest-xdist marks a test of an ``xdist_group`` by
+    appending ``@<group>`` to its node id through ``item._nodeid``, which pytest 9.2 no longer
+    reads (node ids live in ``item._id``), so every group was ignored and each worker built the
+    groups' module- and session-scoped simulators for itself (pytest-dev/pytest-xdist#1386).
+    Runs after xdist's own hook and does nothing where that one worked."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if not names:
+            continue
+        suffix = "@" + "_".join(sorted(names))
+        if not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a private, empty Redis server (started for this session, stopped after it)."""

@@ -24,7 +24,8 @@ import pyarrow.json as pa_json
 
 from .._registry import table_name
 from .._spec import EntitySpec
-from . import _tolerance
+from . import _arrow, _tolerance
+from ._arrow import POOL
 from ._tolerance import (
     CLEAN,
     CONVERTED,
@@ -248,6 +249,7 @@ _CONVERT_ERRORS: Final = (
     pa.ArrowTypeError,
     pa.ArrowNotImplementedError,
     TypeError,
+    OverflowError,  # an integer beyond int64
 )
 
 
@@ -259,18 +261,20 @@ _EXTRA_DIGITS: Final = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6})\d+$"
 def _finish(array: pa.Array, kind: str) -> pa.Array:
     """Wire-typed array -> the column's type (parses datetime/date text)."""
     if kind == "datetime":
-        stripped = pc.replace_substring_regex(array, _Z_SUFFIX.pattern, "")
+        stripped = pc.replace_substring_regex(array, _Z_SUFFIX.pattern, "", memory_pool=POOL)
         try:
-            parsed = pc.cast(stripped, pa.timestamp("us"))
+            parsed = pc.cast(stripped, pa.timestamp("us"), memory_pool=POOL)
         except pa.ArrowInvalid:
-            trimmed = pc.replace_substring_regex(stripped, _EXTRA_DIGITS, r"\1")
-            parsed = pc.cast(trimmed, pa.timestamp("us"))
-        return parsed.cast(ARROW_TYPES["datetime"])
+            trimmed = pc.replace_substring_regex(stripped, _EXTRA_DIGITS, r"\1", memory_pool=POOL)
+            parsed = pc.cast(trimmed, pa.timestamp("us"), memory_pool=POOL)
+        return parsed.cast(ARROW_TYPES["datetime"], memory_pool=POOL)
     if kind == "date":
         # a time of day would be dropped: such text is not a clean date
-        if pc.any(pc.match_substring_regex(array, r"^.{10}[T ](?:0*[1-9]|.*[1-9])")).as_py():
+        timed = pc.match_substring_regex(array, r"^.{10}[T ](?:0*[1-9]|.*[1-9])", memory_pool=POOL)
+        if pc.any(timed).as_py():
             raise pa.ArrowInvalid("a date with a time of day")
-        return pc.cast(pc.utf8_slice_codeunits(array, 0, 10), ARROW_TYPES["date"])
+        day = pc.utf8_slice_codeunits(array, 0, 10, memory_pool=POOL)
+        return pc.cast(day, ARROW_TYPES["date"], memory_pool=POOL)
     return array
 
 
@@ -280,7 +284,7 @@ _UDF_FIELD: Final = "userDefinedFields"
 
 def _label_array(col: Column, source: Sequence[Any]) -> pa.Array:
     labels = col.labels or {}
-    return pa.array([None if v is None else labels.get(_label_key(v)) for v in source], pa.string())
+    return _arrow.strings([None if v is None else labels.get(_label_key(v)) for v in source])
 
 
 def _label_key(v: Any) -> str:
@@ -506,8 +510,8 @@ class PageDecoder:
         if types <= (_TEXT if udf else _CLEAN_TYPES[kind]):
             try:
                 if udf:
-                    return _udf_cast(pa.array(values, pa.string()), kind)
-                return _finish(pa.array(values, _WIRE[kind]), kind)
+                    return _udf_cast(_arrow.strings(values), kind)
+                return _finish(_arrow.column(values, _WIRE[kind]), kind)
             except _CONVERT_ERRORS:
                 pass
         typed: list[Any] = []
@@ -538,7 +542,7 @@ class PageDecoder:
         texts = _tolerance.typed_text(array, kind).to_pylist()
         for i, text in kept.items():
             texts[i] = text
-        return pa.array(texts, pa.string())
+        return _arrow.strings(texts)
 
     def _promote(self, c: Column) -> None:
         with self._lock:
@@ -557,12 +561,13 @@ class PageDecoder:
                 pa.py_buffer(content),
                 read_options=pa_json.ReadOptions(use_threads=False, block_size=len(content) + 64),
                 parse_options=self._parse_options,
+                memory_pool=POOL,
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return None
         if table.num_rows != 1:
             return None
-        items_column = table.column("items").combine_chunks()
+        items_column = table.column("items").combine_chunks(memory_pool=POOL)
         if items_column.null_count:
             return None
         structs = items_column.flatten()
@@ -596,7 +601,7 @@ def _udf_list_arrays(lists: pa.Array, udf_columns: Sequence[Column]) -> dict[str
     n = len(lists)
     if n == 0:
         return {c.name: pa.nulls(0, ARROW_TYPES[_declared(c)]) for c in udf_columns}
-    lengths = pc.list_value_length(lists)
+    lengths = pc.list_value_length(lists, memory_pool=POOL)
     k = lengths[0].as_py()
     if (
         not k
@@ -605,10 +610,10 @@ def _udf_list_arrays(lists: pa.Array, udf_columns: Sequence[Column]) -> dict[str
         or pc.min_max(lengths)["min"].as_py() != k
     ):
         return None
-    flat = pc.list_flatten(lists)
+    flat = pc.list_flatten(lists, memory_pool=POOL)
     names = flat.field("name")
     first = names.slice(0, k).to_pylist()
-    if not pc.all(pc.equal(names, pa.array(first * n, pa.string()))).as_py():
+    if not pc.all(pc.equal(names, _arrow.strings(first * n), memory_pool=POOL)).as_py():
         return None
     values = flat.field("value")
     position = {name: j for j, name in enumerate(first)}
@@ -619,7 +624,7 @@ def _udf_list_arrays(lists: pa.Array, udf_columns: Sequence[Column]) -> dict[str
         if j is None:
             out[c.name] = pa.nulls(n, ARROW_TYPES[kind])
             continue
-        column = values.take(pa.array(range(j, n * k, k), pa.int64()))
+        column = pc.take(values, _arrow.indices(j, n * k, k), memory_pool=POOL)
         try:
             out[c.name] = _udf_cast(column, kind)
         except _CONVERT_ERRORS:
@@ -631,7 +636,7 @@ def _udf_cast(column: pa.Array, kind: str) -> pa.Array:
     """UDF values (text on the wire) -> the UDF's type; raises when some text does not read."""
     if kind in ("datetime", "date", "string"):
         return _finish(column, kind)
-    return pc.cast(column, ARROW_TYPES[kind])
+    return pc.cast(column, ARROW_TYPES[kind], memory_pool=POOL)
 
 
 def off_type_reports(

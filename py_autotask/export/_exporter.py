@@ -6,7 +6,6 @@ import datetime as _dt
 import logging
 import os
 import shutil
-import sys
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .._core import ApiRequest, ApiResponse, redact_url
+from .._memory import trim_heap
 from .._registry import spec_for
 from .._sender import Flow, Sender, drive
 from .._spec import EntitySpec
@@ -27,6 +27,7 @@ from .._version import __version__
 from ..exceptions import AutotaskConfigError, AutotaskError
 from ..query import FilterArg, build_query_body
 from . import _sql, _writers
+from ._arrow import POOL
 from ._columns import (
     ARROW_TYPES,
     Column,
@@ -397,8 +398,11 @@ class StagedExport:
         )
 
     def ids(self, entity: str) -> pa.Array:
-        chunks = [b.column(0) for b in self.batches(entity, ["id"])]
-        return pa.concat_arrays(chunks) if chunks else pa.array([], pa.int64())
+        # each id column copied out: a slice would keep its whole staged batch in memory
+        chunks = [
+            pa.concat_arrays([b.column(0)], memory_pool=POOL) for b in self.batches(entity, ["id"])
+        ]
+        return pa.concat_arrays(chunks, memory_pool=POOL) if chunks else pa.nulls(0, pa.int64())
 
     def foreign_keys(self) -> tuple[list[tuple[str, str, str]], list[str]]:
         """``(entity, column, referenced entity)`` for every reference column whose target was
@@ -427,10 +431,10 @@ class StagedExport:
                 dangling = 0
                 for b in self.batches(ent, [col.name]):
                     values = b.column(0)
-                    found = pc.is_in(values, value_set=ids)
-                    dangling += int(
-                        pc.sum(pc.and_(pc.is_valid(values), pc.invert(found))).as_py() or 0
-                    )
+                    found = pc.is_in(values, value_set=ids, memory_pool=POOL)
+                    valid = pc.is_valid(values, memory_pool=POOL)
+                    missing = pc.and_(valid, pc.invert(found, memory_pool=POOL), memory_pool=POOL)
+                    dangling += int(pc.sum(missing).as_py() or 0)
                 if dangling:
                     notes.append(
                         f"no foreign key {ent}.{col.name} -> {col.reference}: {dangling} row(s) reference missing ids"
@@ -733,15 +737,13 @@ class Exporter:
         def run(index: int) -> None:
             part = parts[index]
             assert part.lo is not None and part.hi is not None
-            rows = reader.by_ids(ids[part.lo : part.hi])
-            rows.sort(key=lambda r: int(r["id"]))
-            page = decoder.read_items(rows)
+            batch, off_type = reader.by_ids(ids[part.lo : part.hi], decoder)
             writer = stage.writer(key, index)
             try:
-                writer.write(page.batch, last=None, done=True, off_type=page.off_type)
+                writer.write(batch, last=None, done=True, off_type=off_type)
             finally:
                 writer.close()
-            progress.add(target, "related", len(rows))
+            progress.add(target, "related", batch.num_rows)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
@@ -1025,17 +1027,12 @@ def release_memory() -> None:
     """Hand memory freed by the fetch (decoded pages) back to the OS before the output is written,
     so the two phases' peaks do not add up (Arrow's pool, then glibc's ``malloc_trim``)."""
     import contextlib
-    import ctypes
-    import ctypes.util
     import gc
 
     gc.collect()
     with contextlib.suppress(Exception):
         pa.default_memory_pool().release_unused()
-    with contextlib.suppress(Exception):
-        libc = ctypes.util.find_library("c")
-        if libc and sys.platform.startswith("linux"):
-            ctypes.CDLL(libc).malloc_trim(0)
+    trim_heap()
 
 
 def _foreign_keys(fks: Sequence[tuple[str, str, str]]) -> list[_sql.ForeignKey]:

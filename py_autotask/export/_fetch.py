@@ -13,7 +13,8 @@ One entity is read as:
    no ``nextPageUrl``. No page costs an extra request: about 2 requests per 1,000 records plus the
    count and metadata calls.
 
-Referenced rows are fetched with ``id in [...]`` queries of at most 500 ids (:meth:`EntityReader.by_ids`).
+Referenced rows are fetched with ``id in [...]`` queries of at most 500 ids (:meth:`EntityReader.by_ids`),
+decoded like any page.
 Every request goes through the client's sender, so retries and pacing of the client apply.
 """
 
@@ -28,7 +29,7 @@ from typing import Any, Final
 from .. import _core
 from .._sender import Sender
 from .._spec import EntitySpec
-from ._columns import Column, PageDecoder, arrow_schema, conform, decode_page
+from ._columns import Column, PageDecoder, arrow_schema, conform
 from ._tolerance import OffTypeCount, merge_counts
 
 __all__ = ["IN_BATCH", "PAGE_SIZE", "EntityReader", "PageResult", "Partition", "plan_partitions"]
@@ -184,10 +185,14 @@ class _ReaderBase:
         if batch.num_rows:
             import pyarrow.compute as pc
 
+            from ._arrow import POOL
+
             ids = batch.column("id")
             if ids.null_count or (
                 batch.num_rows > 1
-                and not pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py()
+                and not pc.all(
+                    pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1), memory_pool=POOL)
+                ).as_py()
             ):
                 raise ValueError(
                     f"page of {batch.num_rows} rows is not in ascending id order (or lacks ids); "
@@ -196,12 +201,6 @@ class _ReaderBase:
             first, last = int(ids[0].as_py()), int(ids[-1].as_py())
         more = bool(next_url) and batch.num_rows > 0
         return PageResult(batch, more, first, last, len(response.content), page.off_type)
-
-    @staticmethod
-    def _items(core: _core.ClientCore, response: _core.ApiResponse) -> tuple[list[Any], bool]:
-        core.raise_for_status(response)
-        items, next_url = decode_page(response.content)
-        return items, bool(next_url) and bool(items)
 
     @staticmethod
     def _fields(core: _core.ClientCore, response: _core.ApiResponse) -> list[dict[str, Any]]:
@@ -247,19 +246,30 @@ class EntityReader(_ReaderBase):
     def field_metadata(self) -> list[dict[str, Any]]:
         return self._fields(self.sender.reader, self.sender.send(self._meta_request("fields")))
 
-    def by_ids(self, ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Rows whose id is in ``ids`` (at most :data:`IN_BATCH`), one request per 500 rows."""
+    def by_ids(
+        self, ids: Sequence[int], decoder: PageDecoder
+    ) -> tuple[Any, dict[str, OffTypeCount]]:
+        """The rows whose id is in ``ids`` (at most :data:`IN_BATCH`; one request per 500 rows)
+        as one batch in ascending id order (the columns of ``decoder`` as they end), with the
+        off-type values they held."""
         if len(ids) > IN_BATCH:
             raise ValueError(f"at most {IN_BATCH} ids per request")
-        out: list[dict[str, Any]] = []
+        batches: list[Any] = []
+        off_type: dict[str, OffTypeCount] = {}
         after: int | None = None
         while True:
             response = self.sender.send(self._ids_request(ids, after))
-            items, more = self._items(self.sender.reader, response)
-            out.extend(items)
-            if not more:
-                return out
-            after = max(int(i["id"]) for i in items)
+            self.sender.reader.raise_for_status(response)
+            page = decoder.read(response.content)
+            del response
+            merge_counts(off_type, page.off_type)
+            batch = page.batch
+            if batch.num_rows:
+                batches.append(batch)
+            if not (page.next_url and batch.num_rows):
+                break
+            after = _max_id(batch)
+        return _by_id(batches, decoder.columns), off_type
 
 
 # --- drivers --------------------------------------------------------------------------------------
@@ -459,6 +469,27 @@ def _decoder(spec: EntitySpec, columns: list[Any], sink: RootSink, strict: bool)
     return PageDecoder(
         columns, arrow_schema(columns), entity=spec.name, strict=strict, on_promote=sink.promote
     )
+
+
+def _max_id(batch: Any) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.max(batch.column("id")).as_py())
+
+
+def _by_id(batches: list[Any], columns: Sequence[Column]) -> Any:
+    """``batches`` (with the types of ``columns``) as one batch sorted by id."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ._arrow import POOL, empty_batch
+
+    schema = arrow_schema(columns)
+    if not batches:
+        return empty_batch(schema)
+    table = pa.Table.from_batches([conform(b, columns) for b in batches], schema=schema)
+    order = pc.sort_indices(table, sort_keys=[("id", "ascending")], memory_pool=POOL)
+    return table.take(order).combine_chunks(memory_pool=POOL).to_batches()[0]
 
 
 def _release() -> None:

@@ -26,11 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..exceptions import AutotaskConfigError
+from ._arrow import POOL
 from ._columns import Column, arrow_schema
 
 __all__ = ["ForeignKey", "SqlTable", "connect", "dialect_of", "load"]
 
 MANIFEST_TABLE: Final = "_autotask_export"
+#: DuckDB's memory limit for a database the exporter opens itself (see :func:`connect`).
+DUCKDB_MEMORY_LIMIT: Final = "256MB"
 
 SQL_TYPES: Final = {
     "sqlite": {
@@ -147,7 +150,16 @@ def connect(connection: Any) -> tuple[str, Any, bool]:
             raise AutotaskConfigError(
                 "DuckDB export needs duckdb: pip install 'py-autotask[duckdb]'"
             ) from exc
-        return dialect, duckdb.connect(_path_of(text, "duckdb")), True
+        # One thread and a memory limit: DuckDB holds a load's rows in memory until the
+        # transaction commits (100,000 tickets: +500 MB, growing with the rows; a million failed)
+        # unless it is told to write them out. With a limit it does: the peak stays near the limit
+        # whatever the size (500,000 tickets: +170 MB); a commit needs the last row group pinned
+        # (~75 MB for 122,880 tickets), so the limit leaves room for rows three times as wide.
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "threads": 1,
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+        }
+        return dialect, duckdb.connect(_path_of(text, "duckdb"), config=config), True
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - extra missing
@@ -200,11 +212,12 @@ def _prepare_text(batch: pa.RecordBatch, dialect: str) -> pa.RecordBatch:
     arrays, fields = [], []
     for f, col in zip(batch.schema, batch.columns, strict=True):
         if dialect == "sqlite" and pa.types.is_timestamp(f.type):
-            col, f = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ"), pa.field(f.name, pa.string())
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ", memory_pool=POOL)
+            f = pa.field(f.name, pa.string())
         elif dialect == "sqlite" and pa.types.is_date(f.type):
-            col, f = col.cast(pa.string()), pa.field(f.name, pa.string())
+            col, f = col.cast(pa.string(), memory_pool=POOL), pa.field(f.name, pa.string())
         elif dialect == "postgresql" and pa.types.is_string(f.type):
-            col = pc.replace_substring(col, "\x00", "\ufffd")
+            col = pc.replace_substring(col, "\x00", "\ufffd", memory_pool=POOL)
         arrays.append(col)
         fields.append(f)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
@@ -240,26 +253,25 @@ def _insert_rows(dialect: str, conn: Any, t: SqlTable, batch_size: int) -> int:
         return int(result[0][0])
     if dialect == "sqlite":
         sql = f"INSERT INTO {q(t.name)} ({', '.join(q(n) for n in names)}) VALUES ({', '.join('?' for _ in names)})"
-        pending: list[tuple[Any, ...]] = []
         for batch in t.batches():
-            b = _prepare_text(batch, dialect)
-            pending.extend(tuple(r.values()) for r in b.to_pylist())
-            if len(pending) >= batch_size:
-                conn.executemany(sql, pending)
-                rows += len(pending)
-                pending = []
-        if pending:
-            conn.executemany(sql, pending)
-            rows += len(pending)
+            for start in range(0, batch.num_rows, batch_size):
+                part = _prepare_text(batch.slice(start, batch_size), dialect)
+                # rows as they are bound (no list of every row of the batch first)
+                conn.executemany(sql, _tuples(part))
+                rows += part.num_rows
         return rows
     copy_sql = f"COPY {q(t.name)} ({', '.join(q(n) for n in names)}) FROM STDIN"
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
         for batch in t.batches():
-            b = _prepare_text(batch, dialect)
-            for r in b.to_pylist():
-                copy.write_row(tuple(r.values()))
+            for row in _tuples(_prepare_text(batch, dialect)):
+                copy.write_row(row)
                 rows += 1
     return rows
+
+
+def _tuples(batch: pa.RecordBatch) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``batch`` as tuples (its columns made Python lists once, not a dict per row)."""
+    return zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
 def load(

@@ -25,12 +25,13 @@ import shutil
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from ._arrow import POOL
 from ._columns import Column, columns_from_json, columns_to_json, conform
 from ._fetch import Partition
 from ._tolerance import OffTypeCount, counts_from_json, counts_to_json, merge_counts
@@ -205,8 +206,8 @@ class Stage:
                     continue
                 # Streamed one batch at a time. Files of earlier sessions were truncated to their
                 # recorded size when this run started; files of this run end with end-of-stream.
-                with pa.OSFile(str(self.dir / name / f["name"])) as source:
-                    for batch in ipc.open_stream(source):
+                with pa.OSFile(str(self.dir / name / f["name"]), memory_pool=POOL) as source:
+                    for batch in ipc.open_stream(source, memory_pool=POOL):
                         picked = batch.select(list(columns)) if columns is not None else batch
                         yield conform(picked, target)
 
@@ -223,7 +224,7 @@ class PartWriter:
         self.stage = stage
         self.name = name
         self.index = index
-        self._file: BinaryIO | None = None
+        self._file: pa.NativeFile | None = None
         self._writer: ipc.RecordBatchStreamWriter | None = None
         self._schema: pa.Schema | None = None
         self._record: dict[str, Any] | None = None
@@ -236,7 +237,9 @@ class PartWriter:
             record = {"name": fname, "size": 0}
             part["files"].append(record)
         self._record = record
-        self._file = open(self.stage.dir / self.name / fname, "wb")  # noqa: SIM115 - closed in close()
+        # a native file: Arrow writes the batch's buffers itself (a Python file object would
+        # get each buffer copied into a bytes object first)
+        self._file = pa.OSFile(str(self.stage.dir / self.name / fname), "wb")
         self._writer = ipc.new_stream(self._file, schema)
         self._schema = schema
 

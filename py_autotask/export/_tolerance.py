@@ -262,6 +262,8 @@ def typed_text(array: pa.Array, kind: str) -> pa.Array:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from ._arrow import text
+
     if pa.types.is_string(array.type):
         return array
     if kind == "datetime" or pa.types.is_timestamp(array.type):
@@ -270,5 +272,5 @@ def typed_text(array: pa.Array, kind: str) -> pa.Array:
         clock = pc.cast(pc.cast(naive, pa.time64("us")), pa.string())
         clock = pc.replace_substring_regex(clock, r"0+$", "")
         clock = pc.replace_substring_regex(clock, r"\.$", "")
-        return pc.binary_join_element_wise(day, "T", clock, "Z", "")
+        return pc.binary_join_element_wise(day, text("T"), clock, text("Z"), text(""))
     return pc.cast(array, pa.string())

@@ -19,10 +19,9 @@ from typing import IO, Final
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from . import _xlsx
+from ._arrow import POOL, empty_batch, null, scalar, text
 from ._columns import Column, arrow_schema
 
 __all__ = [
@@ -37,8 +36,12 @@ __all__ = [
     "write_parquet",
 ]
 
-#: Rows per Parquet row group in the final file.
-ROW_GROUP_SIZE: Final = 20000
+#: Rows per Parquet row group in the final file. A row group is held in memory (its Arrow data
+#: and the encoder's pages) until it is written: 10,000 rows and dictionary pages of at most
+#: 128 KB cost ~35 MB, 20,000 rows with 1 MB dictionaries ~80 MB, for the same file size.
+ROW_GROUP_SIZE: Final = 10000
+#: Most bytes of a column chunk's dictionary before the column falls back to plain encoding.
+DICTIONARY_PAGE_BYTES: Final = 128 * 1024
 #: Most characters Excel keeps in one cell.
 EXCEL_MAX_CELL: Final = _xlsx.MAX_CELL_CHARS
 EXCEL_MAX_ROWS: Final = 1_048_576
@@ -49,11 +52,12 @@ FILE_FORMATS: Final = {"csv": ".csv", "json": ".json", "jsonl": ".jsonl", "parqu
 
 def neutralize_formulas(array: pa.Array) -> pa.Array:
     """Prefix ``'`` to strings a spreadsheet would evaluate as a formula."""
-    mask = pc.fill_null(pc.match_substring_regex(array, FORMULA_PATTERN), False)
+    matches = pc.match_substring_regex(array, FORMULA_PATTERN, memory_pool=POOL)
+    mask = pc.coalesce(matches, scalar(False, pa.bool_()), memory_pool=POOL)
     if not pc.any(mask).as_py():
         return array
-    prefixed = pc.binary_join_element_wise(pa.scalar("'"), array, "")
-    return pc.if_else(mask, prefixed, array)
+    prefixed = pc.binary_join_element_wise(text("'"), array, text(""), memory_pool=POOL)
+    return pc.if_else(mask, prefixed, array, memory_pool=POOL)
 
 
 def iso_utc(
@@ -63,12 +67,14 @@ def iso_utc(
     after`` (nulls stay null). Built from date32 and time64 casts, about 3x cheaper than
     ``pc.strftime``; same text as ``strftime("%Y-%m-%dT%H:%M:%S")`` (``.000000`` dropped with
     ``drop_zero_fraction``)."""
-    naive = array.cast(pa.timestamp(array.type.unit))
-    day = pc.cast(pc.cast(naive, pa.date32()), pa.string())
-    clock = pc.cast(pc.cast(naive, pa.time64("us")), pa.string())
+    naive = array.cast(pa.timestamp(array.type.unit), memory_pool=POOL)
+    day = pc.cast(pc.cast(naive, pa.date32(), memory_pool=POOL), pa.string())
+    clock = pc.cast(pc.cast(naive, pa.time64("us"), memory_pool=POOL), pa.string())
     if drop_zero_fraction:
-        clock = pc.replace_substring_regex(clock, r"\.000000$", "")
-    return pc.binary_join_element_wise(before, day, "T", clock, after, "")
+        clock = pc.replace_substring_regex(clock, r"\.000000$", "", memory_pool=POOL)
+    return pc.binary_join_element_wise(
+        text(before), day, text("T"), clock, text(after), text(""), memory_pool=POOL
+    )
 
 
 def _csv_batch(batch: pa.RecordBatch, neutralize: bool) -> pa.RecordBatch:
@@ -79,7 +85,7 @@ def _csv_batch(batch: pa.RecordBatch, neutralize: bool) -> pa.RecordBatch:
             col = iso_utc(col)
             f = pa.field(f.name, pa.string())
         elif pa.types.is_timestamp(f.type):
-            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ")
+            col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ", memory_pool=POOL)
             f = pa.field(f.name, pa.string())
         elif neutralize and pa.types.is_string(f.type):
             col = neutralize_formulas(col)
@@ -97,9 +103,10 @@ def write_csv(
 ) -> int:
     """CSV with a header row; every string is quoted (an empty string is ``""``, null is empty),
     datetimes are ISO 8601 UTC with ``Z``, booleans ``true``/``false``."""
-    empty = pa.RecordBatch.from_pylist([], schema=arrow_schema(columns))
-    schema = _csv_batch(empty, neutralize).schema
+    schema = _csv_batch(empty_batch(arrow_schema(columns)), neutralize).schema
     rows = 0
+    import pyarrow.csv as pacsv
+
     with pacsv.CSVWriter(
         str(path), schema, write_options=pacsv.WriteOptions(quoting_style="needed")
     ) as writer:
@@ -119,13 +126,13 @@ _CONTROL_ESCAPES: Final = {
 
 def _json_text(array: pa.Array) -> pa.Array:
     """Strings -> JSON string literals (quoted, escaped), computed in Arrow (no Python per value)."""
-    text = pc.replace_substring(array, "\\", "\\\\")
-    text = pc.replace_substring(text, '"', '\\"')
-    if pc.any(pc.match_substring_regex(text, "[\\x00-\\x1f]")).as_py():
+    escaped = pc.replace_substring(array, "\\", "\\\\", memory_pool=POOL)
+    escaped = pc.replace_substring(escaped, '"', '\\"', memory_pool=POOL)
+    if pc.any(pc.match_substring_regex(escaped, "[\\x00-\\x1f]", memory_pool=POOL)).as_py():
         for char, escape in _CONTROL_ESCAPES.items():
-            if pc.any(pc.match_substring(text, char)).as_py():
-                text = pc.replace_substring(text, char, escape)
-    return pc.binary_join_element_wise('"', text, '"', "")
+            if pc.any(pc.match_substring(escaped, char, memory_pool=POOL)).as_py():
+                escaped = pc.replace_substring(escaped, char, escape, memory_pool=POOL)
+    return pc.binary_join_element_wise(text('"'), escaped, text('"'), text(""), memory_pool=POOL)
 
 
 def _json_values(array: pa.Array) -> pa.Array:
@@ -134,45 +141,48 @@ def _json_values(array: pa.Array) -> pa.Array:
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         out = _json_text(array)
     elif pa.types.is_integer(typ):
-        out = pc.cast(array, pa.string())
+        out = pc.cast(array, pa.string(), memory_pool=POOL)
     elif pa.types.is_boolean(typ):
-        out = pc.if_else(array, "true", "false")
+        out = pc.if_else(array, text("true"), text("false"), memory_pool=POOL)
     elif pa.types.is_floating(typ):
-        text = pc.cast(array, pa.string())
+        digits = pc.cast(array, pa.string(), memory_pool=POOL)
         # 1.0 stays a float in JSON ("1.0", like orjson); NaN and infinities are null
-        integral = pc.match_substring_regex(text, r"^-?\d+$")
-        text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
-        out = pc.if_else(pc.is_finite(array), text, pa.scalar(None, pa.string()))
+        integral = pc.match_substring_regex(digits, r"^-?\d+$", memory_pool=POOL)
+        dotted = pc.binary_join_element_wise(digits, text(".0"), text(""), memory_pool=POOL)
+        digits = pc.if_else(integral, dotted, digits, memory_pool=POOL)
+        out = pc.if_else(pc.is_finite(array, memory_pool=POOL), digits, null(pa.string()))
     elif pa.types.is_timestamp(typ) and typ.tz is not None and typ.unit == "us":
         # "2024-01-31T10:00:00.871000Z"; whole seconds without a fraction (as orjson writes them)
         out = iso_utc(array, '"', 'Z"', drop_zero_fraction=True)
     elif pa.types.is_date32(typ):
-        out = pc.binary_join_element_wise('"', pc.strftime(array, format="%Y-%m-%d"), '"', "")
+        day = pc.strftime(array, format="%Y-%m-%d", memory_pool=POOL)
+        out = pc.binary_join_element_wise(text('"'), day, text('"'), text(""), memory_pool=POOL)
     else:  # anything else: orjson per value (not used by the exporter's column types)
         out = pa.array(
             [orjson.dumps(v, option=_JSON_OPTS).decode() for v in array.to_pylist()], pa.string()
         )
-    return pc.fill_null(out, "null")
+    return pc.coalesce(out, text("null"), memory_pool=POOL)  # fill_null, from POOL
 
 
 def _json_lines(batch: pa.RecordBatch, before: str, after: str) -> pa.Array:
     """``before + {"field": value, ...} + after`` per row, assembled column-wise in Arrow."""
-    parts: list[pa.Array | str] = []
+    parts: list[pa.Array | pa.Scalar] = []
     for i, (name, column) in enumerate(zip(batch.schema.names, batch.columns, strict=True)):
         key = orjson.dumps(name).decode() + ":"
-        parts.append((before + "{" if i == 0 else ",") + key)
+        parts.append(text((before + "{" if i == 0 else ",") + key))
         parts.append(_json_values(column))
     if not parts:
-        parts.append(before + "{")
-    parts.append("}" + after)
-    joined = pc.binary_join_element_wise(*parts, "")
+        parts.append(text(before + "{"))
+    parts.append(text("}" + after))
+    joined = pc.binary_join_element_wise(*parts, text(""), memory_pool=POOL)
     if not isinstance(joined, pa.Array):  # a batch without columns: one object per row
-        joined = pa.array([joined.as_py()] * batch.num_rows, pa.string())
+        joined = pa.repeat(joined, batch.num_rows)
     return joined
 
 
-#: rows encoded together by the JSON writers (fewer, larger Arrow kernel calls; ~10 MB of text)
-JSON_CHUNK_ROWS: Final = 4000
+#: rows encoded together by the JSON writers (fewer, larger Arrow kernel calls; ~5 MB of text,
+#: and about as much again for the columns' text before it is joined)
+JSON_CHUNK_ROWS: Final = 2000
 
 
 def _chunks(
@@ -196,7 +206,7 @@ def _chunks(
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     if len(batches) == 1:
         return batches[0]
-    table = pa.Table.from_batches(batches).combine_chunks()
+    table = pa.Table.from_batches(batches).combine_chunks(memory_pool=POOL)
     return table.to_batches(max_chunksize=table.num_rows)[0]
 
 
@@ -241,7 +251,16 @@ def write_parquet(path: Path, columns: Sequence[Column], batches: Iterable[pa.Re
     rows = 0
     buffer: list[pa.RecordBatch] = []
     buffered = 0
-    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+    # imported here: pyarrow.parquet brings pyarrow.fs and its cloud filesystems (~11 MB)
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(
+        str(path),
+        schema,
+        compression="zstd",
+        dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES,
+        memory_pool=POOL,
+    ) as writer:
         for batch in batches:
             buffer.append(batch)
             buffered += batch.num_rows

@@ -134,3 +134,38 @@ def test_async_client_against_the_simulator(sim: Any) -> None:
     total, ids, first = asyncio.run(scenario())
     assert len(ids) == total and ids == sorted(set(ids))
     assert first is not None and first.id == ids[0]
+
+
+def _live_responses() -> int:
+    import gc
+
+    import httpx
+
+    return sum(1 for o in gc.get_objects() if isinstance(o, httpx.Response))
+
+
+def test_a_response_and_its_body_are_freed_without_waiting_for_the_cyclic_gc(sim: Any) -> None:
+    """httpx binds a response and its stream to each other (encode/httpx#3733), so every page
+    body stayed in memory until the cyclic GC ran; the client unbinds them once it has the body."""
+    import asyncio
+    import gc
+
+    from py_autotask import AsyncAutotaskClient
+
+    async def read_async() -> int:
+        async with AsyncAutotaskClient(*_creds(sim), api_url=sim.url) as client:
+            rows = [t async for t in client.tickets.query_all_iter(ALL_ROWS_PAGED)]
+            return len(rows)
+
+    gc.collect()
+    gc.disable()
+    try:
+        with AutotaskClient(*_creds(sim), api_url=sim.url) as client:
+            before = _live_responses()
+            rows = list(client.tickets.query_all_iter(ALL_ROWS_PAGED))
+            assert len(rows) > 14  # more than two pages of 7
+            assert _live_responses() == before
+        assert asyncio.run(read_async()) == len(rows)
+        assert _live_responses() == before
+    finally:
+        gc.enable()

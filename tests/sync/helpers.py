@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from py_autotask_generated.entities import spec as entity_spec
 from py_autotask import AutotaskClient
 from py_autotask._values import datetime_or_none
 from py_autotask.sync._db import column_kind, to_db_value
+from tests._digest import row_digest
 
 
 def client_for(sim: Any) -> AutotaskClient:
@@ -20,9 +22,9 @@ def client_for(sim: Any) -> AutotaskClient:
     return AutotaskClient(c["username"], c["secret"], c["integration_code"], api_url=sim.url)
 
 
-def sim_records(sim: Any, entity: str) -> list[dict[str, Any]]:
-    """Every record of ``entity`` as the API returns it (read over HTTP, keyset by id)."""
-    out: list[dict[str, Any]] = []
+def sim_pages(sim: Any, entity: str) -> Iterator[list[dict[str, Any]]]:
+    """The records of ``entity`` as the API returns them (read over HTTP, keyset by id), a page
+    at a time."""
     last = -1
     with client_for(sim) as client:
         while True:
@@ -33,9 +35,14 @@ def sim_records(sim: Any, entity: str) -> list[dict[str, Any]]:
             )
             items = data["items"]
             if not items:
-                return out
-            out.extend(items)
+                return
+            yield items
             last = items[-1]["id"]
+
+
+def sim_records(sim: Any, entity: str) -> list[dict[str, Any]]:
+    """Every record of ``entity`` as the API returns it (read over HTTP, keyset by id)."""
+    return [rec for page in sim_pages(sim, entity) for rec in page]
 
 
 def kinds(entity: str) -> dict[str, str]:
@@ -67,21 +74,38 @@ def _norm(kind: str, value: Any) -> Any:
     return value
 
 
+def _expected_row(k: dict[str, str], rec: dict[str, Any]) -> dict[str, Any]:
+    lowered = {key.lower(): v for key, v in rec.items()}
+    return {
+        name: _norm(kind, to_db_value(kind, lowered.get(name.lower()))) for name, kind in k.items()
+    }
+
+
 def expected_rows(sim: Any, entity: str) -> dict[int, dict[str, Any]]:
     k = kinds(entity)
-    rows = {}
-    for rec in sim_records(sim, entity):
-        lowered = {key.lower(): v for key, v in rec.items()}
-        rows[int(rec["id"])] = {
-            name: _norm(kind, to_db_value(kind, lowered.get(name.lower())))
-            for name, kind in k.items()
-        }
-    return rows
+    return {int(rec["id"]): _expected_row(k, rec) for rec in sim_records(sim, entity)}
 
 
-def db_rows(url: str, table: str, entity: str) -> dict[int, dict[str, Any]]:
-    """Rows of ``table`` in a SQLite/PostgreSQL (SQLAlchemy URL) or DuckDB (``duckdb:`` path)."""
+def expected_digests(sim: Any, entity: str) -> dict[int, bytes]:
+    """:func:`expected_rows` as one digest per id (read a page at a time), for tables too big to
+    hold twice; compare with :func:`assert_db_matches`."""
     k = kinds(entity)
+    return {
+        int(rec["id"]): row_digest(_expected_row(k, rec))
+        for page in sim_pages(sim, entity)
+        for rec in page
+    }
+
+
+def iter_db_rows(url: str, table: str, entity: str) -> Iterator[dict[str, Any]]:
+    """Rows of ``table`` in a SQLite/PostgreSQL (SQLAlchemy URL) or DuckDB (``duckdb:`` path),
+    normalised, fetched a batch at a time (a server-side cursor on PostgreSQL)."""
+    k = kinds(entity)
+
+    def normalised(raw: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for r in raw:
+            yield {name: _norm(kind, r.get(name)) for name, kind in k.items()}
+
     if url.startswith("duckdb:"):
         import duckdb
 
@@ -89,20 +113,51 @@ def db_rows(url: str, table: str, entity: str) -> dict[int, dict[str, Any]]:
         try:
             cur = con.execute(f'SELECT * FROM "{table}"')
             names = [d[0] for d in cur.description]
-            raw = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            while batch := cur.fetchmany(2000):
+                yield from normalised(dict(zip(names, r, strict=True)) for r in batch)
         finally:
             con.close()
-    else:
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        engine = sa.create_engine(url)
-        try:
-            with engine.connect() as conn:
-                result = conn.exec_driver_sql(f'SELECT * FROM "{table}"')
-                raw = [dict(r._mapping) for r in result]
-        finally:
-            engine.dispose()
-    return {int(r["id"]): {name: _norm(kind, r.get(name)) for name, kind in k.items()} for r in raw}
+        return
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, max_row_buffer=2000)
+            for part in result.exec_driver_sql(f'SELECT * FROM "{table}"').partitions(2000):
+                yield from normalised(dict(r._mapping) for r in part)
+    finally:
+        engine.dispose()
+
+
+def db_rows(url: str, table: str, entity: str) -> dict[int, dict[str, Any]]:
+    """Rows of ``table`` in a SQLite/PostgreSQL (SQLAlchemy URL) or DuckDB (``duckdb:`` path)."""
+    return {int(r["id"]): r for r in iter_db_rows(url, table, entity)}
+
+
+def assert_db_matches(
+    expected: dict[int, bytes], url: str, table: str, entity: str, sim: Any
+) -> None:
+    """The rows of ``table`` are exactly the rows of :func:`expected_digests` (streamed: neither
+    side is held); a differing row is read again from ``sim`` for the message."""
+    seen: set[int] = set()
+    for row in iter_db_rows(url, table, entity):
+        rid = int(row["id"])
+        assert rid not in seen, f"{table}: row {rid} twice"
+        seen.add(rid)
+        if expected.get(rid) != row_digest(row):
+            if rid not in expected:
+                raise AssertionError(f"{table}: row {rid} is not in the simulator")
+            want = next(
+                _expected_row(kinds(entity), rec)
+                for page in sim_pages(sim, entity)
+                for rec in page
+                if int(rec["id"]) == rid
+            )
+            diff = {key: (want[key], row.get(key)) for key in want if want[key] != row.get(key)}
+            raise AssertionError(f"row {rid} differs (expected, actual): {diff}")
+    missing = sorted(set(expected) - seen)
+    assert not missing, f"{table}: {len(missing)} rows missing, ids {missing[:10]}"
 
 
 def assert_same(expected: dict[int, dict[str, Any]], actual: dict[int, dict[str, Any]]) -> None:
