@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 
 from .._exitcodes import ExitCode
+from .._values import datetime_or_none, is_date_text
 from ..exceptions import AutotaskConfigError
 from ._shared import (
     Credentials,
@@ -62,10 +63,9 @@ def _date_range_items(spec: EntitySpec, text: str, field: str | None) -> list[di
     if end.strip():
         value = end.strip()
         if len(value) == 10:  # a date: include the whole day
-            try:
-                day = _dt.date.fromisoformat(value) + _dt.timedelta(days=1)
-            except ValueError:
+            if not is_date_text(value) or (parsed := datetime_or_none(value)) is None:
                 fail(f"--date-range end {value!r} is not a date (YYYY-MM-DD)", ExitCode.USAGE)
+            day = parsed.date() + _dt.timedelta(days=1)
             items.append({"op": "lt", "field": name, "value": day.isoformat()})
         else:
             items.append({"op": "lte", "field": name, "value": value})

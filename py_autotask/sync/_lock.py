@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._values import datetime_or_none
 from ..exceptions import AutotaskError
 from ._db import database_target, sqlalchemy_url
 
@@ -164,12 +165,9 @@ def _utcnow() -> _dt.datetime:
 
 
 def _age(since: str) -> str:
-    try:
-        start = _dt.datetime.fromisoformat(since.removesuffix("Z"))
-    except ValueError:
+    start = datetime_or_none(since, naive=True)
+    if start is None:
         return ""
-    if start.tzinfo is not None:
-        start = start.astimezone(_dt.timezone.utc).replace(tzinfo=None)
     seconds = (_utcnow() - start).total_seconds()
     if seconds < 0:
         return ""

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
-import sys
-import warnings
 from collections.abc import Mapping
 from typing import Any, Final, Literal, Protocol
 
@@ -27,6 +24,7 @@ from .._values import (
     to_wire,
     udf_text,
 )
+from .._warn import warn_deprecated
 from ..exceptions import AutotaskError, AutotaskInputError
 from ._config import ValidationConfig, ValidationContext
 
@@ -37,7 +35,6 @@ __all__ = [
     "prepare_write",
     "resolve_field",
     "rewrite_query",
-    "warn_deprecated",
 ]
 
 WriteOp = Literal["create", "update", "replace"]
@@ -81,23 +78,6 @@ def _udf_defs(metadata: MetadataView | None, entity: str) -> list[dict[str, Any]
 
 
 # --- deprecation warnings at the caller's line ------------------------------------------------------
-
-_OWN_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _is_own(filename: str) -> bool:
-    return filename.startswith(_OWN_DIR) or f"{os.sep}py_autotask_generated{os.sep}" in filename
-
-
-def warn_deprecated(message: str) -> None:
-    """``DeprecationWarning`` attributed to the first frame outside py-autotask (user code)."""
-    level = 2  # 1 is this function, 2 its caller
-    frame = sys._getframe(1)
-    while frame is not None and _is_own(frame.f_code.co_filename):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    warnings.warn(message, DeprecationWarning, stacklevel=level)
-
 
 # --- field names --------------------------------------------------------------------------------
 

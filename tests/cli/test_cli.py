@@ -297,6 +297,34 @@ def test_export_default_outputs_are_named_per_format_and_do_not_collide(
     assert pg.exit_code == EXIT_USAGE and "needs --output postgresql://" in pg.stderr
 
 
+def test_export_date_range_includes_the_whole_end_day_and_refuses_a_bad_date(
+    env: dict[str, str], sim: Simulator, tmp_path: Path
+) -> None:
+    from py_autotask._values import parse_datetime
+
+    tickets = sim_records(sim, "Tickets")
+    created = sorted(parse_datetime(t["createDate"]) for t in tickets)
+    start, end = created[len(created) // 4].date(), created[len(created) // 2].date()
+    out = tmp_path / "range"
+    result = run(
+        ["export", "Tickets", "-F", "json", "--output", str(out), "--quiet",
+         "--date-range", f"{start},{end}"],
+        env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    got = sorted(r["id"] for r in json.loads((out / "tickets.json").read_text()))
+    want = sorted(
+        t["id"] for t in tickets if start <= parse_datetime(t["createDate"]).date() <= end
+    )
+    assert got == want and want
+    sim.clear_journal()
+    bad = run(["export", "Tickets", "-F", "json", "--output", str(tmp_path / "bad"),
+               "--date-range", f"{start},2024-13-45"], env)  # fmt: skip
+    assert bad.exit_code == EXIT_USAGE
+    assert "--date-range end '2024-13-45' is not a date (YYYY-MM-DD)" in bad.stderr
+    assert sim.journal() == []
+
+
 def test_auth_errors_exit_3_and_never_show_the_secret(env: dict[str, str]) -> None:
     no_creds = run(["count", "Tickets"], {"PY_AUTOTASK_CONFIG_DIR": env["PY_AUTOTASK_CONFIG_DIR"]})
     assert no_creds.exit_code == EXIT_AUTH and "no Autotask credentials" in no_creds.stderr
