@@ -33,7 +33,7 @@ from ._tolerance import (
     KEPT,
     OffTypeCount,
     OffTypeReport,
-    OffTypeValueError,
+    count_off_type,
 )
 
 __all__ = [
@@ -487,13 +487,17 @@ class PageDecoder:
         record_id: Any,
         kind: str,
     ) -> None:
-        if self.strict:
-            expected = "list of {name, value} objects" if key == _UDF_FIELD else kind
-            raise OffTypeValueError(self.entity, record_id, key, expected, value)
-        count = counts.get(key)
-        if count is None:
-            count = counts[key] = OffTypeCount()
-        count.add(status, value)
+        expected = "list of {name, value} objects" if key == _UDF_FIELD else kind
+        count_off_type(
+            counts,
+            key,
+            status,
+            value,
+            strict=self.strict,
+            entity=self.entity,
+            record_id=record_id,
+            expected=expected,
+        )
 
     def _column(
         self,

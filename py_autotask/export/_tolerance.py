@@ -46,6 +46,7 @@ __all__ = [
     "OffTypeCount",
     "OffTypeReport",
     "OffTypeValueError",
+    "count_off_type",
     "expected_name",
     "read_value",
     "received_text",
@@ -186,6 +187,27 @@ class OffTypeCount:
     def from_json(cls, data: Iterable[Any]) -> OffTypeCount:
         converted, kept, dropped, example = list(data)
         return cls(int(converted), int(kept), int(dropped), example)
+
+
+def count_off_type(
+    counts: dict[str, OffTypeCount],
+    field: str,
+    status: int,
+    value: Any,
+    *,
+    strict: bool,
+    entity: str,
+    record_id: Any,
+    expected: str,
+) -> None:
+    """Count one off-type ``value`` of ``field`` in ``counts`` (export and sync alike), or, with
+    ``strict``, raise :class:`OffTypeValueError` naming it."""
+    if strict:
+        raise OffTypeValueError(entity, record_id, field, expected, value)
+    count = counts.get(field)
+    if count is None:
+        count = counts[field] = OffTypeCount()
+    count.add(status, value)
 
 
 def merge_counts(

@@ -22,7 +22,7 @@ from ..export._tolerance import (
     KEPT,
     OffTypeCount,
     OffTypeReport,
-    OffTypeValueError,
+    count_off_type,
     expected_name,
     merge_counts,
     read_value,
@@ -729,12 +729,16 @@ class RowReader:
         status: int,
         counts: dict[str, OffTypeCount],
     ) -> None:
-        if self.strict:
-            raise OffTypeValueError(self.entity, rec.get("id"), name, kind, v)
-        count = counts.get(name)
-        if count is None:
-            count = counts[name] = OffTypeCount()
-        count.add(status, v)
+        count_off_type(
+            counts,
+            name,
+            status,
+            v,
+            strict=self.strict,
+            entity=self.entity,
+            record_id=rec.get("id"),
+            expected=kind,
+        )
 
     def _slow(
         self,
