@@ -3,17 +3,15 @@ keeps every record and every value, converted when nothing is lost or as the tex
 the columns that had to become text named; counts reported once per field; ``strict=True`` names
 the first off-type value; a resumed export gives the same output; DataFrames the same rule.
 
-The expectations are derived from the raw API rows with this file's own rules (not the exporter's
-code): a value of the declared JSON type is itself, an off-type value that converts without loss
-is its converted value, anything else must come back as the exact text received."""
+The expectations are derived from the raw API rows by the rules of ``tests/_offtype.py`` (not the
+exporter's code): a value of the declared JSON type is itself, an off-type value that converts
+without loss is its converted value, anything else must come back as the exact text received."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +22,15 @@ from py_autotask import AutotaskClient
 from py_autotask.exceptions import AutotaskPermissionError
 from py_autotask.export import Exporter, ExportResult, OffTypeValueError
 from py_autotask.simulator import Simulator
+from tests._offtype import NOT_LOSSLESS, lossless, off_type, parse_text, received
 
-from ._helpers import parse_dt, raw_rows, read_excel, read_files, read_sql
+from ._helpers import raw_rows, read_excel, read_files, read_sql
 
 pytestmark = pytest.mark.xdist_group("export-messy")
 
 COUNTS = {"Tickets": 1500, "Companies": 80, "Contacts": 600}
 RELATIONSHIPS = ["tickets.company", "tickets.contacts"]
 KINDS = {"int64": "int", "double": "float", "bool": "bool", "string": "string"}
-NOT_LOSSLESS = object()
 EXPECTED = {
     "integer": "int",
     "decimal": "float",
@@ -44,84 +42,6 @@ EXPECTED = {
 
 def _kind(arrow_type: str) -> str:
     return "datetime" if arrow_type.startswith("timestamp") else KINDS[arrow_type]
-
-
-def _json_text(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, separators=(",", ":")) if not isinstance(v, float) else repr(v)
-
-
-def lossless(kind: str, v: Any, *, udf: bool = False) -> Any:
-    """The value ``v`` stands for in a column of ``kind``, or NOT_LOSSLESS."""
-    if v is None:
-        return None
-    if kind == "string":
-        if isinstance(v, str):
-            return v
-        return ("true" if v else "false") if isinstance(v, bool) else _json_text(v)
-    if isinstance(v, str):
-        text = v.strip()
-        if text == "":
-            return None
-        if kind == "int" and re.fullmatch(r"[+-]?\d+(\.0*)?", text):
-            return int(Decimal(text))
-        if kind == "float" and re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
-            return float(text)
-        if kind == "bool" and text.lower() in ("true", "false", "1", "0"):
-            return text.lower() in ("true", "1")
-        if kind == "datetime":
-            try:
-                return parse_dt(text)
-            except ValueError:
-                return NOT_LOSSLESS
-        return NOT_LOSSLESS
-    if kind == "int":
-        if isinstance(v, bool):
-            return int(v)
-        if isinstance(v, float):
-            return int(v) if v.is_integer() else NOT_LOSSLESS
-        return v if isinstance(v, int) else NOT_LOSSLESS
-    if kind == "float":
-        return float(v) if isinstance(v, (int, float)) else NOT_LOSSLESS
-    if kind == "bool":
-        if isinstance(v, bool):
-            return v
-        return bool(v) if v in (0, 1) else NOT_LOSSLESS
-    return NOT_LOSSLESS
-
-
-def off_type(kind: str, v: Any, *, udf: bool = False) -> bool:
-    """Whether ``v`` is not of the declared JSON type (UDF values are text on the wire)."""
-    if v is None:
-        return False
-    if udf:
-        return not isinstance(v, str) or (v.strip() == "" and kind != "string")
-    expected = {
-        "int": (int,),
-        "float": (int, float),
-        "bool": (bool,),
-        "datetime": (str,),
-        "string": (str,),
-    }[kind]
-    if isinstance(v, bool) and kind != "bool":
-        return True
-    if kind == "datetime" and isinstance(v, str) and v.strip() == "":
-        return True
-    return not isinstance(v, expected)
-
-
-def parse_text(kind: str, text: str) -> Any:
-    """A promoted column's text of a converted value, read back as ``kind``."""
-    if kind == "int":
-        return int(text)
-    if kind == "float":
-        return float(text)
-    if kind == "bool":
-        return {"true": True, "false": False}[text]
-    if kind == "datetime":
-        return parse_dt(text)
-    return text
 
 
 class Source:
@@ -157,7 +77,7 @@ class Source:
     def text_needed(self, entity: str, col: dict[str, Any]) -> bool:
         kind = self.declared(col)
         return any(
-            lossless(kind, self.value(entity, rid, col), udf=col["udf"]) is NOT_LOSSLESS
+            lossless(kind, self.value(entity, rid, col)) is NOT_LOSSLESS
             for rid in self.exported[entity]
         )
 
@@ -209,10 +129,10 @@ def assert_every_value_survives(
             assert promoted == source.text_needed(entity, col), (entity, col["name"])
             for rid in source.exported[entity]:
                 raw = source.value(entity, rid, col)
-                want = lossless(kind, raw, udf=col["udf"])
+                want = lossless(kind, raw)
                 back = got[rid][col["name"]]
                 if want is NOT_LOSSLESS:  # kept: exactly the text received
-                    assert back == _json_text(raw), (entity, rid, col["name"], raw, back)
+                    assert back == received(raw), (entity, rid, col["name"], raw, back)
                 elif promoted and back is not None:  # a converted value as text
                     assert parse_text(kind, back) == want, (entity, rid, col["name"], raw, back)
                 else:
@@ -372,7 +292,7 @@ def test_dataframes_keep_every_value_with_text_columns(
             kind = EXPECTED[reports[name]["expected"]]
             want = lossless(kind, raw)
             if want is NOT_LOSSLESS:
-                assert back == _json_text(raw)
+                assert back == received(raw)
             elif want is None:
                 assert back is None or back != back  # None / NaN
             else:

@@ -4,15 +4,14 @@ nothing is lost, else the text received; PostgreSQL/DuckDB turn such a column in
 stores the text in the column as it is), counts are reported once per field, incremental runs
 keep working on the text columns, and ``strict=True`` names the value instead.
 
-Expectations come from the raw API rows with this file's own rules, not the syncer's code."""
+Expectations come from the raw API rows by the rules of ``tests/_offtype.py``, not the syncer's
+code."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import re
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ from py_autotask_generated.entities import spec as entity_spec
 
 from py_autotask.simulator import Simulator
 from py_autotask.sync import Syncer
+from tests._offtype import NOT_LOSSLESS, lossless, off_type, parse_text, received
+from tests.export._helpers import parse_dt
 from tests.sync.helpers import client_for, sim_records
 
 pytestmark = pytest.mark.xdist_group("sync-messy")
@@ -30,78 +31,15 @@ COUNTS = {"Tickets": 900, "Companies": 40, "Contacts": 200}
 ENTITIES = ["Tickets", "Contacts"]
 TABLES = {"Tickets": "tickets", "Contacts": "contacts"}
 KINDS = {"integer": "int", "long": "int", "double": "float", "decimal": "float"}
-NOT_LOSSLESS = object()
 
 
 def _kinds(entity: str) -> dict[str, str]:
     out = {}
     for name, f in entity_spec(entity).fields.items():
         dt = f.data_type.lower()
-        out[name] = KINDS.get(dt, {"boolean": "bool", "datetime": "datetime"}.get(dt, "str"))
+        out[name] = KINDS.get(dt, {"boolean": "bool", "datetime": "datetime"}.get(dt, "string"))
     out["id"] = "int"
     return out
-
-
-def _parse_dt(text: str) -> _dt.datetime:
-    d = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
-    return d.astimezone(_dt.timezone.utc).replace(tzinfo=None) if d.tzinfo else d
-
-
-def _received(v: Any) -> str:
-    return v if isinstance(v, str) else json.dumps(v)
-
-
-def lossless(kind: str, v: Any) -> Any:
-    if v is None:
-        return None
-    if kind == "str":
-        return (
-            v
-            if isinstance(v, str)
-            else ("true" if v is True else "false" if v is False else json.dumps(v))
-        )
-    if isinstance(v, str):
-        text = v.strip()
-        if not text:
-            return None
-        if kind == "int" and re.fullmatch(r"[+-]?\d+(\.0*)?", text):
-            return int(Decimal(text))
-        if kind == "float" and re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
-            return float(text)
-        if kind == "bool" and text.lower() in ("true", "false", "1", "0"):
-            return text.lower() in ("true", "1")
-        if kind == "datetime":
-            try:
-                return _parse_dt(text)
-            except ValueError:
-                return NOT_LOSSLESS
-        return NOT_LOSSLESS
-    if isinstance(v, bool):
-        return v if kind == "bool" else int(v) if kind == "int" else float(v)
-    if kind == "int":
-        return int(v) if float(v).is_integer() else NOT_LOSSLESS
-    if kind == "float":
-        return float(v)
-    if kind == "bool":
-        return bool(v) if v in (0, 1) else NOT_LOSSLESS
-    return NOT_LOSSLESS
-
-
-def off_type(kind: str, v: Any) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, bool):
-        return kind != "bool"
-    wanted = {
-        "int": (int,),
-        "float": (int, float),
-        "bool": (bool,),
-        "datetime": (str,),
-        "str": (str,),
-    }
-    if kind == "datetime" and isinstance(v, str) and not v.strip():
-        return True
-    return not isinstance(v, wanted[kind])
 
 
 def _stored(kind: str, got: Any) -> Any:
@@ -111,23 +49,11 @@ def _stored(kind: str, got: Any) -> Any:
         return None
     if kind == "bool":
         return bool(got)
-    if kind == "datetime" and isinstance(got, str):
-        return _parse_dt(got)
+    if kind == "datetime":
+        return parse_dt(got)
     if kind == "float":
         return float(got)
     return got
-
-
-def _from_text(kind: str, text: str) -> Any:
-    if kind == "int":
-        return int(text)
-    if kind == "float":
-        return float(text)
-    if kind == "bool":
-        return {"true": True, "false": False}[text]
-    if kind == "datetime":
-        return _parse_dt(text)
-    return text
 
 
 def _db(url: str, table: str) -> tuple[dict[int, dict[str, Any]], dict[str, str]]:
@@ -172,18 +98,18 @@ def assert_synced(sim: Simulator, url: str, dialect: str, result: Any) -> None:
             needs_text = any(lossless(kind, v) is NOT_LOSSLESS for v in values)
             is_text = types[name] in ("text", "varchar", "character varying")
             if dialect == "sqlite":
-                assert not is_text or kind == "str"  # SQLite keeps the declared type
+                assert not is_text or kind == "string"  # SQLite keeps the declared type
             else:
-                assert is_text == (needs_text or kind == "str"), (entity, name, types[name])
+                assert is_text == (needs_text or kind == "string"), (entity, name, types[name])
             n_off = sum(off_type(kind, v) for v in values)
             r = reports.get((entity, name))
             assert (r.values if r else 0) == n_off, (entity, name)
             for rid, v in zip(raw, values, strict=True):
                 want, got = lossless(kind, v), rows[rid][name]
                 if want is NOT_LOSSLESS:
-                    assert got == _received(v), (entity, rid, name, v, got)
-                elif is_text and kind != "str" and got is not None:
-                    assert _from_text(kind, got) == want, (entity, rid, name, v, got)
+                    assert got == received(v), (entity, rid, name, v, got)
+                elif is_text and kind != "string" and got is not None:
+                    assert parse_text(kind, got) == want, (entity, rid, name, v, got)
                 else:
                     assert _stored(kind, got) == want, (entity, rid, name, v, got)
         udf = [
@@ -251,9 +177,9 @@ def test_full_then_incremental_sync_keeps_every_value(
         for t in (messy, clean):
             want, got = lossless(kinds[c], t[c]), rows[t["id"]][c]
             if want is NOT_LOSSLESS:
-                assert got == _received(t[c])
+                assert got == received(t[c])
             elif backend != "sqlite" and got is not None:
-                assert _from_text(kinds[c], got) == want  # a typed value as text
+                assert parse_text(kinds[c], got) == want  # a typed value as text
             else:
                 assert _stored(kinds[c], got) == want
     # the messy ticket's off-type values were counted in this run too
