@@ -8,9 +8,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from typer.testing import CliRunner
 from py_autotask import AutotaskClient
 from py_autotask.cli import EXIT_ERROR, app
 from py_autotask.simulator import Simulator
+from tests._serve import served
 
 pytestmark = pytest.mark.xdist_group("cli-messy")
 
@@ -90,35 +88,15 @@ def test_query_with_strict_names_the_record_and_without_it_reads_everything(
     assert re.search(r"Tickets.*field.*\w+", " ".join(strict.stderr.split()))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_simulator_serve_messy_seeds_off_type_values() -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "py_autotask.cli", "simulator", "serve"),
-            *("--port", str(port), "--count", "Tickets=300", "--messy", "0.3"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]  # url, UserName, Secret, code
-        printed = dict(line.strip().split(": ", 1) for line in lines if ": " in line)
-        url = printed["Autotask simulator"]
+    with served(
+        *("py_autotask.cli", "simulator", "serve", "--port", "0"),
+        *("--count", "Tickets=300", "--messy", "0.3"),
+    ) as (url, creds):
         with AutotaskClient(
-            printed["UserName"], printed["Secret"], printed["ApiIntegrationCode"], url
+            creds["UserName"], creds["Secret"], creds["ApiIntegrationCode"], url
         ) as client:
             tickets = client.tickets.query_all()
             assert len(tickets) == 300
             assert sum(1 for t in tickets if t.off_type_fields) > 0
             assert client.stats.off_type_total > 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)

@@ -16,6 +16,7 @@ from sim_helpers import SCHEMAS, api_client
 
 from py_autotask.simulator import Simulator
 from py_autotask.simulator._seed import generate
+from tests._serve import served
 
 COUNTS = {"Tickets": 600, "Companies": 60, "Contacts": 300}
 INT_TYPES = {"integer", "long", "short"}
@@ -227,20 +228,10 @@ def test_reset_brings_the_same_messy_records_back(messy_sim: Simulator, http: ht
 
 
 def test_cli_flag_seeds_messy_records_and_checks_its_bounds() -> None:
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "py_autotask.simulator", "serve", "--port", "0"),
-            *("--count", "Tickets=40", "--messy", "0.5"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
-        url = lines[0].split(": ", 1)[1].strip()
-        creds = dict(line.strip().split(": ", 1) for line in lines[1:])
+    with served(
+        *("py_autotask.simulator", "serve", "--port", "0"),
+        *("--count", "Tickets=40", "--messy", "0.5"),
+    ) as (url, creds):
         body = {"filter": [{"op": "gte", "field": "id", "value": 0}]}
         items = httpx.post(url + "Tickets/query", json=body, headers=creds, timeout=30).json()
         fields = _fields("Tickets")
@@ -248,9 +239,6 @@ def test_cli_flag_seeds_messy_records_and_checks_its_bounds() -> None:
             _off_type(fields[k], v) for t in items["items"] for k, v in t.items() if k in fields
         }
         assert len(shapes - {None}) >= 3
-    finally:
-        proc.terminate()
-        proc.wait(10)
     bad = subprocess.run(
         [sys.executable, "-m", "py_autotask.simulator", "serve", "--messy", "2"],
         capture_output=True,

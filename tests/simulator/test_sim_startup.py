@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -11,6 +9,7 @@ import pytest
 from sim_helpers import ALL_ROWS, api_client, errors_of
 
 from py_autotask.simulator import SchemasNotFoundError, Simulator
+from tests._serve import served
 
 
 def test_missing_schemas_dir_names_the_fix(tmp_path: Path) -> None:
@@ -19,37 +18,16 @@ def test_missing_schemas_dir_names_the_fix(tmp_path: Path) -> None:
 
 
 def test_cli_serve_prints_url_and_credentials() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "py_autotask.simulator",
-            "serve",
-            "--port",
-            "0",
-            "--profile",
-            "none",
-            "--latency",
-            "1ms",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
-        url = lines[0].split(": ", 1)[1].strip()
+    with served(
+        *("py_autotask.simulator", "serve", "--port", "0"),
+        *("--profile", "none", "--latency", "1ms"),
+    ) as (url, creds):
         assert url.endswith("/ATServicesRest/V1.0/")
-        creds = dict(line.strip().split(": ", 1) for line in lines[1:])
         assert set(creds) == {"UserName", "Secret", "ApiIntegrationCode"}
         r = httpx.get(url + "ThresholdInformation", headers=creds, timeout=10)
         assert r.status_code == 200 and r.json()["externalRequestThreshold"] == 10_000
         faults = httpx.get(url.split("/ATServicesRest")[0] + "/_sim/faults").json()
         assert faults[0]["effect"] == {"type": "latency", "dist": "fixed", "seconds": 0.001}
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_switches_for_unconfirmed_behaviour() -> None:
