@@ -111,6 +111,9 @@ class ApiRequest:
     messages and for per-endpoint pacing in the transport layer. ``spec`` is the entity's
     :class:`~py_autotask._spec.EntitySpec` when the request was built from one (every builder in
     this module sets it, and following a page keeps it), so no layer re-resolves the name.
+    ``own_correlation`` marks a create whose sender keeps it exactly-once itself (a bulk job, with
+    its own token or none by choice): the client's exactly-once layer sends it unchanged, adding
+    no token of its own.
     """
 
     method: str
@@ -120,6 +123,7 @@ class ApiRequest:
     entity: str | None = None
     operation: str | None = None
     spec: EntitySpec | None = field(default=None, repr=False, compare=False)
+    own_correlation: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -415,10 +415,11 @@ def _adopted(plan: CreatePlan, cause: AutotaskAmbiguousWriteError, record_id: in
 
 def exactly_once(config: ReconcileConfig, reader: ClientCore, req: ApiRequest) -> Flow[ApiResponse]:
     """Send a create; on an ambiguous outcome find the record (its id is returned as the create's
-    ``{"itemId": n}`` answer), else resend once (see the module). Requests without a spec, and
-    every create when ``config.enabled`` is off, are sent once as they are."""
+    ``{"itemId": n}`` answer), else resend once (see the module). Requests without a spec, those
+    whose sender correlates them itself (``own_correlation``: bulk jobs), and every create when
+    ``config.enabled`` is off, are sent once as they are."""
     spec = req.spec
-    if not config.enabled or spec is None:
+    if not config.enabled or spec is None or req.own_correlation:
         return (yield from request(req))
     plan = plan_create(config, spec, req)
     for attempt in (1, 2):

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 
@@ -740,7 +740,9 @@ class BulkJobs(Generic[S]):
         resolved here by this job's own token (or natural key) before any resend."""
         if job.stopped:
             return job.not_sent(row.row)
-        request = _core.create_request(job.spec, row.payload)
+        # this job keeps its creates exactly-once itself (its token, or none when asked): the
+        # client must not tag them with a token of its own
+        request = replace(_core.create_request(job.spec, row.payload), own_correlation=True)
         attempts = 0
         while True:
             attempts += 1

@@ -308,10 +308,12 @@ def choose_correlation(
 
     ``requested``: ``"auto"`` (the tenant UDF ``py_autotask_op_id`` if it exists, else a writable,
     queryable external-reference string field of the entity found in its metadata, such as
-    ``externalID``, provided no input row sets it), a field name, ``"udf:<name>"``, or ``None``
-    (no token). ``natural_key``: fields whose values identify a record (opt-in heuristic), used when
-    no token field is available.
+    ``externalID``, provided no input row sets it), a field name, ``"udf:<name>"``, or ``None`` /
+    ``"none"`` (no token: nothing is written into the records). ``natural_key``: fields whose
+    values identify a record (opt-in heuristic), used when no token field is available.
     """
+    if requested is not None and requested.strip().lower() == "none":
+        requested = None
     lowered = {g.lower() for g in given_fields}
     key = tuple(natural_key or ())
     for name in key:

@@ -328,7 +328,7 @@ def bulk_create_command(
                 dry_run=job.dry_run,
                 batch_size=size,
                 journal=job.journal,
-                correlation=None if correlation.lower() == "none" else correlation,
+                correlation=correlation,
                 natural_key=[k.strip() for k in natural_key.split(",")] if natural_key else None,
                 check_references=check_references,
                 on_invalid=on_invalid,
