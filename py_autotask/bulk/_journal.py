@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .._files import private_dir, private_file
 from ..exceptions import AutotaskConfigError
 
 __all__ = ["JOURNAL_FORMAT", "BulkJournal", "JournalRow", "RowState", "payload_hash"]
@@ -133,7 +134,9 @@ class BulkJournal:
                 f"journal {path} already exists; resume it with `bulk resume {path}` or pick "
                 "another path"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # the journal holds every row's full body: owner-only (SQLite's -wal/-shm files follow)
+        private_dir(path.parent)
+        private_file(path)
         conn = cls._connect(path)
         conn.executescript(_SCHEMA)
         journal = cls(path, conn)

@@ -717,7 +717,7 @@ class Exporter:
                         self.picklist_labels,
                     )
             stage.begin_entity(key, columns, count=0, requested=len(ids))
-            write_json_atomic(stage.dir / key / "ids.json", ids, fsync=self.fsync)
+            write_json_atomic(stage.dir / key / "ids.json", ids, fsync=self.fsync, private=True)
             stage.set_parts(
                 key,
                 [Partition(i, min(i + IN_BATCH, len(ids))) for i in range(0, len(ids), IN_BATCH)],

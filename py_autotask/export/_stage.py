@@ -16,6 +16,9 @@ Layout of a work directory::
     <Entity>/<part>-s<session>.arrows   staged batches of one partition, one file per session and
                                     schema (a promotion starts a new file)
     <Entity>@related/ids.json       ids of referenced rows to fetch (relationships)
+
+The work directory holds the rows: its folders are created ``0700`` and its files ``0600``
+(:mod:`py_autotask._files`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from .._files import private_dir, private_file
 from ._arrow import POOL
 from ._columns import Column, columns_from_json, columns_to_json, conform
 from ._fetch import Partition
@@ -41,9 +45,15 @@ __all__ = ["PartWriter", "Stage"]
 STATE_VERSION = 1
 
 
-def write_json_atomic(path: Path, data: Any, *, fsync: bool = True, pretty: bool = True) -> None:
+def write_json_atomic(
+    path: Path, data: Any, *, fsync: bool = True, pretty: bool = True, private: bool = False
+) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file renamed over it; ``private``:
+    the file is ``0600`` (work-folder state), else it follows the umask (outputs)."""
     tmp = path.with_name(path.name + ".tmp")
     option = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS if pretty else 0
+    if private:
+        private_file(tmp, truncate=True)
     with open(tmp, "wb") as f:
         f.write(orjson.dumps(data, option=option))
         if fsync:
@@ -90,7 +100,8 @@ class Stage:
         if state is None:
             if self.dir.exists():
                 shutil.rmtree(self.dir)
-            self.dir.mkdir(parents=True)
+            # staged rows and checkpoints: owner-only (a new parent folder is the output's)
+            private_dir(self.dir, parents_private=False)
             state = {"version": STATE_VERSION, "key": key, "entities": {}}
             self._save(state)
         self.state: dict[str, Any] = state
@@ -100,7 +111,10 @@ class Stage:
     # -- checkpoint ------------------------------------------------------------------------------
     def _save(self, state: dict[str, Any] | None = None) -> None:
         write_json_atomic(
-            self.dir / "state.json", state if state is not None else self.state, fsync=self.fsync
+            self.dir / "state.json",
+            state if state is not None else self.state,
+            fsync=self.fsync,
+            private=True,
         )
 
     def save(self) -> None:
@@ -128,9 +142,12 @@ class Stage:
 
     def begin_entity(self, name: str, columns: Sequence[Column], **info: Any) -> dict[str, Any]:
         with self._lock:
-            (self.dir / name).mkdir(parents=True, exist_ok=True)
+            private_dir(self.dir / name)
             write_json_atomic(
-                self.dir / name / "columns.json", columns_to_json(columns), fsync=self.fsync
+                self.dir / name / "columns.json",
+                columns_to_json(columns),
+                fsync=self.fsync,
+                private=True,
             )
             ent = {"parts": [], "done": False, **info}
             self.state["entities"][name] = ent
@@ -165,7 +182,7 @@ class Stage:
             path = self.dir / name / "columns.json"
             columns = columns_from_json(orjson.loads(path.read_bytes()))
             columns = [column if c.name == column.name else c for c in columns]
-            write_json_atomic(path, columns_to_json(columns), fsync=self.fsync)
+            write_json_atomic(path, columns_to_json(columns), fsync=self.fsync, private=True)
             self._columns[name] = columns
 
     def off_type(self, name: str) -> dict[str, OffTypeCount]:
@@ -239,7 +256,8 @@ class PartWriter:
         self._record = record
         # a native file: Arrow writes the batch's buffers itself (a Python file object would
         # get each buffer copied into a bytes object first)
-        self._file = pa.OSFile(str(self.stage.dir / self.name / fname), "wb")
+        path = private_file(self.stage.dir / self.name / fname, truncate=True)
+        self._file = pa.OSFile(str(path), "wb")
         self._writer = ipc.new_stream(self._file, schema)
         self._schema = schema
 

@@ -313,7 +313,7 @@ class FileLock(SyncLock):
         """Open (create) the lock file and lock it; ``None`` when it is held elsewhere."""
         for _ in range(5):
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             except PermissionError:
                 # another OS user created it without write access for us: a read-only descriptor
                 # still locks (the holder details are then not written)
