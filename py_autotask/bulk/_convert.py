@@ -12,7 +12,9 @@ numbers -> text); picklists take the value (``"2"``) or the tenant's label (``"H
 :func:`py_autotask._values.resolve_label`).
 
 An empty cell means "not given" (left out of the body); the ``null_value`` marker (``<null>`` by
-default) means "set to null".
+default) means "set to null". The empty string itself (a quoted ``""`` in a CSV, see
+:mod:`py_autotask._csv`, or ``""`` in a dict or a SQL row) is sent as ``""`` to a text field and
+means "not given" for any other field; blank text (spaces only) is "not given" everywhere.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .._values import (
     resolve_udf_choice,
     to_wire,
     udf_text,
+    value_kind,
 )
 from ._results import RowProblem
 
@@ -156,6 +159,13 @@ def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _holds_text(data_type: Any, picklist: bool = False) -> bool:
+    """Whether a field of ``data_type`` takes the empty string as a value (text, not a picklist)."""
+    return (
+        value_kind(str(data_type) if data_type is not None else None) == "string" and not picklist
+    )
+
+
 def column_problems(
     spec: EntitySpec,
     columns: Iterable[str],
@@ -242,14 +252,16 @@ def prepare_row(
         if raw_key in META_COLUMNS or raw_key in options.ignore_columns:
             continue
         key = str(raw_key).strip()
-        if _is_empty(raw_value):
+        # the empty string is kept for text fields (checked below); other blanks are "not given"
+        empty_text = isinstance(raw_value, str) and raw_value == ""
+        if _is_empty(raw_value) and not empty_text:
             continue
         is_null = options.null_value is not None and raw_value == options.null_value
         low = key.lower()
         if low.startswith(EXPECTED_PREFIX):
             target = key[len(EXPECTED_PREFIX) :]
             fld = table.get(target.lower())
-            if fld is None:
+            if fld is None or (empty_text and not _holds_text(fld.data_type, fld.is_picklist)):
                 continue
             if is_null:
                 expected[fld.api_name] = None
@@ -261,6 +273,8 @@ def prepare_row(
                 expected[fld.api_name] = converted
             continue
         if low == "userdefinedfields":
+            if empty_text:
+                continue
             if isinstance(raw_value, list):
                 udfs.extend(raw_value)
             else:
@@ -270,6 +284,12 @@ def prepare_row(
             name = key[4:]
             meta = tenant.udf(spec.name, name) if tenant is not None else None
             udf_name = str(meta["name"]) if meta else name
+            if (
+                empty_text
+                and meta
+                and not _holds_text(meta.get("type"), bool(meta.get("isPickList")))
+            ):
+                continue
             if is_null:
                 udfs.append({"name": udf_name, "value": None})
                 continue
@@ -291,6 +311,11 @@ def prepare_row(
         fld = table.get(low)
         if fld is None:
             continue  # reported once by column_problems
+        if empty_text and (
+            not _holds_text(fld.data_type, fld.is_picklist)
+            or (mode == "update" and fld.api_name.lower() == tracking)
+        ):
+            continue
         if mode == "update" and fld.api_name.lower() == tracking and fld.read_only:
             snapshot, error = to_wire("datetime", raw_value)
             if error:

@@ -9,13 +9,13 @@ header) raise :class:`BulkInputError` before anything is sent.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._csv import CsvSyntaxError, read_records
 from ..exceptions import AutotaskConfigError
 
 __all__ = ["BulkInputError", "SqlSource", "read_csv", "read_rows", "read_sql"]
@@ -66,7 +66,9 @@ def read_csv(
 ) -> tuple[list[str], Rows]:
     """Read a CSV file with a header row. Strict decoding: a byte that is not valid in ``encoding``
     raises :class:`BulkInputError` naming the line (pass ``encoding="cp1252"`` etc. for files saved
-    by Excel in a legacy code page)."""
+    by Excel in a legacy code page). Cells follow the project's CSV convention
+    (:mod:`py_autotask._csv`): an empty unquoted cell is ``None`` (no value), a quoted ``""`` the
+    empty string, so a file written by ``export`` or a failures CSV reads back as it was."""
     path = Path(path)
     if not path.is_file():
         raise BulkInputError(f"no such CSV file: {path}")
@@ -93,12 +95,14 @@ def read_csv(
             delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = read_records(text, delimiter)
     try:
-        header = next(reader)
+        _line, header = next(records)
     except StopIteration as exc:  # pragma: no cover - empty handled above
         raise BulkInputError(f"{path} has no header row") from exc
-    columns = [h.strip() for h in header]
+    except CsvSyntaxError as exc:
+        raise BulkInputError(f"cannot read {path}", [f"{path} {exc}"]) from exc
+    columns = [(h or "").strip() for h in header]
     problems: list[str] = []
     if any(not c for c in columns):
         problems.append(f"{path}: the header has an empty column name (columns: {columns})")
@@ -107,18 +111,18 @@ def read_csv(
         problems.append(f"{path}: duplicate column names in the header: {', '.join(dupes)}")
     rows: Rows = []
     try:
-        for index, cells in enumerate(reader, start=1):
-            if not any(c.strip() for c in cells):
+        for index, (line, cells) in enumerate(records, start=1):
+            if not any(c and c.strip() for c in cells):
                 continue
             if len(cells) > len(columns):
                 problems.append(
-                    f"row {index} (line {reader.line_num}): {len(cells)} cells but the header "
+                    f"row {index} (line {line}): {len(cells)} cells but the header "
                     f"has {len(columns)} columns"
                 )
                 continue
             rows.append((index, {c: v for c, v in zip(columns, cells, strict=False) if c}))
-    except csv.Error as exc:
-        problems.append(f"{path} line {reader.line_num}: {exc}")
+    except CsvSyntaxError as exc:
+        problems.append(f"{path} {exc}")
     if problems:
         raise BulkInputError(f"cannot read {path}", problems)
     return columns, rows

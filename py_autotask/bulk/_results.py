@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -10,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .._csv import csv_line
 from .._exitcodes import ExitCode
+from .._values import plain_value
 
 __all__ = [
     "EXIT_OK",
@@ -193,7 +194,9 @@ class BulkResult:
 
     def write_failures_csv(self, path: str | Path) -> Path:
         """Write :meth:`failure_rows` as UTF-8 CSV: fix the values and feed the file back (the
-        ``_row``/``_field``/``_error`` columns are ignored on input). Returns the path."""
+        ``_row``/``_field``/``_error`` columns are ignored on input). Values are written in the
+        project's CSV convention (:mod:`py_autotask._csv`): a cell that had no value stays an
+        empty field, an empty string stays ``""``. Returns the path."""
         path = Path(path)
         rows = self.failure_rows()
         columns: list[str] = ["_row", "_field", "_error"]
@@ -202,10 +205,9 @@ class BulkResult:
                 if key not in columns:
                     columns.append(key)
         with path.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
+            fh.write(csv_line(columns))
             for r in rows:
-                writer.writerow({k: _cell(v) for k, v in r.items()})
+                fh.write(csv_line(_cell(r.get(c)) for c in columns))
         return path
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,8 +238,7 @@ class BulkResult:
 
 
 def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
+    value = plain_value(value)  # NaN, NaT and pd.NA from a DataFrame are no value
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, default=str)
     return value

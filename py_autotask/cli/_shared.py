@@ -17,7 +17,6 @@ inside the functions that use them.
 from __future__ import annotations
 
 import contextlib
-import csv
 import enum
 import functools
 import inspect
@@ -29,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from .._csv import csv_line
 from .._exitcodes import ExitCode
 from ..exceptions import (
     AutotaskAuthError,
@@ -343,7 +343,7 @@ def make_client(
 
 
 def cell(value: Any) -> str:
-    """A value as text for tables and CSV (lists/dicts as compact JSON, None as empty)."""
+    """A value as text for tables (lists/dicts as compact JSON, None as empty)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -400,10 +400,10 @@ def write_records(
         return len(items)
     cols = _columns(items, fields)
     if fmt is OutputFormat.csv:
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(cols)
+        # null stays an empty field, text is quoted ("" is the empty string): py_autotask._csv
+        stream.write(csv_line(cols))
         for rec in items:
-            writer.writerow([cell(rec.get(c)) for c in cols])
+            stream.write(csv_line(rec.get(c) for c in cols))
         stream.flush()
         return len(items)
     from rich.console import Console

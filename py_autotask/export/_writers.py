@@ -4,7 +4,9 @@ Writers read staged Arrow batches (see :mod:`._stage`) and never hold more than 
 (Parquet, about 50k rows) or one batch (the others) in memory. Text in CSV and Excel that a
 spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return) is
 neutralised by default: CSV cells get a leading ``'``; Excel cells are written as typed strings,
-which spreadsheets never evaluate (so the text itself is unchanged).
+which spreadsheets never evaluate (so the text itself is unchanged). CSV keeps null (an empty
+unquoted field) and the empty string (``""``) apart, as every CSV of the project does
+(:mod:`py_autotask._csv`).
 """
 
 from __future__ import annotations
@@ -101,8 +103,10 @@ def write_csv(
     *,
     neutralize: bool = True,
 ) -> int:
-    """CSV with a header row; every string is quoted (an empty string is ``""``, null is empty),
-    datetimes are ISO 8601 UTC with ``Z``, booleans ``true``/``false``."""
+    """CSV with a header row in the project's convention (:mod:`py_autotask._csv`): every string
+    is quoted (an empty string is ``""``), null is an empty unquoted field, numbers and booleans
+    (``true``/``false``) are bare, datetimes are quoted ISO 8601 UTC with ``Z``. (pyarrow's
+    ``quoting_style="needed"`` quotes every string value and no null.)"""
     schema = _csv_batch(empty_batch(arrow_schema(columns)), neutralize).schema
     rows = 0
     import pyarrow.csv as pacsv
