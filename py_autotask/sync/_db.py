@@ -3,6 +3,14 @@
 One small interface (:class:`Database`) with one transaction per call that writes data, so a page of
 rows, the ids it deletes and the checkpoint that covers them become durable together (or not at
 all). Column types come from Autotask metadata (:func:`column_kind`).
+
+Datetimes are stored the same, timezone-aware way on every target, as the export's SQL outputs
+store them: ``TIMESTAMPTZ`` in PostgreSQL and DuckDB (sessions run in UTC), ISO 8601 UTC text with
+``Z`` in SQLite (``2023-02-07T02:43:19.145000Z``, in ``DATETIME`` columns). A database written by
+an earlier version (naive ``TIMESTAMP`` columns; SQLite text ``2023-02-07 02:43:19.145000``) is
+migrated in place by :meth:`Database.setup`, once: the columns are turned into ``TIMESTAMPTZ``
+(their values taken as UTC, which they were), the SQLite text rewritten (``PRAGMA user_version``
+then records format 1).
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ __all__ = [
 ]
 
 STATE_TABLE = "autotask_sync_state"
+#: The datetime storage of this version (SQLite ``PRAGMA user_version``; 0: naive text).
+DATETIME_FORMAT = 1
+#: The SQLite text of a datetime written by an earlier version (naive UTC, a space, 6 digits).
+_OLD_SQLITE_DATETIME = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]"
 PICKLIST_TABLE = "autotask_picklists"
 RUNS_TABLE = "autotask_sync_runs"
 
@@ -125,14 +137,14 @@ _TYPES: dict[str, dict[str, str]] = {
         "int": "BIGINT",
         "float": "DOUBLE PRECISION",
         "bool": "BOOLEAN",
-        "datetime": "TIMESTAMP",
+        "datetime": "TIMESTAMPTZ",
         "str": "TEXT",
     },
     "duckdb": {
         "int": "BIGINT",
         "float": "DOUBLE",
         "bool": "BOOLEAN",
-        "datetime": "TIMESTAMP",
+        "datetime": "TIMESTAMPTZ",
         "str": "VARCHAR",
     },
 }
@@ -280,6 +292,49 @@ class Database:
             primary_key=("entity", "field", "value"),
         )
         self.ensure_table(RUNS_TABLE, list(RUN_COLUMNS), primary_key=("run_id", "entity"))
+        self.write(self.datetime_migration_steps([s.table_name for s in self.all_states()]))
+
+    def datetime_migration_steps(self, tables: Sequence[str]) -> list[tuple[str, Any]]:
+        """Steps turning the datetimes of ``tables`` written by an earlier version (naive UTC)
+        into the aware form (see the module); none when there is nothing to migrate."""
+        steps: list[tuple[str, Any]] = []
+        if self.dialect == "sqlite":
+            if int(self.query("PRAGMA user_version")[0][0]) >= DATETIME_FORMAT:
+                return []
+            for table in tables:
+                for name, typ in self.columns(table).items():
+                    if typ.upper() == "DATETIME":
+                        c = q(name)
+                        steps.append(
+                            (
+                                f"UPDATE {q(table)} SET {c} = substr({c}, 1, 10) || 'T' || "
+                                f"substr({c}, 12) || 'Z' WHERE typeof({c}) = 'text' AND "
+                                f"length({c}) = 26 AND {c} GLOB '{_OLD_SQLITE_DATETIME}'",
+                                None,
+                            )
+                        )
+            steps.append((f"PRAGMA user_version = {DATETIME_FORMAT}", None))
+            return steps
+        naive = "timestamp without time zone" if self.dialect == "postgresql" else "TIMESTAMP"
+        for table in tables:
+            for name, typ in self._data_types(table).items():
+                if typ == naive:
+                    c = q(name)
+                    using = f" USING {c} AT TIME ZONE 'UTC'" if self.dialect == "postgresql" else ""
+                    steps.append(
+                        (f"ALTER TABLE {q(table)} ALTER COLUMN {c} TYPE TIMESTAMPTZ{using}", None)
+                    )
+        return steps
+
+    def _data_types(self, table: str) -> dict[str, str]:
+        """``information_schema`` data types of ``table``'s columns (PostgreSQL, DuckDB)."""
+        schema = "current_schema()" if self.dialect == "postgresql" else "'main'"
+        rows = self.query(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_name = {self.placeholder} AND table_schema = {schema}",
+            (table,),
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def read_state(self, entity: str) -> EntityState | None:
         cols = EntityState.columns()
@@ -378,6 +433,17 @@ class SqlAlchemyDatabase(Database):
         self.dialect = name
         self.datetime_text = name == "sqlite"
         self.placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        if name == "postgresql":
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _utc_session(dbapi_conn: Any, _record: Any) -> None:
+                # timestamptz values come back (and cast to text) in UTC; committed, so the
+                # setting outlives the connect transaction (URL options stay as given)
+                cur = dbapi_conn.cursor()
+                cur.execute("SET TIME ZONE 'UTC'")
+                cur.close()
+                dbapi_conn.commit()
+
         if name == "sqlite":
 
             @sa.event.listens_for(self.engine, "connect")
@@ -430,6 +496,7 @@ class DuckDatabase(Database):
         self.url = f"duckdb:///{path}"
         self.path = path
         self.con = duckdb.connect(path)
+        self.con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ read and cast in UTC
         try:
             import pyarrow
 
@@ -491,7 +558,7 @@ class DuckDatabase(Database):
                 "int": pa.int64(),
                 "float": pa.float64(),
                 "bool": pa.bool_(),
-                "datetime": pa.timestamp("us"),
+                "datetime": pa.timestamp("us", tz="UTC"),
                 "str": pa.string(),
             }
             arrays = [
@@ -575,7 +642,13 @@ _TEXT_TYPES = frozenset({"TEXT", "VARCHAR", "CHARACTER VARYING", "STRING"})
 
 
 def _fast_datetime(value: Any) -> _dt.datetime | None:
-    return datetime_or_none(value, naive=True)
+    return datetime_or_none(value)
+
+
+def sqlite_datetime(value: _dt.datetime) -> str:
+    """A datetime as SQLite holds it: ISO 8601 UTC text with 6 fraction digits and ``Z``
+    (``2023-02-07T02:43:19.145000Z``, as the export's SQLite output writes it)."""
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _fast(kind: str, datetime_text: bool) -> Any:
@@ -588,7 +661,7 @@ def _fast(kind: str, datetime_text: bool) -> Any:
             d = _fast_datetime(v)
             if d is None:
                 return _SLOW
-            return d.isoformat(sep=" ", timespec="microseconds") if datetime_text else d
+            return sqlite_datetime(d) if datetime_text else d
 
         return dt
     if kind == "float":
@@ -598,21 +671,25 @@ def _fast(kind: str, datetime_text: bool) -> Any:
 
 
 def _text_form(kind: str, value: Any) -> str:
-    """A typed value as text in a column that holds text, as PostgreSQL and DuckDB cast the
-    values a column already held when it became text (``42``, ``12.5``, ``true``,
-    ``2024-01-31 10:00:00.871``)."""
+    """A typed value as text in a column that holds text, as PostgreSQL and DuckDB (in a UTC
+    session) cast the values a column already held when it became text (``42``, ``12.5``,
+    ``true``, ``2024-01-31 10:00:00.871+00``)."""
     if kind == "bool":
         return "true" if value else "false"
     if kind == "float":
         return repr(value)
     if kind == "datetime":
-        text: str = value.isoformat(sep=" ", timespec="microseconds")
-        return text.rstrip("0").rstrip(".")
+        naive = _utc(value).replace(tzinfo=None)
+        text: str = naive.isoformat(sep=" ", timespec="microseconds")
+        return text.rstrip("0").rstrip(".") + "+00"
     return str(value)
 
 
-def _naive(value: _dt.datetime) -> _dt.datetime:
-    return value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+def _utc(value: _dt.datetime) -> _dt.datetime:
+    """An aware UTC datetime (naive ones are UTC, as Autotask sends them)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc)
 
 
 def to_db_value(kind: str, value: Any) -> Any:
@@ -626,7 +703,7 @@ def to_db_value(kind: str, value: Any) -> Any:
     if status == KEPT:
         return received_text(value)
     if kind == "datetime" and typed is not None:
-        return _naive(typed)
+        return _utc(typed)
     return typed
 
 
@@ -770,10 +847,10 @@ class RowReader:
         if typed is None:
             return None
         if name in self.text:
-            return _text_form(kind, _naive(typed) if kind == "datetime" else typed)
+            return _text_form(kind, typed)
         if kind == "datetime":
-            d = _naive(typed)
-            return d.isoformat(sep=" ", timespec="microseconds") if self.datetime_text else d
+            d = _utc(typed)
+            return sqlite_datetime(d) if self.datetime_text else d
         return typed
 
     def reports(self, promoted: Iterable[str] = ()) -> list[OffTypeReport]:

@@ -967,7 +967,7 @@ def _same_time(stored: Any, api_value: Any) -> bool:
     """Whether a stored change-tracking value equals the API's (stored as datetime or text)."""
     if stored is None or api_value is None:
         return stored is None and api_value is None
-    a = stored if isinstance(stored, _dt.datetime) else datetime_or_none(str(stored), naive=True)
+    a = datetime_or_none(stored if isinstance(stored, _dt.datetime) else str(stored), naive=True)
     b = datetime_or_none(str(api_value), naive=True)
     return a is not None and a == b
 

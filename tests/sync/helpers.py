@@ -58,7 +58,8 @@ def _norm(kind: str, value: Any) -> Any:
     if value is None:
         return None
     if kind == "datetime":
-        v = value if isinstance(value, _dt.datetime) else datetime_or_none(str(value), naive=True)
+        # aware (PostgreSQL, DuckDB, the API) or ISO text (SQLite): compared as naive UTC
+        v = datetime_or_none(value if isinstance(value, _dt.datetime) else str(value), naive=True)
         return None if v is None else v.replace(microsecond=(v.microsecond // 1000) * 1000)
     if kind == "bool":
         return bool(value)
