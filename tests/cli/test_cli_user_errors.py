@@ -261,3 +261,157 @@ def test_user_errors_in_a_real_process_exit_2_in_one_line(sim: Simulator, tmp_pa
         assert proc.stdout == ""
     assert data_requests(sim) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"] or not list(tmp_path.glob("x*"))
+
+
+# --- database URLs --------------------------------------------------------------------------------
+
+PASSWORD = "hunter2-Secret"
+
+
+@pytest.mark.parametrize(
+    ("db", "words"),
+    [
+        (
+            f"mysql://u:{PASSWORD}@db.example/x",
+            [
+                "unsupported database 'mysql://u:***@db.example/x'",
+                "postgresql://",
+                "py-autotask[sql]",
+                "py-autotask[duckdb]",
+            ],
+        ),
+        (f"oracle://u:{PASSWORD}@h/x", ["unsupported database", "SQLite"]),
+        ("sqlite://", ["'sqlite://' is an in-memory database", "sqlite:///autotask.db"]),
+        ("sqlite:///:memory:", ["in-memory database", "would be discarded"]),
+        ("duckdb:///:memory:", ["in-memory database"]),
+        ("sqlite:///file:x?mode=memory&uri=true", ["in-memory database"]),
+        (
+            f"postgresql://u:{PASSWORD}@h:notaport/x",
+            ["malformed database URL", "'postgresql://u:***@h:notaport/x'"],
+        ),
+        (f"postgresql+pg8000://u:{PASSWORD}@h/x", ["needs the pg8000 module", "psycopg"]),
+        (f"sqlite+nosuchdriver:///{PASSWORD}.db", ["unsupported database driver"]),
+    ],
+)
+@pytest.mark.parametrize("status", [False, True])
+def test_sync_refuses_a_database_it_cannot_use_in_one_line(
+    env: dict[str, str], sim: Simulator, db: str, words: list[str], status: bool
+) -> None:  # fmt: skip
+    args = ["sync", "--status", "--db", db] if status else ["sync", "Tickets", "--db", db, "-q"]
+    result = run(args, env)
+    err = refused(result, sim, *words)
+    assert len(err.strip().splitlines()) == 1, err
+    if "nosuchdriver" not in db:
+        assert PASSWORD not in err + result.stdout
+    assert sim.journal() == []  # not even metadata: checked before the client exists
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_without_its_password(
+    env: dict[str, str], sim: Simulator
+) -> None:
+    db = f"postgresql://u:{PASSWORD}@127.0.0.1:1/x"
+    for args in (["sync", "Tickets", "--db", db, "-q"], ["sync", "--status", "--db", db]):
+        result = run(args, env)
+        assert result.exit_code == 1, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: database postgresql://u:***@127.0.0.1:1/x: ")
+        assert "Connection refused" in line or "connection failed" in line
+        assert PASSWORD not in result.stderr + result.stdout
+        assert "sqlalche.me" not in line
+    assert data_requests(sim) == []
+
+
+def test_the_library_names_the_supported_databases_instead_of_a_missing_module(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    from py_autotask.exceptions import AutotaskConfigError
+    from py_autotask.sync import open_database
+
+    with client_for(sim) as client:
+        with pytest.raises(
+            AutotaskConfigError, match=r"unsupported database 'mysql://u:\*\*\*@h/x'"
+        ):
+            client.create_syncer().sync_to_database(f"mysql://u:{PASSWORD}@h/x", ["Tickets"])
+    with pytest.raises(AutotaskConfigError, match="malformed database URL"):
+        open_database("postgresql://u:pw@h:port/x")
+    open_database("sqlite:///:memory:").close()  # in memory stays allowed for library callers
+
+
+# --- outputs that cannot be written ---------------------------------------------------------------
+
+
+def _blocked(tmp_path: Path) -> Path:
+    """A regular file where the user's path needs a folder (fails for root too)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    return blocker
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-F", "csv"],
+        ["-F", "parquet", "--compress"],
+        ["-F", "sqlite"],
+        ["-F", "csv", "--fields", "id,title"],
+    ],
+)
+def test_export_into_a_path_under_a_file_says_cannot_write_the_users_path(
+    env: dict[str, str], sim: Simulator, tmp_path: Path, options: list[str]
+) -> None:
+    blocker = _blocked(tmp_path)
+    out = f"{blocker.name}/sub/tickets"
+    err = refused(
+        run(["export", "Tickets", "-O", out, "-q", *options], env),
+        sim,
+        f"cannot write {out}",
+        "not-a-folder is a file, not a folder",
+    )
+    assert len(err.strip().splitlines()) == 1, err
+    assert "export-state" not in err and "Errno" not in err
+    assert {p.name for p in tmp_path.iterdir()} - {"config"} == {"not-a-folder"}
+
+
+@pytest.mark.parametrize("db", ["{blocker}/s.db", "sqlite:///{blocker}/s.db", "{blocker}/s.duckdb"])
+def test_sync_into_a_path_under_a_file_says_cannot_write_the_database(
+    env: dict[str, str], sim: Simulator, tmp_path: Path, db: str
+) -> None:
+    blocker = _blocked(tmp_path)
+    url = db.format(blocker=blocker.name)
+    err = refused(
+        run(["sync", "Tickets", "--db", url, "-q"], env),
+        sim,
+        f"cannot write {blocker.name}/s.",
+        "is a file, not a folder",
+    )
+    assert len(err.strip().splitlines()) == 1 and "sync.lock" not in err, err
+    missing = refused(
+        run(["sync", "Tickets", "--db", "no-such-folder/s.db", "-q"], env),
+        sim,
+        "cannot write no-such-folder/s.db: the folder no-such-folder does not exist",
+    )
+    assert "sync.lock" not in missing
+    assert {p.name for p in tmp_path.iterdir()} - {"config"} == {"not-a-folder"}
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root writes into a 0555 folder anyway (the path-under-a-file tests cover root)",
+)
+def test_unwritable_folders_are_named_as_permission_problems(
+    env: dict[str, str], sim: Simulator, tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        for args in (
+            ["sync", "Tickets", "--db", "locked/s.db", "-q"],
+            ["export", "Tickets", "-F", "csv", "-O", "locked/out", "-q"],
+            ["export", "Tickets", "-F", "sqlite", "-O", "locked/deeper/out.db", "-q"],
+        ):
+            err = refused(run(args, env), sim, f"cannot write {args[3]}: permission denied")
+            assert len(err.strip().splitlines()) == 1 and "lock" not in err.replace("locked", "")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o755)
