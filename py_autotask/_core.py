@@ -153,15 +153,23 @@ class ApiResponse:
 
 # --- URLs -----------------------------------------------------------------------------------------
 
-_SECRET_QUERY_KEYS: Final = frozenset({"user", "username", "secret", "apiintegrationcode"})
+_SECRET_QUERY_KEYS: Final = frozenset(
+    {"user", "username", "secret", "apiintegrationcode", "password"}
+)
 
 
 def redact_url(url: str, secrets: Sequence[str] = ()) -> str:
-    """``url`` with credential-bearing query values (``user=``) and any known secret masked."""
+    """``url`` with credential-bearing query values (``user=``, ``password=``), the password of
+    ``scheme://user:PASSWORD@host`` (a database URL) and any known secret masked."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable url>"
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if at and ":" in userinfo:
+        # a password may hold an unencoded '@'; a host never does: userinfo ends at the last one
+        parts = parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}")
+        url = urlunsplit(parts)
     if parts.query:
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):

@@ -32,9 +32,11 @@ __all__ = [
     "datetime_or_none",
     "format_wire_datetime",
     "from_wire",
+    "integer_bounds",
     "is_date_text",
     "length_problem",
     "looks_like_label",
+    "number_bound",
     "parse_date",
     "parse_datetime",
     "picklist_problem",
@@ -100,10 +102,39 @@ _DT_RE: Final = re.compile(
     r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?",
     re.IGNORECASE,
 )
+_INT64: Final = (-(2**63), 2**63 - 1)
 _TRUE: Final = frozenset({"true", "1", "yes", "y", "t", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "n", "f", "off"})
 _MAX_CHOICES: Final = 25
 _MAX_SHOWN: Final = 80
+
+
+#: The whole numbers each integer ``dataType`` holds (Autotask's columns are SQL Server's ``tinyint``,
+#: ``smallint``, ``int`` and ``bigint``; ``id`` is a ``long``, most foreign keys ``integer``).
+_INTEGER_BOUNDS: Final[Mapping[str, tuple[int, int]]] = {
+    "byte": (0, 2**8 - 1),
+    "short": (-(2**15), 2**15 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "int32": (-(2**31), 2**31 - 1),
+    "long": (-(2**63), 2**63 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+}
+#: ``decimal`` is SQL Server's ``decimal``/``numeric``: at most 38 digits, so a value must be
+#: below 10**38 in size; other number types are doubles (any finite value).
+_DECIMAL_BOUND: Final = 10**38
+
+
+def integer_bounds(data_type: str | None) -> tuple[int, int]:
+    """``(smallest, largest)`` whole number a field of an integer ``data_type`` holds (64 bits
+    for an integer type this table does not name)."""
+    return _INTEGER_BOUNDS.get((data_type or "").strip().lower(), _INT64)
+
+
+def number_bound(data_type: str | None) -> int | None:
+    """The exclusive bound on the size of a value of a number ``data_type`` (``decimal``:
+    10**38), or ``None`` when any finite value fits (``double``, ``float``)."""
+    return _DECIMAL_BOUND if (data_type or "").strip().lower() == "decimal" else None
 
 
 def value_kind(data_type: str | None) -> Kind:
@@ -432,7 +463,6 @@ CLEAN: Final = 0
 CONVERTED: Final = 1
 KEPT: Final = 2
 
-_INT64: Final = (-(2**63), 2**63 - 1)
 _NUMBER_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 

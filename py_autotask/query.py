@@ -29,6 +29,7 @@ from .exceptions import AutotaskConfigError
 
 __all__ = [
     "ALL_ROWS",
+    "MAX_OR_CONDITIONS",
     "MAX_PAGE_SIZE",
     "OPERATORS",
     "Condition",
@@ -45,6 +46,9 @@ __all__ = [
 
 #: Largest ``MaxRecords`` Autotask accepts (also its default page size).
 MAX_PAGE_SIZE: Final = 500
+#: Most OR'd conditions Autotask takes in one query ("Queries are limited to 500 or fewer 'OR'
+#: conditions"): the items of every ``or`` group, summed.
+MAX_OR_CONDITIONS: Final = 500
 
 COMPARISON_OPERATORS: Final = frozenset(
     {"eq", "noteq", "gt", "gte", "lt", "lte", "beginsWith", "endsWith", "contains"}
@@ -384,6 +388,22 @@ def _udf_fields(node: Mapping[str, Any], found: set[str]) -> None:
                 _udf_fields(child, found)
 
 
+def _or_conditions(node: Mapping[str, Any]) -> int:
+    """The OR'd conditions of one filter item: the items of every ``or`` group in it (walked
+    without recursion, so a filter nested past Python's stack is counted, not a crash)."""
+    count = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        items_key = _key(item, "items")
+        children = item[items_key] if items_key and isinstance(item[items_key], list) else []
+        op_key = _key(item, "op")
+        if op_key and isinstance(item[op_key], str) and item[op_key].lower() == "or":
+            count += len(children)
+        stack.extend(c for c in children if isinstance(c, Mapping))
+    return count
+
+
 def _check_max_records(max_records: Any) -> int:
     if isinstance(max_records, bool) or not isinstance(max_records, int):
         raise AutotaskConfigError(
@@ -458,6 +478,13 @@ def build_query_body(
         raise AutotaskConfigError(
             f"Autotask allows one user-defined field per query; this filter uses {len(udfs)}: "
             + ", ".join(sorted(udfs))
+        )
+
+    ors = sum(_or_conditions(item) for item in items)
+    if ors > MAX_OR_CONDITIONS:
+        raise AutotaskConfigError(
+            f"this filter has {ors} OR'd conditions; Autotask allows at most {MAX_OR_CONDITIONS} "
+            "per query: list the values with F(field).in_([...]) or split it into several queries"
         )
 
     body: dict[str, Any] = {"filter": items}

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
 from .._exitcodes import ExitCode
-from .._values import datetime_or_none, is_date_text
+from .._values import format_wire_datetime, is_date_text, parse_datetime
 from ..exceptions import AutotaskConfigError
 from ._shared import (
     Credentials,
@@ -37,6 +39,7 @@ from ._shared import (
 
 if TYPE_CHECKING:
     from .._spec import EntitySpec
+    from ._filterlang import MetadataSource
 
 __all__ = ["export"]
 
@@ -44,31 +47,84 @@ _FOLDER_FORMATS = ("csv", "json", "jsonl", "parquet")
 _FILE_SUFFIX = {"excel": ".xlsx", "sqlite": ".db", "duckdb": ".duckdb"}
 
 
-def _date_range_items(spec: EntitySpec, text: str, field: str | None) -> list[dict[str, Any]]:
-    """``START,END`` (dates or datetimes; END inclusive for dates) -> two conditions on ``field``
-    (default: ``createDate`` when the entity has it, else its change-tracking field)."""
-    start, sep, end = text.partition(",")
-    if not sep:
-        fail(f"--date-range needs START,END, got {text!r}", ExitCode.USAGE)
+@dataclass(frozen=True)
+class _DateRange:
+    """``--date-range START,END`` checked: the conditions' values (either end may be open)."""
+
+    start: str | None
+    end: str | None
+    end_op: str  # "lt" (the day after a date-only END: the whole END day) or "lte"
+
+
+def _date_end(text: str, which: str, option: str) -> tuple[str, _dt.datetime]:
+    """One end of ``--date-range`` as sent (a date as written, a datetime in the wire format)
+    and as a UTC datetime; a usage error when it is not a date."""
+    try:
+        parsed = parse_datetime(text)
+    except ValueError as exc:
+        detail = str(exc)
+        detail = detail[detail.rfind(" (") :] if detail.endswith(")") else ""
+        fail(
+            f"{option} {which} {text!r} is not a date (YYYY-MM-DD){detail}: write a date such as "
+            "2024-01-31 or a datetime such as 2024-01-31T10:00:00Z",
+            ExitCode.USAGE,
+        )
+    assert parsed is not None  # not blank: the caller skips an open end
+    return (text if is_date_text(text) else format_wire_datetime(parsed)), parsed
+
+
+def _date_range(text: str, option: str = "--date-range") -> _DateRange:
+    """``START,END`` (dates or datetimes, UTC unless they carry an offset; END inclusive for
+    dates, either end may be left open) checked before anything is sent."""
+    start_text, sep, end_text = (part.strip() for part in text.partition(","))
+    if not sep or not (start_text or end_text):
+        fail(
+            f"{option} needs START,END (either may be left open), e.g. 2024-01-01,2024-12-31 "
+            f"or 2024-01-01, ; got {text!r}",
+            ExitCode.USAGE,
+        )
+    start = _date_end(start_text, "start", option) if start_text else None
+    end = _date_end(end_text, "end", option) if end_text else None
+    end_op, end_value, end_at = "lte", None, None
+    if end is not None:
+        end_value, end_at = end
+        if is_date_text(end_text):  # a date: include the whole day
+            end_at = end_at + _dt.timedelta(days=1)
+            end_op, end_value = "lt", end_at.date().isoformat()
+    if start is not None and end_at is not None:
+        empty = start[1] >= end_at if end_op == "lt" else start[1] > end_at
+        if empty:
+            fail(
+                f"{option} {text!r} starts after it ends: write the earlier date first "
+                f"({end_text},{start_text}?)",
+                ExitCode.USAGE,
+            )
+    return _DateRange(start[0] if start else None, end_value, end_op)
+
+
+def _date_range_items(
+    spec: EntitySpec, span: _DateRange, field: str | None, tenant_fields: MetadataSource
+) -> list[dict[str, Any]]:
+    """The conditions of a checked ``--date-range`` on ``field`` (default: ``createDate`` when
+    the entity has it, else its change-tracking field), which must be a date field of ``spec``."""
+    from ._filterlang import check_date_field
+
     name = field
     if name is None:
         lowered = {f.lower(): f for f in spec.fields}
         name = lowered.get("createdate") or lowered.get("createdatetime")
         name = name or spec.change_tracking_field
-    if not name:
-        fail(f"{spec.name} has no createDate field; name one with --date-field", ExitCode.USAGE)
+        if not name:
+            fail(
+                f"{spec.name} has no createDate field; name one with --date-field",
+                ExitCode.USAGE,
+            )
+    name = check_date_field(name, spec, tenant_fields=tenant_fields)
     items: list[dict[str, Any]] = []
-    if start.strip():
-        items.append({"op": "gte", "field": name, "value": start.strip()})
-    if end.strip():
-        value = end.strip()
-        if len(value) == 10:  # a date: include the whole day
-            if not is_date_text(value) or (parsed := datetime_or_none(value)) is None:
-                fail(f"--date-range end {value!r} is not a date (YYYY-MM-DD)", ExitCode.USAGE)
-            day = parsed.date() + _dt.timedelta(days=1)
-            items.append({"op": "lt", "field": name, "value": day.isoformat()})
-        else:
-            items.append({"op": "lte", "field": name, "value": value})
+    if span.start is not None:
+        items.append({"op": "gte", "field": name, "value": span.start})
+    if span.end is not None:
+        items.append({"op": span.end_op, "field": name, "value": span.end})
     return items
 
 
@@ -159,6 +215,13 @@ def export(
             output = base + (f"-{fmt}" if fmt in _FOLDER_FORMATS else _FILE_SUFFIX.get(fmt, ""))
         parsed = parse_expression(filter) if filter else None
         chosen = field_list(fields)
+        span = _date_range(date_range) if date_range is not None else None
+        if date_field is not None and span is None:
+            fail(
+                "--date-field names the field --date-range filters on: add --date-range "
+                "START,END (or leave --date-field out)",
+                ExitCode.USAGE,
+            )
         single_file = False
         if chosen:
             if len(specs) != 1:
@@ -173,11 +236,20 @@ def export(
         client = credentials.client()
         with client:
             check_against_metadata(client, specs, parsed, chosen)
+            ranges = {
+                spec.name: _date_range_items(
+                    spec,
+                    span,
+                    date_field,
+                    functools.partial(client.metadata.fields, spec.name),
+                )
+                for spec in specs
+                if span is not None
+            }
             exporter = client.create_exporter(workers=workers)
             for spec in specs:
                 spec_items = list(parsed.items) if parsed is not None else []
-                if date_range:
-                    spec_items += _date_range_items(spec, date_range, date_field)
+                spec_items += ranges.get(spec.name, [])
                 exporter.add_entities(spec.name, filter=spec_items or None, fields=chosen)
             if include_relationships:
                 rels = _relationships(specs, include_relationships)

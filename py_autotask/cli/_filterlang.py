@@ -27,13 +27,15 @@ whose message points at the column with a caret.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._values import integer_bounds, number_bound, parse_datetime, value_kind
 from ..exceptions import AutotaskConfigError, AutotaskError
-from ..query import Condition, Filter, Group
+from ..query import MAX_OR_CONDITIONS, Condition, Filter, Group
 
 if TYPE_CHECKING:
     from .._spec import EntitySpec
@@ -42,8 +44,10 @@ if TYPE_CHECKING:
 MetadataSource = Callable[[], Sequence[Mapping[str, Any]]]
 
 __all__ = [
+    "MAX_DEPTH",
     "FilterSyntaxError",
     "ParsedFilter",
+    "check_date_field",
     "check_field_names",
     "check_filter",
     "compile_filter",
@@ -61,9 +65,36 @@ class FilterSyntaxError(AutotaskConfigError):
         self.text = text
         self.position = max(0, min(position, len(text)))
         self.column = self.position + 1
-        super().__init__(
-            f"bad filter at column {self.column}: {message}\n  {text}\n  {' ' * self.position}^"
-        )
+        shown, at = _window(text, self.position)
+        super().__init__(f"bad filter at column {self.column}: {message}\n  {shown}\n  {' ' * at}^")
+
+
+#: how much of a long expression an error shows on each side of the mistake
+_CONTEXT = 60
+
+
+def _window(text: str, position: int) -> tuple[str, int]:
+    """The part of ``text`` an error shows (all of it when short, else the mistake with
+    ``_CONTEXT`` characters each side, cut with ``...``) on one line, and where the caret goes."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in text)  # keeps the columns
+    if len(flat) <= 2 * _CONTEXT + 20:
+        return flat, position
+    start = max(0, position - _CONTEXT)
+    end = min(len(flat), position + _CONTEXT)
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(flat) else ""
+    return head + flat[start:end] + tail, len(head) + position - start
+
+
+def _shown(value: Any, raw: str = "") -> str:
+    """A value for a message, cut to a readable length: text quoted, a number as written."""
+    words = isinstance(value, str) and not _NUMBER_RE.match(value)
+    text = repr(value) if words or not raw else raw
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 @dataclass(frozen=True)
@@ -119,6 +150,14 @@ _TOKEN_RE = re.compile(
 )
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: more digits than any integer field holds (a long has 19)
+_MAX_DIGITS = 40
+
+#: How deep parentheses may nest. A filter written by hand needs a few levels; 32 (SQL Server's
+#: nesting limit, which Autotask's filters become) is far past that and keeps the parser's
+#: recursion (three frames a level) a tenth of Python's stack limit, so no expression can end in
+#: a RecursionError here, in the builder or in the JSON encoder.
+MAX_DEPTH = 32
 
 
 def _unquote(text: str) -> str:
@@ -171,7 +210,9 @@ def _literal(tok: _Token) -> Any:
         return False
     if _NUMBER_RE.match(text):
         if re.fullmatch(r"[+-]?\d+", text):
-            return int(text)
+            # past any field's range (and Python's int-from-text limit): kept as written, the
+            # metadata check names the range
+            return int(text) if len(text) <= _MAX_DIGITS else text
         return float(text)
     return text
 
@@ -187,6 +228,7 @@ class _Found:
     field_pos: int  # of the name (for a UDF, after "udf.")
     op_pos: int
     value_pos: int
+    value_text: str = ""  # the value as written (quotes included)
 
 
 class _Parser:
@@ -195,6 +237,10 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.i = 0
         self.found: list[_Found] = []
+        self.depth = 0
+        #: OR'd conditions so far, counted as Autotask counts them: the items of every ``or``
+        #: group once nested groups are merged (``a or (b or c)`` is one group of three)
+        self.or_count = 0
 
     @property
     def tok(self) -> _Token:
@@ -229,11 +275,29 @@ class _Parser:
         return node
 
     def _or(self) -> Filter:
+        starts = [self.tok]
         items = [self._and()]
         while self._is_word("or"):
             self._advance()
+            starts.append(self.tok)
             items.append(self._and())
-        return items[0] if len(items) == 1 else Group("or", items)
+        if len(items) == 1:
+            return items[0]
+        # nested or-groups merge into this one: their items were counted already
+        count = self.or_count - sum(
+            len(item.items) for item in items if isinstance(item, Group) and item.op == "or"
+        )
+        for item, start in zip(items, starts, strict=True):
+            count += len(item.items) if isinstance(item, Group) and item.op == "or" else 1
+            if count > MAX_OR_CONDITIONS:
+                raise self._error(
+                    f"more than {MAX_OR_CONDITIONS} OR'd conditions (Autotask's limit per "
+                    "query): list the values with 'in (...)' (e.g. id in (1, 2, 3)) or split the "
+                    "filter into several queries",
+                    start,
+                )
+        self.or_count = count
+        return Group("or", items)
 
     def _and(self) -> Filter:
         items = [self._term()]
@@ -247,7 +311,15 @@ class _Parser:
             open_tok = self._advance()
             if self.tok.kind == "rparen":
                 raise self._error("empty parentheses: expected a condition")
+            if self.depth >= MAX_DEPTH:
+                raise self._error(
+                    f"parentheses nested more than {MAX_DEPTH} deep: remove the ones that group "
+                    "nothing (a filter needs a few levels at most)",
+                    open_tok,
+                )
+            self.depth += 1
             node = self._or()
+            self.depth -= 1
             if self.tok.kind != "rparen":
                 if self.tok.kind == "end":
                     raise self._error("missing ')' to close the '(' opened here", open_tok)
@@ -368,7 +440,9 @@ class _Parser:
         op_tok: _Token,
         value_tok: _Token,
     ) -> None:
-        self.found.append(_Found(field, udf, op, value, name_pos, op_tok.pos, value_tok.pos))
+        self.found.append(
+            _Found(field, udf, op, value, name_pos, op_tok.pos, value_tok.pos, value_tok.text)
+        )
 
     def _make(self, op: str, field: str, udf: bool, value: Any, tok: _Token) -> Filter:
         try:
@@ -465,8 +539,6 @@ def compile_filter(text: str | ParsedFilter | None) -> list[dict[str, Any]]:
 
 # --- checks against the entity's metadata -----------------------------------------------------------
 
-_INTEGER_TYPES = frozenset({"integer", "long", "short", "byte"})
-_NUMBER_TYPES = _INTEGER_TYPES | {"decimal", "double", "float"}
 _TEXT_OPS = frozenset({"beginsWith", "endsWith", "contains"})
 
 
@@ -617,59 +689,103 @@ def _is_number_text(value: str) -> bool:
     return bool(_NUMBER_RE.match(value.strip()))
 
 
+def _whole(value: Any) -> int | str | None:
+    """A filter value as a whole number, ``"huge"`` for digits past any range, else ``None``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value) is not None:
+        digits = value.strip()
+        return int(digits) if len(digits) <= _MAX_DIGITS else "huge"
+    return None
+
+
 def _check_value(
     text: str, spec: EntitySpec, info: _FieldInfo, found: _Found, label: str = ""
 ) -> None:
     where = label or f"{spec.name}.{info.name}"
-    kind = info.data_type
-    if found.op in _TEXT_OPS and kind and kind != "string":
+    data_type = info.data_type
+    kind = value_kind(data_type) if data_type else "string"
+    if found.op in _TEXT_OPS and data_type and kind != "string":
         raise FilterSyntaxError(
-            f"{found.op!r} works on text fields only; {where} is {kind} (use = != < <= > >= in "
-            "notIn exists)",
+            f"{found.op!r} works on text fields only; {where} is {data_type} (use = != < <= > >= "
+            "in notIn exists)",
             text,
             found.op_pos,
         )
     if found.op in ("exist", "notExist"):
         return
-    value = found.value
+    value, shown = found.value, _shown(found.value, found.value_text)
+    problem: str | None = None
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise FilterSyntaxError(
-                f"{where} is true/false: write true or false (unquoted), not {value!r}",
-                text,
-                found.value_pos,
-            )
-    elif kind in _INTEGER_TYPES:
-        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value) is not None
+            problem = f"{where} is true/false: write true or false (unquoted), not {shown}"
+    elif kind == "integer":
+        problem = _integer_problem(spec, info, where, value, shown)
+    elif kind == "number":
+        problem = _number_problem(where, data_type, value, shown)
+    elif kind in ("datetime", "date"):
+        problem = _date_problem(where, data_type, value, shown)
+    if problem is not None:
+        raise FilterSyntaxError(problem, text, found.value_pos)
+
+
+def _integer_problem(
+    spec: EntitySpec, info: _FieldInfo, where: str, value: Any, shown: str
+) -> str | None:
+    low, high = integer_bounds(info.data_type)
+    number = _whole(value)
+    if number is None:
+        extra = (
+            ": use the picklist value, not its label" + _describe_hint(spec, "the values")
+            if info.picklist
+            else f" (write a whole number from {low} to {high})"
         )
-        if not ok:
-            extra = (
-                ": use the picklist value, not its label" + _describe_hint(spec, "the values")
-                if info.picklist
-                else ""
-            )
-            kind_text = f"an {kind} picklist" if info.picklist else f"an {kind}"
-            raise FilterSyntaxError(
-                f"{where} is {kind_text} field; {value!r} is not a whole number{extra}",
-                text,
-                found.value_pos,
-            )
-    elif kind in _NUMBER_TYPES:
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
-            isinstance(value, str) and _is_number_text(value)
+        kind_text = _a(info.data_type) + (" picklist" if info.picklist else "")
+        return f"{where} is {kind_text} field; {shown} is not a whole number{extra}"
+    if number == "huge" or not low <= int(number) <= high:
+        return (
+            f"{where} is {_a(info.data_type)} field (whole numbers from {low} to {high}); "
+            f"{shown} is out of range"
         )
-        if not ok:
-            raise FilterSyntaxError(
-                f"{where} is a {kind} field; {value!r} is not a number", text, found.value_pos
-            )
-    elif kind in ("datetime", "date") and not isinstance(value, str):
-        raise FilterSyntaxError(
-            f"{where} is a {kind}: write a date such as 2024-01-31 or "
-            f"2024-01-31T10:00:00Z, not {value!r}",
-            text,
-            found.value_pos,
-        )
+    return None
+
+
+def _number_problem(where: str, data_type: str, value: Any, shown: str) -> str | None:
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value) if not isinstance(value, int) or abs(value) < 10**300 else math.inf
+    elif isinstance(value, str) and _is_number_text(value):
+        number = float(value.strip())
+    if number is None:
+        return f"{where} is {_a(data_type)} field; {shown} is not a number"
+    bound = number_bound(data_type)
+    if not math.isfinite(number) or (bound is not None and abs(number) >= bound):
+        size = f"below 1e{len(str(bound)) - 1} in size" if bound is not None else "finite"
+        return f"{where} is {_a(data_type)} field (numbers {size}); {shown} is out of range"
+    return None
+
+
+def _date_problem(where: str, data_type: str, value: Any, shown: str) -> str | None:
+    reason: str | None = None
+    if not isinstance(value, str):
+        reason = f"{shown} is not a date"
+    else:
+        try:
+            parse_datetime(value)
+        except ValueError as exc:
+            # the parser's own detail, e.g. "(month must be in 1..12)"
+            detail = str(exc)
+            detail = detail[detail.rfind(" (") :] if detail.endswith(")") else ""
+            reason = f"{shown} is not a valid date or datetime{detail}"
+        else:
+            if not value.strip():
+                reason = "an empty value is not a date (for no date use notExists)"
+    if reason is None:
+        return None
+    return (
+        f"{where} is {_a(data_type)}: {reason}; write a date such as 2024-01-31 or "
+        "2024-01-31T10:00:00Z (ISO 8601, UTC unless it has an offset)"
+    )
 
 
 def check_field_names(
@@ -703,3 +819,30 @@ def check_field_names(
             raise AutotaskConfigError(
                 f"{option}: {spec.name} has no field {name!r}{hint}" + _describe_hint(spec)
             )
+
+
+def check_date_field(
+    name: str,
+    spec: EntitySpec,
+    *,
+    option: str = "--date-field",
+    tenant_fields: MetadataSource | None = None,
+) -> str:
+    """The API name of ``spec``'s date or datetime field ``name`` (any case); an unknown field, or
+    one of another type, raises :class:`AutotaskConfigError` naming the entity's date fields."""
+    known = _known(spec)
+    info = _lookup(name.strip(), spec, known, _Lazy(tenant_fields))
+    dates = sorted(
+        (i.name for i in known.values() if value_kind(i.data_type) in ("datetime", "date")),
+        key=str.lower,
+    )
+    choices = f"; its date fields are {', '.join(dates)}" if dates else f"; {spec.name} has none"
+    if info is None:
+        hint = _suggest(name, dates) or _suggest(name, [i.name for i in known.values()])
+        raise AutotaskConfigError(f"{option}: {spec.name} has no field {name!r}{hint}" + choices)
+    if value_kind(info.data_type) not in ("datetime", "date"):
+        raise AutotaskConfigError(
+            f"{option}: {spec.name}.{info.name} is {_a(info.data_type or 'text')} field, not a date"
+            + choices
+        )
+    return info.name

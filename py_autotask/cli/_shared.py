@@ -192,11 +192,17 @@ with_credentials = option_group(
 
 
 def field_list(fields: str | None) -> list[str] | None:
-    """``--fields a, b,udf.X`` -> ``["a", "b", "udf.X"]`` (``None`` when not given)."""
-    if not fields:
+    """``--fields a, b,udf.X`` -> ``["a", "b", "udf.X"]`` (``None`` when not given). Given but
+    naming no field (``--fields ''``, only commas or spaces) is a usage error, not "every field"."""
+    if fields is None:
         return None
     out = [f.strip() for f in fields.split(",") if f.strip()]
-    return out or None
+    if not out:
+        raise AutotaskConfigError(
+            f"--fields {fields!r} names no field: list field names separated by commas, e.g. "
+            "--fields id,title (leave --fields out for every field)"
+        )
+    return out
 
 
 # --- errors and exit codes ----------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -131,9 +133,13 @@ def sync(
             "(the default) or --from sql --to autotask",
             ExitCode.USAGE,
         )
+    from ..sync._db import check_database_url
+
     with errors():
         if status:
-            _print_sync_state(database, output)
+            check_database_url(database, allow_memory=False)
+            with _database_errors(database):
+                _print_sync_state(database, output)
             return
         if not entities:
             fail(
@@ -144,8 +150,9 @@ def sync(
             fail("--every must be a positive number of minutes", ExitCode.USAGE)
         if not lock_timeout >= 0:
             fail("--lock-timeout must be a number of seconds >= 0", ExitCode.USAGE)
+        check_database_url(database, allow_memory=False)
         client = credentials.client()
-        with client:
+        with client, _database_errors(database):
             result = run_sync(
                 client,
                 list(entities),
@@ -162,6 +169,21 @@ def sync(
             )
         if not result:
             raise typer.Exit(ExitCode.PARTIAL)
+
+
+@contextlib.contextmanager
+def _database_errors(database: str) -> Iterator[None]:
+    """An error of the database (connection refused, authentication, disk) as one line naming
+    the database without its password (exit 1), not SQLAlchemy's multi-line text."""
+    from ..sync._db import database_problem
+
+    try:
+        yield
+    except Exception as exc:
+        problem = database_problem(exc, database)
+        if problem is None:
+            raise
+        fail(problem, ExitCode.ERROR)
 
 
 def _print_sync_state(database: str, output: OutputFormat) -> None:
@@ -218,7 +240,9 @@ def _print_sync_state(database: str, output: OutputFormat) -> None:
         }
         for st in states
     ]
-    write_records(rows, output, title=f"sync state in {database}", max_table_columns=20)
+    from ..sync._db import redact_url
+
+    write_records(rows, output, title=f"sync state in {redact_url(database)}", max_table_columns=20)
 
 
 def run_sync(

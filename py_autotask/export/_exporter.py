@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import os
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from .._core import ApiRequest, ApiResponse, redact_url
 from .._memory import trim_heap
+from .._paths import WRITE_ERRNOS, check_writable, not_writable
 from .._registry import spec_for
 from .._sender import Flow, Sender, drive
 from .._spec import EntitySpec
@@ -840,7 +842,38 @@ class Exporter:
             if work_dir is not None
             else target.with_name(target.name + ".export-state")
         )
+        # before anything is read: an output that cannot be written is named as such, not as
+        # the OSError of an internal file (.export-state, .partial)
+        check_writable(target)
+        if work_dir is not None:
+            check_writable(work)
         _refuse_to_discard(work, str(target), resume=resume, overwrite=overwrite)
+        fresh = not work.exists()
+        try:
+            return self._export_to(target, fmt, work, compress, resume, keep_work_dir, single_file)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            # nothing half-written stays behind (a state folder of an earlier run does)
+            for leftover in (
+                target.with_name(target.name + ".partial"),
+                target.with_name(target.name + ".partial.d"),
+                *((work,) if fresh else ()),
+            ):
+                with contextlib.suppress(OSError):
+                    _remove(leftover)
+            raise not_writable(path, exc) from None
+
+    def _export_to(
+        self,
+        target: Path,
+        fmt: str,
+        work: Path,
+        compress: bool,
+        resume: bool,
+        keep_work_dir: bool,
+        single_file: bool,
+    ) -> ExportResult:
         staged = self.fetch(work, resume=resume)
         release_memory()
         progress = _Progress(self.progress)

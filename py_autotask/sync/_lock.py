@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .._paths import WRITE_ERRNOS, not_writable
 from .._values import datetime_or_none
 from ..exceptions import AutotaskError
 from ._db import database_target, sqlalchemy_url
@@ -299,6 +300,7 @@ class FileLock(SyncLock):
     """An OS lock on ``<database file>.sync.lock``; the OS releases it when the process ends."""
 
     def __init__(self, db_path: str) -> None:
+        self.given = db_path  # as the user wrote it, for errors
         self.db_path = os.path.realpath(db_path)
         self.path = self.db_path + LOCK_SUFFIX
         self.database = self.db_path
@@ -314,10 +316,19 @@ class FileLock(SyncLock):
         for _ in range(5):
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            except PermissionError:
+            except PermissionError as exc:
                 # another OS user created it without write access for us: a read-only descriptor
-                # still locks (the holder details are then not written)
-                fd = os.open(self.path, os.O_RDONLY)
+                # still locks (the holder details are then not written). No file at all: the
+                # database's folder is not writable, which the database could not be either.
+                try:
+                    fd = os.open(self.path, os.O_RDONLY)
+                except FileNotFoundError:
+                    raise not_writable(self.given, exc) from None
+            except OSError as exc:
+                if exc.errno in WRITE_ERRNOS or isinstance(exc, FileNotFoundError):
+                    # a file where a folder should be, a read-only disk, no such folder
+                    raise not_writable(self.given, exc) from None
+                raise
             try:
                 if not _os_lock(fd):
                     os.close(fd)

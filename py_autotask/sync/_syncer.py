@@ -58,6 +58,7 @@ from ._db import (
     Database,
     EntityState,
     RowReader,
+    check_database_url,
     format_api_datetime,
     open_database,
     text_columns,
@@ -286,6 +287,7 @@ class Syncer:
             raise AutotaskConfigError("max_delete_fraction must be in (0, 1]")
         if not lock_timeout >= 0:
             raise AutotaskConfigError("lock_timeout must be a number of seconds >= 0")
+        check_database_url(connection_string)  # a scheme, driver or URL it cannot use: one line
         restore = self._install_signals() if handle_signals else None
         try:
             with acquire_sync_lock(
