@@ -26,6 +26,14 @@ logger = logging.getLogger("py_autotask.resilience")
 
 WaitReason = Literal["pacing", "budget", "thread_limit", "throttled", "retry", "slot"]
 
+_SHORT: Final[dict[str, str]] = {
+    "pacing": "pacing",
+    "budget": "hourly budget",
+    "thread_limit": "thread limit",
+    "throttled": "429",
+    "retry": "retry",
+    "slot": "in-flight slot",
+}
 _WHAT: Final[dict[str, str]] = {
     "pacing": "pacing requests to this client's share of the hourly request budget",
     "budget": "hourly request budget used up, waiting for the window to drain",
@@ -78,15 +86,23 @@ class WaitEvent:
             text += f" ({self.detail})"
         return text
 
-    def message(self) -> str:
+    def _resumes(self) -> str:
         resumes = self.resumes_at
         if resumes is None:
-            return f"waiting: {self.what}; resumes when a slot frees"
+            return "resumes when a slot frees"
         clock = _dt.datetime.fromtimestamp(resumes, _dt.timezone.utc)
         stamp = clock.strftime("%H:%M:%S" if (self.seconds or 0) < 120 else "%H:%M")
-        return (
-            f"waiting {format_seconds(self.seconds or 0)}: {self.what}; resumes about {stamp} UTC"
-        )
+        return f"resumes about {stamp} UTC"
+
+    def message(self) -> str:
+        if self.seconds is None:
+            return f"waiting: {self.what}; {self._resumes()}"
+        return f"waiting {format_seconds(self.seconds)}: {self.what}; {self._resumes()}"
+
+    def short(self) -> str:
+        """For a progress bar: ``waiting 4m10s (hourly budget), resumes about 16:42 UTC``."""
+        length = "" if self.seconds is None else f" {format_seconds(self.seconds)}"
+        return f"waiting{length} ({_SHORT[self.reason]}), {self._resumes()}"
 
     def __str__(self) -> str:
         return self.message()
