@@ -288,6 +288,9 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     return ExitCode.ERROR
 
 
+_LIBRARY_WAIT = "PacingConfig(on_budget_exhausted='wait')"
+
+
 @contextlib.contextmanager
 def errors() -> Iterator[None]:
     """Turn py-autotask errors into a red message on stderr and the documented exit code (a bad
@@ -297,8 +300,10 @@ def errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except AutotaskError as exc:
-        text = str(exc)
+        # the messages name the Python option; say the CLI's
+        text = str(exc).replace(_LIBRARY_WAIT, "--on-budget wait")
         hint = getattr(exc, "hint", None)
+        hint = hint.replace(_LIBRARY_WAIT, "--on-budget wait") if hint else None
         fail(text, exit_code_for(exc), hint if hint and hint not in text else None)
     except FileExistsError as exc:
         # the message names the Python options; say the CLI's
