@@ -241,9 +241,9 @@ def test_a_paced_export_says_it_is_waiting_with_q_and_no_terminal(
 ) -> None:
     small_budget.reset()
     env = {**env, **small_budget.environ}
+    argv = ["export", "Tickets", "-F", "csv", "-O", str(tmp_path / "out"), "-q"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "py_autotask.cli", "export", "Tickets", "-F", "csv"]
-        + ["-O", str(tmp_path / "out"), "-q"],
+        [sys.executable, "-m", "py_autotask.cli", *argv],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
