@@ -216,6 +216,10 @@ class WaitNotices:
                 self.emit(reason, None, endpoint, detail)
 
     def close(self) -> None:
+        """Stop the watchdog thread (the client is closing); it is gone when this returns."""
         with self._lock:
             self._closed = True
             self._wake.notify_all()
+            watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog is not threading.current_thread():
+            watchdog.join(5.0)
