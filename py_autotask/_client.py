@@ -44,6 +44,7 @@ from .query import FilterArg, build_query_body
 from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
 from .resilience._engine import Engine
 from .resilience._shells import AsyncPipeline, SyncPipeline
+from .resilience._waits import WaitListener
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
     generated mixin in the clients' bases so its ``_entity`` is the one used."""
 
     _core: ClientCore
+    _resilience: SyncPipeline | AsyncPipeline
 
     def __init__(
         self,
@@ -152,8 +154,25 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
     @property
     def stats(self) -> ReadStats:
         """What reading met: ``client.stats.off_type`` -> ``{(entity, field): count}`` of values
-        that did not match their declared type (read anyway unless ``strict=True``)."""
+        that did not match their declared type (read anyway unless ``strict=True``); and what
+        sending did: ``client.stats.requests`` counts requests sent (retries, rejected attempts
+        and threshold polls included) and rate-limit rejections and seconds waited per kind
+        (``.rejected``, ``.waited``, ``.to_dict()``)."""
         return self._core.stats
+
+    def add_wait_listener(self, listener: WaitListener) -> None:
+        """Call ``listener(event)`` with a :class:`~py_autotask.resilience.WaitEvent` whenever
+        the client is about to wait longer than ``PacingConfig.wait_notice_after`` (5 s) before
+        sending: pacing, the hourly budget draining, a ``Retry-After``, thread-limit backoff, a
+        free in-flight slot. ``str(event)`` reads ``waiting 4m10s: ...; resumes about 16:42
+        UTC``. It is called from the waiting thread (a watchdog thread for slot waits) and
+        must be quick. With no listener, each notice is logged at WARNING on
+        ``py_autotask.resilience``; a listener replaces that line."""
+        self._resilience.engine.notices.add(listener)
+
+    def remove_wait_listener(self, listener: WaitListener) -> None:
+        """Stop calling a listener added with :meth:`add_wait_listener`."""
+        self._resilience.engine.notices.remove(listener)
 
     @property
     def api_url(self) -> str | None:

@@ -24,6 +24,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, get_args, 
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ._tally import RequestTally
 from ._values import from_wire
 
 __all__ = [
@@ -401,9 +402,13 @@ class ReadStats:
 
     ``client.stats.off_type`` -> ``{("Companies", "postalCode"): 3, ...}``; ``examples`` keeps the
     first value met per (entity, field). Thread-safe; one per client.
+
+    ``client.stats.requests`` is the client's :class:`~py_autotask._tally.RequestTally`: requests
+    sent (retries and rejected attempts included) and rate-limit rejections and waits per kind.
     """
 
     def __init__(self) -> None:
+        self.requests = RequestTally()
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = {}
         self._examples: dict[tuple[str, str], OffTypeValue] = {}
@@ -441,4 +446,4 @@ class ReadStats:
             self._examples.clear()
 
     def __repr__(self) -> str:
-        return f"ReadStats(off_type={self.off_type!r})"
+        return f"ReadStats(off_type={self.off_type!r}, requests={self.requests!r})"

@@ -12,7 +12,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._sender import AsyncSender, Flow, arun_effects
-from ._jobs import BulkJobs, JobEffect, JobFlow, Join, Spawn, once, shell_method
+from .._tally import counting
+from ._jobs import BulkJobs, JobEffect, JobFlow, Join, Spawn, account, once, shell_method
 
 __all__ = ["AsyncBulkManager"]
 
@@ -69,7 +70,9 @@ def _runs(
     async def run(self: AsyncBulkManager, /, *args: P.args, **kwargs: P.kwargs) -> T:
         tasks = _Tasks(self._sender)
         try:
-            return await arun_effects(job(self, *args, **kwargs), tasks.perform)
+            with counting() as tally:  # tasks started inside copy it: their requests count
+                flow = job(self, *args, **kwargs)
+                return account(await arun_effects(flow, tasks.perform), tally)
         finally:
             await tasks.close()
 

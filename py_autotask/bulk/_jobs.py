@@ -42,10 +42,11 @@ from .._core import ApiRequest, ApiResponse, ClientCore
 from .._registry import require_operation, spec_for
 from .._sender import Effect, Flow, blocking, collect_pages, request
 from .._spec import EntitySpec
+from .._tally import RequestTally
 from .._values import CLEAN, KEPT, datetime_or_none, read_wire, value_kind
 from .._warn import warn_deprecated
 from ..caching._metadata import MetadataProvider
-from ..exceptions import AutotaskConfigError, AutotaskUnknownEntityError
+from ..exceptions import AutotaskConfigError, AutotaskRateLimitError, AutotaskUnknownEntityError
 from ..query import F, FilterArg, build_query_body
 from ._convert import ConvertOptions, PreparedRow, TenantFields, column_problems, prepare_row
 from ._input import BulkInputError, read_rows
@@ -76,6 +77,7 @@ __all__ = [
     "ProgressCallback",
     "SenderHost",
     "Spawn",
+    "account",
     "default_journal_dir",
     "journal_path",
     "once",
@@ -194,6 +196,7 @@ class _Job:
         self.requests: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopped: str | None = None
+        self.stopped_on: str | None = None
         self._last_percent = -1.0
 
     @property
@@ -232,6 +235,8 @@ class _Job:
         if kind == "retry":
             reason = f"still refused after the client's retries: {reason}"
         self.stopped = reason
+        if isinstance(exc, AutotaskRateLimitError):  # the budget too: resume once it drained
+            self.stopped_on = "rate_limit"
         return RowOutcome(row, "pending", id=record_id, reason=reason)
 
     def not_sent(self, row: int, record_id: int | None = None) -> RowOutcome:
@@ -263,6 +268,7 @@ class _Job:
             elapsed=time.perf_counter() - started,
             stopped_reason=self.stopped,
             inputs=inputs,
+            stopped_on=self.stopped_on,
         )
 
     def finish(
@@ -272,6 +278,25 @@ class _Job:
             {"status": "stopped" if self.stopped else "finished", "finished_at": time.time()}
         )
         return self.result(inputs, problems, started)
+
+
+def account(result: T, tally: RequestTally) -> T:
+    """Complete a job's request counts with what its :func:`~py_autotask._tally.counting` scope
+    saw the pipeline send: resends (``retries``), ``threshold`` polls and, should the job's own
+    counts miss some, ``other``; so the total equals the requests the server received. Also the
+    rate-limit rejections and waits. Results that are not :class:`BulkResult` pass through."""
+    if not isinstance(result, BulkResult):
+        return result
+    counted = sum(result.requests.values())
+    for kind, n in (
+        ("retries", tally.retries),
+        ("threshold", tally.polls),
+        ("other", tally.calls - counted),
+    ):
+        if n > 0:
+            result.requests[kind] += n
+    result.rate_limits = tally.rate_limits()
+    return result
 
 
 def _row(job: _Job, outcome: Flow[RowOutcome]) -> Flow[None]:

@@ -7,6 +7,7 @@ The jobs are written once (:mod:`._jobs`); this shell drives them through a
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -15,6 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from .._registry import require_operation
 from .._registry import spec_for as resolve_spec
 from .._sender import Flow, Sender, run_effects
+from .._tally import counting
 from ._jobs import (
     BulkJobs,
     JobEffect,
@@ -22,6 +24,7 @@ from ._jobs import (
     Join,
     ProgressCallback,
     Spawn,
+    account,
     default_journal_dir,
     journal_path,
     once,
@@ -56,7 +59,11 @@ class _Threads:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(effect.workers, thread_name_prefix="bulk")
                 self._slots = threading.Semaphore(effect.workers)
-            return [self._pool.submit(self._row, flow) for flow in effect.rows]
+            # each row runs in a copy of the job's context: its requests count in the job's tally
+            return [
+                self._pool.submit(contextvars.copy_context().run, self._row, flow)
+                for flow in effect.rows
+            ]
         if isinstance(effect, Join):
             futures: list[Future[None]] = effect.handle
             try:
@@ -89,7 +96,8 @@ def _runs(
     def run(self: BulkManager, /, *args: P.args, **kwargs: P.kwargs) -> T:
         threads = _Threads(self._sender)
         try:
-            return run_effects(job(self, *args, **kwargs), threads.perform)
+            with counting() as tally:
+                return account(run_effects(job(self, *args, **kwargs), threads.perform), tally)
         finally:
             threads.close()
 

@@ -97,9 +97,14 @@ class BulkResult:
     """The outcome of a bulk job: one :class:`RowOutcome` per input row, in input order.
 
     ``problems`` lists every validation problem found before sending (all of them, not only the
-    first per row). ``requests`` counts the API requests the job sent (writes, prefetch queries,
-    reconciliation lookups, metadata reads). ``journal_path`` is the write-ahead journal (``None``
-    for a dry run).
+    first per row). ``requests`` counts the API requests the job sent, every one the server
+    received: writes, prefetch queries, reconciliation lookups, metadata reads, and the pipeline's
+    own ``retries`` (resends after 429s, thread-limit rejections, 5xx...) and ``threshold`` polls.
+    ``rate_limits`` is ``{kind: {"rejected": n, "waited": seconds}}`` for the rate limits met
+    (``thread_limit``, ``throttled``, ``budget``) and other waits (``pacing``, ``slot``).
+    ``stopped_on`` is ``"rate_limit"`` when the job stopped on a rate limit or the exhausted hourly
+    budget: its unsent rows stay ``pending`` in the journal for ``resume`` and the exit code is
+    ``ExitCode.RATE`` (4). ``journal_path`` is the write-ahead journal (``None`` for a dry run).
     """
 
     entity: str
@@ -112,6 +117,8 @@ class BulkResult:
     elapsed: float = 0.0
     stopped_reason: str | None = None
     inputs: Mapping[int, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+    rate_limits: dict[str, dict[str, float]] = field(default_factory=dict)
+    stopped_on: str | None = None
 
     # --- counts -------------------------------------------------------------------------------------
 
@@ -137,8 +144,12 @@ class BulkResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        """``ExitCode.OK`` (0) when every row is ok or skipped; ``ExitCode.PARTIAL`` (5) otherwise."""
-        return ExitCode.OK if self.succeeded else ExitCode.PARTIAL
+        """``ExitCode.OK`` (0) when every row is ok or skipped; ``ExitCode.RATE`` (4) when the job
+        stopped on a rate limit or the hourly budget (resume it later); ``ExitCode.PARTIAL`` (5)
+        otherwise."""
+        if self.succeeded:
+            return ExitCode.OK
+        return ExitCode.RATE if self.stopped_on == "rate_limit" else ExitCode.PARTIAL
 
     @property
     def ids(self) -> list[int]:
@@ -166,6 +177,9 @@ class BulkResult:
         if self.problems:
             text += f", {len(self.problems)} problems"
         text += f", {self.total_requests} requests in {self.elapsed:.2f}s"
+        limits = _rate_limit_text(self.rate_limits)
+        if limits:
+            text += f"; waited on {limits}"
         if self.stopped_reason:
             text += f"; stopped: {self.stopped_reason}"
         return text
@@ -173,13 +187,15 @@ class BulkResult:
     # --- failures back out --------------------------------------------------------------------------
 
     def failure_rows(self) -> list[dict[str, Any]]:
-        """The failed rows' original input values plus ``_row``, ``_field`` and ``_error``."""
+        """The failed rows' original input values plus ``_row``, ``_field`` and ``_error``.
+        Rows left ``pending`` (the job stopped before sending them) are not among them: they
+        are the journal's to ``resume``, and feeding them back as well would create them twice."""
         by_row: dict[int, list[RowProblem]] = {}
         for p in self.problems:
             by_row.setdefault(p.row, []).append(p)
         out: list[dict[str, Any]] = []
         for outcome in self.rows:
-            if outcome.status not in ("failed", "unknown", "pending"):
+            if outcome.status not in ("failed", "unknown") and outcome.row not in by_row:
                 continue
             problems = by_row.get(outcome.row)
             if problems:
@@ -220,6 +236,8 @@ class BulkResult:
             "elapsed": round(self.elapsed, 3),
             "journal": str(self.journal_path) if self.journal_path else None,
             "stopped_reason": self.stopped_reason,
+            "stopped_on": self.stopped_on,
+            "rate_limits": self.rate_limits,
             "problems": [
                 {"row": p.row, "field": p.field, "reason": p.reason} for p in self.problems
             ],
@@ -235,6 +253,17 @@ class BulkResult:
                 for r in self.rows
             ],
         }
+
+
+def _rate_limit_text(rate_limits: Mapping[str, Mapping[str, float]]) -> str:
+    """``thread limit 6x (4.2s), throttled 3x (6.0s), pacing (12.0s)``."""
+    parts = []
+    for kind, figures in rate_limits.items():
+        label = kind.replace("_", " ")
+        n = int(figures.get("rejected", 0))
+        seconds = float(figures.get("waited", 0.0))
+        parts.append(label + (f" {n}x" if n else "") + f" ({seconds:.1f}s)")
+    return ", ".join(parts)
 
 
 def _cell(value: Any) -> Any:

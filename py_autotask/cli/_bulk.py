@@ -2,8 +2,10 @@
 --from sql --to autotask``: :mod:`py_autotask.bulk` on the command line.
 
 Exit codes: 0 every row ok or skipped; 5 some rows failed, stayed unknown or were left pending (a
-failures CSV is written: fix it and feed it back); 2 unusable input or options (nothing was sent);
-3 credentials; 4 rate limit / hourly budget (the job is resumable).
+failures CSV of the failed and unknown rows is written: fix it and feed it back); 2 unusable input
+or options (nothing was sent); 3 credentials; 4 the job stopped on a rate limit or the hourly
+budget: its unsent rows stay pending in the journal (``bulk resume JOURNAL``), never in the
+failures CSV.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ._shared import (
     errors,
     fail,
     option_group,
+    waits_shown_in,
     with_credentials,
 )
 
@@ -186,13 +189,16 @@ def _progress(quiet: bool, label: str) -> Iterator[Callable[[BulkProgress], obje
         TimeRemainingColumn,
     )
 
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    ) as bar:
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        ) as bar,
+        waits_shown_in(bar),
+    ):
         task = bar.add_task(label, total=None)
 
         def update(p: BulkProgress) -> None:
@@ -227,7 +233,18 @@ def _emit(result: BulkResult, output: str, failures: Path | None, write_failures
                     break
     if result.journal_path:
         typer.echo(f"journal: {result.journal_path}", err=True)
-    if result.exit_code != ExitCode.OK and (failures is not None or write_failures):
+    pending = result.counts()["pending"]
+    if pending and result.journal_path:
+        typer.echo(
+            f"{pending} rows not sent yet ({result.stopped_reason or 'the job stopped'}); "
+            f"continue them with: py-autotask bulk resume {result.journal_path}",
+            err=True,
+        )
+    if (
+        result.exit_code != ExitCode.OK
+        and (failures is not None or write_failures)
+        and result.failure_rows()
+    ):
         path = failures
         if path is None and result.journal_path is not None:
             path = result.journal_path.with_suffix(".failures.csv")

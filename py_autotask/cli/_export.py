@@ -33,6 +33,7 @@ from ._shared import (
     escape,
     fail,
     field_list,
+    waits_shown_in,
     with_credentials,
     write_records,
 )
@@ -337,7 +338,8 @@ _PHASES: Final = {"fetch": "read", "related": "read (referenced)", "write": "wri
 @contextlib.contextmanager
 def _export_progress(quiet: bool) -> Iterator[Callable[[str, str, int, int | None], None]]:
     """Progress bars on stderr, one per entity and phase (rows read, referenced rows read, rows
-    written), fed by the exporter's callback from its worker threads (rich is thread-safe)."""
+    written), fed by the exporter's callback from its worker threads (rich is thread-safe). A long
+    wait (pacing, the hourly budget, rate limits) shows in their descriptions too."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -369,5 +371,5 @@ def _export_progress(quiet: bool) -> Iterator[Callable[[str, str, int, int | Non
                 task = tasks[entity, phase] = progress.add_task(label, total=total)
         progress.update(task, completed=done, total=total)
 
-    with progress:
+    with progress, waits_shown_in(progress):
         yield on_progress

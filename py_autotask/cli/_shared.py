@@ -1,7 +1,8 @@
 """What every command shares: options, output, errors -> exit codes, and the client factory.
 
 - **Options**: the credential options (``--profile``, ``--username``, ``--secret``,
-  ``--integration-code``, ``--api-url``; flag > ``AUTOTASK_*`` environment > profile), ``-o
+  ``--integration-code``, ``--api-url``; flag > ``AUTOTASK_*`` environment > profile) with
+  ``--strict``, ``--on-budget fail|wait`` and ``--limiter URL``, ``-o
   table|json|jsonl|csv``, ``--filter``, ``--fields`` and ``--quiet``.
 - **Output**: data on stdout (:func:`write_records`), progress bars, logs and errors on stderr
   (:func:`err_console`).
@@ -47,10 +48,13 @@ if TYPE_CHECKING:
     from ._filterlang import ParsedFilter
 
 __all__ = [
+    "WAITS",
     "CodeOpt",
     "Credentials",
     "FieldsOpt",
     "FilterOpt",
+    "LimiterOpt",
+    "OnBudgetOpt",
     "OutputFormat",
     "OutputOpt",
     "ProfileOpt",
@@ -58,6 +62,7 @@ __all__ = [
     "SecretOpt",
     "UrlOpt",
     "UsernameOpt",
+    "WaitLine",
     "cell",
     "check_against_metadata",
     "entity_spec",
@@ -68,6 +73,7 @@ __all__ = [
     "fail",
     "field_list",
     "make_client",
+    "waits_shown_in",
     "with_credentials",
     "write_records",
 ]
@@ -111,6 +117,25 @@ FieldsOpt = Annotated[
     str | None, typer.Option("--fields", help="Comma-separated fields (udf.Name for UDFs).")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+OnBudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--on-budget",
+        help="When the tenant's hourly request budget is used up: fail (exit 4; default) or "
+        "wait for the window to drain (announced on stderr).",
+        show_default=False,
+    ),
+]
+LimiterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--limiter",
+        help="Where request limits are shared: local (this process), sqlite:///PATH (processes "
+        "on this machine) or redis://HOST:PORT/DB (many machines). Default: the library's "
+        "(AUTOTASK_LIMITER_URL when set).",
+        show_default=False,
+    ),
+]
 StrictOpt = Annotated[
     bool | None,
     typer.Option(
@@ -132,6 +157,8 @@ class Credentials:
     integration_code: str | None = None
     api_url: str | None = None
     strict: bool | None = None
+    on_budget: str | None = None
+    limiter: str | None = None
 
     def client(self) -> AutotaskClient:
         """The client these resolve to (flag > environment > profile); missing ones exit 3."""
@@ -142,6 +169,8 @@ class Credentials:
             self.integration_code,
             self.api_url,
             strict=bool(self.strict),
+            on_budget=self.on_budget,
+            limiter=self.limiter,
         )
 
 
@@ -153,6 +182,8 @@ _CREDENTIAL_OPTIONS = (
     ("integration_code", CodeOpt),
     ("api_url", UrlOpt),
     ("strict", StrictOpt),
+    ("on_budget", OnBudgetOpt),
+    ("limiter", LimiterOpt),
 )
 
 
@@ -184,8 +215,8 @@ def option_group(
     return decorate
 
 
-#: Gives a command the credential options and ``--strict`` (as ``credentials: Credentials``),
-#: declared once here instead of six parameters in every command.
+#: Gives a command the credential options, ``--strict``, ``--on-budget`` and ``--limiter`` (as
+#: ``credentials: Credentials``), declared once here instead of eight parameters in every command.
 with_credentials = option_group(
     "credentials", Credentials, [(name, option, None) for name, option in _CREDENTIAL_OPTIONS]
 )
@@ -263,6 +294,9 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     return ExitCode.ERROR
 
 
+_LIBRARY_WAIT = "PacingConfig(on_budget_exhausted='wait')"
+
+
 @contextlib.contextmanager
 def errors() -> Iterator[None]:
     """Turn py-autotask errors into a red message on stderr and the documented exit code (a bad
@@ -272,8 +306,10 @@ def errors() -> Iterator[None]:
     except typer.Exit:
         raise
     except AutotaskError as exc:
-        text = str(exc)
+        # the messages name the Python option; say the CLI's
+        text = str(exc).replace(_LIBRARY_WAIT, "--on-budget wait")
         hint = getattr(exc, "hint", None)
+        hint = hint.replace(_LIBRARY_WAIT, "--on-budget wait") if hint else None
         fail(text, exit_code_for(exc), hint if hint and hint not in text else None)
     except FileExistsError as exc:
         # the message names the Python options; say the CLI's
@@ -311,11 +347,18 @@ def make_client(
     api_url: str | None,
     *,
     strict: bool = False,
+    on_budget: str | None = None,
+    limiter: str | None = None,
 ) -> AutotaskClient:
     """An ``AutotaskClient`` from flag > environment > profile; missing credentials exit 3.
-    ``strict``: off-type record values raise instead of being read and reported."""
+    ``strict``: off-type record values raise instead of being read and reported. ``on_budget``
+    (``fail`` | ``wait``) and ``limiter`` (a ``PacingConfig.backend`` URL) set the pacing; a bad
+    value exits 2 before anything is sent. Every wait over 5 s is printed as one line on stderr
+    (:data:`WAITS`)."""
     from .. import AutotaskClient
     from ._credentials import resolve_credentials
+
+    pacing = _pacing(on_budget, limiter)
 
     creds = resolve_credentials(
         profile=profile,
@@ -342,7 +385,109 @@ def make_client(
             "--username ... (try `py-autotask demo` for a credential-free run)",
         )
     _SECRETS.extend(v for v in (creds.secret, creds.integration_code) if v)
-    return AutotaskClient(**creds.kwargs(), strict=strict)
+    options: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
+    client = AutotaskClient(**creds.kwargs(), strict=strict, **options)
+    client.add_wait_listener(WAITS)
+    return client
+
+
+_ON_BUDGET = {"fail": "raise", "wait": "wait"}
+
+
+def _pacing(on_budget: str | None, limiter: str | None) -> Any:
+    """The ``PacingConfig`` for ``--on-budget`` / ``--limiter`` (``None`` when neither is given,
+    so the library's defaults apply: ``fail``, and the default limiter backend)."""
+    changes: dict[str, Any] = {}
+    if on_budget is not None:
+        mode = _ON_BUDGET.get(on_budget.strip().lower())
+        if mode is None:
+            fail(f"--on-budget must be fail or wait, not {on_budget!r}", ExitCode.USAGE)
+        changes["on_budget_exhausted"] = mode
+    if limiter is not None:
+        url = limiter.strip()
+        scheme, sep, rest = url.partition("://")
+        ok = url == "local" or (
+            sep
+            and scheme.lower() in ("sqlite", "redis", "rediss", "unix")
+            and (rest.startswith("/") if scheme.lower() == "sqlite" else bool(rest))
+        )
+        if not ok:
+            fail(
+                f"--limiter must be local, sqlite:///PATH or redis://HOST:PORT/DB, not {limiter!r}",
+                ExitCode.USAGE,
+            )
+        changes["backend"] = url
+    if not changes:
+        return None
+    from ..resilience import PacingConfig
+
+    try:
+        return PacingConfig(**changes)
+    except AutotaskConfigError as exc:
+        fail(f"--limiter: {exc}", ExitCode.USAGE)
+
+
+class WaitLine:
+    """The CLI's wait listener: each long wait as one line on stderr (also under ``-q`` and
+    without a terminal), e.g. ``waiting 4m10s: hourly request budget used up ...; resumes about
+    16:42 UTC``; progress bars ``follow`` it to show the wait in their description."""
+
+    def __init__(self) -> None:
+        self.followers: list[Callable[[Any], None]] = []
+
+    def __call__(self, event: Any) -> None:
+        sys.stderr.write(f"{event}\n")
+        sys.stderr.flush()
+        for follower in list(self.followers):
+            follower(event)
+
+    @contextlib.contextmanager
+    def follow(self, follower: Callable[[Any], None]) -> Iterator[None]:
+        """Call ``follower(event)`` on every wait while the block runs."""
+        self.followers.append(follower)
+        try:
+            yield
+        finally:
+            self.followers.remove(follower)
+
+
+#: The one wait listener of this process's clients.
+WAITS = WaitLine()
+
+
+@contextlib.contextmanager
+def waits_shown_in(progress: Any) -> Iterator[None]:
+    """While the block runs, a wait announced on stderr also shows in the description of every
+    unfinished task of the rich ``progress`` until it is expected to end."""
+    import threading
+
+    original: dict[Any, str] = {}
+    timers: list[threading.Timer] = []
+    lock = threading.Lock()
+
+    def restore() -> None:
+        with lock:
+            for task_id, text in original.items():
+                progress.update(task_id, description=text)
+            original.clear()
+
+    def show(event: Any) -> None:
+        with lock:
+            for task in progress.tasks:
+                if not task.finished:
+                    base = original.setdefault(task.id, task.description)
+                    progress.update(task.id, description=f"{base} - {escape(event.short())}")
+        timer = threading.Timer(event.seconds if event.seconds is not None else 10.0, restore)
+        timer.daemon = True
+        timer.start()
+        timers.append(timer)
+
+    with WAITS.follow(show):
+        try:
+            yield
+        finally:
+            for timer in timers:
+                timer.cancel()
 
 
 # --- output --------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ._shared import (
     errors,
     escape,
     fail,
+    waits_shown_in,
     with_credentials,
     write_records,
 )
@@ -303,7 +304,7 @@ def run_sync(
         all_ok = all_ok and all(e.status in ("ok", "stopped") for e in result.entities)
 
     syncer = client.create_syncer(progress=on_page)
-    with progress:
+    with progress, waits_shown_in(progress):
         result = syncer.sync_to_database(
             database,
             entities,

@@ -25,6 +25,7 @@ from .._paths import WRITE_ERRNOS, check_writable, not_writable
 from .._registry import spec_for
 from .._sender import Flow, Sender, drive
 from .._spec import EntitySpec
+from .._tally import counting
 from .._version import __version__
 from ..exceptions import AutotaskConfigError, AutotaskError
 from ..query import FilterArg, build_query_body
@@ -173,7 +174,7 @@ class ExportResult:
     format: str
     entities: dict[str, EntityExport]
     foreign_keys: list[tuple[str, str, str]]
-    requests: int  # API requests this run issued (retries inside the client not counted)
+    requests: int  # API requests this run sent: retries, rejected attempts, threshold polls too
     resumed: bool
     warnings: list[str]
     manifest: dict[str, Any] = field(repr=False)
@@ -199,13 +200,15 @@ class _Counter:
         self.n = 0
         self._lock = threading.Lock()
 
-    def add(self) -> None:
+    def add(self, n: int = 1) -> None:
         with self._lock:
-            self.n += 1
+            self.n += n
 
 
 class _CountingSender:
-    """A :class:`~py_autotask._sender.Sender` that counts the requests it sends."""
+    """A :class:`~py_autotask._sender.Sender` that counts the requests it sends: every attempt
+    the client's pipeline made for one (resends after a 429 or a 503, threshold polls), so the
+    count equals what the server received; 1 per request for a sender without that pipeline."""
 
     def __init__(self, sender: Sender, counter: _Counter) -> None:
         self._sender = sender
@@ -213,8 +216,11 @@ class _CountingSender:
         self.reader = sender.reader
 
     def send(self, request: ApiRequest) -> ApiResponse:
-        self._counter.add()
-        return self._sender.send(request)
+        with counting() as tally:
+            try:
+                return self._sender.send(request)
+            finally:
+                self._counter.add(tally.sent if tally.calls else 1)
 
     def run(self, flow: Flow[T]) -> T:
         return drive(flow, self.send)

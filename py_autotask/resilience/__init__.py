@@ -11,6 +11,11 @@ Pass the configs to a client::
 
 Defaults (used when an argument is omitted) are the recommended ones: 3 retries with full-jitter
 exponential backoff, 3 requests in flight per endpoint, half of the tenant's hourly budget.
+Rate-limit rejections (Autotask's thread limit, any other 429) are waited out for up to
+``RetryConfig.max_rate_limit_wait`` (300 s) per call without using those retries; an exhausted
+hourly threshold raises (or waits, ``PacingConfig(on_budget_exhausted="wait")``). A wait longer
+than ``PacingConfig.wait_notice_after`` (5 s) is announced: ``client.add_wait_listener(fn)``
+receives a :class:`WaitEvent`, else a WARNING line is logged.
 """
 
 from ._config import (
@@ -22,6 +27,7 @@ from ._config import (
     RetryOn,
 )
 from ._engine import Estimate, Health
+from ._waits import WaitEvent, WaitReason
 
 __all__ = [
     "BackoffStrategy",
@@ -32,4 +38,6 @@ __all__ = [
     "RetryBudget",
     "RetryConfig",
     "RetryOn",
+    "WaitEvent",
+    "WaitReason",
 ]

@@ -77,12 +77,20 @@ class RetryConfig:
 
     ``max_retries`` retries after the first attempt; delays follow ``backoff_strategy`` from
     ``base_delay`` up to ``max_delay`` with full jitter (a uniform draw in ``[0, delay]``) unless
-    ``jitter=False``. A ``Retry-After`` header wins when present (capped by ``max_delay`` and the
-    deadline). ``deadline`` bounds one operation's retries in seconds (``None``: no bound).
+    ``jitter=False``. A ``Retry-After`` header wins when present (capped by ``max_retry_after``,
+    default 60 s). ``deadline`` bounds one operation's retries in seconds (``None``: no bound).
     ``retry_on`` lists the failure kinds retried at all (see :data:`RetryOn`); what is *safe* to
     retry is still decided per method (an ambiguous create is never resent). ``retry_budget`` is the
     client-wide quota (``None`` disables it). ``thread_limit_delay`` is the short backoff base after
     an ``Itgenatr005`` rejection.
+
+    Rate-limit rejections are not failures of the request: a thread-limit rejection
+    (``Itgenatr005``) or any other 429 that does not name the hourly threshold (a proxy's, a
+    gateway's) was not processed, so it is resent for every method (creates too), after its
+    ``Retry-After`` or a jittered backoff. Those waits use neither ``max_retries``, the retry quota
+    nor the ``deadline``; they are bounded by ``max_rate_limit_wait`` seconds of waiting per call
+    (default 300; then the :class:`~py_autotask.exceptions.AutotaskRateLimitError` is raised). An
+    exhausted hourly threshold is :class:`PacingConfig`'s ``on_budget_exhausted``.
 
     Per-operation policies: ``RetryConfig().for_operation("query", max_retries=5)`` returns a config
     whose ``query`` calls use 5 retries; ``policy("query")`` resolves it.
@@ -97,6 +105,8 @@ class RetryConfig:
     deadline: float | None = 120.0
     retry_budget: RetryBudget | None = field(default_factory=RetryBudget)
     thread_limit_delay: float = 0.5
+    max_rate_limit_wait: float = 300.0
+    max_retry_after: float = 60.0
     operations: Mapping[str, RetryConfig] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
@@ -113,6 +123,8 @@ class RetryConfig:
         _positive("base_delay", self.base_delay, zero=True)
         _positive("max_delay", self.max_delay, zero=True)
         _positive("thread_limit_delay", self.thread_limit_delay, zero=True)
+        _positive("max_rate_limit_wait", self.max_rate_limit_wait, zero=True)
+        _positive("max_retry_after", self.max_retry_after, zero=True)
         if self.deadline is not None:
             _positive("deadline", self.deadline)
         retry_on = tuple(self.retry_on)
@@ -194,6 +206,10 @@ class PacingConfig:
       (``Simulator(time_scale=60)``); 1.0 against Autotask.
     - ``tenant``: the key that identifies the Autotask database for shared state (default: derived
       from the API URL and user name, hashed).
+    - ``wait_notice_after``: a wait before sending (pacing, the budget draining, a
+      ``Retry-After``, thread-limit backoff, a free in-flight slot) that reaches this many
+      seconds is announced once: to the client's wait listeners
+      (``client.add_wait_listener``), else as a WARNING log line.
     """
 
     max_in_flight_per_endpoint: int = 3
@@ -211,6 +227,7 @@ class PacingConfig:
     time_scale: float = 1.0
     tenant: str | None = None
     enabled: bool = True
+    wait_notice_after: float = 5.0
 
     def __post_init__(self) -> None:
         n = self.max_in_flight_per_endpoint
@@ -240,6 +257,7 @@ class PacingConfig:
             raise AutotaskConfigError("on_budget_exhausted must be 'raise' or 'wait'")
         _positive("max_budget_wait", self.max_budget_wait, zero=True)
         _positive("slot_lease", self.slot_lease)
+        _positive("wait_notice_after", self.wait_notice_after, zero=True)
         _positive("time_scale", self.time_scale)
         if not isinstance(self.backend, str) or not (
             self.backend == "local"

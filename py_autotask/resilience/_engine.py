@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._core import ApiResponse, ClientCore, PreparedRequest
+from .._tally import RequestTally, active_tallies
 from ..exceptions import (
     AutotaskAmbiguousWriteError,
     AutotaskBudgetExhaustedError,
@@ -38,6 +39,7 @@ from ._policy import (
     estimated_usage,
     usage_rate,
 )
+from ._waits import WaitNotices, WaitReason
 
 __all__ = ["CallState", "Engine", "Estimate", "Failed", "Health"]
 
@@ -46,6 +48,14 @@ logger = logging.getLogger("py_autotask.resilience")
 #: Autotask's usage-based latency steps: (usage fraction, added seconds per request).
 USAGE_LATENCY = ((0.5, 0.5), (0.75, 1.0))
 
+
+#: Verdicts that are rate-limit rejections (counted per kind in the tallies).
+_REJECTIONS = (Kind.THREAD_LIMIT, Kind.THROTTLED, Kind.BUDGET)
+#: What a retry wait after a verdict is counted and announced as.
+_WAIT_REASON: dict[Kind, WaitReason] = {
+    Kind.THREAD_LIMIT: "thread_limit",
+    Kind.THROTTLED: "throttled",
+}
 
 _GONE_RE = re.compile(rb"does not exist|not found|no longer exists", re.IGNORECASE)
 
@@ -95,6 +105,10 @@ class CallState:
     budget_rejections: int = 0
     budget_waited: float = 0.0
     maybe_applied: bool = False  # an idempotent write may already have been applied
+    rate_limited: int = 0  # thread-limit and plain-429 rejections (not counted as retries)
+    rate_waited: float = 0.0  # seconds waited after them, bounded by max_rate_limit_wait
+    run_waited: float = 0.0  # seconds of retry waits so far, for the wait notice
+    noticed: bool = False  # this call's retry waits were announced
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,7 @@ class Engine:
         self.endpoints: set[str] = set()
         self._polling = False
         self.last_poll_error: str | None = None
+        self.notices = WaitNotices(self.pacing.wait_notice_after)
         creds = core.credentials
         self._integration = _hash("ic", creds.integration_code or "")
         self._tenant = (
@@ -189,7 +204,32 @@ class Engine:
     # --- calls ------------------------------------------------------------------------------------
 
     def start_call(self, operation: str | None) -> CallState:
+        for tally in self.tallies():
+            tally.note_call()
         return CallState(self.retry.policy(operation), time.monotonic())
+
+    # --- counts and notices -----------------------------------------------------------------------
+
+    def tallies(self) -> tuple[RequestTally, ...]:
+        """Where a request is counted: the client's tally and every scope active here."""
+        return (self.core.stats.requests, *active_tallies())
+
+    def count_sent(self, *, poll: bool = False) -> None:
+        for tally in self.tallies():
+            tally.note_sent(poll=poll)
+
+    def count_waited(self, reason: str, seconds: float) -> None:
+        for tally in self.tallies():
+            tally.note_waited(reason, seconds)
+
+    def notice(
+        self,
+        reason: WaitReason,
+        seconds: float | None,
+        endpoint: str | None = None,
+        detail: str = "",
+    ) -> None:
+        self.notices.emit(reason, seconds, endpoint, detail)
 
     def safe_url(self, prepared: PreparedRequest) -> str:
         return self.core.safe_url(prepared.url)
@@ -266,15 +306,18 @@ class Engine:
             return 0.0 if call.budget_rejections <= 3 else None
         if verdict.reason is None or verdict.reason not in policy.retry_on:
             return None
+        if policy.max_retries == 0:  # retries switched off, rate-limit ones too
+            return None
+        if verdict.kind in (Kind.THREAD_LIMIT, Kind.THROTTLED):
+            return self._rate_limit_delay(call, verdict)
         if call.retries >= policy.max_retries:
             return None
         if verdict.retry_after is not None:
-            delay = verdict.retry_after
+            delay = min(verdict.retry_after, policy.max_retry_after)
         else:
-            delay = backoff_delay(
-                policy, call.retries + 1, thread_limit=verdict.kind is Kind.THREAD_LIMIT
-            )
-        elapsed = time.monotonic() - call.started
+            delay = backoff_delay(policy, call.retries + 1)
+        # time spent waiting on rate limits and the budget is not the call's own trouble
+        elapsed = time.monotonic() - call.started - call.rate_waited - call.budget_waited
         if policy.deadline is not None and elapsed + delay > policy.deadline:
             logger.debug("not retrying: the %.0fs deadline would pass", policy.deadline)
             return None
@@ -282,6 +325,32 @@ class Engine:
             logger.warning("retry budget exhausted: not retrying (%s)", verdict.detail)
             return None
         call.retries += 1
+        return delay
+
+    def _rate_limit_delay(self, call: CallState, verdict: Verdict) -> float | None:
+        """The wait after a thread-limit or plain-429 rejection: its ``Retry-After`` (capped),
+        else a jittered backoff; bounded only by ``max_rate_limit_wait`` per call."""
+        policy = call.policy
+        left = policy.max_rate_limit_wait - call.rate_waited
+        if left <= 0:
+            logger.warning(
+                "still rate limited after waiting %.0fs (max_rate_limit_wait): giving up (%s)",
+                call.rate_waited,
+                verdict.detail,
+            )
+            return None
+        call.rate_limited += 1
+        if verdict.retry_after is not None:
+            delay = min(verdict.retry_after, policy.max_retry_after)
+        else:
+            delay = backoff_delay(
+                policy,
+                call.rate_limited,
+                thread_limit=verdict.kind is Kind.THREAD_LIMIT,
+                throttled=verdict.kind is Kind.THROTTLED,
+            )
+        delay = min(delay, left)
+        call.rate_waited += delay
         return delay
 
     def conclude(
@@ -310,7 +379,10 @@ class Engine:
             verdict = classify_exception(prepared.method, operation, error)
         status = response.status_code if response is not None else None
         self.record(endpoint, verdict, elapsed, status)
-        return self.judge(prepared, call, verdict, response, error)
+        if verdict.kind in _REJECTIONS:
+            for tally in self.tallies():
+                tally.note_rejected(verdict.kind.value)
+        return self.judge(prepared, call, verdict, response, error, endpoint)
 
     def judge(
         self,
@@ -319,6 +391,7 @@ class Engine:
         verdict: Verdict,
         response: ApiResponse | None,
         error: BaseException | None,
+        endpoint: str | None = None,
     ) -> ApiResponse:
         """Turn one attempt's verdict into the response to hand up, an error, or :class:`Failed`
         (carrying the delay before the next attempt)."""
@@ -345,16 +418,34 @@ class Engine:
                 rate_error = api_error if isinstance(api_error, AutotaskRateLimitError) else None
                 raise self.budget_error(remaining, rate_error)
         delay = self.decide(call, verdict)
+        if delay:
+            self._note_retry_wait(call, verdict, delay, endpoint)
         if delay is not None:
             logger.debug(
                 "%s %s: %s; retry %d in %.2fs",
                 prepared.method,
                 self.safe_url(prepared),
                 verdict.detail,
-                call.retries,
+                call.retries + call.rate_limited,  # resends so far, rate-limit ones included
                 delay,
             )
         raise Failed(verdict, response, error, delay)
+
+    def _note_retry_wait(
+        self, call: CallState, verdict: Verdict, delay: float, endpoint: str | None
+    ) -> None:
+        """Count the wait before a retry; announce the call's run of waits once it is long."""
+        reason = _WAIT_REASON.get(verdict.kind, "retry")
+        self.count_waited(reason, delay)
+        if not call.noticed and self.notices.due(call.run_waited, delay):
+            call.noticed = True
+            detail = verdict.detail
+            if verdict.retry_after is not None:
+                detail += f", Retry-After {verdict.retry_after:g}s"
+            if call.run_waited:
+                detail += f", {call.run_waited:.0f}s waited already"
+            self.notice(reason, delay, endpoint, detail)
+        call.run_waited += delay
 
     # --- threshold usage --------------------------------------------------------------------------
 
@@ -432,10 +523,40 @@ class Engine:
         else:
             wait = drain_seconds(self.snapshot, self.pacing)
             self.exhausted_until = time.monotonic() + wait
-        logger.warning(
+        logger.info(
             "Autotask request threshold exhausted; the window needs about %.0fs to drain", wait
         )
         return wait
+
+    def begin_budget_wait(self, call: CallState, remaining: float) -> None:
+        """Before sleeping ``remaining`` seconds for the budget: raise in ``"raise"`` mode or past
+        ``max_budget_wait``, else announce the wait when it is long."""
+        pacing = self.pacing
+        if (
+            pacing.on_budget_exhausted == "raise"
+            or call.budget_waited + remaining > pacing.max_budget_wait
+        ):
+            raise self.budget_error(remaining)
+        if self.notices.due(0.0, remaining):
+            usage = self.usage()
+            detail = f"tenant usage about {usage:.0%}" if usage is not None else ""
+            self.notice("budget", remaining, None, detail)
+        else:
+            logger.info("request threshold exhausted: waiting %.1fs for the window", remaining)
+
+    def end_budget_wait(self, call: CallState, waited: float) -> None:
+        call.budget_waited += waited
+        self.count_waited("budget", waited)
+        self.exhausted_until = 0.0
+
+    def pacing_detail(self) -> str:
+        """The pace and usage, for a pacing notice: ``13 requests/hour, tenant usage 40%``."""
+        rate, _capacity, _mult = self.rate()
+        pace = f"{rate * 60:.1f} requests/min" if rate * 60 >= 1 else f"{rate * 3600:.0f}/hour"
+        if not pace.endswith("/min"):
+            pace = pace.replace("/hour", " requests/hour")
+        usage = self.usage()
+        return pace + (f", tenant usage about {usage:.0%}" if usage is not None else "")
 
     def exhausted_remaining(self) -> float:
         until = max(self.exhausted_until, self.hold_until)

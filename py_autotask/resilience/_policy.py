@@ -45,6 +45,16 @@ DEFAULT_TIMEFRAME_MINUTES: Final = 60
 
 _READ_OPERATIONS: Final = READ_OPERATIONS
 _THREAD_LIMIT_RE: Final = re.compile(rb"itgenatr005|thread\s+(threshold|limit)", re.IGNORECASE)
+#: The hourly request threshold in the words Autotask-like services use ("Request threshold
+#: exceeded: the limit of ... has been reached", "the external request threshold has been
+#: reached", "exceeded the hourly request threshold"). Autotask's exact status and text are
+#: unconfirmed, so any error status carrying it counts. A generic "rate limit exceeded" (a
+#: proxy's) does not: that is a plain throttle.
+_BUDGET_RE: Final = re.compile(
+    rb"request\s+threshold\b.{0,200}?\b(exceed|reach)"
+    rb"|\b(exceed|reach)\w*\s+(the\s+)?(\w+\s+){0,2}request\s+threshold",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class Kind(enum.Enum):
@@ -55,6 +65,7 @@ class Kind(enum.Enum):
     TRANSIENT = "transient"  # may succeed if repeated (reads, idempotent writes, unsent creates)
     THREAD_LIMIT = "thread_limit"  # Itgenatr005: rejected before processing, retry soon
     BUDGET = "budget"  # hourly threshold reached: rejected before processing
+    THROTTLED = "throttled"  # any other 429 (a proxy, a gateway): not processed, retry later
     AMBIGUOUS = "ambiguous"  # a create that may have been committed: never resend blindly
 
 
@@ -127,14 +138,23 @@ def looks_like_json(body: bytes) -> bool:
     return (first == b"{" and last == b"}") or (first == b"[" and last == b"]")
 
 
-def _thread_limit_body(body: bytes) -> bool:
-    if len(body) > 64 * 1024 or not _THREAD_LIMIT_RE.search(body):
+def _names(pattern: re.Pattern[bytes], body: bytes) -> bool:
+    """``body`` is an error body (not a page of records) whose text matches ``pattern``."""
+    if len(body) > 64 * 1024 or not pattern.search(body):
         return False
     try:
         data = json.loads(body)
     except ValueError:
-        return True  # a non-JSON body naming the thread limit
+        return True  # a non-JSON body naming it
     return isinstance(data, Mapping) and "items" not in data and "item" not in data
+
+
+def _thread_limit_body(body: bytes) -> bool:
+    return _names(_THREAD_LIMIT_RE, body)
+
+
+def _budget_body(body: bytes) -> bool:
+    return _names(_BUDGET_RE, body)
 
 
 def _unsafe(method: str, operation: str | None, reason: RetryOn, detail: str) -> Verdict:
@@ -154,7 +174,17 @@ def classify_response(
     url: str = "",
     now: float | None = None,
 ) -> Verdict:
-    """Classify an HTTP answer by status *and* body, the way Autotask really behaves."""
+    """Classify an HTTP answer by status *and* body, the way Autotask really behaves.
+
+    - a body naming the thread limit (``Itgenatr005``, "Thread Threshold Exceeded"), any status:
+      :attr:`Kind.THREAD_LIMIT`;
+    - an error body naming the hourly request threshold ("Request threshold exceeded ..."), any
+      error status: :attr:`Kind.BUDGET`;
+    - any other 429 (a proxy's, a gateway's): :attr:`Kind.THROTTLED`, never "budget exhausted";
+    - 502/503/504 and opaque 500s: transient (ambiguous for creates); validation/auth: final.
+
+    The three rate-limit kinds were not processed by the server (``sent=False``), so every method
+    may be resent; ``retry_after`` is the ``Retry-After`` header (seconds or HTTP date)."""
     thread_limit = _thread_limit_body(body) if (status == 429 or status >= 400 or body) else False
     if 200 <= status < 300 and not thread_limit:
         if operation in _READ_OPERATIONS and not looks_like_json(body):
@@ -170,10 +200,12 @@ def classify_response(
         return Verdict(
             Kind.THREAD_LIMIT, "rate_limit", f"thread limit (HTTP {status})", retry_after, False
         )
-    if status == 429:
+    if _budget_body(body):
         return Verdict(
-            Kind.BUDGET, "rate_limit", "request threshold (HTTP 429)", retry_after, False
+            Kind.BUDGET, "rate_limit", f"request threshold (HTTP {status})", retry_after, False
         )
+    if status == 429:
+        return Verdict(Kind.THROTTLED, "rate_limit", "throttled (HTTP 429)", retry_after, False)
     if status in (502, 503, 504):
         return _unsafe(method, operation, "server_error", f"HTTP {status}")
     if status in (400, 500):
@@ -224,16 +256,20 @@ def backoff_delay(
     *,
     rng: random.Random | None = None,
     thread_limit: bool = False,
+    throttled: bool = False,
 ) -> float:
     """Delay before retry ``retry_number`` (1 = first retry).
 
     exponential: ``base * 2**(n-1)``; linear: ``base * n``; fibonacci: ``base * (1, 2, 3, 5, 8,
     ...)``; capped at ``max_delay``; full jitter draws uniformly from ``[0, delay]``. After a
-    thread-limit rejection the base is ``thread_limit_delay`` and the jitter keeps at least half
-    the delay (the slot frees within one request's time)."""
+    thread-limit rejection the base is ``thread_limit_delay``; after a rate-limit rejection
+    (thread limit, or a plain 429 without ``Retry-After``) the growth is exponential and the
+    jitter keeps at least half the delay (the server asked to slow down: a near-zero draw would
+    only be refused again)."""
     n = max(1, int(retry_number))
+    rate_limited = thread_limit or throttled
     base = config.thread_limit_delay if thread_limit else config.base_delay
-    strategy = "exponential" if thread_limit else config.backoff_strategy
+    strategy = "exponential" if rate_limited else config.backoff_strategy
     if strategy == "exponential":
         raw = base * (2.0 ** min(n - 1, 60))
     elif strategy == "linear":
@@ -244,7 +280,7 @@ def backoff_delay(
     if not config.jitter:
         return delay
     draw = (rng or random).random()
-    if thread_limit:
+    if rate_limited:
         return delay / 2 + draw * delay / 2
     return draw * delay
 

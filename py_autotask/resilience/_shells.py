@@ -64,6 +64,21 @@ def _request_facts(prepared: PreparedRequest) -> tuple[str | None, str | None]:
     return entity, operation
 
 
+def _slot_wait(seconds: float) -> float:
+    """A slot wait worth counting (a free slot takes microseconds)."""
+    return seconds if seconds >= 0.01 else 0.0
+
+
+def _pacing_wait(engine: Engine, waited: float, wait: float, noticed: bool) -> bool:
+    """Before a token-bucket sleep of ``wait`` after ``waited`` seconds of this run: announce the
+    run once it is long; returns whether it has been announced."""
+    logger.debug("pacing: waiting %.2fs for the request budget", wait)
+    if not noticed and engine.notices.due(waited, wait):
+        engine.notice("pacing", wait, None, engine.pacing_detail())
+        return True
+    return noticed
+
+
 def _snapshot(response: ApiResponse) -> ThresholdSnapshot | None:
     try:
         return ThresholdSnapshot.from_body(json.loads(response.content), time.time())
@@ -83,6 +98,7 @@ class SyncPipeline:
         )
 
     def close(self) -> None:
+        self.engine.notices.close()
         if self.backend is not None:
             self.backend.close()
 
@@ -153,6 +169,7 @@ class SyncPipeline:
         response: ApiResponse | None = None
         error: AutotaskConnectionError | None = None
         started = time.monotonic()
+        engine.count_sent()
         try:
             response = transmit(prepared)
         except AutotaskConnectionError as exc:
@@ -180,33 +197,34 @@ class SyncPipeline:
         self._take_token()
         key = engine.slot_key(endpoint)
         pacing = engine.pacing
-        return key, backend.acquire(key, pacing.max_in_flight_per_endpoint, pacing.slot_lease)
+        watch = engine.notices.watch("slot", endpoint)
+        try:
+            token = backend.acquire(key, pacing.max_in_flight_per_endpoint, pacing.slot_lease)
+        finally:
+            engine.count_waited("slot", _slot_wait(engine.notices.unwatch(watch)))
+        return key, token
 
     def _take_token(self) -> None:
         engine, backend = self.engine, self.backend
         assert backend is not None
+        waited, noticed = 0.0, False
         while True:
             rate, capacity, _mult = engine.rate()
             wait = backend.take_token(engine.bucket_key, rate, capacity)
             if wait <= 0:
+                engine.count_waited("pacing", waited)
                 return
-            logger.debug("pacing: waiting %.2fs for the request budget", wait)
+            noticed = _pacing_wait(engine, waited, wait, noticed)
             time.sleep(min(wait, _MAX_TOKEN_SLEEP))
+            waited += min(wait, _MAX_TOKEN_SLEEP)
 
     def _budget_gate(self, call: CallState) -> None:
         engine = self.engine
-        pacing = engine.pacing
         remaining = engine.exhausted_remaining()
         while remaining > 0:
-            if (
-                pacing.on_budget_exhausted == "raise"
-                or call.budget_waited + remaining > pacing.max_budget_wait
-            ):
-                raise engine.budget_error(remaining)
-            logger.warning("request threshold exhausted: waiting %.0fs for the window", remaining)
+            engine.begin_budget_wait(call, remaining)
             time.sleep(remaining)
-            call.budget_waited += remaining
-            engine.exhausted_until = 0.0
+            engine.end_budget_wait(call, remaining)
             self.poll_threshold(force=True)
             remaining = engine.exhausted_remaining()
 
@@ -225,6 +243,7 @@ class SyncPipeline:
                 return None
             prepared = engine.core.prepare(THRESHOLD_REQUEST)
             slot = self._pace("thresholdinformation", None)
+            engine.count_sent(poll=True)
             try:
                 response = self._transmit(prepared)
             except AutotaskConnectionError as exc:
@@ -270,6 +289,7 @@ class AsyncPipeline:
         )
 
     async def close(self) -> None:
+        self.engine.notices.close()
         if self.backend is not None:
             await self.backend.close()
 
@@ -339,6 +359,7 @@ class AsyncPipeline:
         response: ApiResponse | None = None
         error: AutotaskConnectionError | None = None
         started = time.monotonic()
+        engine.count_sent()
         try:
             response = await transmit(prepared)
         except AutotaskConnectionError as exc:
@@ -364,34 +385,34 @@ class AsyncPipeline:
         await self._take_token()
         key = engine.slot_key(endpoint)
         pacing = engine.pacing
-        token = await backend.acquire(key, pacing.max_in_flight_per_endpoint, pacing.slot_lease)
+        watch = engine.notices.watch("slot", endpoint)
+        try:
+            token = await backend.acquire(key, pacing.max_in_flight_per_endpoint, pacing.slot_lease)
+        finally:
+            engine.count_waited("slot", _slot_wait(engine.notices.unwatch(watch)))
         return key, token
 
     async def _take_token(self) -> None:
         engine, backend = self.engine, self.backend
         assert backend is not None
+        waited, noticed = 0.0, False
         while True:
             rate, capacity, _mult = engine.rate()
             wait = await backend.take_token(engine.bucket_key, rate, capacity)
             if wait <= 0:
+                engine.count_waited("pacing", waited)
                 return
-            logger.debug("pacing: waiting %.2fs for the request budget", wait)
+            noticed = _pacing_wait(engine, waited, wait, noticed)
             await asyncio.sleep(min(wait, _MAX_TOKEN_SLEEP))
+            waited += min(wait, _MAX_TOKEN_SLEEP)
 
     async def _budget_gate(self, call: CallState) -> None:
         engine = self.engine
-        pacing = engine.pacing
         remaining = engine.exhausted_remaining()
         while remaining > 0:
-            if (
-                pacing.on_budget_exhausted == "raise"
-                or call.budget_waited + remaining > pacing.max_budget_wait
-            ):
-                raise engine.budget_error(remaining)
-            logger.warning("request threshold exhausted: waiting %.0fs for the window", remaining)
+            engine.begin_budget_wait(call, remaining)
             await asyncio.sleep(remaining)
-            call.budget_waited += remaining
-            engine.exhausted_until = 0.0
+            engine.end_budget_wait(call, remaining)
             await self.poll_threshold(force=True)
             remaining = engine.exhausted_remaining()
 
@@ -410,6 +431,7 @@ class AsyncPipeline:
                 return None
             prepared = engine.core.prepare(THRESHOLD_REQUEST)
             slot = await self._pace("thresholdinformation", None)
+            engine.count_sent(poll=True)
             try:
                 response = await self._transmit(prepared)
             except AutotaskConnectionError as exc:

@@ -337,8 +337,14 @@ def test_auth_errors_exit_3_and_never_show_the_secret(env: dict[str, str]) -> No
 
 
 def test_rate_limit_exits_4(env: dict[str, str], sim: Simulator) -> None:
-    sim.add_fault({"match": {"path": "/query/count"}, "effect": {"type": "throttle"}})
-    sim.add_fault({"match": {"path": "/query/count"}, "effect": {"type": "status", "status": 429}})
+    # two thread-limit rejections are waited out; the exhausted hourly budget stops it (exit 4)
+    sim.add_fault({"match": {"path": "/query/count"}, "effect": {"type": "throttle"}, "count": 2})
+    sim.add_fault(
+        {
+            "match": {"path": "/query/count"},
+            "effect": {"type": "status", "status": 429, "errors": ["Request threshold exceeded"]},
+        }
+    )
     try:
         result = run(["count", "Tickets"], env)
     finally:

@@ -228,7 +228,12 @@ def test_retry_after_on_an_hourly_rejection_sets_the_reopen_time(fresh: Any) -> 
     fresh.add_fault(
         {
             "match": {"entity": "Tickets"},
-            "effect": {"type": "status", "status": 429, "retry_after": 42},
+            "effect": {
+                "type": "status",
+                "status": 429,
+                "retry_after": 42,
+                "errors": ["Request threshold exceeded: try again later."],
+            },
             "count": 1,
         }
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from typing import Any
 
 import httpx
 import pytest
@@ -124,6 +125,10 @@ OPAQUE = b"<html><head><title>Runtime Error</title></head></html>"
         ("POST", "query", 200, THREAD, Kind.THREAD_LIMIT),
         ("GET", "get", 500, THREAD, Kind.THREAD_LIMIT),
         ("POST", "create", 429, HOURLY, Kind.BUDGET),
+        # any other 429 (a proxy's, a gateway's) is a plain throttle, never "budget exhausted"
+        ("POST", "create", 429, b"", Kind.THROTTLED),
+        ("POST", "query", 429, b'{"errors":["Too many requests"]}', Kind.THROTTLED),
+        ("PATCH", "update", 429, b"<html>Rate limit exceeded</html>", Kind.THROTTLED),
         # transient 5xx: retried for reads and idempotent writes, ambiguous for creates
         ("POST", "query", 503, b'{"errors":["x"]}', Kind.TRANSIENT),
         ("POST", "next", 502, b"", Kind.TRANSIENT),
@@ -147,6 +152,60 @@ def test_classify_response(
     method: str, operation: str, status: int, body: bytes, kind: Kind
 ) -> None:
     assert classify_response(method, operation, status, body).kind is kind
+
+
+SIM_HOURLY = (
+    b'{"errors":["Request threshold exceeded: the limit of 30 requests per 60 minutes for this '
+    b'database has been reached. Try again later."]}'
+)
+SIM_THREAD = (
+    b'{"errors":["Thread Threshold Exceeded: the maximum of 3 concurrent requests for this API '
+    b"tracking identifier and endpoint 'Tickets' was reached. (Itgenatr005)\"]}"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        # the simulator's own texts
+        (429, SIM_HOURLY, Kind.BUDGET),
+        (429, SIM_THREAD, Kind.THREAD_LIMIT),
+        # the thread limit by its code or its words, whatever the status
+        (200, b'{"errors":["Itgenatr005"]}', Kind.THREAD_LIMIT),
+        (500, b'{"errors":["thread limit reached"]}', Kind.THREAD_LIMIT),
+        (429, b"Thread Threshold Exceeded", Kind.THREAD_LIMIT),
+        # Autotask-like variants of the hourly threshold (exact live text unconfirmed), any
+        # error status
+        (429, b'{"errors":["Request Threshold Exceeded"]}', Kind.BUDGET),
+        (500, b'{"errors":["External request threshold has been reached."]}', Kind.BUDGET),
+        (403, b'{"errors":["You have exceeded the hourly request threshold."]}', Kind.BUDGET),
+        (429, b"request threshold reached", Kind.BUDGET),
+        (503, b'{"errors":["Request threshold exceeded"]}', Kind.BUDGET),
+        # anything else that is a 429 is a throttle
+        (429, b"", Kind.THROTTLED),
+        (429, b'{"errors":["rate limit exceeded"]}', Kind.THROTTLED),
+        (429, b'{"errors":["request limit reached"]}', Kind.THROTTLED),
+        (429, b'{"message":"Too Many Requests"}', Kind.THROTTLED),
+        # a page of records mentioning the words is data, not a rejection
+        (200, b'{"items":[{"id":1,"title":"request threshold exceeded"}]}', Kind.OK),
+        (500, b'{"errors":["Missing Required Field: title."]}', Kind.FINAL),
+    ],
+)
+def test_rate_limit_classification_table(status: int, body: bytes, kind: Kind) -> None:
+    for method, operation in (("POST", "query"), ("POST", "create"), ("PATCH", "update")):
+        verdict = classify_response(method, operation, status, body)
+        assert verdict.kind is kind, (method, status, body)
+        if kind in (Kind.THREAD_LIMIT, Kind.BUDGET, Kind.THROTTLED):
+            assert verdict.reason == "rate_limit" and not verdict.sent
+            assert not verdict.breaker_failure
+
+
+def test_a_plain_429_keeps_its_retry_after_in_seconds_or_as_a_date() -> None:
+    assert classify_response("POST", "create", 429, b"", {"retry-after": "2"}).retry_after == 2.0
+    verdict = classify_response(
+        "POST", "create", 429, b"", {"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, now=1445412500
+    )
+    assert verdict.kind is Kind.THROTTLED and verdict.retry_after == 10.0
 
 
 def test_retry_after_is_read_from_the_header() -> None:
@@ -322,3 +381,63 @@ def test_new_errors_pickle_with_their_attributes() -> None:
         pickle.dumps(AutotaskAmbiguousWriteError("?", method="POST", entity="Tickets"))
     )
     assert (ambiguous.method, ambiguous.entity) == ("POST", "Tickets")
+
+
+# --- rate-limit waits -----------------------------------------------------------------------------
+
+
+def _engine(retry: RetryConfig) -> Any:
+    from py_autotask._config import Credentials
+    from py_autotask._core import ClientCore
+    from py_autotask.resilience._engine import Engine
+
+    creds = Credentials.resolve("u@example.com", "s", "ic", BASE, env={})
+    return Engine(ClientCore(creds), retry, None, PacingConfig(wait_notice_after=1000))
+
+
+def test_thread_limit_and_plain_429_waits_use_no_retries_quota_or_deadline() -> None:
+    retry = RetryConfig(
+        max_retries=1,
+        deadline=1.0,
+        retry_budget=RetryBudget(capacity=5, retry_cost=5),
+        thread_limit_delay=0.5,
+        max_rate_limit_wait=30.0,
+    )
+    engine = _engine(retry)
+    call = engine.start_call("create")
+    thread = classify_response("POST", "create", 429, THREAD)
+    plain = classify_response("POST", "create", 429, b"")
+    delays = [engine.decide(call, thread if i % 2 else plain) for i in range(12)]
+    assert all(d is not None and d > 0 for d in delays[:5])  # past max_retries and deadline
+    assert call.retries == 0 and engine.quota.available == 5  # neither retries nor quota used
+    assert delays.count(None) >= 1 and delays[-1] is None  # ... until 30 s were waited
+    assert call.rate_waited == pytest.approx(30.0)
+    # the retries, the quota and the deadline are all still there for real failures
+    server = classify_response("GET", "get", 503, b"")
+    assert engine.decide(call, server) is not None
+    assert call.retries == 1 and engine.quota.available == 0
+    assert engine.decide(call, server) is None
+
+
+def test_retry_after_on_a_plain_429_is_honoured_and_capped() -> None:
+    engine = _engine(RetryConfig(max_retry_after=60.0, max_rate_limit_wait=300.0))
+    call = engine.start_call("create")
+    two = classify_response("POST", "create", 429, b"", {"Retry-After": "2"})
+    assert engine.decide(call, two) == 2.0
+    hour = classify_response("POST", "create", 429, b"", {"Retry-After": "3600"})
+    assert engine.decide(call, hour) == 60.0
+    # without Retry-After: exponential backoff that keeps at least half the delay
+    fresh = engine.start_call("query")
+    plain = classify_response("POST", "query", 429, b"")
+    draws = [engine.decide(fresh, plain) for _ in range(4)]
+    assert [d >= 0.5 * 0.5 * 2**i for i, d in enumerate(draws)] == [True] * 4  # type: ignore[operator]
+
+
+def test_max_retries_zero_or_retry_on_without_rate_limit_switches_them_off() -> None:
+    plain = classify_response("POST", "query", 429, b"")
+    engine = _engine(RetryConfig(max_retries=0))
+    assert engine.decide(engine.start_call("query"), plain) is None
+    engine = _engine(RetryConfig(retry_on=("timeout",)))
+    assert engine.decide(engine.start_call("query"), plain) is None
+    engine = _engine(RetryConfig(max_rate_limit_wait=0))
+    assert engine.decide(engine.start_call("query"), plain) is None

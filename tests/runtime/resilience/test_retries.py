@@ -157,6 +157,110 @@ def test_retry_after_is_honoured(fresh: Any) -> None:
     assert [e.status for e in fresh.journal()] == [429, 200]
 
 
+@pytest.mark.parametrize("retry_after", [None, 1])
+@pytest.mark.parametrize("operation", ["query", "create", "update"])
+def test_a_plain_429_is_retried_for_every_method(
+    fresh: Any, operation: str, retry_after: int | None
+) -> None:
+    """Not the thread limit, not the hourly threshold (a proxy's 429): not processed by the
+    server, so resent -- creates too -- after its Retry-After or a short backoff; never
+    "budget exhausted"."""
+    effect: dict[str, Any] = {"type": "status", "status": 429}
+    if retry_after is not None:
+        effect["retry_after"] = retry_after
+    with AutotaskClient(**creds(fresh), retry_config=fast_retry(max_retries=1)) as client:
+        body = ticket_body(client, title=f"plain 429 {operation} {retry_after}")
+        ticket_id = client.tickets.query(paged(1)).items[0].id
+        fresh.clear_journal()
+        fresh.add_fault({"match": {"operation": operation}, "effect": effect, "count": 3})
+        started = time.monotonic()
+        if operation == "query":
+            assert len(client.tickets.query(paged(5)).items) == 5
+        elif operation == "create":
+            created = client.tickets.create(body)
+        else:
+            client.tickets.update({"id": ticket_id, "title": "updated after 429s"})
+        elapsed = time.monotonic() - started
+        stats = client.stats.requests
+    # three rejections outlast max_retries=1: rate-limit waits do not use it
+    assert [e.status for e in fresh.journal(operation=operation)] == [429, 429, 429, 200]
+    assert stats.rejected == {"throttled": 3} and stats.retries == 3
+    if retry_after is not None:
+        assert elapsed >= 3 * retry_after and stats.waited["throttled"] == 3 * retry_after
+    if operation == "create":
+        made = [t for t in fresh.changes(entity="Tickets") if t.action == "created"]
+        assert [t.id for t in made] == [created]  # one record, no duplicate
+
+
+def test_a_thread_limit_storm_outlasting_the_old_four_tries_is_waited_out(fresh: Any) -> None:
+    fresh.add_fault({"match": {"entity": "Tickets"}, "effect": "throttle", "count": 9})
+    events: list[Any] = []
+    retry = fast_retry(max_retries=3, thread_limit_delay=0.02, max_delay=0.1)
+    with AutotaskClient(
+        **creds(fresh), retry_config=retry, pacing=PacingConfig(wait_notice_after=0.2)
+    ) as client:
+        client.add_wait_listener(events.append)
+        assert client.tickets.count() == 120
+        stats = client.stats.requests
+    assert [e.status for e in fresh.journal()] == [429] * 9 + [200]
+    assert stats.rejected == {"thread_limit": 9} and stats.sent == 10
+    assert 0.2 <= stats.waited["thread_limit"] < 2
+    # the run of waits was announced once, with its reason
+    assert [e.reason for e in events] == ["thread_limit"]
+    assert str(events[0]).startswith("waiting ") and "thread limit" in str(events[0])
+
+
+def test_rate_limit_waits_are_bounded_by_max_rate_limit_wait(fresh: Any) -> None:
+    fresh.add_fault({"match": {"entity": "Tickets"}, "effect": "throttle"})
+    retry = fast_retry(thread_limit_delay=0.05, max_delay=0.1, max_rate_limit_wait=0.5)
+    with AutotaskClient(**creds(fresh), retry_config=retry) as client:
+        started = time.monotonic()
+        with pytest.raises(AutotaskRateLimitError) as info:
+            client.tickets.count()
+        assert 0.5 <= time.monotonic() - started < 2
+    assert info.value.thread_limit
+
+
+def test_the_async_client_waits_out_plain_429s_and_tells_its_listeners(fresh: Any) -> None:
+    fresh.add_fault(
+        {
+            "match": {"entity": "Tickets"},
+            "effect": {"type": "status", "status": 429, "retry_after": 1},
+            "count": 2,
+        }
+    )
+    events: list[Any] = []
+
+    async def scenario() -> int:
+        async with AsyncAutotaskClient(
+            **creds(fresh), retry_config=fast_retry(), pacing=PacingConfig(wait_notice_after=1.5)
+        ) as client:
+            client.add_wait_listener(events.append)
+            count = await client.tickets.count()
+            assert client.stats.requests.rejected == {"throttled": 2}
+            return count
+
+    assert asyncio.run(scenario()) == 120
+    assert [e.reason for e in events] == ["throttled"]
+    assert "Retry-After 1s" in str(events[0]) and "429" in str(events[0])
+
+
+def test_without_a_listener_a_long_wait_is_one_warning_line(fresh: Any, caplog: Any) -> None:
+    fresh.add_fault(
+        {
+            "match": {"entity": "Tickets"},
+            "effect": {"type": "status", "status": 429, "retry_after": 1},
+            "count": 1,
+        }
+    )
+    caplog.set_level(logging.WARNING, logger="py_autotask.resilience")
+    pacing = PacingConfig(wait_notice_after=0.5)
+    with AutotaskClient(**creds(fresh), retry_config=fast_retry(), pacing=pacing) as client:
+        assert client.tickets.count() == 120
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting ")]
+    assert len(lines) == 1 and "resumes about" in lines[0]
+
+
 def test_thread_limit_under_any_status_is_retried_for_creates(fresh: Any) -> None:
     with AutotaskClient(**creds(fresh), retry_config=fast_retry()) as client:
         body = ticket_body(client, title="retried after Itgenatr005")
