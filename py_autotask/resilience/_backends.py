@@ -2,23 +2,36 @@
 
 Each backend offers the same small set of primitives (in-flight slots with a lease, a token bucket,
 small shared values, a best-effort lock); the pacing rules themselves are in :mod:`._policy`.
-Slots carry a lease so a crashed process cannot hold them forever.
+Slots carry a lease so a crashed process cannot hold them forever; the SQLite backend also frees at
+once the slots of a process on this machine that is gone (``kill -9``), since the limit it guards
+is Autotask's and a dead process holds nothing there.
+
+The default (``"auto"``, see :func:`resolve_backend_url`) is ``$AUTOTASK_LIMITER_URL`` when set,
+else one SQLite file in the user's cache folder, so that processes on one machine (cron jobs side
+by side, a CLI export next to a script) share the tenant's limits without being told to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import socket
 import sqlite3
 import threading
 import time
 import uuid
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Final, Protocol
 
+from .._config import user_cache_dir
 from ..exceptions import AutotaskConfigError
+from ._config import check_backend_url
 from ._policy import TokenBucket
 
 __all__ = [
+    "LIMITER_ENV",
     "AsyncPacingBackend",
     "LocalBackend",
     "PacingBackend",
@@ -27,9 +40,16 @@ __all__ = [
     "SqliteBackend",
     "make_async_backend",
     "make_sync_backend",
+    "resolve_backend_url",
 ]
 
-_POLL = 0.004  # seconds between slot attempts on shared backends
+logger = logging.getLogger("py_autotask.resilience")
+
+#: environment variable naming the limiter backend when ``PacingConfig.backend`` is ``"auto"``
+LIMITER_ENV: Final = "AUTOTASK_LIMITER_URL"
+_POLL = 0.004  # seconds between slot attempts on shared backends (first wait)
+_POLL_MAX = 0.025  # ... growing to this while a slot stays taken
+_HOST = socket.gethostname()
 
 
 class PacingBackend(Protocol):
@@ -213,9 +233,12 @@ class LocalAsyncBackend:
 
 # --- sqlite ---------------------------------------------------------------------------------------
 
+# ``inflight`` replaces the first version's ``slots`` table (which had no owner column); a file
+# written by that version keeps its old table, unused.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS slots (key TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
-                                  PRIMARY KEY (key, token));
+CREATE TABLE IF NOT EXISTS inflight (key TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
+                                     host TEXT NOT NULL, pid INTEGER NOT NULL,
+                                     PRIMARY KEY (key, token));
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
 """
@@ -228,6 +251,7 @@ class SqliteBackend:
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
+        _private_file(Path(path))
         with self._conn() as conn:
             conn.executescript(_SCHEMA)
 
@@ -256,25 +280,49 @@ class SqliteBackend:
 
         def run(conn: sqlite3.Connection) -> str | None:
             now = time.time()
-            conn.execute("DELETE FROM slots WHERE key = ? AND expires < ?", (key, now))
-            (n,) = conn.execute("SELECT COUNT(*) FROM slots WHERE key = ?", (key,)).fetchone()
+            conn.execute("DELETE FROM inflight WHERE key = ? AND expires < ?", (key, now))
+            (n,) = conn.execute("SELECT COUNT(*) FROM inflight WHERE key = ?", (key,)).fetchone()
+            if n >= limit:
+                n -= self._reap(conn, key)
             if n >= limit:
                 return None
-            conn.execute("INSERT INTO slots VALUES (?, ?, ?)", (key, token, now + lease))
+            conn.execute(
+                "INSERT INTO inflight VALUES (?, ?, ?, ?, ?)",
+                (key, token, now + lease, _HOST, os.getpid()),
+            )
             return token
 
         result: str | None = self._tx(run)
         return result
 
+    @staticmethod
+    def _reap(conn: sqlite3.Connection, key: str) -> int:
+        """Free the slots of processes on this machine that no longer exist; returns how many."""
+        rows = conn.execute(
+            "SELECT DISTINCT pid FROM inflight WHERE key = ? AND host = ?", (key, _HOST)
+        ).fetchall()
+        dead = [pid for (pid,) in rows if not _alive(int(pid))]
+        freed = 0
+        for pid in dead:
+            cur = conn.execute(
+                "DELETE FROM inflight WHERE key = ? AND host = ? AND pid = ?", (key, _HOST, pid)
+            )
+            freed += cur.rowcount
+        if freed:
+            logger.info("freed %d in-flight slot(s) held by exited process(es) %s", freed, dead)
+        return freed
+
     def acquire(self, key: str, limit: int, lease: float) -> str:
+        poll = _POLL
         while True:
             token = self.try_acquire(key, limit, lease)
             if token is not None:
                 return token
-            time.sleep(_POLL)
+            time.sleep(poll)
+            poll = min(poll * 1.5, _POLL_MAX)
 
     def release(self, key: str, token: str) -> None:
-        self._conn().execute("DELETE FROM slots WHERE key = ? AND token = ?", (key, token))
+        self._conn().execute("DELETE FROM inflight WHERE key = ? AND token = ?", (key, token))
 
     def take_token(self, key: str, rate: float, capacity: float) -> float:
         def run(conn: sqlite3.Connection) -> float:
@@ -298,7 +346,7 @@ class SqliteBackend:
         (n,) = (
             self._conn()
             .execute(
-                "SELECT COUNT(*) FROM slots WHERE key = ? AND expires >= ?", (key, time.time())
+                "SELECT COUNT(*) FROM inflight WHERE key = ? AND expires >= ?", (key, time.time())
             )
             .fetchone()
         )
@@ -345,11 +393,13 @@ class SqliteAsyncBackend:
         self.sync = sync
 
     async def acquire(self, key: str, limit: int, lease: float) -> str:
+        poll = _POLL
         while True:
             token = await asyncio.to_thread(self.sync.try_acquire, key, limit, lease)
             if token is not None:
                 return token
-            await asyncio.sleep(_POLL)
+            await asyncio.sleep(poll)
+            poll = min(poll * 1.5, _POLL_MAX)
 
     async def release(self, key: str, token: str) -> None:
         await asyncio.to_thread(self.sync.release, key, token)
@@ -509,11 +559,63 @@ def _text(value: object) -> str:
 # --- factories ------------------------------------------------------------------------------------
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's process), or we cannot tell: keep its slot
+    return True
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path``'s folder (0700 when we create it) and the file itself 0600 (with SQLite's
+    WAL and shared-memory files, which SQLite creates with the database file's mode)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def default_limiter_path() -> Path:
+    """The machine-wide limiter file: ``$XDG_CACHE_HOME/py-autotask/limiter.sqlite3``."""
+    return user_cache_dir() / "limiter.sqlite3"
+
+
+def resolve_backend_url(url: str) -> str:
+    """The backend a ``PacingConfig.backend`` value means: ``"auto"`` is ``$AUTOTASK_LIMITER_URL``
+    when set, else the machine-wide SQLite file (:func:`default_limiter_path`); when that file
+    cannot be created (a read-only home) the limits are kept in this process, with a warning."""
+    if url != "auto":
+        return url
+    env = os.environ.get(LIMITER_ENV, "").strip()
+    if env:
+        return check_backend_url(env, source=LIMITER_ENV)
+    path = default_limiter_path()
+    try:
+        _private_file(path)
+    except OSError as exc:
+        logger.warning(
+            "cannot create the shared request limiter %s (%s); limits are kept per process. "
+            "Set %s=sqlite:///a/writable/file or redis://... to share them",
+            path,
+            exc.strerror or type(exc).__name__,
+            LIMITER_ENV,
+        )
+        return "local"
+    return f"sqlite:///{path}"
+
+
 def _sqlite_path(url: str) -> str:
     return url[len("sqlite:///") :]
 
 
 def make_sync_backend(url: str) -> PacingBackend:
+    url = resolve_backend_url(url)
     if url == "local":
         return LocalBackend()
     if url.startswith("sqlite:///"):
@@ -522,6 +624,7 @@ def make_sync_backend(url: str) -> PacingBackend:
 
 
 def make_async_backend(url: str) -> AsyncPacingBackend:
+    url = resolve_backend_url(url)
     if url == "local":
         return LocalAsyncBackend(LocalBackend())
     if url.startswith("sqlite:///"):
