@@ -2,9 +2,9 @@
 
 Each backend offers the same small set of primitives (in-flight slots with a lease, a token bucket,
 small shared values, a best-effort lock); the pacing rules themselves are in :mod:`._policy`.
-Slots carry a lease so a crashed process cannot hold them forever; the SQLite backend also frees at
-once the slots of a process on this machine that is gone (``kill -9``), since the limit it guards
-is Autotask's and a dead process holds nothing there.
+Slots carry a lease so a crashed process cannot hold them forever; on one machine (the SQLite
+backend, POSIX) a slot is an ``flock`` on a lock file instead, which the kernel frees the moment
+its holder exits, ``kill -9`` included.
 
 The default (``"auto"``, see :func:`resolve_backend_url`) is ``$AUTOTASK_LIMITER_URL`` when set,
 else one SQLite file in the user's cache folder, so that processes on one machine (cron jobs side
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
-import socket
+import random
 import sqlite3
 import threading
 import time
@@ -26,6 +27,11 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from .._config import user_cache_dir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: slots live in the SQLite file
+    fcntl = None  # type: ignore[assignment]
 from ..exceptions import AutotaskConfigError
 from ._config import check_backend_url
 from ._policy import TokenBucket
@@ -49,7 +55,7 @@ logger = logging.getLogger("py_autotask.resilience")
 LIMITER_ENV: Final = "AUTOTASK_LIMITER_URL"
 _POLL = 0.004  # seconds between slot attempts on shared backends (first wait)
 _POLL_MAX = 0.025  # ... growing to this while a slot stays taken
-_HOST = socket.gethostname()
+_TOKEN_BATCH = 8  # most tokens a process takes from a shared bucket at once (see SqliteBackend)
 
 
 class PacingBackend(Protocol):
@@ -233,34 +239,113 @@ class LocalAsyncBackend:
 
 # --- sqlite ---------------------------------------------------------------------------------------
 
-# ``inflight`` replaces the first version's ``slots`` table (which had no owner column); a file
-# written by that version keeps its old table, unused.
+# ``slots`` is used where there is no ``fcntl`` (Windows); elsewhere slots are lock files.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS inflight (key TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
-                                     host TEXT NOT NULL, pid INTEGER NOT NULL,
-                                     PRIMARY KEY (key, token));
+CREATE TABLE IF NOT EXISTS slots (key TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
+                                  PRIMARY KEY (key, token));
 CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
 """
 
 
+class _FileSlots:
+    """In-flight slots as lock files: slot ``i`` of a key is held while a process keeps an
+    exclusive ``flock`` on ``<folder>/<hash(key)>-<i>``. The kernel drops the lock when the holder
+    closes it or dies (``kill -9`` included), so no lease is waited out and no process is looked
+    up; taking and giving back a slot costs a few system calls, not a database transaction."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder = folder
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _file(self, key: str, i: int) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        return str(self.folder / f"{digest}-{i}")
+
+    def _try(self, key: str, i: int) -> int | None:
+        fd = os.open(self._file(key, i), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def try_acquire(self, key: str, limit: int) -> str | None:
+        start = random.randrange(limit)
+        for n in range(limit):
+            i = (start + n) % limit
+            fd = self._try(key, i)
+            if fd is not None:
+                token = f"{i}.{fd}.{uuid.uuid4().hex[:8]}"
+                with self._lock:
+                    self._held[token] = fd
+                return token
+        return None
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            fd = self._held.pop(token, None)
+        if fd is not None:
+            os.close(fd)  # closing drops the lock
+
+    def in_flight(self, key: str, limit: int) -> int:
+        busy = 0
+        for i in range(limit):
+            fd = self._try(key, i)
+            if fd is None:
+                busy += 1
+            else:
+                os.close(fd)
+        return busy
+
+
 class SqliteBackend:
     """State in one SQLite file shared by the processes of one machine (WAL mode, short
-    ``BEGIN IMMEDIATE`` transactions). Uses wall-clock time, which the processes share."""
+    ``BEGIN IMMEDIATE`` transactions). Uses wall-clock time, which the processes share.
+
+    The file holds only short-lived state (leases, a token bucket, the last threshold reading), so
+    it is written without syncing to disk (``synchronous=OFF``: a process crash loses nothing, an
+    OS crash may lose the last moments, and a file that no longer opens is started afresh). To keep
+    a request's cost down, a process takes up to half a second's worth of tokens at once (at most
+    :data:`_TOKEN_BATCH`, used within that half second or given up): at Autotask's real rates (a
+    few requests a second) that is one token at a time."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
+        self._reserve: dict[str, tuple[int, float]] = {}  # bucket key -> (tokens, taken at)
+        self._reserve_lock = threading.Lock()
+        self._limits: dict[str, int] = {}  # slot key -> the limit it was last acquired with
         _private_file(Path(path))
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+        self._files = _FileSlots(Path(path + ".slots")) if fcntl is not None else None
+        try:
+            with self._conn() as conn:
+                conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not a database any more (e.g. after an OS crash)
+            logger.warning(
+                "request limiter file %s is unreadable (%s); starting it afresh", path, exc
+            )
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            _private_file(Path(path))
+            with self._conn() as conn:
+                conn.executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=OFF")
             self._local.conn = conn
         return conn
 
@@ -276,41 +361,22 @@ class SqliteBackend:
         return result
 
     def try_acquire(self, key: str, limit: int, lease: float) -> str | None:
+        if self._files is not None:
+            self._limits[key] = limit
+            return self._files.try_acquire(key, limit)
         token = uuid.uuid4().hex
 
         def run(conn: sqlite3.Connection) -> str | None:
             now = time.time()
-            conn.execute("DELETE FROM inflight WHERE key = ? AND expires < ?", (key, now))
-            (n,) = conn.execute("SELECT COUNT(*) FROM inflight WHERE key = ?", (key,)).fetchone()
-            if n >= limit:
-                n -= self._reap(conn, key)
+            conn.execute("DELETE FROM slots WHERE key = ? AND expires < ?", (key, now))
+            (n,) = conn.execute("SELECT COUNT(*) FROM slots WHERE key = ?", (key,)).fetchone()
             if n >= limit:
                 return None
-            conn.execute(
-                "INSERT INTO inflight VALUES (?, ?, ?, ?, ?)",
-                (key, token, now + lease, _HOST, os.getpid()),
-            )
+            conn.execute("INSERT INTO slots VALUES (?, ?, ?)", (key, token, now + lease))
             return token
 
         result: str | None = self._tx(run)
         return result
-
-    @staticmethod
-    def _reap(conn: sqlite3.Connection, key: str) -> int:
-        """Free the slots of processes on this machine that no longer exist; returns how many."""
-        rows = conn.execute(
-            "SELECT DISTINCT pid FROM inflight WHERE key = ? AND host = ?", (key, _HOST)
-        ).fetchall()
-        dead = [pid for (pid,) in rows if not _alive(int(pid))]
-        freed = 0
-        for pid in dead:
-            cur = conn.execute(
-                "DELETE FROM inflight WHERE key = ? AND host = ? AND pid = ?", (key, _HOST, pid)
-            )
-            freed += cur.rowcount
-        if freed:
-            logger.info("freed %d in-flight slot(s) held by exited process(es) %s", freed, dead)
-        return freed
 
     def acquire(self, key: str, limit: int, lease: float) -> str:
         poll = _POLL
@@ -322,10 +388,21 @@ class SqliteBackend:
             poll = min(poll * 1.5, _POLL_MAX)
 
     def release(self, key: str, token: str) -> None:
-        self._conn().execute("DELETE FROM inflight WHERE key = ? AND token = ?", (key, token))
+        if self._files is not None:
+            self._files.release(token)
+            return
+        self._conn().execute("DELETE FROM slots WHERE key = ? AND token = ?", (key, token))
 
     def take_token(self, key: str, rate: float, capacity: float) -> float:
-        def run(conn: sqlite3.Connection) -> float:
+        now = time.time()
+        with self._reserve_lock:
+            held, taken_at = self._reserve.get(key, (0, 0.0))
+            if held > 0 and now - taken_at < 0.5:
+                self._reserve[key] = (held - 1, taken_at)
+                return 0.0
+        batch = max(1, min(_TOKEN_BATCH, int(rate * 0.5)))
+
+        def run(conn: sqlite3.Connection) -> tuple[float, int]:
             now = time.time()
             row = conn.execute(
                 "SELECT tokens, updated FROM buckets WHERE key = ?", (key,)
@@ -334,19 +411,29 @@ class SqliteBackend:
             if row is not None:
                 bucket.tokens, bucket.updated = float(row[0]), float(row[1])
             wait = bucket.take(now, rate, capacity)
+            extra = 0
+            if wait <= 0 and batch > 1:
+                extra = max(0, min(batch - 1, int(bucket.tokens) - 1))  # leave one for others
+                bucket.tokens -= extra
             conn.execute(
                 "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (key, bucket.tokens, now)
             )
-            return wait
+            return wait, extra
 
-        result: float = self._tx(run)
-        return result
+        result: tuple[float, int] = self._tx(run)
+        wait, extra = result
+        if extra:
+            with self._reserve_lock:
+                self._reserve[key] = (extra, now)
+        return wait
 
     def in_flight(self, key: str) -> int:
+        if self._files is not None:
+            return self._files.in_flight(key, self._limits.get(key, 3))
         (n,) = (
             self._conn()
             .execute(
-                "SELECT COUNT(*) FROM inflight WHERE key = ? AND expires >= ?", (key, time.time())
+                "SELECT COUNT(*) FROM slots WHERE key = ? AND expires >= ?", (key, time.time())
             )
             .fetchone()
         )
@@ -387,7 +474,9 @@ class SqliteBackend:
 
 
 class SqliteAsyncBackend:
-    """The async face of a :class:`SqliteBackend` (its calls run in a worker thread)."""
+    """The async face of a :class:`SqliteBackend`. Its calls are short local transactions (tens of
+    microseconds), cheaper than a hop to a worker thread, so they run on the event loop; only the
+    wait for a slot held elsewhere sleeps asynchronously."""
 
     def __init__(self, sync: SqliteBackend) -> None:
         self.sync = sync
@@ -395,32 +484,32 @@ class SqliteAsyncBackend:
     async def acquire(self, key: str, limit: int, lease: float) -> str:
         poll = _POLL
         while True:
-            token = await asyncio.to_thread(self.sync.try_acquire, key, limit, lease)
+            token = self.sync.try_acquire(key, limit, lease)
             if token is not None:
                 return token
             await asyncio.sleep(poll)
             poll = min(poll * 1.5, _POLL_MAX)
 
     async def release(self, key: str, token: str) -> None:
-        await asyncio.to_thread(self.sync.release, key, token)
+        self.sync.release(key, token)
 
     async def take_token(self, key: str, rate: float, capacity: float) -> float:
-        return await asyncio.to_thread(self.sync.take_token, key, rate, capacity)
+        return self.sync.take_token(key, rate, capacity)
 
     async def in_flight(self, key: str) -> int:
-        return await asyncio.to_thread(self.sync.in_flight, key)
+        return self.sync.in_flight(key)
 
     async def get(self, key: str) -> str | None:
-        return await asyncio.to_thread(self.sync.get, key)
+        return self.sync.get(key)
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await asyncio.to_thread(self.sync.set, key, value, ttl)
+        self.sync.set(key, value, ttl)
 
     async def try_lock(self, key: str, ttl: float) -> bool:
-        return await asyncio.to_thread(self.sync.try_lock, key, ttl)
+        return self.sync.try_lock(key, ttl)
 
     async def close(self) -> None:
-        return None
+        self.sync.close()
 
 
 # --- redis ----------------------------------------------------------------------------------------
@@ -557,18 +646,6 @@ def _text(value: object) -> str:
 
 
 # --- factories ------------------------------------------------------------------------------------
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists (another user's process), or we cannot tell: keep its slot
-    return True
 
 
 def _private_file(path: Path) -> None:

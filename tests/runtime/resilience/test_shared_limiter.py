@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from py_autotask import AutotaskClient
-from py_autotask.resilience import PacingConfig
 from py_autotask.exceptions import AutotaskConfigError
+from py_autotask.resilience import PacingConfig
 from py_autotask.resilience._backends import SqliteBackend
 from py_autotask.simulator import Simulator
 
@@ -48,6 +48,9 @@ def test_default_is_one_private_file_in_the_cache_folder(
     path = folder / "limiter.sqlite3"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    slots = folder / "limiter.sqlite3.slots"  # one lock file per in-flight slot (POSIX)
+    assert stat.S_IMODE(slots.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in slots.iterdir()} == {0o600}
     # what the client left there: its token bucket, keyed by hashes (no credential in the file)
     data = path.read_bytes() + b"".join(p.read_bytes() for p in folder.glob("limiter.sqlite3-*"))
     for secret in (sim.credentials["secret"], sim.credentials["integration_code"]):
