@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -34,6 +35,7 @@ __all__ = [
     "discover_api_url",
     "mask_username",
     "normalize_api_url",
+    "user_cache_dir",
     "zone_lookup_url",
 ]
 
@@ -47,6 +49,14 @@ ZONE_LOOKUP_URL = "https://webservices.autotask.net/ATServicesRest/V1.0/zoneInfo
 
 _API_ROOT = "/ATServicesRest/V1.0"
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/py-autotask``, else ``~/.cache/py-autotask``: where the zone cache and the
+    default request limiter live."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    root = Path(base) if base else Path.home() / ".cache"
+    return root / "py-autotask"
 
 
 def mask_username(username: str) -> str:

@@ -40,6 +40,7 @@ from ._config import (
     ZONE_LOOKUP_URL,
     api_url_from_zone_response,
     normalize_api_url,
+    user_cache_dir,
     zone_lookup_url,
 )
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, scrub_secrets
@@ -106,9 +107,7 @@ def _is_loopback(host: str) -> bool:
 
 def default_zone_cache_path() -> Path:
     """``$XDG_CACHE_HOME/py-autotask/zones.json``, else ``~/.cache/py-autotask/zones.json``."""
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    root = Path(base) if base else Path.home() / ".cache"
-    return root / "py-autotask" / "zones.json"
+    return user_cache_dir() / "zones.json"
 
 
 def _cache_disabled_by_env() -> bool:

@@ -101,6 +101,17 @@ def _private_zone_cache(
     monkeypatch.setenv("PY_AUTOTASK_ZONE_CACHE", str(path))
 
 
+@pytest.fixture(autouse=True)
+def _private_limiter(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own shared request limiter file (the default limiter is one file per
+    machine, shared by every process; child processes a test starts inherit the variable), so no
+    test waits on slots or a token bucket another test used."""
+    path = tmp_path_factory.getbasetemp() / f"limiter-{uuid.uuid4().hex}.sqlite3"
+    monkeypatch.setenv("AUTOTASK_LIMITER_URL", f"sqlite:///{path}")
+
+
 # --- secrets never leak -------------------------------------------------------------------------
 
 _KNOWN_SECRETS = (DEFAULT_SECRET, DEFAULT_INTEGRATION_CODE, DEFAULT_USERNAME)

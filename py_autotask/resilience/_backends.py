@@ -2,23 +2,42 @@
 
 Each backend offers the same small set of primitives (in-flight slots with a lease, a token bucket,
 small shared values, a best-effort lock); the pacing rules themselves are in :mod:`._policy`.
-Slots carry a lease so a crashed process cannot hold them forever.
+Slots carry a lease so a crashed process cannot hold them forever; on one machine (the SQLite
+backend, POSIX) a slot is an ``flock`` on a lock file instead, which the kernel frees the moment
+its holder exits, ``kill -9`` included.
+
+The default (``"auto"``, see :func:`resolve_backend_url`) is ``$AUTOTASK_LIMITER_URL`` when set,
+else one SQLite file in the user's cache folder, so that processes on one machine (cron jobs side
+by side, a CLI export next to a script) share the tenant's limits without being told to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import logging
+import os
+import random
 import sqlite3
 import threading
 import time
 import uuid
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Final, Protocol
 
+from .._config import user_cache_dir
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: slots live in the SQLite file
+    fcntl = None  # type: ignore[assignment]
 from ..exceptions import AutotaskConfigError
+from ._config import check_backend_url
 from ._policy import TokenBucket
 
 __all__ = [
+    "LIMITER_ENV",
     "AsyncPacingBackend",
     "LocalBackend",
     "PacingBackend",
@@ -27,9 +46,16 @@ __all__ = [
     "SqliteBackend",
     "make_async_backend",
     "make_sync_backend",
+    "resolve_backend_url",
 ]
 
-_POLL = 0.004  # seconds between slot attempts on shared backends
+logger = logging.getLogger("py_autotask.resilience")
+
+#: environment variable naming the limiter backend when ``PacingConfig.backend`` is ``"auto"``
+LIMITER_ENV: Final = "AUTOTASK_LIMITER_URL"
+_POLL = 0.004  # seconds between slot attempts on shared backends (first wait)
+_POLL_MAX = 0.025  # ... growing to this while a slot stays taken
+_TOKEN_BATCH = 8  # most tokens a process takes from a shared bucket at once (see SqliteBackend)
 
 
 class PacingBackend(Protocol):
@@ -213,6 +239,7 @@ class LocalAsyncBackend:
 
 # --- sqlite ---------------------------------------------------------------------------------------
 
+# ``slots`` is used where there is no ``fcntl`` (Windows); elsewhere slots are lock files.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (key TEXT NOT NULL, token TEXT NOT NULL, expires REAL NOT NULL,
                                   PRIMARY KEY (key, token));
@@ -221,22 +248,104 @@ CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expire
 """
 
 
+class _FileSlots:
+    """In-flight slots as lock files: slot ``i`` of a key is held while a process keeps an
+    exclusive ``flock`` on ``<folder>/<hash(key)>-<i>``. The kernel drops the lock when the holder
+    closes it or dies (``kill -9`` included), so no lease is waited out and no process is looked
+    up; taking and giving back a slot costs a few system calls, not a database transaction."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder = folder
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _file(self, key: str, i: int) -> str:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        return str(self.folder / f"{digest}-{i}")
+
+    def _try(self, key: str, i: int) -> int | None:
+        fd = os.open(self._file(key, i), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def try_acquire(self, key: str, limit: int) -> str | None:
+        start = random.randrange(limit)
+        for n in range(limit):
+            i = (start + n) % limit
+            fd = self._try(key, i)
+            if fd is not None:
+                token = f"{i}.{fd}.{uuid.uuid4().hex[:8]}"
+                with self._lock:
+                    self._held[token] = fd
+                return token
+        return None
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            fd = self._held.pop(token, None)
+        if fd is not None:
+            os.close(fd)  # closing drops the lock
+
+    def in_flight(self, key: str, limit: int) -> int:
+        busy = 0
+        for i in range(limit):
+            fd = self._try(key, i)
+            if fd is None:
+                busy += 1
+            else:
+                os.close(fd)
+        return busy
+
+
 class SqliteBackend:
     """State in one SQLite file shared by the processes of one machine (WAL mode, short
-    ``BEGIN IMMEDIATE`` transactions). Uses wall-clock time, which the processes share."""
+    ``BEGIN IMMEDIATE`` transactions). Uses wall-clock time, which the processes share.
+
+    The file holds only short-lived state (leases, a token bucket, the last threshold reading), so
+    it is written without syncing to disk (``synchronous=OFF``: a process crash loses nothing, an
+    OS crash may lose the last moments, and a file that no longer opens is started afresh). To keep
+    a request's cost down, a process takes up to half a second's worth of tokens at once (at most
+    :data:`_TOKEN_BATCH`, used within that half second or given up): at Autotask's real rates (a
+    few requests a second) that is one token at a time."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript(_SCHEMA)
+        self._reserve: dict[str, tuple[int, float]] = {}  # bucket key -> (tokens, taken at)
+        self._reserve_lock = threading.Lock()
+        self._limits: dict[str, int] = {}  # slot key -> the limit it was last acquired with
+        _private_file(Path(path))
+        self._files = _FileSlots(Path(path + ".slots")) if fcntl is not None else None
+        try:
+            with self._conn() as conn:
+                conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # not a database any more (e.g. after an OS crash)
+            logger.warning(
+                "request limiter file %s is unreadable (%s); starting it afresh", path, exc
+            )
+            self.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            _private_file(Path(path))
+            with self._conn() as conn:
+                conn.executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=OFF")
             self._local.conn = conn
         return conn
 
@@ -252,6 +361,9 @@ class SqliteBackend:
         return result
 
     def try_acquire(self, key: str, limit: int, lease: float) -> str | None:
+        if self._files is not None:
+            self._limits[key] = limit
+            return self._files.try_acquire(key, limit)
         token = uuid.uuid4().hex
 
         def run(conn: sqlite3.Connection) -> str | None:
@@ -267,17 +379,30 @@ class SqliteBackend:
         return result
 
     def acquire(self, key: str, limit: int, lease: float) -> str:
+        poll = _POLL
         while True:
             token = self.try_acquire(key, limit, lease)
             if token is not None:
                 return token
-            time.sleep(_POLL)
+            time.sleep(poll)
+            poll = min(poll * 1.5, _POLL_MAX)
 
     def release(self, key: str, token: str) -> None:
+        if self._files is not None:
+            self._files.release(token)
+            return
         self._conn().execute("DELETE FROM slots WHERE key = ? AND token = ?", (key, token))
 
     def take_token(self, key: str, rate: float, capacity: float) -> float:
-        def run(conn: sqlite3.Connection) -> float:
+        now = time.time()
+        with self._reserve_lock:
+            held, taken_at = self._reserve.get(key, (0, 0.0))
+            if held > 0 and now - taken_at < 0.5:
+                self._reserve[key] = (held - 1, taken_at)
+                return 0.0
+        batch = max(1, min(_TOKEN_BATCH, int(rate * 0.5)))
+
+        def run(conn: sqlite3.Connection) -> tuple[float, int]:
             now = time.time()
             row = conn.execute(
                 "SELECT tokens, updated FROM buckets WHERE key = ?", (key,)
@@ -286,15 +411,25 @@ class SqliteBackend:
             if row is not None:
                 bucket.tokens, bucket.updated = float(row[0]), float(row[1])
             wait = bucket.take(now, rate, capacity)
+            extra = 0
+            if wait <= 0 and batch > 1:
+                extra = max(0, min(batch - 1, int(bucket.tokens) - 1))  # leave one for others
+                bucket.tokens -= extra
             conn.execute(
                 "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (key, bucket.tokens, now)
             )
-            return wait
+            return wait, extra
 
-        result: float = self._tx(run)
-        return result
+        result: tuple[float, int] = self._tx(run)
+        wait, extra = result
+        if extra:
+            with self._reserve_lock:
+                self._reserve[key] = (extra, now)
+        return wait
 
     def in_flight(self, key: str) -> int:
+        if self._files is not None:
+            return self._files.in_flight(key, self._limits.get(key, 3))
         (n,) = (
             self._conn()
             .execute(
@@ -339,38 +474,42 @@ class SqliteBackend:
 
 
 class SqliteAsyncBackend:
-    """The async face of a :class:`SqliteBackend` (its calls run in a worker thread)."""
+    """The async face of a :class:`SqliteBackend`. Its calls are short local transactions (tens of
+    microseconds), cheaper than a hop to a worker thread, so they run on the event loop; only the
+    wait for a slot held elsewhere sleeps asynchronously."""
 
     def __init__(self, sync: SqliteBackend) -> None:
         self.sync = sync
 
     async def acquire(self, key: str, limit: int, lease: float) -> str:
+        poll = _POLL
         while True:
-            token = await asyncio.to_thread(self.sync.try_acquire, key, limit, lease)
+            token = self.sync.try_acquire(key, limit, lease)
             if token is not None:
                 return token
-            await asyncio.sleep(_POLL)
+            await asyncio.sleep(poll)
+            poll = min(poll * 1.5, _POLL_MAX)
 
     async def release(self, key: str, token: str) -> None:
-        await asyncio.to_thread(self.sync.release, key, token)
+        self.sync.release(key, token)
 
     async def take_token(self, key: str, rate: float, capacity: float) -> float:
-        return await asyncio.to_thread(self.sync.take_token, key, rate, capacity)
+        return self.sync.take_token(key, rate, capacity)
 
     async def in_flight(self, key: str) -> int:
-        return await asyncio.to_thread(self.sync.in_flight, key)
+        return self.sync.in_flight(key)
 
     async def get(self, key: str) -> str | None:
-        return await asyncio.to_thread(self.sync.get, key)
+        return self.sync.get(key)
 
     async def set(self, key: str, value: str, ttl: float) -> None:
-        await asyncio.to_thread(self.sync.set, key, value, ttl)
+        self.sync.set(key, value, ttl)
 
     async def try_lock(self, key: str, ttl: float) -> bool:
-        return await asyncio.to_thread(self.sync.try_lock, key, ttl)
+        return self.sync.try_lock(key, ttl)
 
     async def close(self) -> None:
-        return None
+        self.sync.close()
 
 
 # --- redis ----------------------------------------------------------------------------------------
@@ -509,11 +648,51 @@ def _text(value: object) -> str:
 # --- factories ------------------------------------------------------------------------------------
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path``'s folder (0700 when we create it) and the file itself 0600 (with SQLite's
+    WAL and shared-memory files, which SQLite creates with the database file's mode)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def default_limiter_path() -> Path:
+    """The machine-wide limiter file: ``$XDG_CACHE_HOME/py-autotask/limiter.sqlite3``."""
+    return user_cache_dir() / "limiter.sqlite3"
+
+
+def resolve_backend_url(url: str) -> str:
+    """The backend a ``PacingConfig.backend`` value means: ``"auto"`` is ``$AUTOTASK_LIMITER_URL``
+    when set, else the machine-wide SQLite file (:func:`default_limiter_path`); when that file
+    cannot be created (a read-only home) the limits are kept in this process, with a warning."""
+    if url != "auto":
+        return url
+    env = os.environ.get(LIMITER_ENV, "").strip()
+    if env:
+        return check_backend_url(env, source=LIMITER_ENV)
+    path = default_limiter_path()
+    try:
+        _private_file(path)
+    except OSError as exc:
+        logger.warning(
+            "cannot create the shared request limiter %s (%s); limits are kept per process. "
+            "Set %s=sqlite:///a/writable/file or redis://... to share them",
+            path,
+            exc.strerror or type(exc).__name__,
+            LIMITER_ENV,
+        )
+        return "local"
+    return f"sqlite:///{path}"
+
+
 def _sqlite_path(url: str) -> str:
     return url[len("sqlite:///") :]
 
 
 def make_sync_backend(url: str) -> PacingBackend:
+    url = resolve_backend_url(url)
     if url == "local":
         return LocalBackend()
     if url.startswith("sqlite:///"):
@@ -522,6 +701,7 @@ def make_sync_backend(url: str) -> PacingBackend:
 
 
 def make_async_backend(url: str) -> AsyncPacingBackend:
+    url = resolve_backend_url(url)
     if url == "local":
         return LocalAsyncBackend(LocalBackend())
     if url.startswith("sqlite:///"):

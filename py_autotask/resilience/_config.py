@@ -22,6 +22,7 @@ __all__ = [
     "RetryBudget",
     "RetryConfig",
     "RetryOn",
+    "check_backend_url",
 ]
 
 BackoffStrategy = Literal["exponential", "linear", "fibonacci"]
@@ -45,6 +46,21 @@ _ALL_RETRY_ON: tuple[RetryOn, ...] = (
 
 #: Operation names a per-operation policy can be set for (``ApiRequest.operation``).
 OPERATIONS = READ_OPERATIONS | WRITE_OPERATIONS | {"raw"}
+
+
+def check_backend_url(url: object, *, source: str = "backend") -> str:
+    """``url`` when it names a limiter backend, else a config error listing the accepted forms."""
+    if isinstance(url, str) and (
+        url in ("local", "auto")
+        or url.startswith(("sqlite:///", "redis://", "rediss://", "unix://"))
+    ):
+        if url == "sqlite:///":
+            raise AutotaskConfigError(f"{source} {url!r} names no file: use sqlite:///path/to/file")
+        return url
+    raise AutotaskConfigError(
+        f"{source} must be 'auto', 'local', 'sqlite:///path/to/file' or 'redis://host:port/db', "
+        f"not {url!r}"
+    )
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -199,13 +215,18 @@ class PacingConfig:
     - ``stop_fraction``: estimated usage at which the budget counts as exhausted; then
       ``on_budget_exhausted`` is ``"raise"`` (:class:`~py_autotask.exceptions.AutotaskBudgetExhaustedError`)
       or ``"wait"`` (sleep until the window has drained, at most ``max_budget_wait`` seconds).
-    - ``backend``: ``"local"`` (this process), ``"sqlite:///path/to/file.db"`` (processes on one
-      machine) or ``"redis://host:port/db"`` (any number of processes/machines); processes that
-      share a backend share the in-flight slots, the token bucket and the threshold readings.
+    - ``backend``: where the limits live. ``"auto"`` (default): ``$AUTOTASK_LIMITER_URL`` when set,
+      else one SQLite file in the user's cache folder (``~/.cache/py-autotask/limiter.sqlite3``),
+      so every process on the machine shares them; ``"local"`` (this process only),
+      ``"sqlite:///path/to/file.db"`` (processes on one machine) or ``"redis://host:port/db"``
+      (processes on many machines). Processes that share a backend share the in-flight slots,
+      the token bucket and the threshold readings, keyed by tenant (API user and zone host) and
+      integration code, so two tenants never throttle each other.
     - ``time_scale``: virtual seconds per real second, to match a simulator's clock
       (``Simulator(time_scale=60)``); 1.0 against Autotask.
     - ``tenant``: the key that identifies the Autotask database for shared state (default: derived
-      from the API URL and user name, hashed).
+      from the API user name and the zone's host, hashed; set it when several API users of one
+      database should share one budget).
     - ``wait_notice_after``: a wait before sending (pacing, the budget draining, a
       ``Retry-After``, thread-limit backoff, a free in-flight slot) that reaches this many
       seconds is announced once: to the client's wait listeners
@@ -222,7 +243,7 @@ class PacingConfig:
     stop_fraction: float = 0.98
     on_budget_exhausted: Literal["raise", "wait"] = "raise"
     max_budget_wait: float = 3600.0
-    backend: str = "local"
+    backend: str = "auto"
     slot_lease: float = 300.0
     time_scale: float = 1.0
     tenant: str | None = None
@@ -259,11 +280,4 @@ class PacingConfig:
         _positive("slot_lease", self.slot_lease)
         _positive("wait_notice_after", self.wait_notice_after, zero=True)
         _positive("time_scale", self.time_scale)
-        if not isinstance(self.backend, str) or not (
-            self.backend == "local"
-            or self.backend.startswith(("sqlite:///", "redis://", "rediss://", "unix://"))
-        ):
-            raise AutotaskConfigError(
-                "backend must be 'local', 'sqlite:///path' or 'redis://host:port/db', "
-                f"not {self.backend!r}"
-            )
+        check_backend_url(self.backend)

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._core import ApiResponse, ClientCore, PreparedRequest
 from .._tally import RequestTally, active_tallies
@@ -25,6 +26,7 @@ from ..exceptions import (
     AutotaskConnectionError,
     AutotaskRateLimitError,
 )
+from ._backends import resolve_backend_url
 from ._config import CircuitBreakerConfig, PacingConfig, RetryConfig
 from ._policy import (
     CircuitBreaker,
@@ -160,7 +162,11 @@ class Engine:
         self.breaker_config = breaker if breaker is not None else CircuitBreakerConfig()
         self.pacing = pacing if pacing is not None else PacingConfig()
         self.quota = RetryQuota(self.retry.retry_budget) if self.retry.retry_budget else None
-        self.shared = self.pacing.backend != "local"
+        #: the limiter backend ``pacing.backend`` resolves to ("auto": env, else the machine file)
+        self.backend_url = (
+            resolve_backend_url(self.pacing.backend) if self.pacing.enabled else "local"
+        )
+        self.shared = self.backend_url != "local"
         self._lock = threading.Lock()
         self._breakers: dict[str, CircuitBreaker] = {}
         self.snapshot: ThresholdSnapshot | None = None
@@ -178,16 +184,28 @@ class Engine:
         self.notices = WaitNotices(self.pacing.wait_notice_after)
         creds = core.credentials
         self._integration = _hash("ic", creds.integration_code or "")
-        self._tenant = (
-            _hash("tenant", self.pacing.tenant)
-            if self.pacing.tenant
-            else _hash("tenant", (creds.username or "").lower())
+        self._tenant_key: str | None = (
+            _hash("tenant", self.pacing.tenant) if self.pacing.tenant else None
         )
 
     # --- keys (hashed: backends never see credentials) -------------------------------------------
 
+    @property
+    def _tenant(self) -> str:
+        """The tenant's key: ``pacing.tenant``, else the API user and the zone's host (known once
+        the zone is resolved, i.e. before the first request is paced)."""
+        if self._tenant_key is not None:
+            return self._tenant_key
+        user = (self.core.credentials.username or "").lower()
+        base = self.core.base_url
+        if base is None:
+            return _hash("tenant", user)
+        host = urlsplit(base).netloc.lower()
+        self._tenant_key = _hash("tenant", user, host)
+        return self._tenant_key
+
     def slot_key(self, endpoint: str) -> str:
-        return f"py-autotask:{self._integration}:slots:{endpoint}"
+        return f"py-autotask:{self._tenant}:{self._integration}:slots:{endpoint}"
 
     @property
     def bucket_key(self) -> str:
@@ -638,7 +656,7 @@ class Engine:
     def pacing_report(self) -> dict[str, Any]:
         rate, capacity, multiplier = self.rate()
         return {
-            "backend": self.pacing.backend.split("://")[0],
+            "backend": self.backend_url.split("://")[0],
             "max_in_flight_per_endpoint": self.pacing.max_in_flight_per_endpoint,
             "rate_per_second": rate,
             "burst": capacity,

@@ -94,7 +94,7 @@ class SyncPipeline:
         self._transmit = transmit
         pacing = engine.pacing
         self.backend: PacingBackend | None = (
-            make_sync_backend(pacing.backend) if pacing.enabled else None
+            make_sync_backend(engine.backend_url) if pacing.enabled else None
         )
 
     def close(self) -> None:
@@ -285,7 +285,7 @@ class AsyncPipeline:
         self._transmit = transmit
         pacing = engine.pacing
         self.backend: AsyncPacingBackend | None = (
-            make_async_backend(pacing.backend) if pacing.enabled else None
+            make_async_backend(engine.backend_url) if pacing.enabled else None
         )
 
     async def close(self) -> None:

@@ -40,7 +40,9 @@ def test_estimate_counts_requests_before_running(fresh: Any) -> None:
 def test_estimate_accounts_for_usage_latency_and_the_stop_level(tenant: Any) -> None:
     scale = 60.0  # Autotask's +1 s usage latency costs 1/60 s here
     sim = tenant(time_scale=scale)
-    pacing = PacingConfig(threshold_first_poll_after=0, time_scale=scale)
+    # in-process limits: the simulator is reset between the two clients (a new tenant, in
+    # effect), so the first client's shared threshold reading must not carry over
+    pacing = PacingConfig(threshold_first_poll_after=0, time_scale=scale, backend="local")
     with AutotaskClient(**creds(sim), pacing=pacing) as client:
         low = client.estimate(client.tickets, page_size=4, latency=0.1)
         assert low.pages == 30
