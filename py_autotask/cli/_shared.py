@@ -130,9 +130,9 @@ LimiterOpt = Annotated[
     str | None,
     typer.Option(
         "--limiter",
-        help="Where request limits are shared: local (this process), sqlite:///PATH (processes "
-        "on this machine) or redis://HOST:PORT/DB (many machines). Default: the library's "
-        "(AUTOTASK_LIMITER_URL when set).",
+        help="Where request limits are shared: auto (default: AUTOTASK_LIMITER_URL, else one "
+        "file per machine, so processes side by side share them), local (this process only), "
+        "sqlite:///PATH or redis://HOST:PORT/DB (many machines).",
         show_default=False,
     ),
 ]
@@ -404,19 +404,12 @@ def _pacing(on_budget: str | None, limiter: str | None) -> Any:
             fail(f"--on-budget must be fail or wait, not {on_budget!r}", ExitCode.USAGE)
         changes["on_budget_exhausted"] = mode
     if limiter is not None:
-        url = limiter.strip()
-        scheme, sep, rest = url.partition("://")
-        ok = url == "local" or (
-            sep
-            and scheme.lower() in ("sqlite", "redis", "rediss", "unix")
-            and (rest.startswith("/") if scheme.lower() == "sqlite" else bool(rest))
-        )
-        if not ok:
-            fail(
-                f"--limiter must be local, sqlite:///PATH or redis://HOST:PORT/DB, not {limiter!r}",
-                ExitCode.USAGE,
-            )
-        changes["backend"] = url
+        from ..resilience._config import check_backend_url
+
+        try:
+            changes["backend"] = check_backend_url(limiter.strip(), source="--limiter")
+        except AutotaskConfigError as exc:
+            fail(str(exc), ExitCode.USAGE)
     if not changes:
         return None
     from ..resilience import PacingConfig

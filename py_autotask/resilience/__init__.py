@@ -10,7 +10,9 @@ Pass the configs to a client::
     )
 
 Defaults (used when an argument is omitted) are the recommended ones: 3 retries with full-jitter
-exponential backoff, 3 requests in flight per endpoint, half of the tenant's hourly budget.
+exponential backoff, 3 requests in flight per endpoint, half of the tenant's hourly budget, the
+limits shared by every process of the machine (``PacingConfig(backend="auto")``:
+``$AUTOTASK_LIMITER_URL``, else a file in the user's cache folder; ``"local"`` opts out).
 Rate-limit rejections (Autotask's thread limit, any other 429) are waited out for up to
 ``RetryConfig.max_rate_limit_wait`` (300 s) per call without using those retries; an exhausted
 hourly threshold raises (or waits, ``PacingConfig(on_budget_exhausted="wait")``). A wait longer

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import random
@@ -259,11 +260,16 @@ class _FileSlots:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.folder = folder
         self._held: dict[str, int] = {}
+        self._paths: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
+        self._ids = itertools.count()
 
     def _file(self, key: str, i: int) -> str:
-        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-        return str(self.folder / f"{digest}-{i}")
+        found = self._paths.get((key, i))
+        if found is None:
+            digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+            found = self._paths[(key, i)] = str(self.folder / f"{digest}-{i}")
+        return found
 
     def _try(self, key: str, i: int) -> int | None:
         fd = os.open(self._file(key, i), os.O_RDWR | os.O_CREAT, 0o600)
@@ -283,7 +289,7 @@ class _FileSlots:
             i = (start + n) % limit
             fd = self._try(key, i)
             if fd is not None:
-                token = f"{i}.{fd}.{uuid.uuid4().hex[:8]}"
+                token = f"{i}.{fd}.{next(self._ids)}"
                 with self._lock:
                     self._held[token] = fd
                 return token

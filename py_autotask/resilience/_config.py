@@ -52,7 +52,10 @@ def check_backend_url(url: object, *, source: str = "backend") -> str:
     """``url`` when it names a limiter backend, else a config error listing the accepted forms."""
     if isinstance(url, str) and (
         url in ("local", "auto")
-        or url.startswith(("sqlite:///", "redis://", "rediss://", "unix://"))
+        or (
+            url.startswith(("sqlite:///", "redis://", "rediss://", "unix://"))
+            and not url.endswith("://")
+        )
     ):
         if url == "sqlite:///":
             raise AutotaskConfigError(f"{source} {url!r} names no file: use sqlite:///path/to/file")

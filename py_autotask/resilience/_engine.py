@@ -173,6 +173,7 @@ class Engine:
         self.sent_since = 0  # requests this client sent since the snapshot was taken
         self.sent_total = 0
         self.last_poll = -math.inf  # monotonic
+        self.poll_not_before = -math.inf  # monotonic: another process holds the poll lock
         self.last_shared_check = -math.inf
         self.exhausted_until = 0.0  # monotonic: estimated from ThresholdInformation
         self.hold_until = 0.0  # monotonic: a Retry-After Autotask sent with an hourly 429
@@ -474,7 +475,7 @@ class Engine:
 
     def poll_due(self) -> bool:
         p = self.pacing
-        if p.threshold_poll_interval is None:
+        if p.threshold_poll_interval is None or time.monotonic() < self.poll_not_before:
             return False
         if self.snapshot is None:
             return self.sent_total >= p.threshold_first_poll_after and (
@@ -497,6 +498,12 @@ class Engine:
             self._polling = True
             self.last_poll = time.monotonic()
             return True
+
+    def polled_elsewhere(self) -> None:
+        """Another process sharing the backend polls (it holds the poll lock): its reading arrives
+        through the shared backend, so do not ask for the lock again on every request (a second
+        is the shared check's period)."""
+        self.poll_not_before = time.monotonic() + 1.0
 
     def end_poll(self) -> None:
         with self._lock:

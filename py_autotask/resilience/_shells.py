@@ -240,6 +240,7 @@ class SyncPipeline:
                 and not force
                 and not backend.try_lock(engine.poll_lock_key, 5.0)
             ):
+                engine.polled_elsewhere()
                 return None
             prepared = engine.core.prepare(THRESHOLD_REQUEST)
             slot = self._pace("thresholdinformation", None)
@@ -428,6 +429,7 @@ class AsyncPipeline:
                 and not force
                 and not await backend.try_lock(engine.poll_lock_key, 5.0)
             ):
+                engine.polled_elsewhere()
                 return None
             prepared = engine.core.prepare(THRESHOLD_REQUEST)
             slot = await self._pace("thresholdinformation", None)
