@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._csv import CsvSyntaxError, read_records
+from .._sqlurl import check_sqlalchemy_url, database_problem
 from ..exceptions import AutotaskConfigError
 
 __all__ = ["BulkInputError", "SqlSource", "read_csv", "read_rows", "read_sql"]
@@ -130,16 +131,12 @@ def read_csv(
 
 def read_sql(source: SqlSource) -> tuple[list[str], Rows]:
     """Rows of a table or a SELECT, through SQLAlchemy (extra ``[sql]``)."""
-    try:
-        import sqlalchemy as sa
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            'reading bulk input from SQL needs SQLAlchemy: pip install "py-autotask[sql]"'
-        ) from exc
-    url = source.url
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    engine = sa.create_engine(url)
+    parsed = check_sqlalchemy_url(
+        source.url, what="reading rows from SQL", memory="it holds no rows to read"
+    )
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(parsed)
     try:
         with engine.connect() as conn:
             if source.table is not None:
@@ -156,7 +153,9 @@ def read_sql(source: SqlSource) -> tuple[list[str], Rows]:
                 for i, record in enumerate(result, start=1)
             ]
     except sa.exc.SQLAlchemyError as exc:
-        raise BulkInputError(f"cannot read rows from SQL: {exc.__class__.__name__}: {exc}") from exc
+        problem = database_problem(exc, source.url)
+        detail = problem or f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        raise BulkInputError(f"cannot read rows from SQL: {detail}") from exc
     finally:
         engine.dispose()
     return columns, rows

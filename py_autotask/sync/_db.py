@@ -18,13 +18,19 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.util
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._core import redact_url as core_redact_url
+from .._sqlurl import (
+    check_sqlalchemy_url,
+    database_problem,
+    memory_error,
+    missing_module,
+    shown_url,
+    sqlalchemy_url,
+)
 from .._values import datetime_or_none, storage_kind
 from ..exceptions import AutotaskConfigError
 from ..export._tolerance import (
@@ -606,13 +612,6 @@ class DuckDatabase(Database):
         self.con.close()
 
 
-def sqlalchemy_url(url: str) -> str:
-    """``postgresql://`` and ``postgres://`` go through psycopg 3; other URLs are unchanged."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
-
-
 def database_target(connection_string: str | Path) -> tuple[str, str]:
     """Where a connection string points, parsed exactly as :func:`open_database` does:
     ``("duckdb", path)`` (``":memory:"`` for an in-memory database) or ``("sqlalchemy", url)``."""
@@ -649,31 +648,7 @@ SUPPORTED_DATABASES = (
     'pip install "py-autotask[sql]") or DuckDB (FILE.duckdb or duckdb:///FILE.duckdb; '
     'pip install "py-autotask[duckdb]")'
 )
-#: the extra that installs each backend's module
-_EXTRA = {"sqlalchemy": "sql", "psycopg": "sql", "duckdb": "duckdb"}
-
-
-def redact_url(text: str | Path) -> str:
-    """A connection string fit for a message: its password (``user:PASSWORD@`` or a
-    ``password=`` parameter) shown as ``***`` (a file path as it is)."""
-    shown = str(text).strip()
-    return core_redact_url(shown) if "://" in shown else shown
-
-
-def _memory_error(shown: str) -> AutotaskConfigError:
-    return AutotaskConfigError(
-        f"{shown!r} is an in-memory database: the synced rows would be discarded when the "
-        "command ends; name a file instead, e.g. sqlite:///autotask.db or autotask.duckdb"
-    )
-
-
-def _missing(module: str, what: str) -> AutotaskConfigError:
-    extra = _EXTRA.get(module)
-    if extra is None:  # a driver of the user's choosing (postgresql+pg8000://...)
-        todo = 'install it, or write postgresql://... (psycopg: pip install "py-autotask[sql]")'
-    else:
-        todo = f'pip install "py-autotask[{extra}]"'
-    return AutotaskConfigError(f"{what} needs the {module} module, which is not installed: {todo}")
+redact_url = shown_url  # the name this module's users know
 
 
 def check_database_url(connection_string: str | Path, *, allow_memory: bool = True) -> None:
@@ -682,78 +657,24 @@ def check_database_url(connection_string: str | Path, *, allow_memory: bool = Tr
     a backend whose module is not installed, a malformed URL, and (``allow_memory=False``, the
     command line) an in-memory database, whose rows would be lost when the process ends. The
     password never appears in the message."""
-    shown = redact_url(connection_string)
+    shown = shown_url(connection_string)
     kind, location = database_target(connection_string)
+    lost = "the synced rows would be discarded when the command ends"
     if kind == "duckdb":
         if location == ":memory:" and not allow_memory:
-            raise _memory_error(shown)
+            raise memory_error(shown, lost)
         if importlib.util.find_spec("duckdb") is None:
-            raise _missing("duckdb", "syncing to DuckDB")
+            raise missing_module("duckdb", "syncing to DuckDB")
         return
     scheme = location.split("://", 1)[0].lower()
-    backend, _plus, driver = scheme.partition("+")
+    backend = scheme.partition("+")[0]
     backend = "postgresql" if backend == "postgres" else backend
     if backend not in ("sqlite", "postgresql"):
         raise AutotaskConfigError(
             f"unsupported database {shown!r}: sync writes to {SUPPORTED_DATABASES}"
         )
-    if importlib.util.find_spec("sqlalchemy") is None:
-        raise _missing(
-            "sqlalchemy", f"syncing to {'SQLite' if backend == 'sqlite' else 'PostgreSQL'}"
-        )
-    import sqlalchemy as sa
-
-    try:
-        url = sa.engine.make_url(sqlalchemy_url(location))
-    except (sa.exc.ArgumentError, ValueError) as exc:
-        detail = redact_url(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        raise AutotaskConfigError(
-            f"malformed database URL {shown!r} ({detail}): write e.g. sqlite:///autotask.db or "
-            "postgresql://USER:PASSWORD@HOST:5432/DATABASE"
-        ) from None
-    try:
-        url.get_dialect().import_dbapi()
-    except ImportError as exc:
-        module = (exc.name or driver or "its driver").split(".")[0]
-        raise _missing(module, f"{shown!r}") from None
-    except sa.exc.NoSuchModuleError:
-        raise AutotaskConfigError(
-            f"unsupported database driver {scheme!r} in {shown!r}: sync writes to "
-            f"{SUPPORTED_DATABASES}"
-        ) from None
-    if backend == "sqlite" and not allow_memory:
-        database = url.database or ""
-        if (
-            database in ("", ":memory:")
-            or "mode=memory" in database
-            or url.query.get("mode") == "memory"
-        ):
-            raise _memory_error(shown)
-
-
-#: the modules whose exceptions are the database's (connection refused, authentication, disk)
-_DATABASE_MODULES = ("sqlalchemy", "psycopg", "psycopg2", "duckdb", "sqlite3", "_duckdb")
-
-
-def database_problem(exc: BaseException, connection_string: str | Path) -> str | None:
-    """One line for an error the database raised (``None`` for any other error): the driver's
-    first line without SQLAlchemy's wrapper and links, the password hidden."""
-    module = type(exc).__module__.split(".")[0]
-    if module not in _DATABASE_MODULES:
-        return None
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc).strip()
-    first = text.splitlines()[0].strip() if text else type(exc).__name__
-    first = re.sub(r"^\((?:[\w.]+)\)\s*", "", first)  # "(psycopg.OperationalError) ..."
-    password = _password(connection_string)
-    if password:
-        first = first.replace(password, "***")
-    return f"database {redact_url(connection_string)}: {redact_url(first)}"
-
-
-def _password(connection_string: str | Path) -> str:
-    match = re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@]*:(.*)@", str(connection_string))
-    return match.group(1) if match and len(match.group(1)) >= 3 else ""
+    what = f"syncing to {'SQLite' if backend == 'sqlite' else 'PostgreSQL'}"
+    check_sqlalchemy_url(location, what=what, memory=None if allow_memory else lost)
 
 
 _MISSING: Any = object()
