@@ -46,7 +46,12 @@ from .._tally import RequestTally
 from .._values import CLEAN, KEPT, datetime_or_none, read_wire, value_kind
 from .._warn import warn_deprecated
 from ..caching._metadata import MetadataProvider
-from ..exceptions import AutotaskConfigError, AutotaskRateLimitError, AutotaskUnknownEntityError
+from ..exceptions import (
+    AutotaskAuthError,
+    AutotaskConfigError,
+    AutotaskRateLimitError,
+    AutotaskUnknownEntityError,
+)
 from ..query import F, FilterArg, build_query_body
 from ._convert import ConvertOptions, PreparedRow, TenantFields, column_problems, prepare_row
 from ._input import BulkInputError, read_rows
@@ -237,6 +242,8 @@ class _Job:
         self.stopped = reason
         if isinstance(exc, AutotaskRateLimitError):  # the budget too: resume once it drained
             self.stopped_on = "rate_limit"
+        elif isinstance(exc, AutotaskAuthError):  # fix the credentials, then resume
+            self.stopped_on = "auth"
         return RowOutcome(row, "pending", id=record_id, reason=reason)
 
     def not_sent(self, row: int, record_id: int | None = None) -> RowOutcome:

@@ -103,8 +103,9 @@ class BulkResult:
     ``rate_limits`` is ``{kind: {"rejected": n, "waited": seconds}}`` for the rate limits met
     (``thread_limit``, ``throttled``, ``budget``) and other waits (``pacing``, ``slot``).
     ``stopped_on`` is ``"rate_limit"`` when the job stopped on a rate limit or the exhausted hourly
-    budget: its unsent rows stay ``pending`` in the journal for ``resume`` and the exit code is
-    ``ExitCode.RATE`` (4). ``journal_path`` is the write-ahead journal (``None`` for a dry run).
+    budget (exit code ``ExitCode.RATE``, 4), ``"auth"`` when Autotask refused the credentials
+    (``ExitCode.AUTH``, 3): either way its unsent rows stay ``pending`` in the journal for
+    ``resume``. ``journal_path`` is the write-ahead journal (``None`` for a dry run).
     """
 
     entity: str
@@ -145,11 +146,13 @@ class BulkResult:
     @property
     def exit_code(self) -> ExitCode:
         """``ExitCode.OK`` (0) when every row is ok or skipped; ``ExitCode.RATE`` (4) when the job
-        stopped on a rate limit or the hourly budget (resume it later); ``ExitCode.PARTIAL`` (5)
-        otherwise."""
+        stopped on a rate limit or the hourly budget (resume it later); ``ExitCode.AUTH`` (3) when
+        it stopped because Autotask refused the credentials; ``ExitCode.PARTIAL`` (5) otherwise."""
         if self.succeeded:
             return ExitCode.OK
-        return ExitCode.RATE if self.stopped_on == "rate_limit" else ExitCode.PARTIAL
+        if self.stopped_on == "rate_limit":
+            return ExitCode.RATE
+        return ExitCode.AUTH if self.stopped_on == "auth" else ExitCode.PARTIAL
 
     @property
     def ids(self) -> list[int]:

@@ -81,10 +81,11 @@ def test_a_refusal_stops_the_job_with_every_row_reported_and_resume_finishes_it(
     assert len(first.rows) == 60  # one outcome per input row, also for rows never reached
     counts = first.counts()
     assert counts["ok"] >= 30 and counts["ok"] + counts["pending"] == 60, counts
-    # the documented codes: 4 for the hourly budget (resume later), 5 for the rest
-    assert first.exit_code == (4 if refusal == "hourly budget" else 5)
-    if refusal == "hourly budget":  # the unsent rows are the journal's, not a failures CSV's
-        assert first.stopped_on == "rate_limit" and first.failure_rows() == []
+    # the documented codes: 4 for the hourly budget (resume later), 3 for the credentials
+    assert first.exit_code == (4 if refusal == "hourly budget" else 3)
+    assert first.stopped_on == ("rate_limit" if refusal == "hourly budget" else "auth")
+    # the unsent rows are the journal's, not a failures CSV's
+    assert first.failure_rows() == []
     with BulkJournal.open(journal) as jr:
         assert set(jr.counts()) <= {"done", "pending", "queued"}
     sim.faults.clear()
