@@ -105,11 +105,14 @@ def _private_zone_cache(
 def _private_limiter(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every test gets its own shared request limiter file (the default limiter is one file per
-    machine, shared by every process; child processes a test starts inherit the variable), so no
-    test waits on slots or a token bucket another test used."""
-    path = tmp_path_factory.getbasetemp() / f"limiter-{uuid.uuid4().hex}.sqlite3"
-    monkeypatch.setenv("AUTOTASK_LIMITER_URL", f"sqlite:///{path}")
+    """Every test gets its own user cache folder, so the default request limiter (one file per
+    machine there, shared by every process) is the test's own: no test waits on slots or a token
+    bucket another test used, and child processes a test starts (which inherit the variable, even
+    when a test strips the ``AUTOTASK_*`` credentials from their environment) share it."""
+    monkeypatch.delenv("AUTOTASK_LIMITER_URL", raising=False)
+    monkeypatch.setenv(
+        "XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / f"cache-{uuid.uuid4().hex}")
+    )
 
 
 # --- secrets never leak -------------------------------------------------------------------------

@@ -1065,7 +1065,6 @@ def _ids_of(values: Iterable[Any]) -> Iterator[int]:
 def release_memory() -> None:
     """Hand memory freed by the fetch (decoded pages) back to the OS before the output is written,
     so the two phases' peaks do not add up (Arrow's pool, then glibc's ``malloc_trim``)."""
-    import contextlib
     import gc
 
     gc.collect()
@@ -1096,11 +1095,7 @@ def _describe(connection: Any) -> str:
         text = _sql._url_text(connection)
     except AutotaskConfigError:
         return f"<{type(connection).__name__}>"
-    if "@" in text and "://" in text:
-        scheme, rest = text.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        text = f"{scheme}://{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else text
-    return redact_url(text)
+    return redact_url(text)  # masks a database URL's password too
 
 
 def _check_rows(entity: str, written: int, info: EntityExport) -> None:

@@ -46,8 +46,8 @@ def slow(sim: Simulator) -> Iterator[Simulator]:
 def _env(sim: Simulator, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOTASK_")}
     env.update(sim.environ)
-    # the shared limiter file of this test (tests/conftest.py): no option given to the processes
-    env["AUTOTASK_LIMITER_URL"] = os.environ["AUTOTASK_LIMITER_URL"]
+    # no limiter option: the default, one file in the user cache folder (this test's own,
+    # tests/conftest.py), shared by the three processes
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "generated")])
     env["PY_AUTOTASK_CONFIG_DIR"] = str(tmp_path / "config")
     return env
