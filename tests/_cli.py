@@ -27,7 +27,7 @@ def cli_env(sim_environ: Mapping[str, str], home: Path, **extra: str) -> dict[st
 
 
 def run_cli(
-    *args: str, env: Mapping[str, str], timeout: float = 120
+    *args: str, env: Mapping[str, str], timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "py_autotask.cli", *args],
@@ -35,4 +35,5 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )

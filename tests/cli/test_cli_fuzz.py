@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from typer.testing import CliRunner
 from py_autotask.cli import EXIT_USAGE, FilterSyntaxError, app, check_filter, parse_filter
 from py_autotask.exceptions import AutotaskConfigError
 from py_autotask.simulator import Simulator
+from tests._cli import cli_env, run_cli
 
 pytestmark = pytest.mark.xdist_group("cli-fuzz")
 
@@ -283,21 +282,8 @@ def test_export_with_any_arguments_exits_0_or_2_and_leaves_nothing_it_refuses(
 def test_refused_arguments_in_a_real_process(
     sim: Simulator, tmp_path: Path, args: list[str]
 ) -> None:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AUTOTASK_")},
-        **sim.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "generated")]),
-        "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
-    }
     sim.clear_journal()
-    proc = subprocess.run(
-        [sys.executable, "-m", "py_autotask.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    proc = run_cli(*args, env=cli_env(sim.environ, tmp_path), timeout=60, cwd=tmp_path)
     assert proc.returncode == EXIT_USAGE, proc.stderr
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert [e for e in sim.journal() if e.operation != "meta"] == []

@@ -7,8 +7,6 @@ left on disk."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typer.testing import CliRunner
 
 from py_autotask.cli import EXIT_USAGE, app
 from py_autotask.simulator import Simulator
+from tests._cli import cli_env, run_cli
 from tests.sync.helpers import client_for, sim_records
 
 pytestmark = pytest.mark.xdist_group("cli-user-errors")
@@ -235,12 +234,7 @@ def test_a_valid_date_range_on_a_named_date_field_still_exports(
 
 
 def test_user_errors_in_a_real_process_exit_2_in_one_line(sim: Simulator, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        **sim.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "generated")]),
-        "PY_AUTOTASK_CONFIG_DIR": str(tmp_path / "config"),
-    }
+    env = cli_env(sim.environ, tmp_path)
     sim.clear_journal()
     for args in (
         ["count", "Tickets", "-f", "createDate > notadate"],
@@ -248,14 +242,7 @@ def test_user_errors_in_a_real_process_exit_2_in_one_line(sim: Simulator, tmp_pa
         ["export", "Tickets", "-O", str(tmp_path / "x"), "--date-range", "2024-13-45,xx"],
         ["export", "Tickets", "-O", str(tmp_path / "x"), "--fields", ""],
     ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "py_autotask.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-        )
+        proc = run_cli(*args, env=env, timeout=60, cwd=tmp_path)
         assert proc.returncode == EXIT_USAGE, (args, proc.stderr)
         assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
         assert proc.stdout == ""

@@ -51,6 +51,30 @@ def _sqlite_rows(path: Path) -> dict[int, tuple[Any, ...]]:
         return {r[0]: r[1:] for r in con.execute(f'SELECT "id", {cols} FROM tickets')}
 
 
+def _duck_rows(path: Path) -> tuple[dict[int, tuple[Any, ...]], set[str]]:
+    """A DuckDB mirror's tickets (id -> createDate, lastActivityDate) and those columns' types."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        types = {
+            r[0]
+            for r in con.execute(
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_name = 'tickets' AND column_name IN ('createDate', 'lastActivityDate')"
+            ).fetchall()
+        }
+        rows = {
+            r[0]: r[1:]
+            for r in con.execute(
+                'SELECT "id", "createDate", "lastActivityDate" FROM tickets'
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    return rows, types
+
+
 def _pg_rows(url: str) -> tuple[dict[int, tuple[Any, ...]], set[str]]:
     with psycopg.connect(url) as con:
         cols = ", ".join(f'"{f}"' for f in FIELDS)
@@ -97,27 +121,10 @@ def test_postgres_stores_timestamptz(sim: Simulator, postgres_url: str) -> None:
 
 
 def test_duckdb_stores_timestamptz(sim: Simulator, tmp_path: Path) -> None:
-    import duckdb
 
     path = tmp_path / "mirror.duckdb"
     _sync(sim, f"duckdb:///{path}")
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        types = {
-            r[0]
-            for r in con.execute(
-                "SELECT data_type FROM information_schema.columns "
-                "WHERE table_name = 'tickets' AND column_name IN ('createDate', 'lastActivityDate')"
-            ).fetchall()
-        }
-        rows = {
-            r[0]: r[1:]
-            for r in con.execute(
-                'SELECT "id", "createDate", "lastActivityDate" FROM tickets'
-            ).fetchall()
-        }
-    finally:
-        con.close()
+    rows, types = _duck_rows(path)
     assert types == {"TIMESTAMP WITH TIME ZONE"}
     assert rows == _expected(sim)
 
@@ -167,22 +174,6 @@ def test_databases_of_the_previous_version_are_migrated(
     rows, types = _pg_rows(postgres_url)
     assert types == {"timestamp with time zone"}
     assert rows == expected
-    con = duckdb.connect(str(duck), read_only=True)
-    try:
-        kinds = {
-            r[0]
-            for r in con.execute(
-                "SELECT data_type FROM information_schema.columns "
-                "WHERE table_name = 'tickets' AND column_name IN ('createDate', 'lastActivityDate')"
-            ).fetchall()
-        }
-        duck_rows = {
-            r[0]: r[1:]
-            for r in con.execute(
-                'SELECT "id", "createDate", "lastActivityDate" FROM tickets'
-            ).fetchall()
-        }
-    finally:
-        con.close()
+    duck_rows, kinds = _duck_rows(duck)
     assert kinds == {"TIMESTAMP WITH TIME ZONE"}
     assert duck_rows == expected
