@@ -25,7 +25,6 @@ from tests._cli import cli_env, run_cli
 
 pytestmark = pytest.mark.xdist_group("cli-fuzz")
 
-ROOT = Path(__file__).resolve().parents[2]
 TICKETS = entity_spec("Tickets")
 FIELDS = sorted(TICKETS.fields)
 FUZZ = settings(

@@ -21,8 +21,6 @@ from tests.sync.helpers import client_for, sim_records
 
 pytestmark = pytest.mark.xdist_group("cli-user-errors")
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
