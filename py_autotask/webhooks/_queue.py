@@ -179,6 +179,17 @@ class EventQueue:
                     (error, retry_at, seq),
                 )
 
+    def prune(self, older_than: float) -> int:
+        """Forget ``done`` events received more than ``older_than`` seconds ago (their keys stop
+        deduplicating: keep them longer than any redelivery, Autotask's retries end after ~2
+        minutes); how many."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM events WHERE state='done' AND received_at < ?",
+                (time.time() - older_than,),
+            )
+            return cur.rowcount
+
     # -- the operator's side -----------------------------------------------------------------------
     def parked(self) -> list[ParkedEvent]:
         """Events whose handlers failed ``max_attempts`` times, oldest first."""

@@ -21,6 +21,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -43,6 +44,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
+_PRUNE_EVERY = 600.0  # seconds between forgetting old handled events
 _BUS_TOPICS = {
     "created": "record.created",
     "updated": "record.updated",
@@ -107,6 +109,7 @@ class WebhookServer:
         retry_delay: float = 1.0,
         max_retry_delay: float = 300.0,
         bus: EventBus | None = None,
+        keep_done: float = 7 * 86400.0,
     ) -> None:
         if webhooks is None and not secret_key:
             raise ValueError(
@@ -136,6 +139,8 @@ class WebhookServer:
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.bus = bus if bus is not None else default_bus
+        #: how long handled events are remembered for deduplication (seconds)
+        self.keep_done = keep_done
         self._handlers: list[tuple[str, Handler]] = []
         self._stats: Counter[str] = Counter()
         self._wake: asyncio.Event | None = None
@@ -318,7 +323,11 @@ class WebhookServer:
     async def _dispatch(self) -> None:
         assert self._wake is not None
         queue = self.queue
+        pruned_at = 0.0
         while not self._stopping:
+            if time.monotonic() - pruned_at > _PRUNE_EVERY:
+                queue.prune(self.keep_done)
+                pruned_at = time.monotonic()
             self._wake.clear()
             free = self.workers - len(self._tasks)
             batch = queue.claim(free, self._busy) if free > 0 else []
@@ -459,26 +468,21 @@ class WebhookServer:
             self._queue = None
 
     def run(self) -> None:
-        """Serve until interrupted (Ctrl-C or SIGTERM), then stop cleanly."""
-        uvicorn = _uvicorn()
+        """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly (unfinished events stay
+        queued for the next start)."""
 
         async def main() -> None:
-            await self.start_workers()
-            config = uvicorn.Config(
-                self.app,
-                host=self.host,
-                port=self.port,
-                lifespan="off",
-                interface="asgi3",
-                log_level="info",
-                access_log=False,
-                timeout_keep_alive=30,
-                backlog=2048,
-            )
+            stopping = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stopping.set)
+            await self.start()
+            _log.info("webhook receiver listening on %s", self.url)
             try:
-                await uvicorn.Server(config).serve()
+                await stopping.wait()
             finally:
-                await self.stop_workers()
+                await self.stop()
 
         asyncio.run(main())
 
