@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -169,7 +170,9 @@ class WebhookServer:
 
     def handler(self, topic: str = "*") -> Callable[[Handler], Handler]:
         """Decorator: run the function for events of ``topic`` (``"ticket.created"``,
-        ``"ticket.*"`` or ``"*"``)."""
+        ``"ticket.*"`` or ``"*"``). An event's handlers run one after the other; when one raises,
+        the event is retried as a whole (handlers that succeeded run again), so handlers should
+        be idempotent (``event.key`` identifies the delivery)."""
 
         def register(fn: Handler) -> Handler:
             self.add_handler(topic, fn)
@@ -189,7 +192,7 @@ class WebhookServer:
     def stats(self) -> dict[str, int]:
         """Counters: ``received``, ``accepted``, ``duplicates``, the rejections
         (``bad_method``, ``bad_content_type``, ``too_large``, ``bad_signature``, ``unknown_guid``,
-        ``malformed``), and the workers' ``handled``, ``failed`` (attempts), ``parked``."""
+        ``malformed``, ``queue_errors``), and the workers' ``handled``, ``failed`` (attempts), ``parked``."""
         return dict(self._stats)
 
     # -- the request path --------------------------------------------------------------------------
@@ -256,7 +259,11 @@ class WebhookServer:
             )
         except PayloadError as exc:
             raise _Rejected(400, "malformed", str(exc)) from None
-        inserted = self.queue.append(event.key, event.topic, event.entity, event.id, body)
+        try:
+            inserted = self.queue.append(event.key, event.topic, event.entity, event.id, body)
+        except sqlite3.Error as exc:  # not acknowledged: Autotask delivers it again
+            _log.error("webhook queue %s cannot take an event: %s", self.queue.path, exc)
+            raise _Rejected(503, "queue_errors", "the event queue is unavailable") from None
         if inserted:
             self._stats["accepted"] += 1
             if self._wake is not None:
@@ -325,12 +332,17 @@ class WebhookServer:
         queue = self.queue
         pruned_at = 0.0
         while not self._stopping:
-            if time.monotonic() - pruned_at > _PRUNE_EVERY:
-                queue.prune(self.keep_done)
-                pruned_at = time.monotonic()
             self._wake.clear()
-            free = self.workers - len(self._tasks)
-            batch = queue.claim(free, self._busy) if free > 0 else []
+            try:
+                if time.monotonic() - pruned_at > _PRUNE_EVERY:
+                    queue.prune(self.keep_done)
+                    pruned_at = time.monotonic()
+                free = self.workers - len(self._tasks)
+                batch = queue.claim(free, self._busy) if free > 0 else []
+                due = queue.next_due()
+            except sqlite3.Error as exc:  # keep the workers alive: the queue may come back
+                _log.error("webhook queue %s cannot be read: %s", queue.path, exc)
+                batch, due = [], time.time() + 1.0
             for item in batch:
                 self._busy.add(item.order_key)
                 task = asyncio.create_task(self._run(item))
@@ -339,7 +351,6 @@ class WebhookServer:
             if batch and len(batch) < free:
                 continue
             timeout = 1.0
-            due = queue.next_due()
             if due is not None and due > time.time():
                 timeout = min(timeout, due - time.time())
             with contextlib.suppress(asyncio.TimeoutError):
@@ -421,6 +432,8 @@ class WebhookServer:
     # -- serving -----------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the workers and listen on ``host:port``; :attr:`url` is set when this returns."""
+        if self._serve_task is not None:
+            return
         uvicorn = _uvicorn()
         await self.start_workers()
 

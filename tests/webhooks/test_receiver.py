@@ -24,7 +24,8 @@ from .helpers import GUID, SECRET, body_of, payload, post, running, wait_for
 
 def _server(tmp_path: Path, **options: Any) -> WebhookServer:
     options.setdefault("secret_key", SECRET)
-    return WebhookServer(port=0, queue=tmp_path / "queue.db", **options)
+    options.setdefault("queue", tmp_path / "queue.db")
+    return WebhookServer(port=0, **options)
 
 
 def test_a_dotnet_signed_delivery_with_non_ascii_text_reaches_the_handler(tmp_path: Path) -> None:
@@ -299,3 +300,32 @@ def test_every_event_is_published_to_the_event_bus(tmp_path: Path) -> None:
         "old": None,
     }
     assert bus.publish("record.created", {}) == 0  # unsubscribed
+
+
+def test_an_event_the_queue_cannot_take_is_not_acknowledged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = EventQueue(tmp_path / "queue.db")
+    server = _server(tmp_path, queue=queue)
+    got: list[WebhookEvent] = []
+    server.handler("*")(got.append)
+    with running(server), caplog.at_level(logging.ERROR, "py_autotask.webhooks"):
+        queue.close()  # the queue's database is gone from under the server
+        response = post(server.url or "", body_of(payload(1)))
+        wait_for(lambda: "cannot be read" in caplog.text)  # the workers keep going
+    assert response.status_code == 503 and got == []
+    assert server.stats["queue_errors"] == 1 and "accepted" not in server.stats
+
+
+def test_a_server_without_secrets_is_refused_and_errors_name_no_secret() -> None:
+    with pytest.raises(ValueError, match="secret_key or webhooks"):
+        WebhookServer(port=0)
+
+    class NoSecret:
+        guid = GUID
+        secret_key = ""
+
+    with pytest.raises(ValueError, match="guid and secret_key") as info:
+        WebhookServer(port=0, webhooks=[NoSecret()])
+    assert SECRET not in str(info.value)
+    assert SECRET not in repr(WebhookServer(port=0, secret_key=SECRET))
