@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._events import EventBus
@@ -61,27 +62,31 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-def _webhook_secrets(webhooks: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """``{guid: secret}`` and ``{guid: entity}`` from webhooks (objects with ``guid`` and
-    ``secret_key``/``secret``, and optionally ``entity``) or a ``{guid: secret}`` mapping."""
+def _webhook_secrets(webhooks: Any, fallback: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``{guid: secret}`` and ``{guid: entity}`` from webhooks (objects with ``guid``, optionally
+    ``secret_key``/``secret`` and ``entity``; a webhook without its own secret, such as one
+    :class:`WebhookRegistry` lists, is signed with the server's ``secret_key``) or a
+    ``{guid: secret}`` mapping."""
     secrets: dict[str, str] = {}
     entities: dict[str, str] = {}
     if isinstance(webhooks, Mapping):
         for guid, secret in webhooks.items():
-            secrets[str(guid)] = str(secret)
-        return secrets, entities
-    for hook in webhooks:
-        guid = getattr(hook, "guid", None)
-        secret = getattr(hook, "secret_key", None) or getattr(hook, "secret", None)
-        if not guid or not secret:
-            raise ValueError(
-                "each webhook given to WebhookServer needs its guid and secret_key"
-                " (the secret is not kept by Autotask: pass the one you registered it with)"
-            )
-        secrets[str(guid)] = str(secret)
-        entity = getattr(hook, "entity", None)
-        if isinstance(entity, str) and entity:
-            entities[str(guid)] = entity
+            secrets[str(guid)] = str(secret or fallback or "")
+    else:
+        for hook in webhooks:
+            guid = getattr(hook, "guid", None)
+            if not guid:
+                raise ValueError("each webhook given to WebhookServer needs its guid")
+            secret = getattr(hook, "secret_key", None) or getattr(hook, "secret", None)
+            secrets[str(guid)] = str(secret or fallback or "")
+            entity = getattr(hook, "entity", None)
+            if isinstance(entity, str) and entity:
+                entities[str(guid)] = entity
+    if any(not secret for secret in secrets.values()):
+        raise ValueError(
+            "a webhook given to WebhookServer has no secret_key and the server has none:"
+            " pass secret_key= (the key the webhooks were registered with)"
+        )
     return secrets, entities
 
 
@@ -124,7 +129,7 @@ class WebhookServer:
         self._guids: dict[str, str] | None = None
         self._guid_entities: dict[str, str] = {}
         if webhooks is not None:
-            self._guids, self._guid_entities = _webhook_secrets(webhooks)
+            self._guids, self._guid_entities = _webhook_secrets(webhooks, self._secret_key)
         self._secrets = list(
             dict.fromkeys(
                 ([self._secret_key] if self._secret_key else [])
@@ -148,6 +153,7 @@ class WebhookServer:
         self._dispatcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
+        self._executor: ThreadPoolExecutor | None = None
         self._stopping = False
         self._uvicorn: Any = None
         self._serve_task: asyncio.Task[Any] | None = None
@@ -306,6 +312,10 @@ class WebhookServer:
             return
         self._stopping = False
         self._wake = asyncio.Event()
+        # sync handlers run here: as many threads as workers (the loop's default pool is smaller)
+        self._executor = ThreadPoolExecutor(
+            max_workers=min(self.workers, 64), thread_name_prefix="webhook-handler"
+        )
         resumed = self.queue.recover()
         if resumed:
             _log.info("resuming %d webhook events a previous run left unfinished", resumed)
@@ -326,6 +336,9 @@ class WebhookServer:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
                 task.cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     async def _dispatch(self) -> None:
         assert self._wake is not None
@@ -373,7 +386,8 @@ class WebhookServer:
                     if inspect.iscoroutinefunction(fn):
                         await fn(event)
                     else:
-                        result = await asyncio.to_thread(fn, event)
+                        loop = asyncio.get_running_loop()
+                        result = await loop.run_in_executor(self._executor, fn, event)
                         if inspect.isawaitable(result):
                             await result
             except asyncio.CancelledError:

@@ -325,7 +325,41 @@ def test_a_server_without_secrets_is_refused_and_errors_name_no_secret() -> None
         guid = GUID
         secret_key = ""
 
-    with pytest.raises(ValueError, match="guid and secret_key") as info:
+    with pytest.raises(ValueError, match="has no secret_key and the server has none") as info:
         WebhookServer(port=0, webhooks=[NoSecret()])
     assert SECRET not in str(info.value)
     assert SECRET not in repr(WebhookServer(port=0, secret_key=SECRET))
+
+
+def test_listed_webhooks_without_their_secret_use_the_servers_key(tmp_path: Path) -> None:
+    class Listed:  # as WebhookRegistry.list() returns them: Autotask never gives the key back
+        guid = GUID
+        entity = "Tickets"
+
+    server = _server(tmp_path, webhooks=[Listed()])
+    got: list[WebhookEvent] = []
+    server.handler("*")(got.append)
+    with running(server):
+        assert post(server.url or "", body_of(payload(1, guid="other"))).status_code == 401
+        assert post(server.url or "", body_of(payload(1))).status_code == 200
+        wait_for(lambda: len(got) == 1)
+    assert server.stats["unknown_guid"] == 1
+
+
+def test_sync_handlers_of_different_records_run_on_as_many_threads_as_workers(
+    tmp_path: Path,
+) -> None:
+    server = _server(tmp_path, workers=10)
+    barrier = threading.Barrier(10, timeout=10)  # passes only when 10 handlers run at once
+    done: list[int] = []
+
+    @server.handler("*")
+    def handler(event: WebhookEvent) -> None:
+        barrier.wait()
+        done.append(event.id or 0)
+
+    with running(server), httpx.Client(timeout=10) as client:
+        for record in range(10):
+            post(server.url or "", body_of(payload(record, sequence=record)), client=client)
+        wait_for(lambda: len(done) == 10, timeout=15)
+    assert sorted(done) == list(range(10)) and server.stats.get("failed", 0) == 0
