@@ -10,6 +10,7 @@ puts it back).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS events (
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    handled TEXT
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state, seq);
 CREATE INDEX IF NOT EXISTS events_order ON events (order_key, seq);
@@ -57,6 +59,8 @@ class QueuedEvent:
     order_key: str
     body: bytes
     attempts: int
+    #: the handlers that already succeeded on an earlier attempt (not run again)
+    handled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class EventQueue:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "handled" not in columns:  # a queue written before handlers' progress was kept
+            self._db.execute("ALTER TABLE events ADD COLUMN handled TEXT")
 
     def __repr__(self) -> str:
         return f"EventQueue({str(self.path)!r})"
@@ -129,17 +136,18 @@ class EventQueue:
         out: list[QueuedEvent] = []
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, key, topic, order_key, body, attempts FROM events e"
+                "SELECT seq, key, topic, order_key, body, attempts, handled FROM events e"
                 " WHERE state='pending' AND next_at <= ? AND NOT EXISTS (SELECT 1 FROM events p"
                 " WHERE p.order_key = e.order_key AND p.seq < e.seq"
                 " AND p.state IN ('pending', 'running')) ORDER BY seq LIMIT ?",
                 (now, limit + min(limit * 3, 256)),  # spare rows: some records are busy
             ).fetchall()
-            for seq, key, topic, order_key, body, attempts in rows:
+            for seq, key, topic, order_key, body, attempts, handled in rows:
                 if order_key in taken:
                     continue
                 taken.add(order_key)
-                out.append(QueuedEvent(seq, key, topic, order_key, bytes(body), attempts))
+                done = frozenset(json.loads(handled)) if handled else frozenset()
+                out.append(QueuedEvent(seq, key, topic, order_key, bytes(body), attempts, done))
                 if len(out) >= limit:
                     break
             if out:
@@ -163,20 +171,29 @@ class EventQueue:
                 (seq,),
             )
 
-    def failed(self, seq: int, error: str, *, retry_at: float | None) -> None:
-        """Record a failed attempt: pending again from ``retry_at``, or parked when ``None``."""
+    def failed(
+        self,
+        seq: int,
+        error: str,
+        *,
+        retry_at: float | None,
+        handled: Iterable[str] = (),
+    ) -> None:
+        """Record a failed attempt: pending again from ``retry_at``, or parked when ``None``;
+        ``handled``: the handlers that succeeded so far (skipped when it runs again)."""
+        done = json.dumps(sorted(set(handled))) if handled else None
         with self._lock:
             if retry_at is None:
                 self._db.execute(
-                    "UPDATE events SET state='parked', attempts=attempts+1, last_error=?"
-                    " WHERE seq=?",
-                    (error, seq),
+                    "UPDATE events SET state='parked', attempts=attempts+1, last_error=?,"
+                    " handled=? WHERE seq=?",
+                    (error, done, seq),
                 )
             else:
                 self._db.execute(
                     "UPDATE events SET state='pending', attempts=attempts+1, last_error=?,"
-                    " next_at=? WHERE seq=?",
-                    (error, retry_at, seq),
+                    " next_at=?, handled=? WHERE seq=?",
+                    (error, retry_at, done, seq),
                 )
 
     def prune(self, older_than: float) -> int:

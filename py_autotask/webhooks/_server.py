@@ -47,6 +47,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
 _PRUNE_EVERY = 600.0  # seconds between forgetting old handled events
+_BUS = "<event bus>"  # the bus's entry among an event's handled handlers
 _BUS_TOPICS = {
     "created": "record.created",
     "updated": "record.updated",
@@ -177,8 +178,9 @@ class WebhookServer:
     def handler(self, topic: str = "*") -> Callable[[Handler], Handler]:
         """Decorator: run the function for events of ``topic`` (``"ticket.created"``,
         ``"ticket.*"`` or ``"*"``). An event's handlers run one after the other; when one raises,
-        the event is retried as a whole (handlers that succeeded run again), so handlers should
-        be idempotent (``event.key`` identifies the delivery)."""
+        the event is retried later from that handler on (those that succeeded are not run
+        again). A handler cut off by a crash runs again at the next start, so a handler writing
+        elsewhere can use ``event.key`` (the delivery's identity) to stay idempotent."""
 
         def register(fn: Handler) -> Handler:
             self.add_handler(topic, fn)
@@ -379,10 +381,14 @@ class WebhookServer:
             except (ValueError, PayloadError) as exc:  # cannot happen for what _accept queued
                 self._fail(item, f"unreadable queued event: {exc}", final=True)
                 return
-            if item.attempts == 0:
+            handled = set(item.handled)
+            if _BUS not in handled:  # once per event, also when parked events are retried
                 self._publish(event)
+                handled.add(_BUS)
             try:
-                for fn in self.handlers_for(event.topic):
+                for name, fn in self._named_handlers(event.topic):
+                    if name in handled:
+                        continue  # succeeded on an earlier attempt
                     if inspect.iscoroutinefunction(fn):
                         await fn(event)
                     else:
@@ -390,10 +396,11 @@ class WebhookServer:
                         result = await loop.run_in_executor(self._executor, fn, event)
                         if inspect.isawaitable(result):
                             await result
+                    handled.add(name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._fail(item, f"{type(exc).__name__}: {exc}"[:1000])
+                self._fail(item, f"{type(exc).__name__}: {exc}"[:1000], handled=handled)
                 return
             self.queue.done(item.seq)
             self._stats["handled"] += 1
@@ -402,11 +409,26 @@ class WebhookServer:
             if self._wake is not None:
                 self._wake.set()
 
-    def _fail(self, item: QueuedEvent, error: str, *, final: bool = False) -> None:
+    def _named_handlers(self, topic: str) -> list[tuple[str, Handler]]:
+        """The handlers of ``topic``, each with a name that stays the same across restarts
+        (pattern, module and qualified name, and a count for the same function twice)."""
+        out: list[tuple[str, Handler]] = []
+        seen: Counter[str] = Counter()
+        for pattern, fn in self._handlers:
+            if not _topic_matches(pattern, topic):
+                continue
+            base = f"{pattern} {getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', fn)}"
+            seen[base] += 1
+            out.append((f"{base}#{seen[base]}", fn))
+        return out
+
+    def _fail(
+        self, item: QueuedEvent, error: str, *, final: bool = False, handled: Iterable[str] = ()
+    ) -> None:
         attempts = item.attempts + 1
         self._stats["failed"] += 1
         if final or attempts >= self.max_attempts:
-            self.queue.failed(item.seq, error, retry_at=None)
+            self.queue.failed(item.seq, error, retry_at=None, handled=handled)
             self._stats["parked"] += 1
             _log.error(
                 "webhook event %s (%s) parked after %d attempts: %s",
@@ -417,7 +439,7 @@ class WebhookServer:
             )
             return
         delay = min(self.max_retry_delay, self.retry_delay * 2 ** (attempts - 1))
-        self.queue.failed(item.seq, error, retry_at=time.time() + delay)
+        self.queue.failed(item.seq, error, retry_at=time.time() + delay, handled=handled)
         _log.warning(
             "webhook event %s (%s) failed (attempt %d of %d), retrying in %.1f s: %s",
             item.seq,

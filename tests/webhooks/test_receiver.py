@@ -363,3 +363,34 @@ def test_sync_handlers_of_different_records_run_on_as_many_threads_as_workers(
             post(server.url or "", body_of(payload(record, sequence=record)), client=client)
         wait_for(lambda: len(done) == 10, timeout=15)
     assert sorted(done) == list(range(10)) and server.stats.get("failed", 0) == 0
+
+
+def test_a_retry_runs_only_the_handlers_that_have_not_succeeded_and_publishes_once(
+    tmp_path: Path,
+) -> None:
+    bus = _events.EventBus()
+    published: list[str] = []
+    bus.subscribe("*", lambda t, p: published.append(t))
+    server = _server(tmp_path, max_attempts=2, retry_delay=0.02, bus=bus)
+    calls = {"first": 0, "second": 0}
+    healed = threading.Event()
+
+    @server.handler("ticket.updated")
+    def first(event: WebhookEvent) -> None:
+        calls["first"] += 1
+
+    @server.handler("*")
+    async def second(event: WebhookEvent) -> None:
+        calls["second"] += 1
+        if not healed.is_set():
+            raise ValueError("downstream is down")
+
+    with running(server):
+        post(server.url or "", body_of(payload(4)))
+        wait_for(lambda: len(server.queue.parked()) == 1)
+        assert calls == {"first": 1, "second": 2}
+        healed.set()
+        assert server.queue.retry() == 1
+        wait_for(lambda: server.queue.counts()["done"] == 1)
+    assert calls == {"first": 1, "second": 3}
+    assert published == ["record.updated"]
