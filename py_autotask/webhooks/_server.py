@@ -246,20 +246,22 @@ class WebhookServer:
         header = signature.decode("latin-1") if signature is not None else None
         if header is None:
             raise _Rejected(401, "bad_signature", f"no {SIGNATURE_HEADER} header")
-        matched = [s for s in self._secrets if verify_signature(s, body, header)]
+        try:
+            payload: Any = json.loads(body)
+        except ValueError:
+            payload = None  # answered 400 only once the signature verified
+        guid = _guid_of(payload)
+        # a known Guid is checked against its own key (and the server's): one HMAC, not one per
+        # webhook; anything else against every key, so a forged body is a 401 whatever it holds
+        own = self._guids.get(guid) if self._guids is not None and guid is not None else None
+        candidates = [own, self._secret_key] if own is not None else self._secrets
+        matched = {s for s in dict.fromkeys(candidates) if s and verify_signature(s, body, header)}
         if not matched:
             raise _Rejected(401, "bad_signature", "signature does not verify")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise _Rejected(400, "malformed", "body is not JSON") from None
-        guid = _guid_of(payload)
-        # given its webhooks, the server accepts only their Guids, each signed with its own key
-        # (or the server's secret_key)
-        if self._guids is not None and (
-            guid not in self._guids
-            or not (self._guids[guid] in matched or self._secret_key in matched)
-        ):
+        if payload is None:
+            raise _Rejected(400, "malformed", "body is not JSON")
+        # given its webhooks, the server accepts only their Guids
+        if self._guids is not None and own is None:
             raise _Rejected(401, "unknown_guid", "Guid is not one of this server's webhooks")
         try:
             event = parse_payload(

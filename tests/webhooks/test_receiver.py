@@ -394,3 +394,21 @@ def test_a_retry_runs_only_the_handlers_that_have_not_succeeded_and_publishes_on
         wait_for(lambda: server.queue.counts()["done"] == 1)
     assert calls == {"first": 1, "second": 3}
     assert published == ["record.updated"]
+
+
+def test_each_webhook_verifies_with_its_own_key(tmp_path: Path) -> None:
+    other_guid, other_secret = "0f3e9a77-aaaa-4bbb-8ccc-123456789abc", "second-hook-key-42"
+    server = WebhookServer(
+        port=0, webhooks={GUID: SECRET, other_guid: other_secret}, queue=tmp_path / "q.db"
+    )
+    got: list[WebhookEvent] = []
+    server.handler("*")(got.append)
+    with running(server):
+        url = server.url or ""
+        swapped = body_of(payload(1, guid=other_guid, sequence=1))
+        assert post(url, swapped, secret=SECRET).status_code == 401  # the other hook's key
+        assert post(url, swapped, secret=other_secret).status_code == 200
+        assert post(url, body_of(payload(2, sequence=1)), secret=SECRET).status_code == 200
+        wait_for(lambda: len(got) == 2)
+    assert sorted((e.webhook_guid or "", e.id) for e in got) == sorted([(other_guid, 1), (GUID, 2)])
+    assert server.stats["bad_signature"] == 1
