@@ -77,10 +77,15 @@ class ParkedEvent:
 
 
 class EventQueue:
-    """The durable event queue (``EventQueue(path)``; ``None`` -> :func:`default_queue_path`)."""
+    """The durable event queue (``EventQueue(path)``; ``None`` -> :func:`default_queue_path`;
+    ``create=False`` raises :class:`FileNotFoundError` instead of creating a missing one). Other
+    processes may open the same file while a receiver runs (``parked()``, ``retry()``: the
+    receiver picks retried events up within a second)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_queue_path()
+        if not create and not self.path.is_file():  # reading one (a CLI listing): leave no file
+            raise FileNotFoundError(f"no webhook event queue at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)

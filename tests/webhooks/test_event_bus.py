@@ -96,3 +96,14 @@ def test_the_queue_defaults_to_the_users_state_folder_and_prunes_old_handled_eve
     assert queue.counts()["done"] == 0
     assert queue.append("g|seq|1", "ticket.updated", "Tickets", 1, b"{}")  # forgotten: new again
     queue.close()
+
+
+def test_opening_a_missing_queue_for_reading_leaves_nothing_on_disk(tmp_path: Path) -> None:
+    where = tmp_path / "nowhere" / "webhooks.db"
+    with pytest.raises(FileNotFoundError, match="no webhook event queue at"):
+        EventQueue(where, create=False)
+    assert not (tmp_path / "nowhere").exists()
+    EventQueue(where).close()
+    reader = EventQueue(where, create=False)
+    assert reader.counts() == {"pending": 0, "running": 0, "done": 0, "parked": 0}
+    reader.close()
