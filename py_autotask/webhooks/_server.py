@@ -32,7 +32,7 @@ from typing import Any
 from .._events import EventBus
 from .._events import bus as default_bus
 from .._hooksig import SIGNATURE_HEADER, verify_signature
-from ._events import PayloadError, WebhookEvent, parse_payload
+from ._events import PayloadError, WebhookEvent, check_topic, parse_payload
 from ._queue import EventQueue, QueuedEvent
 
 __all__ = ["Handler", "WebhookServer"]
@@ -182,16 +182,18 @@ class WebhookServer:
         again). A handler cut off by a crash runs again at the next start, so a handler writing
         elsewhere can use ``event.key`` (the delivery's identity) to stay idempotent."""
 
+        checked = check_topic(topic)  # a misspelt topic fails here, not silently never firing
+
         def register(fn: Handler) -> Handler:
-            self.add_handler(topic, fn)
+            self._handlers.append((checked, fn))
             return fn
 
         return register
 
     def add_handler(self, topic: str, fn: Handler) -> None:
-        if not isinstance(topic, str) or not topic:
-            raise ValueError("a handler topic is like 'ticket.created', 'ticket.*' or '*'")
-        self._handlers.append((topic.strip().lower(), fn))
+        """Register ``fn`` for ``topic`` (see :meth:`handler`); a topic no event can have (a
+        misspelt entity or action) raises ``ValueError`` naming the closest ones."""
+        self._handlers.append((check_topic(topic), fn))
 
     def handlers_for(self, topic: str) -> list[Handler]:
         return [fn for pattern, fn in self._handlers if _topic_matches(pattern, topic)]

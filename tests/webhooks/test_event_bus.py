@@ -107,3 +107,19 @@ def test_opening_a_missing_queue_for_reading_leaves_nothing_on_disk(tmp_path: Pa
     reader = EventQueue(where, create=False)
     assert reader.counts() == {"pending": 0, "running": 0, "done": 0, "parked": 0}
     reader.close()
+
+
+def test_handler_topics_no_event_can_have_are_refused_with_the_closest_ones(
+    tmp_path: Path,
+) -> None:
+    from py_autotask.webhooks import WebhookServer
+
+    server = WebhookServer(port=0, secret_key="k", queue=tmp_path / "q.db")
+    for topic in ("*", "Ticket.Created", "ticket_note.*", "company.deactivated", "webhook.*"):
+        server.add_handler(topic, print)
+    with pytest.raises(ValueError, match=r"did you mean ticket\b"):
+        server.handler("tiket.created")
+    with pytest.raises(ValueError, match=r"did you mean ticket\.created\?"):
+        server.add_handler("ticket.create", print)
+    with pytest.raises(ValueError, match=r"'<entity>\.<action>'"):
+        server.add_handler("", print)
