@@ -10,7 +10,8 @@ payload); each counted in :attr:`WebhookServer.stats` and logged without the sec
 signature. Workers take queued events oldest first, one at a time per record (events of different
 records run in parallel), run the handlers (async ones on the loop, sync ones in a thread), publish
 ``record.created|updated|deleted`` to the event bus, and retry a failing event with exponential
-backoff, parking it after ``max_attempts``.
+backoff, parking it after ``max_attempts``. A record's later events wait while an earlier one is
+retried; once it is parked they go on (a broken event never holds its record back for good).
 """
 
 from __future__ import annotations

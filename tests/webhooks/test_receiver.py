@@ -412,3 +412,46 @@ def test_each_webhook_verifies_with_its_own_key(tmp_path: Path) -> None:
         wait_for(lambda: len(got) == 2)
     assert sorted((e.webhook_guid or "", e.id) for e in got) == sorted([(other_guid, 1), (GUID, 2)])
     assert server.stats["bad_signature"] == 1
+
+
+def test_the_acknowledgement_does_not_wait_for_handlers(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    release = threading.Event()
+    finished: list[int] = []
+
+    @server.handler("*")
+    def slow(event: WebhookEvent) -> None:
+        release.wait(20)  # far longer than Autotask's 10 s timeout
+        finished.append(event.id or 0)
+
+    with running(server):
+        started = time.monotonic()
+        response = post(server.url or "", body_of(payload(8)))
+        elapsed = time.monotonic() - started
+        assert response.status_code == 200 and finished == []
+        assert server.queue.counts()["running"] == 1
+        release.set()
+        wait_for(lambda: finished == [8])
+    assert elapsed < 2.0
+
+
+def test_a_records_later_events_wait_for_a_retried_one_and_go_on_once_it_is_parked(
+    tmp_path: Path,
+) -> None:
+    server = _server(tmp_path, max_attempts=3, retry_delay=0.05)
+    log: list[tuple[int, str]] = []
+
+    @server.handler("*")
+    def handler(event: WebhookEvent) -> None:
+        log.append((event.sequence or 0, event.fields["step"]))
+        if event.fields["step"] == "bad":
+            raise RuntimeError("cannot apply")
+
+    with running(server):
+        post(server.url or "", body_of(payload(1, sequence=1, fields={"step": "bad"})))
+        post(server.url or "", body_of(payload(1, sequence=2, fields={"step": "next"})))
+        post(server.url or "", body_of(payload(2, sequence=3, fields={"step": "other"})))
+        wait_for(lambda: (2, "next") in log)
+    record_one = [entry for entry in log if entry[0] in (1, 2)]
+    assert record_one == [(1, "bad"), (1, "bad"), (1, "bad"), (2, "next")]
+    assert log.index((3, "other")) < log.index((2, "next"))  # another record did not wait
