@@ -205,9 +205,11 @@ def test_per_record_order_under_parallel_workers(tmp_path: Path) -> None:
     active = 0
     peak = 0
     lock = threading.Lock()
+    gate = threading.Event()
 
     def handler(event: WebhookEvent) -> None:
         nonlocal active, peak
+        gate.wait(10)  # held until every event is queued, so the workers have a backlog
         with lock:
             active += 1
             peak = max(peak, active)
@@ -224,6 +226,7 @@ def test_per_record_order_under_parallel_workers(tmp_path: Path) -> None:
                 sequence += 1
                 body = body_of(payload(record, sequence=sequence, fields={"seq": step}))
                 assert post(server.url or "", body, client=client).status_code == 200
+        gate.set()
         wait_for(lambda: sum(map(len, seen.values())) == 90)
     assert seen == {record: list(range(15)) for record in range(1, 7)}
     assert peak > 1  # different records ran in parallel
@@ -429,7 +432,7 @@ def test_the_acknowledgement_does_not_wait_for_handlers(tmp_path: Path) -> None:
         response = post(server.url or "", body_of(payload(8)))
         elapsed = time.monotonic() - started
         assert response.status_code == 200 and finished == []
-        assert server.queue.counts()["running"] == 1
+        wait_for(lambda: server.queue.counts()["running"] == 1)  # taken, held by the handler
         release.set()
         wait_for(lambda: finished == [8])
     assert elapsed < 2.0
