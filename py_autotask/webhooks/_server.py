@@ -48,6 +48,21 @@ Send = Callable[[Message], Awaitable[None]]
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
 _PRUNE_EVERY = 600.0  # seconds between forgetting old handled events
+_COUNTERS = (
+    "received",
+    "accepted",
+    "duplicates",
+    "bad_method",
+    "bad_content_type",
+    "too_large",
+    "bad_signature",
+    "unknown_guid",
+    "malformed",
+    "queue_errors",
+    "handled",
+    "failed",
+    "parked",
+)
 _BUS = "<event bus>"  # the bus's entry among an event's handled handlers
 _BUS_TOPICS = {
     "created": "record.created",
@@ -150,7 +165,9 @@ class WebhookServer:
         #: how long handled events are remembered for deduplication (seconds)
         self.keep_done = keep_done
         self._handlers: list[tuple[str, Handler]] = []
-        self._stats: Counter[str] = Counter()
+        # every counter exists from the start: reading stats from another thread never sees the
+        # dict grow mid-copy
+        self._stats: Counter[str] = Counter(dict.fromkeys(_COUNTERS, 0))
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
