@@ -1,4 +1,4 @@
-"""The receiver's durable queue: SQLite in WAL mode, so an event acknowledged with 200 is on disk
+"""The receiver's durable queue: SQLite in WAL mode (``0600``, in folders it creates ``0700``), so an event acknowledged with 200 is on disk
 and a crash (even SIGKILL) after the acknowledgement loses nothing; the next start resumes it.
 
 One row per event, keyed by its dedupe key (``UNIQUE``): a replayed delivery is recognised and not
@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._files import private_dir, private_file
 
 __all__ = ["EventQueue", "ParkedEvent", "QueuedEvent", "default_queue_path"]
 
@@ -86,7 +88,9 @@ class EventQueue:
         self.path = Path(path) if path is not None else default_queue_path()
         if not create and not self.path.is_file():  # reading one (a CLI listing): leave no file
             raise FileNotFoundError(f"no webhook event queue at {self.path}")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # private by default: the queue keeps every event's body (records' field values)
+        private_dir(self.path.parent)
+        private_file(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -123,3 +126,20 @@ def test_handler_topics_no_event_can_have_are_refused_with_the_closest_ones(
         server.add_handler("ticket.create", print)
     with pytest.raises(ValueError, match=r"'<entity>\.<action>'"):
         server.add_handler("", print)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_the_queue_is_private_by_default(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        queue = EventQueue(tmp_path / "state" / "py-autotask" / "webhooks.db")
+        queue.append("g|seq|1", "ticket.updated", "Tickets", 1, b'{"Fields": {"title": "x"}}')
+        queue.close()
+    finally:
+        os.umask(old)
+    folder = tmp_path / "state" / "py-autotask"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    for name in ("webhooks.db", "webhooks.db-wal", "webhooks.db-shm"):
+        if (folder / name).exists():
+            assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
