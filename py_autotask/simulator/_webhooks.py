@@ -8,7 +8,7 @@ numbered 1.. in the entity's metadata field order and served as that picklist, s
 map names to ids the way it would against Autotask. UDF ids are numbered the same way.
 
 Callouts follow reference section 13: per webhook, events go out in order on a background
-asyncio loop (one keep-alive connection pool per target origin), 10 s timeout, a retry 30 s
+asyncio loop (keep-alive connections per target origin), 10 s timeout, a retry 30 s
 later, at most 5 attempts, then the event is dropped and a ``WebhookEventErrorLogs`` row written;
 25 consecutive failed events deactivate the webhook and POST a ``Deactivated`` payload to its
 ``deactivationUrl``. Waits run on the simulator's virtual clock.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -26,8 +27,8 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from .._hooksig import SIGNATURE_HEADER, dotnet_form, sign
@@ -107,6 +108,99 @@ class _Hook:
     udf_subscribed: set[str]
     udf_display: set[str]
     excluded: set[int]
+
+
+class _Target:
+    """Keep-alive HTTP/1.1 connections to one origin (scheme, host, port): a small POST-only
+    client, several times cheaper per request than a general one (the loop must sustain
+    >= 1,000 callouts/s to a local receiver)."""
+
+    def __init__(self, scheme: str, host: str, port: int) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        default = 443 if scheme == "https" else 80
+        self.host_header = (host if port == default else f"{host}:{port}").encode("idna")
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST ``body``; the status code. Raises OSError / ValueError on a broken exchange."""
+        head = [
+            f"POST {path} HTTP/1.1".encode("ascii"),
+            b"Host: " + self.host_header,
+            b"Content-Length: " + str(len(body)).encode("ascii"),
+            b"User-Agent: autotask-simulator-webhooks",
+        ]
+        head += [f"{k}: {v}".encode("latin-1") for k, v in headers.items()]
+        request = b"\r\n".join(head) + b"\r\n\r\n" + body
+        for reused in (True, False):
+            if reused and not self.idle:
+                continue
+            if reused:
+                reader, writer = self.idle.pop()
+            else:
+                ctx = ssl.create_default_context() if self.scheme == "https" else None
+                reader, writer = await asyncio.open_connection(self.host, self.port, ssl=ctx)
+            try:
+                writer.write(request)
+                status, keep = await self._response(reader)
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                writer.close()
+                if reused:  # the server closed an idle connection: try once on a new one
+                    continue
+                if isinstance(exc, asyncio.IncompleteReadError):
+                    raise ValueError("the receiver closed the connection mid-response") from exc
+                raise
+            except BaseException:  # cancelled (timeout): the connection's state is unknown
+                writer.close()
+                raise
+            if keep:
+                self.idle.append((reader, writer))
+            else:
+                writer.close()
+            return status
+        raise ValueError("no connection")  # pragma: no cover - the loop always returns or raises
+
+    @staticmethod
+    async def _response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+                raise ValueError(f"not an HTTP response: {line[:60]!r}")
+            status = int(parts[1])
+            keep = parts[0] != b"HTTP/1.0"
+            length: int | None = None
+            chunked = False
+            while True:
+                header = await reader.readuntil(b"\r\n")
+                if header == b"\r\n":
+                    break
+                name, _, value = header.partition(b":")
+                low, val = name.strip().lower(), value.strip().lower()
+                if low == b"content-length":
+                    length = int(val)
+                elif low == b"transfer-encoding":
+                    chunked = b"chunked" in val
+                elif low == b"connection":
+                    keep = val == b"keep-alive" or (keep and val != b"close")
+            if 100 <= status < 200:
+                continue  # an interim response: the real one follows
+            if chunked:
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break  # (trailers are not expected from a webhook receiver)
+            elif length is not None:
+                await reader.readexactly(length)
+            elif status not in (204, 304):
+                await reader.read()  # body until close
+                keep = False
+            return status, keep
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
 
 
 @dataclass
@@ -189,7 +283,7 @@ class WebhookEngine:
         self._rng = random.Random(state.config.fault_seed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._targets: dict[tuple[str, str, int], _Target] = {}
         self._resume: asyncio.Event | None = None
         self._paused = False
         self._generation = 0
@@ -624,34 +718,32 @@ class WebhookEngine:
             if not cfg.webhook_delivery:
                 outcome = "disabled"
             else:
-                client = self._client(event.url)
-                response = await client.post(
-                    event.url, content=body, headers=headers, timeout=timeout
-                )
-                status = response.status_code
+                target, path = self._target(event.url)
+                status = await asyncio.wait_for(target.post(path, body, headers), timeout)
                 outcome = "ok" if 200 <= status < 300 else "error"
                 if outcome == "error":
                     error = f"HTTP {status}"
-        except httpx.TimeoutException:
+        except asyncio.TimeoutError:
             outcome, error = "timeout", f"no answer within {cfg.webhook_timeout_seconds:g} s"
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             outcome, error = "error", f"{type(exc).__name__}: {exc}"
         latency = time.perf_counter() - started
         shown = f"{label}:{outcome}" if label else outcome
         self._record(event, attempt, status, shown, error, latency, virtual, real)
         return outcome in ("ok", "disabled")
 
-    def _client(self, url: str) -> httpx.AsyncClient:
-        origin = httpx.URL(url)
-        key = f"{origin.scheme}://{origin.host}:{origin.port}"
-        client = self._clients.get(key)
-        if client is None:
-            client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
-                trust_env=False,
-            )
-            self._clients[key] = client
-        return client
+    def _target(self, url: str) -> tuple[_Target, str]:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        port = parts.port or (443 if scheme == "https" else 80)
+        key = (scheme, parts.hostname, port)
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = _Target(*key)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return target, path
 
     def _record(
         self,
@@ -862,12 +954,11 @@ class WebhookEngine:
         loop, thread = self._loop, self._thread
         if loop is None:
             return
-        clients = list(self._clients.values())
+        targets = list(self._targets.values())
 
         async def shutdown() -> None:
-            for client in clients:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+            for target in targets:
+                target.close()
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(2.0)
@@ -876,4 +967,4 @@ class WebhookEngine:
             thread.join(2.0)
         self._loop = None
         self._thread = None
-        self._clients.clear()
+        self._targets.clear()

@@ -30,6 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail: dict[str, int] = {}
+        self.delay: dict[str, float] = {}  # seconds a path waits before answering
         self.lock = threading.Lock()
         receiver = self
 
@@ -38,6 +39,7 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(receiver.delay.get(self.path, 0.0))
                 with receiver.lock:
                     left = receiver.fail.get(self.path, 0)
                     if left:
@@ -49,6 +51,7 @@ class Receiver:
                             "body": body,
                             "json": json.loads(body),
                             "status": 500 if left else 200,
+                            "peer": self.client_address,
                         }
                     )
                 self.send_response(500 if left else 200)
@@ -78,6 +81,7 @@ class Receiver:
         with self.lock:
             self.requests.clear()
             self.fail.clear()
+            self.delay.clear()
 
 
 @pytest.fixture(scope="module")
@@ -327,6 +331,29 @@ def test_retry_schedule_then_drop_and_error_log(
     assert "dropped" in log["errorMessage"]
 
 
+def test_a_slow_receiver_times_out_and_is_retried(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    register(api, receiver, "/slow", fields=("title",))
+    receiver.delay["/slow"] = 0.3
+    wsim.clock.set_scale(600)  # the 10 s timeout is 17 ms real; the floor lowered below it
+    floor = wsim.config.webhook_min_real_timeout
+    wsim.config.webhook_min_real_timeout = 0.05
+    try:
+        new_ticket(api, title="slow")
+        settle(wsim)
+    finally:
+        wsim.clock.set_scale(SCALE)
+        wsim.config.webhook_min_real_timeout = floor
+    attempts = wsim.webhook_deliveries()
+    assert [(d.attempt, d.outcome, d.status) for d in attempts] == [
+        (n, "timeout", None) for n in range(1, 6)
+    ]
+    assert all(0.05 <= d.latency < 0.25 for d in attempts)
+    assert attempts[0].error == "no answer within 10 s"
+    assert len(error_logs(api)) == 1
+
+
 def test_events_of_one_webhook_are_delivered_in_order(
     api: httpx.Client, wsim: Simulator, receiver: Receiver
 ) -> None:
@@ -339,6 +366,22 @@ def test_events_of_one_webhook_are_delivered_in_order(
     assert [r["json"]["SequenceNumber"] for r in got] == [1, 2, 3]
     first_ok = [d for d in wsim.webhook_deliveries() if d.outcome == "ok"]
     assert [d.attempt for d in first_ok] == [3, 1, 1]
+
+
+def test_many_events_in_order_over_one_kept_alive_connection(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    register(api, receiver, fields=("title",))
+    wsim.webhooks.pause()
+    tid = new_ticket(api, title="t")
+    for n in range(150):
+        api.patch("Tickets", json={"id": tid, "title": f"title {n}"})
+    wsim.webhooks.resume()
+    settle(wsim)
+    got = receiver.got("/hook")
+    assert [r["json"]["SequenceNumber"] for r in got] == list(range(1, 152))
+    assert got[-1]["json"]["Fields"] == {"title": "title 149"}
+    assert len({r["peer"] for r in got}) == 1  # one connection, kept alive
 
 
 def test_25_failed_events_deactivate_the_webhook(
