@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from sim_helpers import ALL_ROWS, api_client, errors_of, ticket_body
 
 from py_autotask._hooksig import SIGNATURE_HEADER, dotnet_form, sign, verify_signature
 from py_autotask.simulator import Simulator
+from tests._serve import served
 
 SECRET = "webhook-secret-0123456789"
 SCALE = 6000.0  # virtual seconds per real second: the 2-minute retry schedule takes 20 ms
@@ -465,3 +468,25 @@ def test_control_endpoint_and_ci_entity_type(
     assert control.delete("/_sim/webhooks").status_code == 200
     assert control.get("/_sim/webhooks").json()["deliveries"] == []
     control.close()
+
+
+@pytest.mark.parametrize("module", ["py_autotask.simulator", "py_autotask.cli"])
+def test_serve_options_set_the_webhook_knobs(module: str) -> None:
+    prefix = ("py_autotask.cli", "simulator") if module == "py_autotask.cli" else (module,)
+    with served(
+        *prefix,
+        *("serve", "--port", "0", "--webhook-drop", "0.25", "--webhook-delay", "5"),
+        *("--webhook-sign", "raw", "--webhook-ci-entity-type", "InstalledProduct"),
+    ) as (url, _):
+        root = url.split("/ATServicesRest")[0]
+        settings = httpx.get(root + "/_sim/webhooks", timeout=30).json()["settings"]
+    assert (settings["drop"], settings["delaySeconds"], settings["sign"]) == (0.25, 5.0, "raw")
+    assert settings["ciEntityType"] == "InstalledProduct"
+    bad = subprocess.run(
+        [sys.executable, "-m", *prefix, "serve", "--port", "0", "--webhook-duplicate", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "fraction from 0 to 1" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
