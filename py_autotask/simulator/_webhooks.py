@@ -214,7 +214,7 @@ class _Subs:
 
 @dataclass
 class _Event:
-    hook_id: int
+    hook: _Hook
     url: str
     secret: str
     payload: dict[str, Any]
@@ -232,6 +232,11 @@ class _Channel:
     running: bool = False
     dead: bool = False
     handed: int = 0  # enqueued from a request thread, not yet on the delivery loop
+
+
+def _key(hook: _Hook) -> tuple[str, int]:
+    """A webhook's delivery channel: ids repeat across the ``<X>Webhooks`` collections."""
+    return (hook.kind.webhooks.name.lower(), hook.id)
 
 
 def _iso(ts: float) -> str:
@@ -278,7 +283,7 @@ class WebhookEngine:
         # (collection, id) of webhooks created through the API: only these call out. Seeded rows
         # are data only (placeholder example.com URLs, field ids outside the catalog).
         self._live: set[tuple[str, int]] = set()
-        self._channels: dict[int, _Channel] = {}
+        self._channels: dict[tuple[str, int], _Channel] = {}
         self._deliveries: deque[Delivery] = deque(maxlen=state.config.webhook_journal_max)
         self._rng = random.Random(state.config.fault_seed)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -529,6 +534,11 @@ class WebhookEngine:
         low = ev.entity.lower()
         related = self._related.get(low)
         if related is not None:
+            if low == related.webhooks.name.lower():
+                with self._lock:  # a changed webhook row starts afresh (reactivated ...)
+                    channel = self._channels.get((low, ev.id))
+                    if channel is not None and channel.dead:
+                        channel.dead, channel.failures = False, 0
             if related.fields is not None and low in (
                 related.fields.name.lower(),
                 (related.udf_fields.name.lower() if related.udf_fields else ""),
@@ -587,7 +597,7 @@ class WebhookEngine:
         self, hook: _Hook, ev: ChangeEvent, fields: dict[str, Any], committed: float
     ) -> None:
         with self._lock:
-            channel = self._channels.setdefault(hook.id, _Channel())
+            channel = self._channels.setdefault(_key(hook), _Channel())
             if channel.dead:
                 return
             channel.sequence += 1
@@ -601,11 +611,11 @@ class WebhookEngine:
                 "SequenceNumber": channel.sequence,
                 "PersonID": ev.resource_id,
             }
-            event = _Event(hook.id, hook.url, hook.secret, payload, ev.sequence, committed)
+            event = _Event(hook, hook.url, hook.secret, payload, ev.sequence, committed)
             generation = self._generation
             channel.handed += 1
         loop = self._ensure_loop()
-        loop.call_soon_threadsafe(self._push, hook.id, event, generation)
+        loop.call_soon_threadsafe(self._push, event, generation)
 
     # -- delivery loop ---------------------------------------------------------------------------
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -629,17 +639,17 @@ class WebhookEngine:
             self._loop = loop
             return loop
 
-    def _push(self, hook_id: int, event: _Event, generation: int) -> None:
+    def _push(self, event: _Event, generation: int) -> None:
         with self._lock:
             if generation != self._generation:
                 return
-            channel = self._channels.setdefault(hook_id, _Channel())
+            channel = self._channels.setdefault(_key(event.hook), _Channel())
             channel.handed -= 1
             channel.pending.append(event)
             start = not channel.running
             channel.running = True
         if start:
-            asyncio.get_running_loop().create_task(self._drain(hook_id, channel, generation))
+            asyncio.get_running_loop().create_task(self._drain(event.hook, channel, generation))
 
     def _take(self, channel: _Channel) -> _Event | None:
         with self._lock:
@@ -654,7 +664,7 @@ class WebhookEngine:
                 return second
             return channel.pending.popleft()
 
-    async def _drain(self, hook_id: int, channel: _Channel, generation: int) -> None:
+    async def _drain(self, hook: _Hook, channel: _Channel, generation: int) -> None:
         cfg = self.state.config
         clock = self.state.clock
         assert self._resume is not None
@@ -681,7 +691,7 @@ class WebhookEngine:
             self._log_error(event)
             if cfg.webhook_deactivate_after and channel.failures >= cfg.webhook_deactivate_after:
                 try:
-                    await self._deactivate(hook_id, channel)
+                    await self._deactivate(hook, channel)
                 finally:
                     with self._lock:
                         channel.running = False
@@ -759,15 +769,15 @@ class WebhookEngine:
         url: str | None = None,
     ) -> None:
         p = event.payload
-        hook = self._hook(event.hook_id)
+        hook = event.hook
         self._deliveries.append(
             Delivery(
-                webhook_id=event.hook_id,
-                webhook_entity=hook.kind.webhooks.name if hook else "",
+                webhook_id=hook.id,
+                webhook_entity=hook.kind.webhooks.name,
                 guid=str(p.get("Guid") or ""),
                 url=url or event.url,
                 action=str(p.get("Action")),
-                entity=hook.kind.entity.name if hook else str(p.get("EntityType")),
+                entity=hook.kind.entity.name,
                 record_id=int(p.get("Id") or 0),
                 sequence=int(p.get("SequenceNumber") or 0),
                 change_sequence=event.change_sequence,
@@ -782,18 +792,9 @@ class WebhookEngine:
             )
         )
 
-    def _hook(self, hook_id: int) -> _Hook | None:
-        with self._lock:
-            hooks = self._hooks
-        for group in (hooks or {}).values():
-            for h in group:
-                if h.id == hook_id:
-                    return h
-        return None
-
     def _log_error(self, event: _Event) -> None:
         log = self.state.schema.entity("WebhookEventErrorLogs")
-        hook = self._hook(event.hook_id)
+        hook = event.hook
         if log is None:
             return
         cfg = self.state.config
@@ -812,20 +813,17 @@ class WebhookEngine:
                 row[f.name] = orjson.dumps(event.payload).decode()[: f.length or None]
             elif low == "sequencenumber":
                 row[f.name] = event.payload.get("SequenceNumber")
-        if hook is not None and hook.kind.error_log_field:
-            row[hook.kind.error_log_field] = event.hook_id
+        if hook.kind.error_log_field:
+            row[hook.kind.error_log_field] = hook.id
         self.state.store.put(log, row)
 
-    async def _deactivate(self, hook_id: int, channel: _Channel) -> None:
-        hook = self._hook(hook_id)
+    async def _deactivate(self, hook: _Hook, channel: _Channel) -> None:
         with self._lock:
             channel.dead = True
             channel.pending.clear()
             channel.sequence += 1
             sequence = channel.sequence
-        if hook is None:
-            return
-        row = self.state.store.get(hook.kind.webhooks, hook_id)
+        row = self.state.store.get(hook.kind.webhooks, hook.id)
         if row is not None:
             for k in list(row):
                 if k.lower() == "isactive":
@@ -838,13 +836,13 @@ class WebhookEngine:
             "Action": "Deactivated",
             "Guid": hook.guid,
             "EntityType": hook.kind.entity_type,
-            "Id": hook_id,
+            "Id": hook.id,
             "Fields": {},
             "EventTime": _iso(now),
             "SequenceNumber": sequence,
             "PersonID": None,
         }
-        event = _Event(hook_id, hook.deactivation_url, hook.secret, payload, 0, now)
+        event = _Event(hook, hook.deactivation_url, hook.secret, payload, 0, now)
         await self._attempt(event, 1, "deactivation")
 
     # -- control ---------------------------------------------------------------------------------

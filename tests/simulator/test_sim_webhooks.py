@@ -278,6 +278,19 @@ def test_updates_only_for_subscribed_fields(
     assert req["json"]["SequenceNumber"] == 1
 
 
+def test_udf_subscriptions(api: httpx.Client, wsim: Simulator, receiver: Receiver) -> None:
+    hook = register(api, receiver, fields=("title",), events=("Update",))
+    udf_ids = field_ids(api, "TicketWebhookUdfFields")
+    row = {"udfFieldID": udf_ids["status summary"], "isSubscribedField": True}
+    assert api.post(f"TicketWebhooks/{hook['id']}/UdfFields", json=row).status_code == 200
+    tid = new_ticket(api)
+    udf = [{"name": "Status Summary", "value": "all green"}]
+    api.patch("Tickets", json={"id": tid, "userDefinedFields": udf})
+    settle(wsim)
+    (req,) = receiver.got("/hook")
+    assert req["json"]["Fields"] == {"Status Summary": "all green"}
+
+
 def test_changes_by_excluded_resource_are_not_sent(
     api: httpx.Client, wsim: Simulator, receiver: Receiver
 ) -> None:
@@ -371,6 +384,29 @@ def test_events_of_one_webhook_are_delivered_in_order(
     assert [d.attempt for d in first_ok] == [3, 1, 1]
 
 
+def test_a_failing_webhook_holds_only_its_own_events(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    ticket_hook = register(api, receiver, "/down", fields=("title",))
+    contact_hook = register(api, receiver, kind="Contact", fields=("firstName",))
+    assert ticket_hook["id"] == contact_hook["id"]  # ids repeat across the collections
+    receiver.fail["/down"] = -1
+    contact = api.post("Contacts/query", json=ALL_ROWS).json()["items"][0]
+    wsim.webhooks.pause()
+    new_ticket(api, title="stuck")
+    api.patch(
+        f"Companies/{contact['companyID']}/Contacts",
+        json={"id": contact["id"], "firstName": "Zoë"},
+    )
+    wsim.webhooks.resume()
+    settle(wsim)
+    (req,) = receiver.got("/hook")
+    assert req["json"]["Fields"] == {"firstName": "Zoë"}
+    delivered = next(d for d in wsim.webhook_deliveries() if d.outcome == "ok")
+    assert delivered.attempt == 1 and delivered.webhook_entity == "ContactWebhooks"
+    assert delivered.sent_at < wsim.webhook_deliveries(outcome="error")[-1].sent_at
+
+
 def test_many_events_in_order_over_one_kept_alive_connection(
     api: httpx.Client, wsim: Simulator, receiver: Receiver
 ) -> None:
@@ -407,6 +443,13 @@ def test_25_failed_events_deactivate_the_webhook(
     new_ticket(api, title="after deactivation")
     settle(wsim)
     assert len(receiver.got("/dead", status=None)) == 25 * 5
+    # switched on again (the receiver fixed): events flow from the next change
+    receiver.fail.clear()
+    api.patch("TicketWebhooks", json={"id": hook["id"], "isActive": True})
+    tid = new_ticket(api, title="back")
+    settle(wsim)
+    (back,) = receiver.got("/dead")
+    assert back["json"]["Id"] == tid
 
 
 def test_fault_drop_duplicate_delay_and_signing_form(
