@@ -220,6 +220,7 @@ class _Event:
     payload: dict[str, Any]
     change_sequence: int
     committed_at: float
+    generation: int  # the engine's reset count when queued: older events are forgotten
 
 
 @dataclass
@@ -282,7 +283,8 @@ class WebhookEngine:
         self._hooks: dict[str, list[_Hook]] | None = None  # entity (lower) -> hooks; None: stale
         # (collection, id) of webhooks created through the API: only these call out. Seeded rows
         # are data only (placeholder example.com URLs, field ids outside the catalog).
-        self._live: set[tuple[str, int]] = set()
+        # -> the row as last seen (its isActive, for the Deactivated call on delete/switch-off)
+        self._live: dict[tuple[str, int], dict[str, Any]] = {}
         self._channels: dict[tuple[str, int], _Channel] = {}
         self._deliveries: deque[Delivery] = deque(maxlen=state.config.webhook_journal_max)
         self._rng = random.Random(state.config.fault_seed)
@@ -292,6 +294,7 @@ class WebhookEngine:
         self._resume: asyncio.Event | None = None
         self._paused = False
         self._generation = 0
+        self._side_calls = 0
         state.changes.listeners.append(self._on_change)
 
     # -- metadata ------------------------------------------------------------------------------
@@ -409,9 +412,6 @@ class WebhookEngine:
         kind = self._by_webhooks.get(entity.name.lower())
         if kind is None:
             return
-        if created:
-            with self._lock:
-                self._live.add((entity.name.lower(), int(record["id"])))
         for f in entity.field_order:
             low = f.name.lower()
             if low == "webhookguid" and (created or not record.get(f.name)):
@@ -420,6 +420,9 @@ class WebhookEngine:
                 record[f.name] = caller.resource_id
             elif low == "isready":
                 record[f.name] = False if created else self._is_ready(kind, int(record["id"]))
+        if created:
+            with self._lock:
+                self._live[(entity.name.lower(), int(record["id"]))] = dict(record)
 
     def _take_field_id(
         self, entity: EntityMeta, record: dict[str, Any], body: Any, id_field: str
@@ -534,11 +537,8 @@ class WebhookEngine:
         low = ev.entity.lower()
         related = self._related.get(low)
         if related is not None:
-            if low == related.webhooks.name.lower():
-                with self._lock:  # a changed webhook row starts afresh (reactivated ...)
-                    channel = self._channels.get((low, ev.id))
-                    if channel is not None and channel.dead:
-                        channel.dead, channel.failures = False, 0
+            if low == related.webhooks.name.lower() and ev.action != "created":
+                self._webhook_changed(related, ev)
             if related.fields is not None and low in (
                 related.fields.name.lower(),
                 (related.udf_fields.name.lower() if related.udf_fields else ""),
@@ -593,6 +593,61 @@ class WebhookEngine:
                         fields[name] = values.get(name.lower())
             self._enqueue(hook, ev, fields, committed)
 
+    def _webhook_changed(self, kind: WebhookKind, ev: ChangeEvent) -> None:
+        """A live webhook switched off or deleted gets the Deactivated call (reference section
+        13: also when deleted or inactivated); one switched on again starts afresh."""
+        key = (kind.webhooks.name.lower(), ev.id)
+        row = None if ev.action == "deleted" else self.state.store.get(kind.webhooks, ev.id)
+        with self._lock:
+            before = self._live.get(key)
+            if before is None:
+                return
+            if row is None:
+                del self._live[key]
+            else:
+                self._live[key] = row
+            was_active = bool(_get(before, "isActive"))
+            active = bool(_get(row, "isActive")) if row is not None else False
+            channel = self._channels.setdefault(key, _Channel())
+            if active and channel.dead:
+                channel.dead, channel.failures = False, 0
+            if not (was_active and not active):
+                return
+            channel.dead = True
+            channel.pending.clear()
+            channel.sequence += 1
+            sequence = channel.sequence
+            generation = self._generation
+            self._side_calls += 1  # counted by pending() until sent
+        hook = _Hook(
+            id=ev.id,
+            kind=kind,
+            guid=str(_get(before, "webhookGuid") or ""),
+            url=str(_get(before, "webhookUrl") or ""),
+            deactivation_url=str(_get(row or before, "deactivationUrl") or ""),
+            secret=str(_get(row or before, "secretKey") or ""),
+            active=False,
+            ready=False,
+            on_create=False,
+            on_update=False,
+            on_delete=False,
+            subscribed=set(),
+            display=set(),
+            udf_subscribed=set(),
+            udf_display=set(),
+            excluded=set(),
+        )
+
+        async def call() -> None:
+            try:
+                await self._post_deactivated(hook, sequence, generation)
+            finally:
+                with self._lock:
+                    self._side_calls -= 1
+
+        loop = self._ensure_loop()
+        loop.call_soon_threadsafe(lambda: asyncio.get_running_loop().create_task(call()))
+
     def _enqueue(
         self, hook: _Hook, ev: ChangeEvent, fields: dict[str, Any], committed: float
     ) -> None:
@@ -611,8 +666,8 @@ class WebhookEngine:
                 "SequenceNumber": channel.sequence,
                 "PersonID": ev.resource_id,
             }
-            event = _Event(hook, hook.url, hook.secret, payload, ev.sequence, committed)
             generation = self._generation
+            event = _Event(hook, hook.url, hook.secret, payload, ev.sequence, committed, generation)
             channel.handed += 1
         loop = self._ensure_loop()
         loop.call_soon_threadsafe(self._push, event, generation)
@@ -768,6 +823,8 @@ class WebhookEngine:
         *,
         url: str | None = None,
     ) -> None:
+        if event.generation != self._generation:
+            return  # an attempt that was in flight across a reset
         p = event.payload
         hook = event.hook
         self._deliveries.append(
@@ -831,6 +888,10 @@ class WebhookEngine:
             self.state.store.put(hook.kind.webhooks, row)
         with self._lock:
             self._hooks = None
+            self._live[_key(hook)] = row or {}
+        await self._post_deactivated(hook, sequence, self._generation)
+
+    async def _post_deactivated(self, hook: _Hook, sequence: int, generation: int) -> None:
         now = self.state.clock.time()
         payload = {
             "Action": "Deactivated",
@@ -842,7 +903,7 @@ class WebhookEngine:
             "SequenceNumber": sequence,
             "PersonID": None,
         }
-        event = _Event(hook, hook.deactivation_url, hook.secret, payload, 0, now)
+        event = _Event(hook, hook.deactivation_url, hook.secret, payload, 0, now, generation)
         await self._attempt(event, 1, "deactivation")
 
     # -- control ---------------------------------------------------------------------------------
@@ -878,7 +939,7 @@ class WebhookEngine:
 
     def pending(self) -> int:
         with self._lock:
-            return sum(
+            return self._side_calls + sum(
                 len(c.pending) + c.handed + (1 if c.running else 0) for c in self._channels.values()
             )
 

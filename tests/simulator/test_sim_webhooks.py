@@ -452,6 +452,26 @@ def test_25_failed_events_deactivate_the_webhook(
     assert back["json"]["Id"] == tid
 
 
+def test_switching_off_or_deleting_a_webhook_calls_its_deactivation_url(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    off = register(api, receiver, "/off", fields=("title",))
+    gone = register(api, receiver, "/gone", fields=("title",))
+    api.patch("TicketWebhooks", json={"id": off["id"], "name": "renamed"})  # still active
+    api.patch("TicketWebhooks", json={"id": off["id"], "isActive": False})
+    assert api.delete(f"TicketWebhooks/{gone['id']}").status_code == 200
+    new_ticket(api, title="nobody hears this")
+    settle(wsim)
+    for path, hook in (("/off", off), ("/gone", gone)):
+        assert receiver.got(path) == []
+        (call,) = receiver.got(path + "/deactivated")
+        assert (call["json"]["Action"], call["json"]["Guid"]) == (
+            "Deactivated",
+            hook["webhookGuid"],
+        )
+        assert verify_signature(SECRET, call["body"], call["headers"][SIGNATURE_HEADER.lower()])
+
+
 def test_fault_drop_duplicate_delay_and_signing_form(
     api: httpx.Client, wsim: Simulator, receiver: Receiver
 ) -> None:
