@@ -325,7 +325,8 @@ def test_retry_schedule_then_drop_and_error_log(
 ) -> None:
     register(api, receiver, "/down", fields=("title",))
     receiver.fail["/down"] = -1
-    wsim.clock.set_scale(300)  # 2 virtual minutes in 0.4 s, with room for the real round trips
+    scale = 100.0  # 2 virtual minutes in 1.2 s; 0.1 s of real jitter is 10 virtual seconds
+    wsim.clock.set_scale(scale)
     try:
         new_ticket(api, title="never delivered")
         settle(wsim)
@@ -335,11 +336,11 @@ def test_retry_schedule_then_drop_and_error_log(
     assert [(d.attempt, d.status, d.outcome) for d in attempts] == [
         (n, 500, "error") for n in range(1, 6)
     ]
-    gaps = [b.sent_at - a.sent_at for a, b in itertools.pairwise(attempts)]
-    # each retry ~30 virtual s after the previous attempt (its round trip and sleep jitter, up
-    # to 30 ms real, on top), all five within about 2 minutes
-    assert all(30.0 <= g < 40.0 for g in gaps), gaps
-    assert attempts[-1].sent_at - attempts[0].sent_at < 150
+    # each retry ~30 virtual s after the previous attempt ended (plus sleep jitter), all five
+    # within about 2 minutes
+    gaps = [b.sent_at - (a.sent_at + a.latency * scale) for a, b in itertools.pairwise(attempts)]
+    assert all(29.9 <= g < 40.0 for g in gaps), gaps
+    assert attempts[-1].sent_at - attempts[0].sent_at < 160
     assert len(receiver.got("/down", status=None)) == 5
     (log,) = error_logs(api)
     assert log["sequenceNumber"] == 1
