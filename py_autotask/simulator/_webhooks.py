@@ -704,7 +704,7 @@ class WebhookEngine:
             start = not channel.running
             channel.running = True
         if start:
-            asyncio.get_running_loop().create_task(self._drain(event.hook, channel, generation))
+            asyncio.get_running_loop().create_task(self._drain(channel, generation))
 
     def _take(self, channel: _Channel) -> _Event | None:
         with self._lock:
@@ -719,7 +719,7 @@ class WebhookEngine:
                 return second
             return channel.pending.popleft()
 
-    async def _drain(self, hook: _Hook, channel: _Channel, generation: int) -> None:
+    async def _drain(self, channel: _Channel, generation: int) -> None:
         cfg = self.state.config
         clock = self.state.clock
         assert self._resume is not None
@@ -746,7 +746,7 @@ class WebhookEngine:
             self._log_error(event)
             if cfg.webhook_deactivate_after and channel.failures >= cfg.webhook_deactivate_after:
                 try:
-                    await self._deactivate(hook, channel)
+                    await self._deactivate(event.hook, channel)
                 finally:
                     with self._lock:
                         channel.running = False
