@@ -1016,6 +1016,10 @@ class WebhookEngine:
         targets = list(self._targets.values())
 
         async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:  # deliveries waiting for a retry or an answer
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for target in targets:
                 target.close()
 
