@@ -1,0 +1,1 @@
+"""Autotask webhooks: receiving callouts, registering webhooks (``_register``)."""
