@@ -1,67 +1,21 @@
-"""A simulator whose tenant metadata carries the webhook field catalogs.
-
-The metadata snapshot in ``schemas/`` has no ``fieldID`` picklist on ``<X>WebhookFields`` (the
-n8n-derived catalog was left out of the sources); a live tenant returns one from
-``TicketWebhookFields/entityInformation/fields``. This copy of ``schemas/`` adds one for Tickets
-(ids as the reference lists them: 2 Title, 5 Status, 6 Priority, 11 AssignedResourceID,
-14 QueueID) and a ``udfFieldID`` picklist naming two of the Tickets UDFs of the snapshot.
-"""
+"""Fixtures of the webhook tests: a simulator whose tenant metadata carries the webhook field
+catalogs (see :mod:`tests.webhooks.helpers`)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from py_autotask import AutotaskClient
 from py_autotask.simulator import Simulator
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-
-TICKET_FIELDS = {2: "Title", 5: "Status", 6: "Priority", 11: "AssignedResourceID", 14: "QueueID"}
-TICKET_UDFS = {101: "Ext URL", 102: "Agreed Start Date"}
-
-
-def _with_picklist(folder: Path, field: str, values: dict[int, str]) -> None:
-    path = folder / "fields.json"
-    data = json.loads(path.read_text())
-    for fld in data["fields"]:
-        if fld["name"] == field:
-            fld["isPickList"] = True
-            fld["picklistValues"] = [
-                {
-                    "value": str(v),
-                    "label": label,
-                    "isActive": True,
-                    "isDefaultValue": False,
-                    "isSystem": True,
-                    "sortOrder": i,
-                    "parentValue": "",
-                }
-                for i, (v, label) in enumerate(values.items())
-            ]
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+from .helpers import build_webhook_schemas, client_for
 
 
 @pytest.fixture(scope="session")
 def webhook_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("webhook-schemas")
-    shutil.copy(SCHEMAS / "index.json", root / "index.json")
-    (root / "entities").mkdir()
-    edited = {"TicketWebhookFields": ("fieldID", TICKET_FIELDS)}
-    edited["TicketWebhookUdfFields"] = ("udfFieldID", TICKET_UDFS)
-    for folder in (SCHEMAS / "entities").iterdir():
-        target = root / "entities" / folder.name
-        if folder.name in edited:
-            shutil.copytree(folder, target)
-            _with_picklist(target, *edited[folder.name])
-        else:
-            target.symlink_to(folder, target_is_directory=True)
-    return root
+    return build_webhook_schemas(tmp_path_factory.mktemp("webhook-schemas"))
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +24,10 @@ def sim(webhook_schemas: Path) -> Iterator[Simulator]:
         yield s
 
 
-def client_for(sim: Simulator, **options: Any) -> AutotaskClient:
-    c = sim.credentials
-    return AutotaskClient(
-        c["username"], c["secret"], c["integration_code"], api_url=sim.url, **options
-    )
-
-
 @pytest.fixture
 def own_resource(sim: Simulator) -> int:
-    """A seeded resource made the API user's own (its email set to the API user name, as Autotask API users have)."""
+    """A seeded resource made the API user's own: its email set to the API user name (the
+    simulator's API user has no Resources row of its own)."""
     with client_for(sim) as client:
         first = client.raw_request(
             "POST", "Resources/query", json={"filter": [{"op": "gt", "field": "id", "value": 0}]}

@@ -23,7 +23,7 @@ from py_autotask.webhooks._register import (
     webhook_entities,
 )
 
-from .conftest import TICKET_FIELDS, TICKET_UDFS, client_for
+from .helpers import TICKET_FIELDS, TICKET_UDFS, client_for
 
 SECRET = "whreg-secret-Zq81x"
 URL = "https://hooks.example.com/autotask"
