@@ -15,7 +15,7 @@ import pytest
 from py_autotask._hooksig import SIGNATURE_HEADER, verify_signature
 from py_autotask.simulator import Simulator
 from tests._cli import cli_env, run_cli
-from tests.webhooks.helpers import TICKET_FIELDS, build_webhook_schemas, client_for
+from tests.webhooks.registry_helpers import TICKET_FIELDS, build_webhook_schemas, client_for
 
 SECRET = "cli-secret-Hk29aa"
 URL = "https://hooks.example.com/cli"
@@ -216,3 +216,4 @@ def test_test_posts_a_signed_sample(sim: Simulator, env: dict[str, str], receive
     assert refused.returncode == 1 and "answered HTTP 401" in refused.stderr
     help_text = run_cli("webhooks", "test", "--help", env=env).stdout
     assert 'no "send a test callout"' in " ".join(help_text.split())
+

@@ -1,67 +1,107 @@
-"""A simulator whose tenant metadata carries the webhook field catalogs.
-
-The metadata snapshot in ``schemas/`` has no ``fieldID`` picklist on ``<X>WebhookFields`` (the
-n8n-derived catalog was left out of the sources); a live tenant returns one from
-``TicketWebhookFields/entityInformation/fields``. This copy of ``schemas/`` adds one for Tickets
-(ids as the reference lists them: 2 Title, 5 Status, 6 Priority, 11 AssignedResourceID,
-14 QueueID) and a ``udfFieldID`` picklist naming two of the Tickets UDFs of the snapshot.
-"""
+"""Receivers on a background event loop and signed deliveries, for the webhook tests."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-import shutil
-from pathlib import Path
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from py_autotask import AutotaskClient
-from py_autotask.simulator import Simulator
+import httpx
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+from py_autotask._hooksig import SIGNATURE_HEADER, dotnet_form, sign
+from py_autotask.webhooks import WebhookServer
 
-TICKET_FIELDS = {2: "Title", 5: "Status", 6: "Priority", 11: "AssignedResourceID", 14: "QueueID"}
-TICKET_UDFS = {101: "Ext URL", 102: "Agreed Start Date"}
-
-
-def _with_picklist(folder: Path, field: str, values: dict[int, str]) -> None:
-    path = folder / "fields.json"
-    data = json.loads(path.read_text())
-    for fld in data["fields"]:
-        if fld["name"] == field:
-            fld["isPickList"] = True
-            fld["picklistValues"] = [
-                {
-                    "value": str(v),
-                    "label": label,
-                    "isActive": True,
-                    "isDefaultValue": False,
-                    "isSystem": True,
-                    "sortOrder": i,
-                    "parentValue": "",
-                }
-                for i, (v, label) in enumerate(values.items())
-            ]
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+SECRET = "hook-secret-Zq81"
+GUID = "7a0c5e52-1f0e-4d4c-9b43-0b0c3a5e1d01"
 
 
-def build_webhook_schemas(root: Path) -> Path:
-    """The copy of ``schemas/`` under ``root`` (entity folders symlinked, two edited)."""
-    shutil.copy(SCHEMAS / "index.json", root / "index.json")
-    (root / "entities").mkdir()
-    edited = {"TicketWebhookFields": ("fieldID", TICKET_FIELDS)}
-    edited["TicketWebhookUdfFields"] = ("udfFieldID", TICKET_UDFS)
-    for folder in (SCHEMAS / "entities").iterdir():
-        target = root / "entities" / folder.name
-        if folder.name in edited:
-            shutil.copytree(folder, target)
-            _with_picklist(target, *edited[folder.name])
-        else:
-            target.symlink_to(folder, target_is_directory=True)
-    return root
+class LoopThread:
+    """An asyncio loop on a daemon thread; :meth:`call` runs a coroutine on it and waits."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
 
 
-def client_for(sim: Simulator, **options: Any) -> AutotaskClient:
-    c = sim.credentials
-    return AutotaskClient(
-        c["username"], c["secret"], c["integration_code"], api_url=sim.url, **options
-    )
+@contextlib.contextmanager
+def running(server: WebhookServer) -> Iterator[WebhookServer]:
+    """``server`` started on a background loop (its url set), stopped afterwards."""
+    loop = LoopThread()
+    try:
+        loop.call(server.start())
+        yield server
+    finally:
+        loop.call(server.stop())
+        loop.close()
+
+
+def payload(
+    record_id: int = 1,
+    *,
+    action: str = "Update",
+    entity: str = "Ticket",
+    fields: dict[str, Any] | None = None,
+    sequence: int | None = 1,
+    guid: str = GUID,
+    person: int | None = 29682885,
+) -> dict[str, Any]:
+    """A callout payload as the contract spells it."""
+    data: dict[str, Any] = {
+        "Action": action,
+        "Guid": guid,
+        "EntityType": entity,
+        "Id": record_id,
+        "Fields": fields if fields is not None else {"status": 5},
+        "EventTime": "2026-12-03T17:05:43.123Z",
+        "SequenceNumber": sequence,
+        "PersonID": person,
+    }
+    if sequence is None:
+        del data["SequenceNumber"]
+    return data
+
+
+def body_of(data: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON with non-ASCII plain, as Autotask sends it."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def post(
+    url: str,
+    body: bytes,
+    *,
+    secret: str | None = SECRET,
+    dotnet: bool = True,
+    headers: dict[str, str] | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
+    """POST ``body`` signed (the .NET form by default, as Autotask signs) to ``url``."""
+    sent = {"Content-Type": "application/json"}
+    if secret is not None:
+        sent[SIGNATURE_HEADER] = sign(secret, dotnet_form(body) if dotnet else body)
+    sent.update(headers or {})
+    if client is not None:
+        return client.post(url, content=body, headers=sent)
+    return httpx.post(url, content=body, headers=sent, timeout=10)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``check`` until true; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)

@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -23,10 +24,35 @@ from py_autotask.webhooks._register import (
     webhook_entities,
 )
 
-from .helpers import TICKET_FIELDS, TICKET_UDFS, client_for
+from .registry_helpers import TICKET_FIELDS, TICKET_UDFS, build_webhook_schemas, client_for
 
 SECRET = "whreg-secret-Zq81x"
 URL = "https://hooks.example.com/autotask"
+
+
+@pytest.fixture(scope="session")
+def webhook_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_webhook_schemas(tmp_path_factory.mktemp("webhook-schemas"))
+
+
+@pytest.fixture(scope="module")
+def sim(webhook_schemas: Path) -> Iterator[Simulator]:
+    with Simulator(schemas_dir=webhook_schemas, seed=7, profile="tiny", hourly_threshold=0) as s:
+        yield s
+
+
+@pytest.fixture
+def own_resource(sim: Simulator) -> int:
+    """A seeded resource made the API user's own: its email set to the API user name (the
+    simulator's API user has no Resources row of its own)."""
+    with client_for(sim) as client:
+        first = client.raw_request(
+            "POST", "Resources/query", json={"filter": [{"op": "gt", "field": "id", "value": 0}]}
+        )["items"][0]
+        client.raw_request(
+            "PATCH", "Resources", json={"id": first["id"], "email": sim.credentials["username"]}
+        )
+        return int(first["id"])
 
 
 @pytest.fixture
