@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["webhooks_app"]
 
 webhooks_app = typer.Typer(
-    help="Autotask webhooks: register, list, test, delete; what Autotask deactivated.",
+    help="Autotask webhooks: register, list, test, delete; what Autotask deactivated; the "
+    "receiver's parked events.",
     no_args_is_help=True,
 )
 
@@ -243,3 +244,72 @@ def test(
         )
     if not delivery.ok:
         fail(f"{delivery.url} answered HTTP {delivery.status}", ExitCode.ERROR)
+
+
+@webhooks_app.command("queue")
+def queue(
+    path: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="The receiver's queue file (default: $XDG_STATE_HOME/py-autotask/webhooks.db).",
+        ),
+    ] = None,
+    retry: Annotated[
+        list[int] | None,
+        typer.Option("--retry", help="Put this parked event back in the queue (repeatable)."),
+    ] = None,
+    retry_all: Annotated[
+        bool, typer.Option("--retry-all", help="Put every parked event back in the queue.")
+    ] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """The events a receiver parked (its handlers failed every attempt): id, topic, entity,
+    record id, attempts, last error. With --retry ID / --retry-all they go back in the queue
+    and the running receiver runs them again. Counts per state go to stderr."""
+    from pathlib import Path
+
+    with errors():
+        from ..webhooks._queue import EventQueue, default_queue_path
+
+        where = Path(path) if path else default_queue_path()
+        if not where.is_file():
+            fail(
+                f"no webhook queue at {where}",
+                ExitCode.USAGE,
+                "give the receiver's queue file with --queue PATH (WebhookServer(queue=...))",
+            )
+        events = EventQueue(where)
+        try:
+            parked = events.parked()
+            if retry or retry_all:
+                ids = [e.id for e in parked] if retry_all else list(dict.fromkeys(retry or []))
+                unknown = sorted(set(ids) - {e.id for e in parked})
+                if unknown:
+                    fail(
+                        f"--retry {', '.join(map(str, unknown))}: not a parked event in {where} "
+                        f"(parked: {', '.join(str(e.id) for e in parked) or 'none'})",
+                        ExitCode.USAGE,
+                    )
+                n = events.retry(ids)
+                typer.echo(f"{n} parked event(s) put back in the queue", err=True)
+                parked = events.parked()
+            counts = events.counts()
+        finally:
+            events.close()
+        typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()), err=True)
+        write_records(
+            [
+                {
+                    "id": e.id,
+                    "topic": e.topic,
+                    "entity": e.entity,
+                    "record_id": e.record_id,
+                    "attempts": e.attempts,
+                    "last_error": e.last_error,
+                }
+                for e in parked
+            ],
+            output,
+            title=f"parked events: {where}",
+        )

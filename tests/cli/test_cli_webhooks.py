@@ -217,3 +217,46 @@ def test_test_posts_a_signed_sample(sim: Simulator, env: dict[str, str], receive
     help_text = run_cli("webhooks", "test", "--help", env=env).stdout
     assert 'no "send a test callout"' in " ".join(help_text.split())
 
+
+def _parked_queue(path: Path) -> list[int]:
+    from py_autotask.webhooks import EventQueue
+
+    events = EventQueue(path)
+    try:
+        for n in (1, 2, 3):
+            events.append(f"guid|{n}", "ticket.updated", "Tickets", 100 + n, b"{}")
+        claimed = events.claim(10)
+        for event in claimed[:2]:
+            events.failed(event.seq, f"handler failed on {event.seq}", retry_at=None)
+        return [e.seq for e in claimed[:2]]
+    finally:
+        events.close()
+
+
+def test_queue_lists_and_retries_parked_events(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "queue.db"
+    first, second = _parked_queue(path)
+    listed = run_cli("webhooks", "queue", "--queue", str(path), "-o", "json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [(r["id"], r["record_id"], r["last_error"]) for r in json.loads(listed.stdout)] == [
+        (first, 101, f"handler failed on {first}"),
+        (second, 102, f"handler failed on {second}"),
+    ]
+    assert "parked: 2" in listed.stderr
+
+    bad = run_cli("webhooks", "queue", "--queue", str(path), "--retry", "999", env=env)
+    assert bad.returncode == 2 and "999: not a parked event" in bad.stderr
+
+    again = run_cli(
+        "webhooks", "queue", "--queue", str(path), "--retry", str(first), "-o", "json", env=env
+    )
+    assert again.returncode == 0, again.stderr
+    assert [r["id"] for r in json.loads(again.stdout)] == [second]
+    assert "1 parked event(s) put back" in again.stderr and "pending: 1" in again.stderr
+
+
+def test_queue_missing_file_exit_2_nothing_created(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "nowhere" / "queue.db"
+    done = run_cli("webhooks", "queue", "--queue", str(path), env=env)
+    assert done.returncode == 2 and f"no webhook queue at {path}" in done.stderr
+    assert not path.parent.exists()
