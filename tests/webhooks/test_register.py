@@ -385,3 +385,35 @@ def test_test_posts_a_signed_sample_to_the_url(
     assert verify_signature(
         "given-secret-1", _Receiver.received[1][1], _Receiver.received[1][0][SIGNATURE_HEADER]
     )
+
+
+def test_async_registry_runs_the_same_flows(sim: Simulator, receiver: str) -> None:
+    import asyncio
+
+    from py_autotask import AsyncAutotaskClient
+    from py_autotask.webhooks._register import AsyncWebhookRegistry
+
+    async def main() -> None:
+        c = sim.credentials
+        async with AsyncAutotaskClient(
+            c["username"], c["secret"], c["integration_code"], api_url=sim.url
+        ) as client:
+            reg = AsyncWebhookRegistry(client)
+            hook = await reg.register(
+                "Tickets",
+                url=receiver,
+                secret_key=SECRET,
+                fields=["priority"],
+                exclude_resources=[2],
+            )
+            assert [h.id for h in await reg.list("Tickets") if h.id == hook.id] == [hook.id]
+            assert hook.fields == ("priority",) and hook.excluded_resources == (2,)
+            delivery = await reg.test("Tickets", hook.id)
+            assert delivery.status == 200
+            await reg.delete("Tickets", hook.id)
+            with pytest.raises(AutotaskConfigError, match="no webhook with id"):
+                await reg.get("Tickets", hook.id)
+
+    asyncio.run(main())
+    ((headers, body),) = _Receiver.received
+    assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
