@@ -172,6 +172,9 @@ class FieldCatalog:
     entity: str
     fields: Mapping[str, int]
     udfs: Mapping[str, int]
+    #: the collections whose ``fieldID`` / ``udfFieldID`` picklists these come from
+    fields_source: str | None = None
+    udfs_source: str | None = None
 
     def field_name(self, field_id: int) -> str:
         for name, fid in self.fields.items():
@@ -200,7 +203,12 @@ class FieldCatalog:
                 out[key] = pool[key]
         if bad:
             kind = "UDF" if udf else "field"
-            allowed = ", ".join(sorted(pool)) or "none (the tenant's metadata lists none)"
+            source = self.udfs_source if udf else self.fields_source
+            key = "udfFieldID" if udf else "fieldID"
+            allowed = ", ".join(sorted(pool)) or (
+                f"none (the {key} picklist of {source or 'the webhook field collection'} is "
+                "empty in this tenant's metadata)"
+            )
             raise AutotaskConfigError(
                 f"{self.entity} webhooks cannot subscribe to {kind}"
                 f"{'s' if len(bad) > 1 else ''} {', '.join(repr(b) for b in bad)}; "
@@ -234,15 +242,31 @@ def _catalog_flow(meta: MetadataProvider, cols: WebhookCollections) -> Flow[Fiel
         )
     entity_fields = yield from meta.load_flow(cols.entity, "fields")
     rest = {str(f.get("name", "")).lower(): str(f.get("name")) for f in entity_fields or []}
+    # where the tenant flags fields (isSupportedWebhookField), a field flagged false is left out
+    # even when the picklist names it; a tenant flagging none leaves the picklist as it is
+    flagged = any(f.get("isSupportedWebhookField") for f in entity_fields or [])
+    refused = {
+        str(f.get("name", "")).lower()
+        for f in entity_fields or []
+        if flagged and f.get("isSupportedWebhookField") is False
+    }
     raw = yield from meta.load_flow(cols.fields.name, "fields")
     fields = {
-        rest.get(label.lower(), label): fid for label, fid in _picklist(raw, "fieldID").items()
+        rest.get(label.lower(), label): fid
+        for label, fid in _picklist(raw, "fieldID").items()
+        if label.lower() not in refused
     }
     udfs: dict[str, int] = {}
     if cols.udf_fields is not None:
         raw_udf = yield from meta.load_flow(cols.udf_fields.name, "fields")
         udfs = _picklist(raw_udf, "udfFieldID")
-    return FieldCatalog(cols.entity, fields, udfs)
+    return FieldCatalog(
+        cols.entity,
+        fields,
+        udfs,
+        cols.fields.name,
+        cols.udf_fields.name if cols.udf_fields else None,
+    )
 
 
 # --- what comes back -------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The metadata snapshot in ``schemas/`` has no ``fieldID`` picklist on ``<X>Webhoo
 n8n-derived catalog was left out of the sources); a live tenant returns one from
 ``TicketWebhookFields/entityInformation/fields``. This copy of ``schemas/`` adds one for Tickets
 (ids as the reference lists them: 2 Title, 5 Status, 6 Priority, 11 AssignedResourceID,
-14 QueueID) and a ``udfFieldID`` picklist naming two of the Tickets UDFs of the snapshot.
+14 QueueID), a ``udfFieldID`` picklist naming two of the Tickets UDFs of the snapshot, and a
+Companies ``fieldID`` picklist naming one field the Companies metadata flags as not supported.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 TICKET_FIELDS = {2: "Title", 5: "Status", 6: "Priority", 11: "AssignedResourceID", 14: "QueueID"}
 TICKET_UDFS = {101: "Ext URL", 102: "Agreed Start Date"}
+#: Companies fields flag isSupportedWebhookField; createDate is flagged false
+COMPANY_FIELDS = {1: "CompanyName", 2: "Phone", 3: "CreateDate"}
 
 
 def _with_picklist(folder: Path, field: str, values: dict[int, str]) -> None:
@@ -50,6 +53,7 @@ def build_webhook_schemas(root: Path) -> Path:
     (root / "entities").mkdir()
     edited = {"TicketWebhookFields": ("fieldID", TICKET_FIELDS)}
     edited["TicketWebhookUdfFields"] = ("udfFieldID", TICKET_UDFS)
+    edited["CompanyWebhookFields"] = ("fieldID", COMPANY_FIELDS)
     for folder in (SCHEMAS / "entities").iterdir():
         target = root / "entities" / folder.name
         if folder.name in edited:

@@ -417,3 +417,27 @@ def test_async_registry_runs_the_same_flows(sim: Simulator, receiver: str) -> No
     asyncio.run(main())
     ((headers, body),) = _Receiver.received
     assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
+
+
+def test_fields_flagged_unsupported_are_left_out(sim: Simulator, client: AutotaskClient) -> None:
+    # the picklist names createDate, the Companies metadata flags it isSupportedWebhookField=false
+    catalog = WebhookRegistry(client).catalog("Companies")
+    assert dict(catalog.fields) == {"companyName": 1, "phone": 2}
+    sim.clear_journal()
+    with pytest.raises(
+        AutotaskConfigError, match="field 'createDate'; allowed fields: companyName, phone"
+    ):
+        WebhookRegistry(client).register(
+            "Companies", url=URL, secret_key=SECRET, fields=["createDate"], exclude_resources=[]
+        )
+    assert writes(sim) == []
+
+
+def test_an_empty_catalog_names_the_picklist(client: AutotaskClient) -> None:
+    with pytest.raises(AutotaskConfigError) as err:
+        WebhookRegistry(client).register(
+            "Contacts", url=URL, secret_key=SECRET, fields=["firstName"], exclude_resources=[]
+        )
+    assert "allowed fields: none (the fieldID picklist of ContactWebhookFields is empty" in str(
+        err.value
+    )
