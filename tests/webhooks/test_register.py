@@ -441,3 +441,41 @@ def test_an_empty_catalog_names_the_picklist(client: AutotaskClient) -> None:
     assert "allowed fields: none (the fieldID picklist of ContactWebhookFields is empty" in str(
         err.value
     )
+
+
+def test_registrations_in_parallel_stay_within_three_per_endpoint(
+    sim: Simulator, client: AutotaskClient
+) -> None:
+    # six registrations at once through one client: the client's limiter keeps every endpoint
+    # at 3 requests in flight at most (the simulator would answer a 4th with 429)
+    from concurrent.futures import ThreadPoolExecutor
+
+    reg = WebhookRegistry(client)
+    reg.catalog("Tickets")
+    # slow writes, so that the registrations' requests overlap
+    sim.add_fault(
+        match={"method": "POST"}, effect={"type": "latency", "dist": "fixed", "seconds": 0.05}
+    )
+    sim.clear_journal()
+
+    def one(n: int) -> int:
+        hook = reg.register(
+            "Tickets",
+            url=f"{URL}/{n}",
+            secret_key=SECRET,
+            fields=["status", "priority", "title", "queueID"],
+            exclude_resources=[n],
+        )
+        return hook.id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = list(pool.map(one, range(1, 7)))
+    journal = sim.journal()
+    assert len(set(ids)) == 6
+    assert 1 <= max(e.in_flight_at_start for e in journal) < 3  # overlapped, never past 3
+    assert all(e.status == 200 and not e.outcome.startswith("rejected") for e in journal)
+    for n, hook_id in enumerate(ids, start=1):
+        assert len(rows(client, "TicketWebhookFields", hook_id)) == 4
+        assert [
+            r["resourceID"] for r in rows(client, "TicketWebhookExcludedResources", hook_id)
+        ] == [n]
