@@ -22,6 +22,7 @@ no :class:`Webhook` attribute, repr or error message holds it.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -119,15 +120,26 @@ def _webhook_spec(entity: EntitySpec) -> EntitySpec | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _webhook_entities() -> tuple[str, ...]:
+    out = set()
+    for name in entity_names():
+        if not name.lower().endswith("webhooks"):
+            continue
+        hooks = spec_for(name)
+        try:  # the singular name without "Webhook": "Ticket" -> Tickets
+            owner = spec_for(hooks.singular[: -len("Webhook")])
+        except AutotaskConfigError:
+            continue
+        if _webhook_spec(owner) == hooks:
+            out.add(owner.name)
+    return tuple(sorted(out))
+
+
 def webhook_entities() -> list[str]:
     """The collections that have webhook configuration collections, sorted (whether the tenant
     lets them call out is ``supportsWebhookCallouts``, checked when registering)."""
-    out = []
-    for name in entity_names():
-        spec = spec_for(name)
-        if _webhook_spec(spec) is not None and not name.lower().endswith("webhooks"):
-            out.append(name)
-    return sorted(out)
+    return list(_webhook_entities())
 
 
 def webhook_collections(entity: str | EntitySpec) -> WebhookCollections:
