@@ -182,6 +182,15 @@ def test_explicit_exclusions_and_none(sim: Simulator, client: AutotaskClient) ->
     assert rows(client, "TicketWebhookExcludedResources", none.id) == []
 
 
+#: mistakes found without the tenant's metadata
+OFFLINE = (
+    "at least one field or UDF",
+    "choose one or more of",
+    "must be an http:// or https:// URL",
+    "secret_key is 65 characters",
+)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -210,6 +219,8 @@ def test_bad_input_creates_nothing(
         WebhookRegistry(client).register("Tickets", **args)
     assert message in str(err.value)
     assert writes(sim) == []
+    if message in OFFLINE:
+        assert sim.journal() == []  # found wrong before any request, metadata included
 
 
 def test_unknown_api_user_resource_is_an_error_before_anything_is_created(
