@@ -70,7 +70,6 @@ EVENTS: Mapping[str, str] = {
     "delete": "isSubscribedToDeleteEvents",
 }
 _ERROR_LOGS = "WebhookEventErrorLogs"
-#: the webhook model's string limits (schemas: secretKey 64, name 50, urls 500)
 _TEST_TIMEOUT = 10.0  # Autotask's own callout timeout
 
 
@@ -426,8 +425,8 @@ def _check_text(value: str | None, what: str, limit: int, *, required: bool = Tr
     return value
 
 
-def _check_url(value: str | None, what: str) -> str:
-    url = _check_text(value, what, 500)
+def _check_url(value: str | None, what: str, limit: int) -> str:
+    url = _check_text(value, what, limit)
     assert url is not None
     if not url.lower().startswith(("http://", "https://")):
         raise AutotaskConfigError(f"{what} {url!r} must be an http:// or https:// URL")
@@ -602,8 +601,10 @@ class _RegistryFlows:
     ) -> Flow[Webhook]:
         cols = webhook_collections(entity)
         hooks = cols.webhooks
-        url = _check_url(url, "url")
-        deactivation = _check_url(deactivation_url or url, "deactivation_url")
+        url = _check_url(url, "url", _limit(hooks, "webhookUrl", 500))
+        deactivation = _check_url(
+            deactivation_url or url, "deactivation_url", _limit(hooks, "deactivationUrl", 500)
+        )
         secret = _check_text(secret_key, "secret_key", _limit(hooks, "secretKey", 64))
         label = _check_text(name, "name", _limit(hooks, "name", 50), required=False)
         unknown = [e for e in events if e.lower() not in EVENTS]
