@@ -1,5 +1,6 @@
-"""Autotask webhooks: receive callouts (:class:`WebhookServer`), run handlers on them from a
-durable queue (:class:`EventQueue`), and publish them to the event bus.
+"""Autotask webhooks: register them (:class:`WebhookRegistry`, through the client's limits),
+receive callouts (:class:`WebhookServer`), run handlers on them from a durable queue
+(:class:`EventQueue`), and publish them to the event bus.
 
 Install the server's dependencies with ``pip install "py-autotask[webhooks]"`` (the event model,
 the queue and the ASGI app itself need nothing beyond the core; ``start()``/``run()`` use uvicorn).
@@ -14,18 +15,37 @@ from __future__ import annotations
 
 from ._events import PayloadError, WebhookEvent, parse_payload
 from ._queue import EventQueue, ParkedEvent, default_queue_path
+from ._register import (
+    AsyncWebhookRegistry,
+    DeactivatedWebhook,
+    FieldCatalog,
+    TestDelivery,
+    Webhook,
+    WebhookCollections,
+    WebhookRegistrationError,
+    WebhookRegistry,
+    webhook_collections,
+    webhook_entities,
+)
 from ._server import Handler, WebhookServer
 
-# Registration (WebhookRegistry, Webhook; py_autotask/webhooks/_register.py) is added here by the
-# integrator, from the whreg slice.
-
 __all__ = [
+    "AsyncWebhookRegistry",
+    "DeactivatedWebhook",
     "EventQueue",
+    "FieldCatalog",
     "Handler",
     "ParkedEvent",
     "PayloadError",
+    "TestDelivery",
+    "Webhook",
+    "WebhookCollections",
     "WebhookEvent",
+    "WebhookRegistrationError",
+    "WebhookRegistry",
     "WebhookServer",
     "default_queue_path",
     "parse_payload",
+    "webhook_collections",
+    "webhook_entities",
 ]
