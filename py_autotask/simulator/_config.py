@@ -109,6 +109,9 @@ class SimulatorConfig:
     webhook_drop: float = 0.0  # fault: probability an event is lost without any attempt
     webhook_sign: Literal["dotnet", "raw"] = "dotnet"  # what X-Hook-Signature is computed over
     webhook_ci_entity_type: str = "ConfigurationItem"  # EntityType of CIs (or "InstalledProduct")
+    # the fieldID/udfFieldID catalogs: "derived" (numbered in metadata field order when the snapshot
+    # has none, as today's does) or "snapshot" (only what the snapshot has, possibly empty)
+    webhook_catalog: Literal["derived", "snapshot"] = "derived"
     webhook_journal_max: int = 100_000
 
     def user(self, username: str | None) -> ApiUser | None:

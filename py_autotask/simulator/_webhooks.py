@@ -315,8 +315,9 @@ class WebhookEngine:
             }
             fields_meta = children.get("fields")
             udf_meta = children.get("udffields")
-            catalog = self._catalog(watched, fields_meta, "fieldID", udf=False)
-            udf_catalog = self._catalog(watched, udf_meta, "udfFieldID", udf=True)
+            derive = self.state.config.webhook_catalog == "derived"
+            catalog = self._catalog(watched, fields_meta, "fieldID", udf=False, derive=derive)
+            udf_catalog = self._catalog(watched, udf_meta, "udfFieldID", udf=True, derive=derive)
             soap = self._soap_name(watched)
             entity_type = (
                 self.state.config.webhook_ci_entity_type if soap == "InstalledProduct" else soap
@@ -352,7 +353,7 @@ class WebhookEngine:
 
     @staticmethod
     def _catalog(
-        watched: EntityMeta, child: EntityMeta | None, id_field: str, *, udf: bool
+        watched: EntityMeta, child: EntityMeta | None, id_field: str, *, udf: bool, derive: bool
     ) -> dict[int, str]:
         if child is None:
             return {}
@@ -369,6 +370,8 @@ class WebhookEngine:
                     with contextlib.suppress(TypeError, ValueError):
                         out[int(p.get("value"))] = known.get(label.lower(), label)
                 return out
+        if not derive:  # webhook_catalog="snapshot": serve the snapshot's (empty) picklist
+            return {}
         source = watched.udf_order if udf else watched.field_order
         names = [f.name for f in source if f.name.lower() != "id"]
         catalog = {i + 1: name for i, name in enumerate(names)}

@@ -70,14 +70,24 @@ def test_the_default_bus_is_process_wide() -> None:
 
 def test_exported_members() -> None:
     assert set(webhooks.__all__) == {
+        "AsyncWebhookRegistry",
+        "DeactivatedWebhook",
         "EventQueue",
+        "FieldCatalog",
         "Handler",
         "ParkedEvent",
         "PayloadError",
+        "TestDelivery",
+        "Webhook",
+        "WebhookCollections",
         "WebhookEvent",
+        "WebhookRegistrationError",
+        "WebhookRegistry",
         "WebhookServer",
         "default_queue_path",
         "parse_payload",
+        "webhook_collections",
+        "webhook_entities",
     }
     for name in webhooks.__all__:
         assert getattr(webhooks, name) is not None, name
