@@ -21,13 +21,17 @@ cache entries of a changed record are invalidated before it is re-read.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _core
@@ -35,13 +39,14 @@ from ._registry import spec_for
 from .exceptions import AutotaskConfigError, AutotaskError
 from .sync import Database, EntitySyncResult, Syncer, SyncResult, open_database, table_name
 from .sync._db import RowReader, check_database_url, text_columns
-from .sync._lock import SyncLock, acquire_sync_lock
+from .sync._lock import FileLock, SyncLock, acquire_sync_lock, sync_lock_for
 from .sync._syncer import UDF_COLUMN
 
 if TYPE_CHECKING:
     from ._client import AutotaskClient
+    from .webhooks import WebhookServer
 
-__all__ = ["BATCH_LIMIT", "RealtimeStats", "RealtimeSync"]
+__all__ = ["BATCH_LIMIT", "RealtimeStats", "RealtimeSync", "default_queue"]
 
 logger = logging.getLogger("py_autotask.realtime")
 
@@ -186,6 +191,8 @@ class RealtimeSync:
         self.stats = RealtimeStats()
         self._cond = threading.Condition()
         self._pending: dict[tuple[str, int], str] = {}
+        #: futures of changes whose caller waits for the commit (the webhook handler does)
+        self._waiting: dict[tuple[str, int], list[Future[None]]] = {}
         self._catch_up_now = False
         self._stopping = threading.Event()
         self._started = threading.Event()
@@ -196,6 +203,19 @@ class RealtimeSync:
     def submit(self, entity: str, record_id: int, action: str) -> bool:
         """Queue a change (thread-safe, never blocks on I/O); False when this mirror does not
         hold ``entity``. A later change of the same record replaces an earlier pending one."""
+        return self._submit(entity, record_id, action, None)
+
+    def submit_and_wait(self, entity: str, record_id: int, action: str) -> Future[None]:
+        """:meth:`submit`, and a future that completes once the change is committed (at once when
+        this mirror does not hold ``entity``; with the error when the writer stops first)."""
+        future: Future[None] = Future()
+        if not self._submit(entity, record_id, action, future):
+            future.set_result(None)
+        return future
+
+    def _submit(
+        self, entity: str, record_id: int, action: str, future: Future[None] | None
+    ) -> bool:
         act = action.lower()
         if act not in _ACTIONS:
             raise AutotaskConfigError(
@@ -214,12 +234,126 @@ class RealtimeSync:
             # a delete wins over a refresh pending in the same window (ids are never reused)
             if self._pending.get(key) != "deleted":
                 self._pending[key] = act
+            if future is not None:
+                if self._error is not None or self._stopping.is_set():
+                    future.set_exception(self._stopped_error())
+                else:
+                    self._waiting.setdefault(key, []).append(future)
             self._cond.notify()
         return True
 
     def handle(self, event: Any) -> None:
-        """A webhook handler (``server.handler("*")(rt.handle)``): queues the event's record."""
+        """A handler for :class:`~py_autotask.webhooks.WebhookServer` (``"*"``) that queues the
+        event's record and returns at once."""
         self.submit(str(event.entity), int(event.id), str(event.action))
+
+    async def handle_committed(self, event: Any) -> None:
+        """An async handler that returns once the event's record is committed, so the receiver's
+        durable queue keeps the event until then (a crash loses nothing; a failed write is
+        retried by the receiver). Run the server with ``workers`` >= :data:`BATCH_LIMIT` so many
+        events wait on one batch."""
+        future = self.submit_and_wait(str(event.entity), int(event.id), str(event.action))
+        await asyncio.wrap_future(future)
+
+    def attach(self, server: WebhookServer, *, wait_for_commit: bool = True) -> None:
+        """Register this mirror's handler on ``server`` for every event (``"*"``)."""
+        server.add_handler("*", self.handle_committed if wait_for_commit else self.handle)
+
+    def serve(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        secret_key: str | None = None,
+        webhooks: Any = None,
+        queue: Any = None,
+        status_every: float = 10.0,
+        on_listening: Callable[[str], None] | None = None,
+    ) -> None:
+        """Start (when not started), receive callouts on ``host:port`` with a
+        :class:`~py_autotask.webhooks.WebhookServer` (``secret_key`` or ``webhooks`` as it takes
+        them) until SIGINT/SIGTERM or :meth:`stop`, then stop cleanly: the receiver first (its
+        running handlers finish their batch), then the writer. ``queue``: the receiver's durable
+        queue (default: ``<database file>.webhooks.db`` beside a SQLite/DuckDB file, so a restart
+        resumes what a killed run left). A status line goes to ``on_status`` every
+        ``status_every`` seconds while changes are applied."""
+        from .webhooks import WebhookServer
+
+        server = WebhookServer(
+            port,
+            secret_key,
+            host,
+            webhooks=webhooks,
+            queue=queue if queue is not None else default_queue(self.database),
+            workers=BATCH_LIMIT,
+        )
+        self.attach(server)
+        interrupted = threading.Event()
+        restore = self._install_signals(interrupted)
+        try:
+            if self._thread is None:
+                self.start()
+            if not interrupted.is_set() and not self._stopping.is_set():
+                asyncio.run(self._serve(server, interrupted, status_every, on_listening))
+        finally:
+            self.stop()
+            if restore is not None:
+                restore()
+        if self._error is not None:
+            raise self._error
+
+    async def _serve(
+        self,
+        server: WebhookServer,
+        interrupted: threading.Event,
+        status_every: float,
+        on_listening: Callable[[str], None] | None,
+    ) -> None:
+        await server.start()
+        try:
+            self._status(f"listening on {server.url} for {', '.join(self.entities)}")
+            if on_listening is not None and server.url:
+                on_listening(server.url)
+            shown = self.stats.line()
+            last = time.monotonic()
+            while not interrupted.is_set() and not self._stopping.is_set():
+                await asyncio.sleep(0.1)
+                if time.monotonic() - last >= status_every:
+                    last = time.monotonic()
+                    line = self.stats.line()
+                    if line != shown:
+                        self._status(line)
+                        shown = line
+        finally:
+            await server.stop()
+            self._status(f"stopped: {self.stats.line()}")
+
+    def _install_signals(self, interrupted: threading.Event) -> Callable[[], None] | None:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def handler(signum: int, _frame: Any) -> None:
+            logger.warning("signal %s: stopping after the batch in progress", signum)
+            interrupted.set()
+            if not self._started.is_set():
+                self.stop(timeout=0)  # the first run stops after its committed page
+
+        for sig in previous:
+            signal.signal(sig, handler)
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    def _stopped_error(self) -> BaseException:
+        return AutotaskError(
+            f"the real-time sync has stopped ({self._error})"
+            if self._error is not None
+            else "the real-time sync has stopped"
+        )
 
     def catch_up(self) -> None:
         """Ask for an incremental run now (e.g. after the receiver was down)."""
@@ -320,7 +454,12 @@ class RealtimeSync:
             self._stopping.set()
             self._started.set()
             with self._cond:
+                waiting, self._waiting = self._waiting, {}
                 self._cond.notify_all()
+            for futures in waiting.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(self._stopped_error())
 
     def _every_text(self) -> str:
         if self.catch_up_every is None:
@@ -363,6 +502,7 @@ class RealtimeSync:
                 self._stopping.wait(self.window)
             with self._cond:
                 batch, self._pending = self._pending, {}
+                waiters = {k: self._waiting.pop(k) for k in batch if k in self._waiting}
                 due = self._catch_up_now or (
                     next_catch_up is not None and time.monotonic() >= next_catch_up
                 )
@@ -373,6 +513,11 @@ class RealtimeSync:
                     lock.verify()
                     self._apply(db, batch)
                     backoff = 0.0
+                    for futures in waiters.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_result(None)
+                    waiters = {}
                 if due:
                     self._run_catch_up(db)
                     next_catch_up = self._next_catch_up()
@@ -383,6 +528,8 @@ class RealtimeSync:
                 with self._cond:
                     for key, act in batch.items():
                         self._pending.setdefault(key, act)
+                    for key, futures in waiters.items():
+                        self._waiting.setdefault(key, [])[:0] = futures
                 self._stopping.wait(backoff)
             finally:
                 with self._cond:
@@ -412,3 +559,13 @@ class RealtimeSync:
         if self.on_commit is not None:
             self.on_commit(list(batch))
         logger.debug("applied %d changes", len(batch))
+
+
+def default_queue(database: str) -> Path | None:
+    """The receiver's queue for a mirror: ``<file>.webhooks.db`` beside a SQLite or DuckDB file
+    (one queue per mirror, found again after a restart); None (the receiver's default under the
+    user's state directory) for a server database or an in-memory one."""
+    lock = sync_lock_for(database)
+    if isinstance(lock, FileLock):
+        return Path(lock.db_path + ".webhooks.db")
+    return None

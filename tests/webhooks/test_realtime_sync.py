@@ -4,17 +4,26 @@ files: changes made through the API, announced as events, end in the database ro
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from py_autotask import AutotaskClient
+from py_autotask._exitcodes import ExitCode
+from py_autotask._hooksig import SIGNATURE_HEADER, dotnet_form, sign
 from py_autotask.caching import CacheConfig
 from py_autotask.realtime import RealtimeSync
 from py_autotask.simulator import Simulator
 from py_autotask.sync import SyncLockedError
+from tests._cli import cli_env, run_cli
 from tests.sync.helpers import allow_ui_delete, assert_same, client_for, db_rows, expected_rows
 
 pytestmark = pytest.mark.xdist_group("realtime")
@@ -171,3 +180,124 @@ def test_an_event_invalidates_the_client_s_cached_record(fresh: Simulator, tmp_p
         again = cached.tickets.get(tid)
         assert again is not None and again.title == "changed elsewhere"
     assert db_rows(url, "tickets", "Tickets")[tid]["title"] == "changed elsewhere"
+
+
+# -- the command line: py-autotask sync ... --listen HOST:PORT ------------------------------------
+
+SECRET = "rt-secret-ü-not-in-output"
+CLI = [sys.executable, "-m", "py_autotask.cli"]
+
+
+def _payload(action: str, entity: str, rid: int, seq: int, fields: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "Action": action,
+            "Guid": "6f1c1d2e-0000-4000-8000-000000000001",
+            "EntityType": entity,
+            "Id": rid,
+            "Fields": fields,
+            "EventTime": "2026-12-03T12:00:00.000Z",
+            "SequenceNumber": seq,
+            "PersonID": None,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def _post(url: str, body: bytes) -> int:
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(SECRET, dotnet_form(body)),
+    }
+    return httpx.post(url, content=body, headers=headers, timeout=10).status_code
+
+
+def _listening(proc: subprocess.Popen[str], lines: list[str]) -> str:
+    assert proc.stderr is not None
+    while True:
+        line = proc.stderr.readline()
+        assert line, f"the CLI ended before listening: {''.join(lines)}"
+        lines.append(line)
+        if "listening on " in line:
+            return line.split("listening on ", 1)[1].split()[0]
+
+
+def _wait_for(check: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_cli_listen_applies_signed_callouts_and_stops_on_sigterm(
+    fresh: Simulator, tmp_path: Path
+) -> None:
+    db = tmp_path / "mirror.db"
+    url = f"sqlite:///{db}"
+    env = cli_env(fresh.environ, tmp_path, AUTOTASK_WEBHOOK_SECRET=SECRET)
+    proc = subprocess.Popen(
+        [*CLI, "sync", "Tickets", "--db", str(db), "--listen", "127.0.0.1:0", "-o", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        hook = _listening(proc, lines)
+        with client_for(fresh) as client:
+            company = _company(client)
+            made = _new_ticket(client, company, "from a callout")
+            old = sorted(db_rows(url, "tickets", "Tickets"))[0]
+            _delete(client, old)
+            changed = sorted(db_rows(url, "tickets", "Tickets"))[1]
+            client.tickets.update({"id": changed, "title": "Grüße & <tags>"})
+        assert _post(hook, _payload("Create", "Ticket", made, 1, {"title": "x"})) == 200
+        assert _post(hook, _payload("Update", "Ticket", changed, 2, {"title": "x"})) == 200
+        assert _post(hook, _payload("Delete", "Ticket", old, 3, {})) == 200
+        forged = _payload("Delete", "Ticket", changed, 4, {})
+        unsigned = httpx.post(
+            hook, content=forged, headers={"Content-Type": "application/json"}, timeout=10
+        )
+        assert unsigned.status_code == 401
+        _wait_for(lambda: db_rows(url, "tickets", "Tickets").get(made) is not None)
+        _wait_for(lambda: old not in db_rows(url, "tickets", "Tickets"))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = "".join(lines) + err
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and SECRET not in err + out
+    assert "realtime: stopped:" in err
+    assert json.loads(out)["entities"][0]["entity"] == "Tickets"  # the first run's summary
+    rows = db_rows(url, "tickets", "Tickets")
+    assert rows[changed]["title"] == "Grüße & <tags>"
+    assert_same(expected_rows(fresh, "Tickets"), rows)
+    assert (tmp_path / "mirror.db.webhooks.db").exists()  # the queue beside the mirror
+
+
+@pytest.mark.parametrize(
+    ("args", "secret", "expected"),
+    [
+        (["--listen", "nowhere"], SECRET, "--listen 'nowhere' is not HOST:PORT"),
+        (["--listen", ":99999"], SECRET, "is not HOST:PORT"),
+        (["--listen", ":8080"], "", "AUTOTASK_WEBHOOK_SECRET"),
+        (["--listen", ":8080", "--secret-from-env", "MY_HOOK_KEY"], SECRET, "MY_HOOK_KEY"),
+    ],
+)
+def test_cli_listen_bad_input_is_one_line_exit_2_nothing_sent_or_written(
+    fresh: Simulator, tmp_path: Path, args: list[str], secret: str, expected: str
+) -> None:
+    db = tmp_path / "mirror.db"
+    env = cli_env(fresh.environ, tmp_path, AUTOTASK_WEBHOOK_SECRET=secret)
+    fresh.clear_journal()
+    result = run_cli("sync", "Tickets", "--db", str(db), *args, env=env, timeout=60)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert fresh.journal() == []
+    assert not any(p.name.startswith("mirror") for p in tmp_path.iterdir())
