@@ -238,10 +238,11 @@ class WebhookServer:
         except ValueError:
             raise _Rejected(400, "malformed", "body is not JSON") from None
         guid = _guid_of(payload)
-        if (
-            self._guids is not None
-            and (guid is None or self._guids.get(guid) not in matched)
-            and not (self._secret_key and self._secret_key in matched)
+        # given its webhooks, the server accepts only their Guids, each signed with its own key
+        # (or the server's secret_key)
+        if self._guids is not None and (
+            guid not in self._guids
+            or not (self._guids[guid] in matched or self._secret_key in matched)
         ):
             raise _Rejected(401, "unknown_guid", "Guid is not one of this server's webhooks")
         try:
