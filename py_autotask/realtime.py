@@ -167,7 +167,7 @@ class RealtimeSync:
         lock_timeout: float = 0.0,
         on_status: Callable[[str], None] | None = None,
         on_catch_up: Callable[[SyncResult], None] | None = None,
-        on_commit: Callable[[Sequence[tuple[str, int]]], None] | None = None,
+        on_commit: Callable[[Sequence[tuple[str, int]], float], None] | None = None,
     ) -> None:
         if not window >= 0:
             raise AutotaskConfigError("window must be a number of seconds >= 0")
@@ -183,7 +183,9 @@ class RealtimeSync:
         self.lock_timeout = lock_timeout
         self.on_status = on_status
         self.on_catch_up = on_catch_up
-        #: called with the (entity, id) of each batch once it is committed
+        #: ``on_commit(keys, read_after)``: the (entity, id) of a batch once it is committed, and
+        #: the ``time.time()`` before which every change it shows was made (its records were read
+        #: after that moment), for latency figures
         self.on_commit = on_commit
         self._mirror = _Mirror(client.create_syncer())
         self.entities = self._mirror._resolve(entities)
@@ -502,6 +504,7 @@ class RealtimeSync:
                 self._stopping.wait(self.window)
             with self._cond:
                 batch, self._pending = self._pending, {}
+                taken = time.time()
                 waiters = {k: self._waiting.pop(k) for k in batch if k in self._waiting}
                 due = self._catch_up_now or (
                     next_catch_up is not None and time.monotonic() >= next_catch_up
@@ -511,7 +514,7 @@ class RealtimeSync:
             try:
                 if batch:
                     lock.verify()
-                    self._apply(db, batch)
+                    self._apply(db, batch, taken)
                     backoff = 0.0
                     for futures in waiters.values():
                         for future in futures:
@@ -541,7 +544,7 @@ class RealtimeSync:
             return None
         return time.monotonic() + self.catch_up_every.total_seconds()
 
-    def _apply(self, db: Database, batch: Mapping[tuple[str, int], str]) -> None:
+    def _apply(self, db: Database, batch: Mapping[tuple[str, int], str], taken: float) -> None:
         by_entity: dict[str, tuple[list[int], list[int]]] = {}
         for (name, rid), act in batch.items():
             refresh, deleted = by_entity.setdefault(name, ([], []))
@@ -557,7 +560,7 @@ class RealtimeSync:
             self.stats.requests += requests
         self.stats.batches += 1
         if self.on_commit is not None:
-            self.on_commit(list(batch))
+            self.on_commit(list(batch), taken)
         logger.debug("applied %d changes", len(batch))
 
 
