@@ -804,6 +804,47 @@ def _control_app(state: SimulatorState) -> Starlette:
         events = state.changes.since(since, request.query_params.get("entity"))
         return Response(orjson.dumps([e.to_dict() for e in events]), media_type="application/json")
 
+    async def webhooks(request: Request) -> Response:
+        engine = state.webhooks
+        if request.method == "DELETE":
+            engine.reset()
+            return JSONResponse({"ok": True})
+        if request.method == "POST":
+            data = await _json(request)
+            names = {
+                "delay": "delay",
+                "duplicate": "duplicate",
+                "outOfOrder": "out_of_order",
+                "drop": "drop",
+                "sign": "sign",
+                "ciEntityType": "ci_entity_type",
+                "delivery": "delivery",
+                "paused": "paused",
+                "seed": "seed",
+            }
+            unknown = sorted(k for k in data if k not in names)
+            if unknown:
+                return _bad(
+                    f"unknown webhook setting(s) {', '.join(unknown)}; use {', '.join(names)}"
+                )
+            try:
+                engine.configure(**{names[k]: v for k, v in data.items()})
+            except (TypeError, ValueError) as exc:
+                return _bad(str(exc))
+        query = request.query_params
+        try:
+            since = int(query["since"]) if "since" in query else None
+            wid = int(query["webhookId"]) if "webhookId" in query else None
+        except ValueError:
+            return _bad("since and webhookId must be integers")
+        items = engine.deliveries(webhook_id=wid, outcome=query.get("outcome"), since_change=since)
+        return Response(
+            orjson.dumps(
+                {"settings": engine.settings(), "deliveries": [d.to_dict() for d in items]}
+            ),
+            media_type="application/json",
+        )
+
     async def state_view(request: Request) -> Response:
         return Response(orjson.dumps(state.describe()), media_type="application/json")
 
@@ -830,6 +871,7 @@ def _control_app(state: SimulatorState) -> Starlette:
         Route("/_sim/journal", journal, methods=["GET", "DELETE"]),
         Route("/_sim/changes", changes, methods=["GET"]),
         Route("/_sim/state", state_view, methods=["GET"]),
+        Route("/_sim/webhooks", webhooks, methods=["GET", "POST", "DELETE"]),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, ValueError: server_error})
 

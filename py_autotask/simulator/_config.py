@@ -95,6 +95,22 @@ class SimulatorConfig:
     # -- fault / latency RNG ----------------------------------------------------------------------
     fault_seed: int = 0
 
+    # -- webhook callouts (reference section 13; times are virtual seconds) -------------------------
+    webhook_delivery: bool = True  # False: callouts are computed and journaled, never sent
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_seconds: float = 30.0
+    webhook_max_attempts: int = 5
+    webhook_deactivate_after: int = 25  # consecutive failed events before isActive goes false
+    # a real receiver's latency does not shrink with time_scale: never time out faster than this
+    webhook_min_real_timeout: float = 2.0
+    webhook_delay_seconds: float = 0.0  # fault: extra delay before an event's first attempt
+    webhook_duplicate: float = 0.0  # fault: probability a delivered event is sent again
+    webhook_out_of_order: float = 0.0  # fault: probability an event is sent after its successor
+    webhook_drop: float = 0.0  # fault: probability an event is lost without any attempt
+    webhook_sign: Literal["dotnet", "raw"] = "dotnet"  # what X-Hook-Signature is computed over
+    webhook_ci_entity_type: str = "ConfigurationItem"  # EntityType of CIs (or "InstalledProduct")
+    webhook_journal_max: int = 100_000
+
     def user(self, username: str | None) -> ApiUser | None:
         if not username:
             return None

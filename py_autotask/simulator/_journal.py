@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -108,6 +109,8 @@ class ChangeFeed:
         self._events: deque[ChangeEvent] = deque(maxlen=maxlen)
         self._seq = 0
         self._cond = threading.Condition(self._lock)
+        #: called with each event, in sequence order, while the feed is locked (keep them quick)
+        self.listeners: list[Callable[[ChangeEvent], None]] = []
 
     def emit(self, **kwargs: Any) -> ChangeEvent:
         with self._lock:
@@ -115,6 +118,8 @@ class ChangeFeed:
             ev = ChangeEvent(sequence=self._seq, **kwargs)
             self._events.append(ev)
             self._cond.notify_all()
+            for listener in self.listeners:
+                listener(ev)
             return ev
 
     def since(self, sequence: int = 0, entity: str | None = None) -> list[ChangeEvent]:

@@ -176,6 +176,18 @@ class EntityMeta:
     def field(self, name: str) -> FieldInfo | None:
         return self.fields.get(name.lower())
 
+    def serve_picklist(self, name: str, values: list[dict[str, Any]]) -> None:
+        """Serve field ``name`` with the picklist ``values`` (``{value, label, isActive, ...}``)
+        in the ``fields`` document (for catalogs the snapshot lacks). Validation is unchanged."""
+        doc = orjson.loads(self.raw("fields"))
+        for obj in doc.get("fields") or []:
+            if str(obj.get("name", "")).lower() == name.lower():
+                obj["isPickList"] = True
+                obj["picklistValues"] = values
+                with self._lock:
+                    self._raw["fields"] = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+                return
+
 
 SCHEMAS_ENV = "AUTOTASK_SIMULATOR_SCHEMAS"
 

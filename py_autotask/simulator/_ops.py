@@ -528,6 +528,7 @@ class Ops:
         id_field = entity.field("id")
         record[id_field.name if id_field else "id"] = new_id
         self._server_fields(entity, record, caller, created=True)
+        self.state.webhooks.prepare(entity, record, caller, created=True, body=body)
         self.state.store.put(entity, record)
         self.state.changes.emit(
             action="created",
@@ -573,6 +574,7 @@ class Ops:
         if errors:
             raise self._verr(*_dedupe(errors))
         self._server_fields(entity, record, caller, created=False)
+        self.state.webhooks.prepare(entity, record, caller, created=False)
         self.state.store.put(entity, record)
         self.state.changes.emit(
             action="updated",

@@ -19,6 +19,7 @@ from ._faults import FaultRule, Faults
 from ._journal import ChangeEvent, JournalEntry
 from ._limits import Clock
 from ._state import SimulatorState
+from ._webhooks import Delivery, WebhookEngine
 
 __all__ = ["Simulator"]
 
@@ -208,6 +209,17 @@ class Simulator:
 
     def changes(self, since: int = 0, entity: str | None = None) -> list[ChangeEvent]:
         return self.state.changes.since(since, entity)
+
+    @property
+    def webhooks(self) -> WebhookEngine:
+        """Webhook callouts: ``pause()`` / ``resume()``, ``configure(drop=0.1, ...)``,
+        ``wait_idle()``, ``deliveries()``."""
+        return self.state.webhooks
+
+    def webhook_deliveries(self, **filters: Any) -> list[Delivery]:
+        """Callout attempts so far (filters: webhook_id, outcome, since_change), each with its
+        attempt number, status, latency and the virtual time its change was committed."""
+        return self.state.webhooks.deliveries(**filters)
 
     def reset(self, *, keep_faults: bool = False, drain_timeout: float = 10.0) -> None:
         """Back to the seeded records with an empty journal, change feed and fresh limits.

@@ -19,6 +19,7 @@ from ._limits import AttachmentBudget, Clock, HourlyBudget, ThreadLimiter
 from ._metadata import Schema
 from ._ops import Ops
 from ._store import Store
+from ._webhooks import WebhookEngine
 
 __all__ = ["SeedUnavailableError", "SimulatorState"]
 
@@ -52,6 +53,7 @@ class SimulatorState:
         self.changes = ChangeFeed(self.config.change_feed_max_events)
         self.faults = Faults(self.config.fault_seed)
         self.ops = Ops(self)
+        self.webhooks = WebhookEngine(self)
         self.seed_value = seed
         self.profile = profile
         self.counts = dict(counts) if counts else None
@@ -115,6 +117,7 @@ class SimulatorState:
                         self.load_seed()
             self.journal.clear()
             self.changes.clear()
+            self.webhooks.reset()
             self.budget.reset()
             self.attachments.reset()
             if not keep_faults:
@@ -122,6 +125,7 @@ class SimulatorState:
             self.faults.reseed(self.config.fault_seed)
 
     def close(self) -> None:
+        self.webhooks.close()
         self.store.close()
         if self._snapshot is not None:
             self._snapshot.close()

@@ -122,7 +122,20 @@ def test_every_child_collection_supports_exactly_its_operations(sim: Simulator) 
                 base = f"{parent}/{pid}/{child}"
                 r = c.get(f"{base}/entityInformation/fields")
                 assert r.status_code == 200
-                assert r.content == (SCHEMAS / "entities" / d["name"] / "fields.json").read_bytes()
+                snapshot = (SCHEMAS / "entities" / d["name"] / "fields.json").read_bytes()
+                if d["name"].endswith(("WebhookFields", "WebhookUdfFields")):
+                    # the catalog of webhook field ids is served as the fieldID / udfFieldID
+                    # picklist the snapshot lacks (test_sim_webhooks); the rest is verbatim
+                    served, stored = r.json(), json.loads(snapshot)
+                    for f, g in zip(served["fields"], stored["fields"], strict=True):
+                        if f["name"] in ("fieldID", "udfFieldID"):
+                            f["isPickList"], f["picklistValues"] = (
+                                g["isPickList"],
+                                g["picklistValues"],
+                            )
+                    assert served == stored
+                else:
+                    assert r.content == snapshot
                 r = c.get(base)
                 if "list" in ops:
                     assert r.status_code == 200, (base, r.text)
