@@ -165,3 +165,19 @@ def test_1000_changes_with_sigkill_and_60s_downtime_end_equal_row_for_row(
     log = (tmp_path / "receiver.log").read_text()
     assert "Traceback" not in log and SECRET not in log
     assert time.monotonic() - started < 60
+
+
+def test_the_webhooks_example_runs_and_prints_the_events(tmp_path: Path) -> None:
+    env = cli_env({}, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.webhooks_events", "--changes", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+    topics = [line.split()[0] for line in result.stdout.splitlines()]
+    assert topics == ["ticket.created", "ticket.updated"] * 2
+    assert "4 events received" in result.stderr and "Traceback" not in result.stderr
