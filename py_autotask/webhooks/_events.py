@@ -14,6 +14,8 @@ never dropping the event).
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,12 +23,19 @@ from datetime import datetime
 from typing import Any, Final
 
 from .._model import AutotaskModel, _tolerant_record
-from .._registry import model_for, spec_for
+from .._registry import entity_names, model_for, spec_for
 from .._spec import EntitySpec
 from .._values import datetime_or_none
 from ..exceptions import AutotaskUnknownEntityError
 
-__all__ = ["ACTIONS", "PayloadError", "WebhookEvent", "parse_payload", "topic_name"]
+__all__ = [
+    "ACTIONS",
+    "PayloadError",
+    "WebhookEvent",
+    "check_topic",
+    "parse_payload",
+    "topic_name",
+]
 
 #: Autotask's ``Action`` -> the event's action
 ACTIONS: Final = {
@@ -52,6 +61,35 @@ def _snake(name: str) -> str:
 def topic_name(entity_singular: str, action: str) -> str:
     """``("TicketNote", "created")`` -> ``"ticket_note.created"``."""
     return f"{_snake(entity_singular)}.{action}"
+
+
+@functools.cache
+def _topic_entities() -> frozenset[str]:
+    """Every topic's entity part: the snake singular of each collection, and ``webhook`` (a
+    Deactivated notice of no entity)."""
+    return frozenset({_snake(spec_for(name).singular) for name in entity_names()} | {"webhook"})
+
+
+def check_topic(topic: str) -> str:
+    """``topic`` normalised (``"Ticket.Created"`` -> ``"ticket.created"``) when an event can have
+    it (``"*"``, ``"<entity>.*"``, ``"<entity>.<action>"``), else ``ValueError`` naming the
+    closest real ones."""
+    text = topic.strip().lower() if isinstance(topic, str) else ""
+    if text == "*":
+        return text
+    entity, _, action = text.rpartition(".")
+    actions = sorted(set(ACTIONS.values()))
+    if entity in _topic_entities() and (action == "*" or action in actions):
+        return text
+    if entity not in _topic_entities():
+        close = difflib.get_close_matches(entity, sorted(_topic_entities()), n=3)
+    else:
+        close = [f"{entity}.{a}" for a in difflib.get_close_matches(action, actions, n=2)]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"no event has the topic {topic!r}: topics are '<entity>.<action>' such as"
+        f" 'ticket.created' (actions: {', '.join(actions)}, or '*'), or '*'{hint}"
+    )
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,4 @@
-"""The receiver's durable queue: SQLite in WAL mode, so an event acknowledged with 200 is on disk
+"""The receiver's durable queue: SQLite in WAL mode (``0600``, in folders it creates ``0700``), so an event acknowledged with 200 is on disk
 and a crash (even SIGKILL) after the acknowledgement loses nothing; the next start resumes it.
 
 One row per event, keyed by its dedupe key (``UNIQUE``): a replayed delivery is recognised and not
@@ -10,6 +10,7 @@ puts it back).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -17,6 +18,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .._files import private_dir, private_file
 
 __all__ = ["EventQueue", "ParkedEvent", "QueuedEvent", "default_queue_path"]
 
@@ -33,7 +36,8 @@ CREATE TABLE IF NOT EXISTS events (
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    handled TEXT
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state, seq);
 CREATE INDEX IF NOT EXISTS events_order ON events (order_key, seq);
@@ -57,6 +61,8 @@ class QueuedEvent:
     order_key: str
     body: bytes
     attempts: int
+    #: the handlers that already succeeded on an earlier attempt (not run again)
+    handled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,18 @@ class ParkedEvent:
 
 
 class EventQueue:
-    """The durable event queue (``EventQueue(path)``; ``None`` -> :func:`default_queue_path`)."""
+    """The durable event queue (``EventQueue(path)``; ``None`` -> :func:`default_queue_path`;
+    ``create=False`` raises :class:`FileNotFoundError` instead of creating a missing one). Other
+    processes may open the same file while a receiver runs (``parked()``, ``retry()``: the
+    receiver picks retried events up within a second)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_queue_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not create and not self.path.is_file():  # reading one (a CLI listing): leave no file
+            raise FileNotFoundError(f"no webhook event queue at {self.path}")
+        # private by default: the queue keeps every event's body (records' field values)
+        private_dir(self.path.parent)
+        private_file(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -86,6 +99,9 @@ class EventQueue:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "handled" not in columns:  # a queue written before handlers' progress was kept
+            self._db.execute("ALTER TABLE events ADD COLUMN handled TEXT")
 
     def __repr__(self) -> str:
         return f"EventQueue({str(self.path)!r})"
@@ -129,17 +145,18 @@ class EventQueue:
         out: list[QueuedEvent] = []
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, key, topic, order_key, body, attempts FROM events e"
+                "SELECT seq, key, topic, order_key, body, attempts, handled FROM events e"
                 " WHERE state='pending' AND next_at <= ? AND NOT EXISTS (SELECT 1 FROM events p"
                 " WHERE p.order_key = e.order_key AND p.seq < e.seq"
                 " AND p.state IN ('pending', 'running')) ORDER BY seq LIMIT ?",
-                (now, limit * 4),
+                (now, limit + min(limit * 3, 256)),  # spare rows: some records are busy
             ).fetchall()
-            for seq, key, topic, order_key, body, attempts in rows:
+            for seq, key, topic, order_key, body, attempts, handled in rows:
                 if order_key in taken:
                     continue
                 taken.add(order_key)
-                out.append(QueuedEvent(seq, key, topic, order_key, bytes(body), attempts))
+                done = frozenset(json.loads(handled)) if handled else frozenset()
+                out.append(QueuedEvent(seq, key, topic, order_key, bytes(body), attempts, done))
                 if len(out) >= limit:
                     break
             if out:
@@ -163,21 +180,41 @@ class EventQueue:
                 (seq,),
             )
 
-    def failed(self, seq: int, error: str, *, retry_at: float | None) -> None:
-        """Record a failed attempt: pending again from ``retry_at``, or parked when ``None``."""
+    def failed(
+        self,
+        seq: int,
+        error: str,
+        *,
+        retry_at: float | None,
+        handled: Iterable[str] = (),
+    ) -> None:
+        """Record a failed attempt: pending again from ``retry_at``, or parked when ``None``;
+        ``handled``: the handlers that succeeded so far (skipped when it runs again)."""
+        done = json.dumps(sorted(set(handled))) if handled else None
         with self._lock:
             if retry_at is None:
                 self._db.execute(
-                    "UPDATE events SET state='parked', attempts=attempts+1, last_error=?"
-                    " WHERE seq=?",
-                    (error, seq),
+                    "UPDATE events SET state='parked', attempts=attempts+1, last_error=?,"
+                    " handled=? WHERE seq=?",
+                    (error, done, seq),
                 )
             else:
                 self._db.execute(
                     "UPDATE events SET state='pending', attempts=attempts+1, last_error=?,"
-                    " next_at=? WHERE seq=?",
-                    (error, retry_at, seq),
+                    " next_at=?, handled=? WHERE seq=?",
+                    (error, retry_at, done, seq),
                 )
+
+    def prune(self, older_than: float) -> int:
+        """Forget ``done`` events received more than ``older_than`` seconds ago (their keys stop
+        deduplicating: keep them longer than any redelivery, Autotask's retries end after ~2
+        minutes); how many."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM events WHERE state='done' AND received_at < ?",
+                (time.time() - older_than,),
+            )
+            return cur.rowcount
 
     # -- the operator's side -----------------------------------------------------------------------
     def parked(self) -> list[ParkedEvent]:

@@ -10,7 +10,8 @@ payload); each counted in :attr:`WebhookServer.stats` and logged without the sec
 signature. Workers take queued events oldest first, one at a time per record (events of different
 records run in parallel), run the handlers (async ones on the loop, sync ones in a thread), publish
 ``record.created|updated|deleted`` to the event bus, and retry a failing event with exponential
-backoff, parking it after ``max_attempts``.
+backoff, parking it after ``max_attempts``. A record's later events wait while an earlier one is
+retried; once it is parked they go on (a broken event never holds its record back for good).
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ import inspect
 import json
 import logging
 import os
+import signal
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._events import EventBus
 from .._events import bus as default_bus
 from .._hooksig import SIGNATURE_HEADER, verify_signature
-from ._events import PayloadError, WebhookEvent, parse_payload
+from ._events import PayloadError, WebhookEvent, check_topic, parse_payload
 from ._queue import EventQueue, QueuedEvent
 
 __all__ = ["Handler", "WebhookServer"]
@@ -43,6 +47,23 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode("latin-1")
+_PRUNE_EVERY = 600.0  # seconds between forgetting old handled events
+_COUNTERS = (
+    "received",
+    "accepted",
+    "duplicates",
+    "bad_method",
+    "bad_content_type",
+    "too_large",
+    "bad_signature",
+    "unknown_guid",
+    "malformed",
+    "queue_errors",
+    "handled",
+    "failed",
+    "parked",
+)
+_BUS = "<event bus>"  # the bus's entry among an event's handled handlers
 _BUS_TOPICS = {
     "created": "record.created",
     "updated": "record.updated",
@@ -58,27 +79,31 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-def _webhook_secrets(webhooks: Any) -> tuple[dict[str, str], dict[str, str]]:
-    """``{guid: secret}`` and ``{guid: entity}`` from webhooks (objects with ``guid`` and
-    ``secret_key``/``secret``, and optionally ``entity``) or a ``{guid: secret}`` mapping."""
+def _webhook_secrets(webhooks: Any, fallback: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """``{guid: secret}`` and ``{guid: entity}`` from webhooks (objects with ``guid``, optionally
+    ``secret_key``/``secret`` and ``entity``; a webhook without its own secret, such as one
+    :class:`WebhookRegistry` lists, is signed with the server's ``secret_key``) or a
+    ``{guid: secret}`` mapping."""
     secrets: dict[str, str] = {}
     entities: dict[str, str] = {}
     if isinstance(webhooks, Mapping):
         for guid, secret in webhooks.items():
-            secrets[str(guid)] = str(secret)
-        return secrets, entities
-    for hook in webhooks:
-        guid = getattr(hook, "guid", None)
-        secret = getattr(hook, "secret_key", None) or getattr(hook, "secret", None)
-        if not guid or not secret:
-            raise ValueError(
-                "each webhook given to WebhookServer needs its guid and secret_key"
-                " (the secret is not kept by Autotask: pass the one you registered it with)"
-            )
-        secrets[str(guid)] = str(secret)
-        entity = getattr(hook, "entity", None)
-        if isinstance(entity, str) and entity:
-            entities[str(guid)] = entity
+            secrets[str(guid)] = str(secret or fallback or "")
+    else:
+        for hook in webhooks:
+            guid = getattr(hook, "guid", None)
+            if not guid:
+                raise ValueError("each webhook given to WebhookServer needs its guid")
+            secret = getattr(hook, "secret_key", None) or getattr(hook, "secret", None)
+            secrets[str(guid)] = str(secret or fallback or "")
+            entity = getattr(hook, "entity", None)
+            if isinstance(entity, str) and entity:
+                entities[str(guid)] = entity
+    if any(not secret for secret in secrets.values()):
+        raise ValueError(
+            "a webhook given to WebhookServer has no secret_key and the server has none:"
+            " pass secret_key= (the key the webhooks were registered with)"
+        )
     return secrets, entities
 
 
@@ -107,6 +132,7 @@ class WebhookServer:
         retry_delay: float = 1.0,
         max_retry_delay: float = 300.0,
         bus: EventBus | None = None,
+        keep_done: float = 7 * 86400.0,
     ) -> None:
         if webhooks is None and not secret_key:
             raise ValueError(
@@ -120,7 +146,7 @@ class WebhookServer:
         self._guids: dict[str, str] | None = None
         self._guid_entities: dict[str, str] = {}
         if webhooks is not None:
-            self._guids, self._guid_entities = _webhook_secrets(webhooks)
+            self._guids, self._guid_entities = _webhook_secrets(webhooks, self._secret_key)
         self._secrets = list(
             dict.fromkeys(
                 ([self._secret_key] if self._secret_key else [])
@@ -136,12 +162,17 @@ class WebhookServer:
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.bus = bus if bus is not None else default_bus
+        #: how long handled events are remembered for deduplication (seconds)
+        self.keep_done = keep_done
         self._handlers: list[tuple[str, Handler]] = []
-        self._stats: Counter[str] = Counter()
+        # every counter exists from the start: reading stats from another thread never sees the
+        # dict grow mid-copy
+        self._stats: Counter[str] = Counter(dict.fromkeys(_COUNTERS, 0))
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
+        self._executor: ThreadPoolExecutor | None = None
         self._stopping = False
         self._uvicorn: Any = None
         self._serve_task: asyncio.Task[Any] | None = None
@@ -164,18 +195,23 @@ class WebhookServer:
 
     def handler(self, topic: str = "*") -> Callable[[Handler], Handler]:
         """Decorator: run the function for events of ``topic`` (``"ticket.created"``,
-        ``"ticket.*"`` or ``"*"``)."""
+        ``"ticket.*"`` or ``"*"``). An event's handlers run one after the other; when one raises,
+        the event is retried later from that handler on (those that succeeded are not run
+        again). A handler cut off by a crash runs again at the next start, so a handler writing
+        elsewhere can use ``event.key`` (the delivery's identity) to stay idempotent."""
+
+        checked = check_topic(topic)  # a misspelt topic fails here, not silently never firing
 
         def register(fn: Handler) -> Handler:
-            self.add_handler(topic, fn)
+            self._handlers.append((checked, fn))
             return fn
 
         return register
 
     def add_handler(self, topic: str, fn: Handler) -> None:
-        if not isinstance(topic, str) or not topic:
-            raise ValueError("a handler topic is like 'ticket.created', 'ticket.*' or '*'")
-        self._handlers.append((topic.strip().lower(), fn))
+        """Register ``fn`` for ``topic`` (see :meth:`handler`); a topic no event can have (a
+        misspelt entity or action) raises ``ValueError`` naming the closest ones."""
+        self._handlers.append((check_topic(topic), fn))
 
     def handlers_for(self, topic: str) -> list[Handler]:
         return [fn for pattern, fn in self._handlers if _topic_matches(pattern, topic)]
@@ -184,7 +220,7 @@ class WebhookServer:
     def stats(self) -> dict[str, int]:
         """Counters: ``received``, ``accepted``, ``duplicates``, the rejections
         (``bad_method``, ``bad_content_type``, ``too_large``, ``bad_signature``, ``unknown_guid``,
-        ``malformed``), and the workers' ``handled``, ``failed`` (attempts), ``parked``."""
+        ``malformed``, ``queue_errors``), and the workers' ``handled``, ``failed`` (attempts), ``parked``."""
         return dict(self._stats)
 
     # -- the request path --------------------------------------------------------------------------
@@ -230,20 +266,22 @@ class WebhookServer:
         header = signature.decode("latin-1") if signature is not None else None
         if header is None:
             raise _Rejected(401, "bad_signature", f"no {SIGNATURE_HEADER} header")
-        matched = [s for s in self._secrets if verify_signature(s, body, header)]
+        try:
+            payload: Any = json.loads(body)
+        except ValueError:
+            payload = None  # answered 400 only once the signature verified
+        guid = _guid_of(payload)
+        # a known Guid is checked against its own key (and the server's): one HMAC, not one per
+        # webhook; anything else against every key, so a forged body is a 401 whatever it holds
+        own = self._guids.get(guid) if self._guids is not None and guid is not None else None
+        candidates = [own, self._secret_key] if own is not None else self._secrets
+        matched = {s for s in dict.fromkeys(candidates) if s and verify_signature(s, body, header)}
         if not matched:
             raise _Rejected(401, "bad_signature", "signature does not verify")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise _Rejected(400, "malformed", "body is not JSON") from None
-        guid = _guid_of(payload)
-        # given its webhooks, the server accepts only their Guids, each signed with its own key
-        # (or the server's secret_key)
-        if self._guids is not None and (
-            guid not in self._guids
-            or not (self._guids[guid] in matched or self._secret_key in matched)
-        ):
+        if payload is None:
+            raise _Rejected(400, "malformed", "body is not JSON")
+        # given its webhooks, the server accepts only their Guids
+        if self._guids is not None and own is None:
             raise _Rejected(401, "unknown_guid", "Guid is not one of this server's webhooks")
         try:
             event = parse_payload(
@@ -251,7 +289,11 @@ class WebhookServer:
             )
         except PayloadError as exc:
             raise _Rejected(400, "malformed", str(exc)) from None
-        inserted = self.queue.append(event.key, event.topic, event.entity, event.id, body)
+        try:
+            inserted = self.queue.append(event.key, event.topic, event.entity, event.id, body)
+        except sqlite3.Error as exc:  # not acknowledged: Autotask delivers it again
+            _log.error("webhook queue %s cannot take an event: %s", self.queue.path, exc)
+            raise _Rejected(503, "queue_errors", "the event queue is unavailable") from None
         if inserted:
             self._stats["accepted"] += 1
             if self._wake is not None:
@@ -294,6 +336,10 @@ class WebhookServer:
             return
         self._stopping = False
         self._wake = asyncio.Event()
+        # sync handlers run here: as many threads as workers (the loop's default pool is smaller)
+        self._executor = ThreadPoolExecutor(
+            max_workers=min(self.workers, 64), thread_name_prefix="webhook-handler"
+        )
         resumed = self.queue.recover()
         if resumed:
             _log.info("resuming %d webhook events a previous run left unfinished", resumed)
@@ -314,14 +360,26 @@ class WebhookServer:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:
                 task.cancel()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     async def _dispatch(self) -> None:
         assert self._wake is not None
         queue = self.queue
+        pruned_at = 0.0
         while not self._stopping:
             self._wake.clear()
-            free = self.workers - len(self._tasks)
-            batch = queue.claim(free, self._busy) if free > 0 else []
+            try:
+                if time.monotonic() - pruned_at > _PRUNE_EVERY:
+                    queue.prune(self.keep_done)
+                    pruned_at = time.monotonic()
+                free = self.workers - len(self._tasks)
+                batch = queue.claim(free, self._busy) if free > 0 else []
+                due = queue.next_due()
+            except sqlite3.Error as exc:  # keep the workers alive: the queue may come back
+                _log.error("webhook queue %s cannot be read: %s", queue.path, exc)
+                batch, due = [], time.time() + 1.0
             for item in batch:
                 self._busy.add(item.order_key)
                 task = asyncio.create_task(self._run(item))
@@ -330,7 +388,6 @@ class WebhookServer:
             if batch and len(batch) < free:
                 continue
             timeout = 1.0
-            due = queue.next_due()
             if due is not None and due > time.time():
                 timeout = min(timeout, due - time.time())
             with contextlib.suppress(asyncio.TimeoutError):
@@ -346,20 +403,26 @@ class WebhookServer:
             except (ValueError, PayloadError) as exc:  # cannot happen for what _accept queued
                 self._fail(item, f"unreadable queued event: {exc}", final=True)
                 return
-            if item.attempts == 0:
+            handled = set(item.handled)
+            if _BUS not in handled:  # once per event, also when parked events are retried
                 self._publish(event)
+                handled.add(_BUS)
             try:
-                for fn in self.handlers_for(event.topic):
+                for name, fn in self._named_handlers(event.topic):
+                    if name in handled:
+                        continue  # succeeded on an earlier attempt
                     if inspect.iscoroutinefunction(fn):
                         await fn(event)
                     else:
-                        result = await asyncio.to_thread(fn, event)
+                        loop = asyncio.get_running_loop()
+                        result = await loop.run_in_executor(self._executor, fn, event)
                         if inspect.isawaitable(result):
                             await result
+                    handled.add(name)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._fail(item, f"{type(exc).__name__}: {exc}"[:1000])
+                self._fail(item, f"{type(exc).__name__}: {exc}"[:1000], handled=handled)
                 return
             self.queue.done(item.seq)
             self._stats["handled"] += 1
@@ -368,11 +431,26 @@ class WebhookServer:
             if self._wake is not None:
                 self._wake.set()
 
-    def _fail(self, item: QueuedEvent, error: str, *, final: bool = False) -> None:
+    def _named_handlers(self, topic: str) -> list[tuple[str, Handler]]:
+        """The handlers of ``topic``, each with a name that stays the same across restarts
+        (pattern, module and qualified name, and a count for the same function twice)."""
+        out: list[tuple[str, Handler]] = []
+        seen: Counter[str] = Counter()
+        for pattern, fn in self._handlers:
+            if not _topic_matches(pattern, topic):
+                continue
+            base = f"{pattern} {getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', fn)}"
+            seen[base] += 1
+            out.append((f"{base}#{seen[base]}", fn))
+        return out
+
+    def _fail(
+        self, item: QueuedEvent, error: str, *, final: bool = False, handled: Iterable[str] = ()
+    ) -> None:
         attempts = item.attempts + 1
         self._stats["failed"] += 1
         if final or attempts >= self.max_attempts:
-            self.queue.failed(item.seq, error, retry_at=None)
+            self.queue.failed(item.seq, error, retry_at=None, handled=handled)
             self._stats["parked"] += 1
             _log.error(
                 "webhook event %s (%s) parked after %d attempts: %s",
@@ -383,7 +461,7 @@ class WebhookServer:
             )
             return
         delay = min(self.max_retry_delay, self.retry_delay * 2 ** (attempts - 1))
-        self.queue.failed(item.seq, error, retry_at=time.time() + delay)
+        self.queue.failed(item.seq, error, retry_at=time.time() + delay, handled=handled)
         _log.warning(
             "webhook event %s (%s) failed (attempt %d of %d), retrying in %.1f s: %s",
             item.seq,
@@ -412,6 +490,8 @@ class WebhookServer:
     # -- serving -----------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the workers and listen on ``host:port``; :attr:`url` is set when this returns."""
+        if self._serve_task is not None:
+            return
         uvicorn = _uvicorn()
         await self.start_workers()
 
@@ -459,26 +539,21 @@ class WebhookServer:
             self._queue = None
 
     def run(self) -> None:
-        """Serve until interrupted (Ctrl-C or SIGTERM), then stop cleanly."""
-        uvicorn = _uvicorn()
+        """Serve until SIGINT (Ctrl-C) or SIGTERM, then stop cleanly (unfinished events stay
+        queued for the next start)."""
 
         async def main() -> None:
-            await self.start_workers()
-            config = uvicorn.Config(
-                self.app,
-                host=self.host,
-                port=self.port,
-                lifespan="off",
-                interface="asgi3",
-                log_level="info",
-                access_log=False,
-                timeout_keep_alive=30,
-                backlog=2048,
-            )
+            stopping = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stopping.set)
+            await self.start()
+            _log.info("webhook receiver listening on %s", self.url)
             try:
-                await uvicorn.Server(config).serve()
+                await stopping.wait()
             finally:
-                await self.stop_workers()
+                await self.stop()
 
         asyncio.run(main())
 

@@ -109,3 +109,35 @@ def test_the_app_mounts_under_a_prefix_in_starlette(tmp_path: Path) -> None:
         serving.result(10)
         loop.call(server.stop())
         loop.close()
+
+
+def test_run_serves_until_sigterm_then_stops_cleanly(tmp_path: Path) -> None:
+    queue, out = tmp_path / "queue.db", tmp_path / "handled.txt"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "generated")])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.webhooks._child", str(queue), str(out), "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        url = ""
+        for line in proc.stderr:
+            if "listening on " in line:
+                url = line.rsplit("listening on ", 1)[1].strip()
+                break
+        assert url.startswith("http://127.0.0.1:"), url
+        assert post(url, body_of(payload(3, sequence=77))).status_code == 200
+        wait_for(lambda: out.exists() and out.read_text().strip() != "")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert out.read_text().splitlines() == [f"{payload()['Guid']}|seq|77"]
+    assert EventQueue(queue).counts()["done"] == 1

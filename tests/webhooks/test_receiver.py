@@ -24,7 +24,8 @@ from .helpers import GUID, SECRET, body_of, payload, post, running, wait_for
 
 def _server(tmp_path: Path, **options: Any) -> WebhookServer:
     options.setdefault("secret_key", SECRET)
-    return WebhookServer(port=0, queue=tmp_path / "queue.db", **options)
+    options.setdefault("queue", tmp_path / "queue.db")
+    return WebhookServer(port=0, **options)
 
 
 def test_a_dotnet_signed_delivery_with_non_ascii_text_reaches_the_handler(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_forged_unsigned_malformed_truncated_oversized_and_wrong_deliveries_fail
     assert stats["bad_signature"] == 4 and stats["unknown_guid"] == 1
     assert stats["malformed"] == 3 and stats["too_large"] == 2
     assert stats["bad_method"] == 1 and stats["bad_content_type"] == 1
-    assert stats.get("accepted", 0) == 0
+    assert stats["accepted"] == stats["handled"] == 0
     assert len([r for r in caplog.records if "rejected" in r.getMessage()]) == 12
     assert SECRET not in caplog.text and sign(SECRET, good) not in caplog.text
     assert SECRET not in repr(server)
@@ -204,9 +205,11 @@ def test_per_record_order_under_parallel_workers(tmp_path: Path) -> None:
     active = 0
     peak = 0
     lock = threading.Lock()
+    gate = threading.Event()
 
     def handler(event: WebhookEvent) -> None:
         nonlocal active, peak
+        gate.wait(10)  # held until every event is queued, so the workers have a backlog
         with lock:
             active += 1
             peak = max(peak, active)
@@ -223,6 +226,7 @@ def test_per_record_order_under_parallel_workers(tmp_path: Path) -> None:
                 sequence += 1
                 body = body_of(payload(record, sequence=sequence, fields={"seq": step}))
                 assert post(server.url or "", body, client=client).status_code == 200
+        gate.set()
         wait_for(lambda: sum(map(len, seen.values())) == 90)
     assert seen == {record: list(range(15)) for record in range(1, 7)}
     assert peak > 1  # different records ran in parallel
@@ -246,7 +250,8 @@ def test_failing_handlers_are_retried_then_parked_and_retry_puts_them_back(
     with running(server):
         post(server.url or "", body_of(payload(1, sequence=1)))
         post(server.url or "", body_of(payload(2, sequence=2)))
-        wait_for(lambda: calls.get(1) == 3 and server.stats.get("parked") == 1)
+        wait_for(lambda: server.queue.counts()["done"] == 1 and server.stats["parked"] == 1)
+        assert calls == {1: 3, 2: 3}
         parked = server.queue.parked()
         assert [(p.record_id, p.topic, p.entity, p.attempts) for p in parked] == [
             (2, "ticket.updated", "Tickets", 3)
@@ -299,3 +304,158 @@ def test_every_event_is_published_to_the_event_bus(tmp_path: Path) -> None:
         "old": None,
     }
     assert bus.publish("record.created", {}) == 0  # unsubscribed
+
+
+def test_an_event_the_queue_cannot_take_is_not_acknowledged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = EventQueue(tmp_path / "queue.db")
+    server = _server(tmp_path, queue=queue)
+    got: list[WebhookEvent] = []
+    server.handler("*")(got.append)
+    with running(server), caplog.at_level(logging.ERROR, "py_autotask.webhooks"):
+        queue.close()  # the queue's database is gone from under the server
+        response = post(server.url or "", body_of(payload(1)))
+        wait_for(lambda: "cannot be read" in caplog.text)  # the workers keep going
+    assert response.status_code == 503 and got == []
+    assert server.stats["queue_errors"] == 1 and server.stats["accepted"] == 0
+
+
+def test_a_server_without_secrets_is_refused_and_errors_name_no_secret() -> None:
+    with pytest.raises(ValueError, match="secret_key or webhooks"):
+        WebhookServer(port=0)
+
+    class NoSecret:
+        guid = GUID
+        secret_key = ""
+
+    with pytest.raises(ValueError, match="has no secret_key and the server has none") as info:
+        WebhookServer(port=0, webhooks=[NoSecret()])
+    assert SECRET not in str(info.value)
+    assert SECRET not in repr(WebhookServer(port=0, secret_key=SECRET))
+
+
+def test_listed_webhooks_without_their_secret_use_the_servers_key(tmp_path: Path) -> None:
+    class Listed:  # as WebhookRegistry.list() returns them: Autotask never gives the key back
+        guid = GUID
+        entity = "Tickets"
+
+    server = _server(tmp_path, webhooks=[Listed()])
+    got: list[WebhookEvent] = []
+    server.handler("*")(got.append)
+    with running(server):
+        assert post(server.url or "", body_of(payload(1, guid="other"))).status_code == 401
+        assert post(server.url or "", body_of(payload(1))).status_code == 200
+        wait_for(lambda: len(got) == 1)
+    assert server.stats["unknown_guid"] == 1
+
+
+def test_sync_handlers_of_different_records_run_on_as_many_threads_as_workers(
+    tmp_path: Path,
+) -> None:
+    server = _server(tmp_path, workers=10)
+    barrier = threading.Barrier(10, timeout=10)  # passes only when 10 handlers run at once
+    done: list[int] = []
+
+    @server.handler("*")
+    def handler(event: WebhookEvent) -> None:
+        barrier.wait()
+        done.append(event.id or 0)
+
+    with running(server), httpx.Client(timeout=10) as client:
+        for record in range(10):
+            post(server.url or "", body_of(payload(record, sequence=record)), client=client)
+        wait_for(lambda: len(done) == 10, timeout=15)
+    assert sorted(done) == list(range(10)) and server.stats["failed"] == 0
+
+
+def test_a_retry_runs_only_the_handlers_that_have_not_succeeded_and_publishes_once(
+    tmp_path: Path,
+) -> None:
+    bus = _events.EventBus()
+    published: list[str] = []
+    bus.subscribe("*", lambda t, p: published.append(t))
+    server = _server(tmp_path, max_attempts=2, retry_delay=0.02, bus=bus)
+    calls = {"first": 0, "second": 0}
+    healed = threading.Event()
+
+    @server.handler("ticket.updated")
+    def first(event: WebhookEvent) -> None:
+        calls["first"] += 1
+
+    @server.handler("*")
+    async def second(event: WebhookEvent) -> None:
+        calls["second"] += 1
+        if not healed.is_set():
+            raise ValueError("downstream is down")
+
+    with running(server):
+        post(server.url or "", body_of(payload(4)))
+        wait_for(lambda: len(server.queue.parked()) == 1)
+        assert calls == {"first": 1, "second": 2}
+        healed.set()
+        assert server.queue.retry() == 1
+        wait_for(lambda: server.queue.counts()["done"] == 1)
+    assert calls == {"first": 1, "second": 3}
+    assert published == ["record.updated"]
+
+
+def test_each_webhook_verifies_with_its_own_key(tmp_path: Path) -> None:
+    other_guid, other_secret = "0f3e9a77-aaaa-4bbb-8ccc-123456789abc", "second-hook-key-42"
+    server = WebhookServer(
+        port=0, webhooks={GUID: SECRET, other_guid: other_secret}, queue=tmp_path / "q.db"
+    )
+    got: list[WebhookEvent] = []
+    server.handler("*")(got.append)
+    with running(server):
+        url = server.url or ""
+        swapped = body_of(payload(1, guid=other_guid, sequence=1))
+        assert post(url, swapped, secret=SECRET).status_code == 401  # the other hook's key
+        assert post(url, swapped, secret=other_secret).status_code == 200
+        assert post(url, body_of(payload(2, sequence=1)), secret=SECRET).status_code == 200
+        wait_for(lambda: len(got) == 2)
+    assert sorted((e.webhook_guid or "", e.id) for e in got) == sorted([(other_guid, 1), (GUID, 2)])
+    assert server.stats["bad_signature"] == 1
+
+
+def test_the_acknowledgement_does_not_wait_for_handlers(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    release = threading.Event()
+    finished: list[int] = []
+
+    @server.handler("*")
+    def slow(event: WebhookEvent) -> None:
+        release.wait(20)  # far longer than Autotask's 10 s timeout
+        finished.append(event.id or 0)
+
+    with running(server):
+        started = time.monotonic()
+        response = post(server.url or "", body_of(payload(8)))
+        elapsed = time.monotonic() - started
+        assert response.status_code == 200 and finished == []
+        wait_for(lambda: server.queue.counts()["running"] == 1)  # taken, held by the handler
+        release.set()
+        wait_for(lambda: finished == [8])
+    assert elapsed < 2.0
+
+
+def test_a_records_later_events_wait_for_a_retried_one_and_go_on_once_it_is_parked(
+    tmp_path: Path,
+) -> None:
+    server = _server(tmp_path, max_attempts=3, retry_delay=0.05)
+    log: list[tuple[int, str]] = []
+
+    @server.handler("*")
+    def handler(event: WebhookEvent) -> None:
+        log.append((event.sequence or 0, event.fields["step"]))
+        if event.fields["step"] == "bad":
+            raise RuntimeError("cannot apply")
+
+    with running(server):
+        post(server.url or "", body_of(payload(1, sequence=1, fields={"step": "bad"})))
+        post(server.url or "", body_of(payload(1, sequence=2, fields={"step": "next"})))
+        post(server.url or "", body_of(payload(2, sequence=3, fields={"step": "other"})))
+        wait_for(lambda: (2, "next") in log)
+    record_one = [entry for entry in log if entry[0] in (1, 2)]
+    assert record_one == [(1, "bad"), (1, "bad"), (1, "bad"), (2, "next")]
+    assert log.index((3, "other")) < log.index((2, "next"))  # another record did not wait
