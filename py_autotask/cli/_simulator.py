@@ -44,6 +44,42 @@ def simulator_serve(
             "send them (docs/simulator.md, Messy data).",
         ),
     ] = 0.0,
+    webhook_delay: Annotated[
+        float,
+        typer.Option(
+            "--webhook-delay", help="Virtual seconds before each callout's first attempt."
+        ),
+    ] = 0.0,
+    webhook_duplicate: Annotated[
+        float,
+        typer.Option("--webhook-duplicate", help="Fraction of callouts sent twice."),
+    ] = 0.0,
+    webhook_out_of_order: Annotated[
+        float,
+        typer.Option(
+            "--webhook-out-of-order", help="Fraction of callouts sent after their successor."
+        ),
+    ] = 0.0,
+    webhook_drop: Annotated[
+        float, typer.Option("--webhook-drop", help="Fraction of callouts lost.")
+    ] = 0.0,
+    webhook_sign: Annotated[
+        str,
+        typer.Option(
+            "--webhook-sign", help="dotnet (as Autotask) | raw: what X-Hook-Signature signs."
+        ),
+    ] = "dotnet",
+    webhook_ci_entity_type: Annotated[
+        str,
+        typer.Option(
+            "--webhook-ci-entity-type",
+            help="ConfigurationItem | InstalledProduct: EntityType of CI callouts.",
+        ),
+    ] = "ConfigurationItem",
+    no_webhook_delivery: Annotated[
+        bool,
+        typer.Option("--no-webhook-delivery", help="Journal callouts without sending them."),
+    ] = False,
 ) -> None:
     """Run the Autotask simulator in the foreground (Ctrl-C stops it)."""
     try:
@@ -71,6 +107,16 @@ def simulator_serve(
     ]
     if messy:
         argv += ["--messy", str(messy)]
+    argv += [
+        *("--webhook-delay", str(webhook_delay)),
+        *("--webhook-duplicate", str(webhook_duplicate)),
+        *("--webhook-out-of-order", str(webhook_out_of_order)),
+        *("--webhook-drop", str(webhook_drop)),
+        *("--webhook-sign", webhook_sign),
+        *("--webhook-ci-entity-type", webhook_ci_entity_type),
+    ]
+    if no_webhook_delivery:
+        argv.append("--no-webhook-delivery")
     if latency:
         argv += ["--latency", latency]
     if db:

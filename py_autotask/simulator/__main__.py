@@ -58,6 +58,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m py_autotask.simulator")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +100,37 @@ def _build_parser() -> argparse.ArgumentParser:
         help="fraction of seeded records (0..1) that carry off-type values as real tenants send "
         "them (e.g. 0.05; docs/simulator.md 'Messy data')",
     )
+    hooks = serve.add_argument_group("webhook callouts (docs/simulator.md)")
+    hooks.add_argument(
+        "--webhook-delay",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="virtual seconds added before each event's first delivery attempt",
+    )
+    for flag, what in (
+        ("--webhook-duplicate", "delivered events sent a second time"),
+        ("--webhook-out-of-order", "events sent after their successor"),
+        ("--webhook-drop", "events lost without any attempt"),
+    ):
+        hooks.add_argument(flag, type=_fraction, default=0.0, metavar="FRACTION", help=what)
+    hooks.add_argument(
+        "--webhook-sign",
+        choices=["dotnet", "raw"],
+        default="dotnet",
+        help="X-Hook-Signature over the body in .NET's escaping (as Autotask) or as sent",
+    )
+    hooks.add_argument(
+        "--webhook-ci-entity-type",
+        choices=["ConfigurationItem", "InstalledProduct"],
+        default="ConfigurationItem",
+        help="EntityType of configuration item callouts",
+    )
+    hooks.add_argument(
+        "--no-webhook-delivery",
+        action="store_true",
+        help="compute and journal callouts without sending them",
+    )
     serve.add_argument("--log-level", default="warning")
     return parser
 
@@ -103,6 +144,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         next_page_method=args.next_page_method,
         db_path=args.db,
         messy=args.messy,
+        webhook_delay_seconds=args.webhook_delay,
+        webhook_duplicate=args.webhook_duplicate,
+        webhook_out_of_order=args.webhook_out_of_order,
+        webhook_drop=args.webhook_drop,
+        webhook_sign=args.webhook_sign,
+        webhook_ci_entity_type=args.webhook_ci_entity_type,
+        webhook_delivery=not args.no_webhook_delivery,
     )
     profile = None if str(args.profile).lower() == "none" else args.profile
     counts: dict[str, int] = {}

@@ -8,7 +8,7 @@ numbered 1.. in the entity's metadata field order and served as that picklist, s
 map names to ids the way it would against Autotask. UDF ids are numbered the same way.
 
 Callouts follow reference section 13: per webhook, events go out in order on a background
-asyncio loop (one keep-alive connection pool per target origin), 10 s timeout, a retry 30 s
+asyncio loop (keep-alive connections per target origin), 10 s timeout, a retry 30 s
 later, at most 5 attempts, then the event is dropped and a ``WebhookEventErrorLogs`` row written;
 25 consecutive failed events deactivate the webhook and POST a ``Deactivated`` payload to its
 ``deactivationUrl``. Waits run on the simulator's virtual clock.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -26,8 +27,8 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from .._hooksig import SIGNATURE_HEADER, dotnet_form, sign
@@ -109,6 +110,99 @@ class _Hook:
     excluded: set[int]
 
 
+class _Target:
+    """Keep-alive HTTP/1.1 connections to one origin (scheme, host, port): a small POST-only
+    client, several times cheaper per request than a general one (the loop must sustain
+    >= 1,000 callouts/s to a local receiver)."""
+
+    def __init__(self, scheme: str, host: str, port: int) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        default = 443 if scheme == "https" else 80
+        self.host_header = (host if port == default else f"{host}:{port}").encode("idna")
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST ``body``; the status code. Raises OSError / ValueError on a broken exchange."""
+        head = [
+            f"POST {path} HTTP/1.1".encode("ascii"),
+            b"Host: " + self.host_header,
+            b"Content-Length: " + str(len(body)).encode("ascii"),
+            b"User-Agent: autotask-simulator-webhooks",
+        ]
+        head += [f"{k}: {v}".encode("latin-1") for k, v in headers.items()]
+        request = b"\r\n".join(head) + b"\r\n\r\n" + body
+        for reused in (True, False):
+            if reused and not self.idle:
+                continue
+            if reused:
+                reader, writer = self.idle.pop()
+            else:
+                ctx = ssl.create_default_context() if self.scheme == "https" else None
+                reader, writer = await asyncio.open_connection(self.host, self.port, ssl=ctx)
+            try:
+                writer.write(request)
+                status, keep = await self._response(reader)
+            except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+                writer.close()
+                if reused:  # the server closed an idle connection: try once on a new one
+                    continue
+                if isinstance(exc, asyncio.IncompleteReadError):
+                    raise ValueError("the receiver closed the connection mid-response") from exc
+                raise
+            except BaseException:  # cancelled (timeout): the connection's state is unknown
+                writer.close()
+                raise
+            if keep:
+                self.idle.append((reader, writer))
+            else:
+                writer.close()
+            return status
+        raise ValueError("no connection")  # pragma: no cover - the loop always returns or raises
+
+    @staticmethod
+    async def _response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+                raise ValueError(f"not an HTTP response: {line[:60]!r}")
+            status = int(parts[1])
+            keep = parts[0] != b"HTTP/1.0"
+            length: int | None = None
+            chunked = False
+            while True:
+                header = await reader.readuntil(b"\r\n")
+                if header == b"\r\n":
+                    break
+                name, _, value = header.partition(b":")
+                low, val = name.strip().lower(), value.strip().lower()
+                if low == b"content-length":
+                    length = int(val)
+                elif low == b"transfer-encoding":
+                    chunked = b"chunked" in val
+                elif low == b"connection":
+                    keep = val == b"keep-alive" or (keep and val != b"close")
+            if 100 <= status < 200:
+                continue  # an interim response: the real one follows
+            if chunked:
+                while True:
+                    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                    await reader.readexactly(size + 2)
+                    if size == 0:
+                        break  # (trailers are not expected from a webhook receiver)
+            elif length is not None:
+                await reader.readexactly(length)
+            elif status not in (204, 304):
+                await reader.read()  # body until close
+                keep = False
+            return status, keep
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 @dataclass
 class _Subs:
     subscribed: set[str] = field(default_factory=set)
@@ -120,12 +214,13 @@ class _Subs:
 
 @dataclass
 class _Event:
-    hook_id: int
+    hook: _Hook
     url: str
     secret: str
     payload: dict[str, Any]
     change_sequence: int
     committed_at: float
+    generation: int  # the engine's reset count when queued: older events are forgotten
 
 
 @dataclass
@@ -138,6 +233,11 @@ class _Channel:
     running: bool = False
     dead: bool = False
     handed: int = 0  # enqueued from a request thread, not yet on the delivery loop
+
+
+def _key(hook: _Hook) -> tuple[str, int]:
+    """A webhook's delivery channel: ids repeat across the ``<X>Webhooks`` collections."""
+    return (hook.kind.webhooks.name.lower(), hook.id)
 
 
 def _iso(ts: float) -> str:
@@ -183,16 +283,18 @@ class WebhookEngine:
         self._hooks: dict[str, list[_Hook]] | None = None  # entity (lower) -> hooks; None: stale
         # (collection, id) of webhooks created through the API: only these call out. Seeded rows
         # are data only (placeholder example.com URLs, field ids outside the catalog).
-        self._live: set[tuple[str, int]] = set()
-        self._channels: dict[int, _Channel] = {}
+        # -> the row as last seen (its isActive, for the Deactivated call on delete/switch-off)
+        self._live: dict[tuple[str, int], dict[str, Any]] = {}
+        self._channels: dict[tuple[str, int], _Channel] = {}
         self._deliveries: deque[Delivery] = deque(maxlen=state.config.webhook_journal_max)
         self._rng = random.Random(state.config.fault_seed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._targets: dict[tuple[str, str, int], _Target] = {}
         self._resume: asyncio.Event | None = None
         self._paused = False
         self._generation = 0
+        self._side_calls = 0
         state.changes.listeners.append(self._on_change)
 
     # -- metadata ------------------------------------------------------------------------------
@@ -310,9 +412,6 @@ class WebhookEngine:
         kind = self._by_webhooks.get(entity.name.lower())
         if kind is None:
             return
-        if created:
-            with self._lock:
-                self._live.add((entity.name.lower(), int(record["id"])))
         for f in entity.field_order:
             low = f.name.lower()
             if low == "webhookguid" and (created or not record.get(f.name)):
@@ -321,6 +420,9 @@ class WebhookEngine:
                 record[f.name] = caller.resource_id
             elif low == "isready":
                 record[f.name] = False if created else self._is_ready(kind, int(record["id"]))
+        if created:
+            with self._lock:
+                self._live[(entity.name.lower(), int(record["id"]))] = dict(record)
 
     def _take_field_id(
         self, entity: EntityMeta, record: dict[str, Any], body: Any, id_field: str
@@ -435,6 +537,8 @@ class WebhookEngine:
         low = ev.entity.lower()
         related = self._related.get(low)
         if related is not None:
+            if low == related.webhooks.name.lower() and ev.action != "created":
+                self._webhook_changed(related, ev)
             if related.fields is not None and low in (
                 related.fields.name.lower(),
                 (related.udf_fields.name.lower() if related.udf_fields else ""),
@@ -489,11 +593,66 @@ class WebhookEngine:
                         fields[name] = values.get(name.lower())
             self._enqueue(hook, ev, fields, committed)
 
+    def _webhook_changed(self, kind: WebhookKind, ev: ChangeEvent) -> None:
+        """A live webhook switched off or deleted gets the Deactivated call (reference section
+        13: also when deleted or inactivated); one switched on again starts afresh."""
+        key = (kind.webhooks.name.lower(), ev.id)
+        row = None if ev.action == "deleted" else self.state.store.get(kind.webhooks, ev.id)
+        with self._lock:
+            before = self._live.get(key)
+            if before is None:
+                return
+            if row is None:
+                del self._live[key]
+            else:
+                self._live[key] = row
+            was_active = bool(_get(before, "isActive"))
+            active = bool(_get(row, "isActive")) if row is not None else False
+            channel = self._channels.setdefault(key, _Channel())
+            if active and channel.dead:
+                channel.dead, channel.failures = False, 0
+            if not (was_active and not active):
+                return
+            channel.dead = True
+            channel.pending.clear()
+            channel.sequence += 1
+            sequence = channel.sequence
+            generation = self._generation
+            self._side_calls += 1  # counted by pending() until sent
+        hook = _Hook(
+            id=ev.id,
+            kind=kind,
+            guid=str(_get(before, "webhookGuid") or ""),
+            url=str(_get(before, "webhookUrl") or ""),
+            deactivation_url=str(_get(row or before, "deactivationUrl") or ""),
+            secret=str(_get(row or before, "secretKey") or ""),
+            active=False,
+            ready=False,
+            on_create=False,
+            on_update=False,
+            on_delete=False,
+            subscribed=set(),
+            display=set(),
+            udf_subscribed=set(),
+            udf_display=set(),
+            excluded=set(),
+        )
+
+        async def call() -> None:
+            try:
+                await self._post_deactivated(hook, sequence, generation)
+            finally:
+                with self._lock:
+                    self._side_calls -= 1
+
+        loop = self._ensure_loop()
+        loop.call_soon_threadsafe(lambda: asyncio.get_running_loop().create_task(call()))
+
     def _enqueue(
         self, hook: _Hook, ev: ChangeEvent, fields: dict[str, Any], committed: float
     ) -> None:
         with self._lock:
-            channel = self._channels.setdefault(hook.id, _Channel())
+            channel = self._channels.setdefault(_key(hook), _Channel())
             if channel.dead:
                 return
             channel.sequence += 1
@@ -507,11 +666,11 @@ class WebhookEngine:
                 "SequenceNumber": channel.sequence,
                 "PersonID": ev.resource_id,
             }
-            event = _Event(hook.id, hook.url, hook.secret, payload, ev.sequence, committed)
             generation = self._generation
+            event = _Event(hook, hook.url, hook.secret, payload, ev.sequence, committed, generation)
             channel.handed += 1
         loop = self._ensure_loop()
-        loop.call_soon_threadsafe(self._push, hook.id, event, generation)
+        loop.call_soon_threadsafe(self._push, event, generation)
 
     # -- delivery loop ---------------------------------------------------------------------------
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -535,17 +694,17 @@ class WebhookEngine:
             self._loop = loop
             return loop
 
-    def _push(self, hook_id: int, event: _Event, generation: int) -> None:
+    def _push(self, event: _Event, generation: int) -> None:
         with self._lock:
             if generation != self._generation:
                 return
-            channel = self._channels.setdefault(hook_id, _Channel())
+            channel = self._channels.setdefault(_key(event.hook), _Channel())
             channel.handed -= 1
             channel.pending.append(event)
             start = not channel.running
             channel.running = True
         if start:
-            asyncio.get_running_loop().create_task(self._drain(hook_id, channel, generation))
+            asyncio.get_running_loop().create_task(self._drain(channel, generation))
 
     def _take(self, channel: _Channel) -> _Event | None:
         with self._lock:
@@ -560,7 +719,7 @@ class WebhookEngine:
                 return second
             return channel.pending.popleft()
 
-    async def _drain(self, hook_id: int, channel: _Channel, generation: int) -> None:
+    async def _drain(self, channel: _Channel, generation: int) -> None:
         cfg = self.state.config
         clock = self.state.clock
         assert self._resume is not None
@@ -587,7 +746,7 @@ class WebhookEngine:
             self._log_error(event)
             if cfg.webhook_deactivate_after and channel.failures >= cfg.webhook_deactivate_after:
                 try:
-                    await self._deactivate(hook_id, channel)
+                    await self._deactivate(event.hook, channel)
                 finally:
                     with self._lock:
                         channel.running = False
@@ -624,34 +783,32 @@ class WebhookEngine:
             if not cfg.webhook_delivery:
                 outcome = "disabled"
             else:
-                client = self._client(event.url)
-                response = await client.post(
-                    event.url, content=body, headers=headers, timeout=timeout
-                )
-                status = response.status_code
+                target, path = self._target(event.url)
+                status = await asyncio.wait_for(target.post(path, body, headers), timeout)
                 outcome = "ok" if 200 <= status < 300 else "error"
                 if outcome == "error":
                     error = f"HTTP {status}"
-        except httpx.TimeoutException:
+        except asyncio.TimeoutError:
             outcome, error = "timeout", f"no answer within {cfg.webhook_timeout_seconds:g} s"
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             outcome, error = "error", f"{type(exc).__name__}: {exc}"
         latency = time.perf_counter() - started
         shown = f"{label}:{outcome}" if label else outcome
         self._record(event, attempt, status, shown, error, latency, virtual, real)
         return outcome in ("ok", "disabled")
 
-    def _client(self, url: str) -> httpx.AsyncClient:
-        origin = httpx.URL(url)
-        key = f"{origin.scheme}://{origin.host}:{origin.port}"
-        client = self._clients.get(key)
-        if client is None:
-            client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
-                trust_env=False,
-            )
-            self._clients[key] = client
-        return client
+    def _target(self, url: str) -> tuple[_Target, str]:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        port = parts.port or (443 if scheme == "https" else 80)
+        key = (scheme, parts.hostname, port)
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = _Target(*key)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return target, path
 
     def _record(
         self,
@@ -666,16 +823,18 @@ class WebhookEngine:
         *,
         url: str | None = None,
     ) -> None:
+        if event.generation != self._generation:
+            return  # an attempt that was in flight across a reset
         p = event.payload
-        hook = self._hook(event.hook_id)
+        hook = event.hook
         self._deliveries.append(
             Delivery(
-                webhook_id=event.hook_id,
-                webhook_entity=hook.kind.webhooks.name if hook else "",
+                webhook_id=hook.id,
+                webhook_entity=hook.kind.webhooks.name,
                 guid=str(p.get("Guid") or ""),
                 url=url or event.url,
                 action=str(p.get("Action")),
-                entity=hook.kind.entity.name if hook else str(p.get("EntityType")),
+                entity=hook.kind.entity.name,
                 record_id=int(p.get("Id") or 0),
                 sequence=int(p.get("SequenceNumber") or 0),
                 change_sequence=event.change_sequence,
@@ -690,18 +849,9 @@ class WebhookEngine:
             )
         )
 
-    def _hook(self, hook_id: int) -> _Hook | None:
-        with self._lock:
-            hooks = self._hooks
-        for group in (hooks or {}).values():
-            for h in group:
-                if h.id == hook_id:
-                    return h
-        return None
-
     def _log_error(self, event: _Event) -> None:
         log = self.state.schema.entity("WebhookEventErrorLogs")
-        hook = self._hook(event.hook_id)
+        hook = event.hook
         if log is None:
             return
         cfg = self.state.config
@@ -720,20 +870,17 @@ class WebhookEngine:
                 row[f.name] = orjson.dumps(event.payload).decode()[: f.length or None]
             elif low == "sequencenumber":
                 row[f.name] = event.payload.get("SequenceNumber")
-        if hook is not None and hook.kind.error_log_field:
-            row[hook.kind.error_log_field] = event.hook_id
+        if hook.kind.error_log_field:
+            row[hook.kind.error_log_field] = hook.id
         self.state.store.put(log, row)
 
-    async def _deactivate(self, hook_id: int, channel: _Channel) -> None:
-        hook = self._hook(hook_id)
+    async def _deactivate(self, hook: _Hook, channel: _Channel) -> None:
         with self._lock:
             channel.dead = True
             channel.pending.clear()
             channel.sequence += 1
             sequence = channel.sequence
-        if hook is None:
-            return
-        row = self.state.store.get(hook.kind.webhooks, hook_id)
+        row = self.state.store.get(hook.kind.webhooks, hook.id)
         if row is not None:
             for k in list(row):
                 if k.lower() == "isactive":
@@ -741,18 +888,22 @@ class WebhookEngine:
             self.state.store.put(hook.kind.webhooks, row)
         with self._lock:
             self._hooks = None
+            self._live[_key(hook)] = row or {}
+        await self._post_deactivated(hook, sequence, self._generation)
+
+    async def _post_deactivated(self, hook: _Hook, sequence: int, generation: int) -> None:
         now = self.state.clock.time()
         payload = {
             "Action": "Deactivated",
             "Guid": hook.guid,
             "EntityType": hook.kind.entity_type,
-            "Id": hook_id,
+            "Id": hook.id,
             "Fields": {},
             "EventTime": _iso(now),
             "SequenceNumber": sequence,
             "PersonID": None,
         }
-        event = _Event(hook_id, hook.deactivation_url, hook.secret, payload, 0, now)
+        event = _Event(hook, hook.deactivation_url, hook.secret, payload, 0, now, generation)
         await self._attempt(event, 1, "deactivation")
 
     # -- control ---------------------------------------------------------------------------------
@@ -788,7 +939,7 @@ class WebhookEngine:
 
     def pending(self) -> int:
         with self._lock:
-            return sum(
+            return self._side_calls + sum(
                 len(c.pending) + c.handed + (1 if c.running else 0) for c in self._channels.values()
             )
 
@@ -862,12 +1013,15 @@ class WebhookEngine:
         loop, thread = self._loop, self._thread
         if loop is None:
             return
-        clients = list(self._clients.values())
+        targets = list(self._targets.values())
 
         async def shutdown() -> None:
-            for client in clients:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:  # deliveries waiting for a retry or an answer
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for target in targets:
+                target.close()
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(2.0)
@@ -876,4 +1030,4 @@ class WebhookEngine:
             thread.join(2.0)
         self._loop = None
         self._thread = None
-        self._clients.clear()
+        self._targets.clear()

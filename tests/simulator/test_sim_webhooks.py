@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from sim_helpers import ALL_ROWS, api_client, errors_of, ticket_body
 
 from py_autotask._hooksig import SIGNATURE_HEADER, dotnet_form, sign, verify_signature
 from py_autotask.simulator import Simulator
+from tests._serve import served
 
 SECRET = "webhook-secret-0123456789"
 SCALE = 6000.0  # virtual seconds per real second: the 2-minute retry schedule takes 20 ms
@@ -30,6 +33,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail: dict[str, int] = {}
+        self.delay: dict[str, float] = {}  # seconds a path waits before answering
         self.lock = threading.Lock()
         receiver = self
 
@@ -38,6 +42,7 @@ class Receiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(receiver.delay.get(self.path, 0.0))
                 with receiver.lock:
                     left = receiver.fail.get(self.path, 0)
                     if left:
@@ -49,6 +54,7 @@ class Receiver:
                             "body": body,
                             "json": json.loads(body),
                             "status": 500 if left else 200,
+                            "peer": self.client_address,
                         }
                     )
                 self.send_response(500 if left else 200)
@@ -78,6 +84,7 @@ class Receiver:
         with self.lock:
             self.requests.clear()
             self.fail.clear()
+            self.delay.clear()
 
 
 @pytest.fixture(scope="module")
@@ -271,6 +278,19 @@ def test_updates_only_for_subscribed_fields(
     assert req["json"]["SequenceNumber"] == 1
 
 
+def test_udf_subscriptions(api: httpx.Client, wsim: Simulator, receiver: Receiver) -> None:
+    hook = register(api, receiver, fields=("title",), events=("Update",))
+    udf_ids = field_ids(api, "TicketWebhookUdfFields")
+    row = {"udfFieldID": udf_ids["status summary"], "isSubscribedField": True}
+    assert api.post(f"TicketWebhooks/{hook['id']}/UdfFields", json=row).status_code == 200
+    tid = new_ticket(api)
+    udf = [{"name": "Status Summary", "value": "all green"}]
+    api.patch("Tickets", json={"id": tid, "userDefinedFields": udf})
+    settle(wsim)
+    (req,) = receiver.got("/hook")
+    assert req["json"]["Fields"] == {"Status Summary": "all green"}
+
+
 def test_changes_by_excluded_resource_are_not_sent(
     api: httpx.Client, wsim: Simulator, receiver: Receiver
 ) -> None:
@@ -305,7 +325,8 @@ def test_retry_schedule_then_drop_and_error_log(
 ) -> None:
     register(api, receiver, "/down", fields=("title",))
     receiver.fail["/down"] = -1
-    wsim.clock.set_scale(300)  # 2 virtual minutes in 0.4 s, with room for the real round trips
+    scale = 100.0  # 2 virtual minutes in 1.2 s; 0.1 s of real jitter is 10 virtual seconds
+    wsim.clock.set_scale(scale)
     try:
         new_ticket(api, title="never delivered")
         settle(wsim)
@@ -315,16 +336,39 @@ def test_retry_schedule_then_drop_and_error_log(
     assert [(d.attempt, d.status, d.outcome) for d in attempts] == [
         (n, 500, "error") for n in range(1, 6)
     ]
-    gaps = [b.sent_at - a.sent_at for a, b in itertools.pairwise(attempts)]
-    # each retry ~30 virtual s after the previous attempt (its round trip and sleep jitter, up
-    # to 30 ms real, on top), all five within about 2 minutes
-    assert all(30.0 <= g < 40.0 for g in gaps), gaps
-    assert attempts[-1].sent_at - attempts[0].sent_at < 150
+    # each retry ~30 virtual s after the previous attempt ended (plus sleep jitter), all five
+    # within about 2 minutes
+    gaps = [b.sent_at - (a.sent_at + a.latency * scale) for a, b in itertools.pairwise(attempts)]
+    assert all(29.9 <= g < 40.0 for g in gaps), gaps
+    assert attempts[-1].sent_at - attempts[0].sent_at < 160
     assert len(receiver.got("/down", status=None)) == 5
     (log,) = error_logs(api)
     assert log["sequenceNumber"] == 1
     assert json.loads(log["payload"])["Fields"] == {"title": "never delivered"}
     assert "dropped" in log["errorMessage"]
+
+
+def test_a_slow_receiver_times_out_and_is_retried(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    register(api, receiver, "/slow", fields=("title",))
+    receiver.delay["/slow"] = 0.3
+    wsim.clock.set_scale(600)  # the 10 s timeout is 17 ms real; the floor lowered below it
+    floor = wsim.config.webhook_min_real_timeout
+    wsim.config.webhook_min_real_timeout = 0.05
+    try:
+        new_ticket(api, title="slow")
+        settle(wsim)
+    finally:
+        wsim.clock.set_scale(SCALE)
+        wsim.config.webhook_min_real_timeout = floor
+    attempts = wsim.webhook_deliveries()
+    assert [(d.attempt, d.outcome, d.status) for d in attempts] == [
+        (n, "timeout", None) for n in range(1, 6)
+    ]
+    assert all(0.05 <= d.latency < 0.25 for d in attempts)
+    assert attempts[0].error == "no answer within 10 s"
+    assert len(error_logs(api)) == 1
 
 
 def test_events_of_one_webhook_are_delivered_in_order(
@@ -339,6 +383,45 @@ def test_events_of_one_webhook_are_delivered_in_order(
     assert [r["json"]["SequenceNumber"] for r in got] == [1, 2, 3]
     first_ok = [d for d in wsim.webhook_deliveries() if d.outcome == "ok"]
     assert [d.attempt for d in first_ok] == [3, 1, 1]
+
+
+def test_a_failing_webhook_holds_only_its_own_events(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    ticket_hook = register(api, receiver, "/down", fields=("title",))
+    contact_hook = register(api, receiver, kind="Contact", fields=("firstName",))
+    assert ticket_hook["id"] == contact_hook["id"]  # ids repeat across the collections
+    receiver.fail["/down"] = -1
+    contact = api.post("Contacts/query", json=ALL_ROWS).json()["items"][0]
+    wsim.webhooks.pause()
+    new_ticket(api, title="stuck")
+    api.patch(
+        f"Companies/{contact['companyID']}/Contacts",
+        json={"id": contact["id"], "firstName": "Zoë"},
+    )
+    wsim.webhooks.resume()
+    settle(wsim)
+    (req,) = receiver.got("/hook")
+    assert req["json"]["Fields"] == {"firstName": "Zoë"}
+    delivered = next(d for d in wsim.webhook_deliveries() if d.outcome == "ok")
+    assert delivered.attempt == 1 and delivered.webhook_entity == "ContactWebhooks"
+    assert delivered.sent_at < wsim.webhook_deliveries(outcome="error")[-1].sent_at
+
+
+def test_many_events_in_order_over_one_kept_alive_connection(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    register(api, receiver, fields=("title",))
+    wsim.webhooks.pause()
+    tid = new_ticket(api, title="t")
+    for n in range(150):
+        api.patch("Tickets", json={"id": tid, "title": f"title {n}"})
+    wsim.webhooks.resume()
+    settle(wsim)
+    got = receiver.got("/hook")
+    assert [r["json"]["SequenceNumber"] for r in got] == list(range(1, 152))
+    assert got[-1]["json"]["Fields"] == {"title": "title 149"}
+    assert len({r["peer"] for r in got}) == 1  # one connection, kept alive
 
 
 def test_25_failed_events_deactivate_the_webhook(
@@ -361,6 +444,33 @@ def test_25_failed_events_deactivate_the_webhook(
     new_ticket(api, title="after deactivation")
     settle(wsim)
     assert len(receiver.got("/dead", status=None)) == 25 * 5
+    # switched on again (the receiver fixed): events flow from the next change
+    receiver.fail.clear()
+    api.patch("TicketWebhooks", json={"id": hook["id"], "isActive": True})
+    tid = new_ticket(api, title="back")
+    settle(wsim)
+    (back,) = receiver.got("/dead")
+    assert back["json"]["Id"] == tid
+
+
+def test_switching_off_or_deleting_a_webhook_calls_its_deactivation_url(
+    api: httpx.Client, wsim: Simulator, receiver: Receiver
+) -> None:
+    off = register(api, receiver, "/off", fields=("title",))
+    gone = register(api, receiver, "/gone", fields=("title",))
+    api.patch("TicketWebhooks", json={"id": off["id"], "name": "renamed"})  # still active
+    api.patch("TicketWebhooks", json={"id": off["id"], "isActive": False})
+    assert api.delete(f"TicketWebhooks/{gone['id']}").status_code == 200
+    new_ticket(api, title="nobody hears this")
+    settle(wsim)
+    for path, hook in (("/off", off), ("/gone", gone)):
+        assert receiver.got(path) == []
+        (call,) = receiver.got(path + "/deactivated")
+        assert (call["json"]["Action"], call["json"]["Guid"]) == (
+            "Deactivated",
+            hook["webhookGuid"],
+        )
+        assert verify_signature(SECRET, call["body"], call["headers"][SIGNATURE_HEADER.lower()])
 
 
 def test_fault_drop_duplicate_delay_and_signing_form(
@@ -422,3 +532,25 @@ def test_control_endpoint_and_ci_entity_type(
     assert control.delete("/_sim/webhooks").status_code == 200
     assert control.get("/_sim/webhooks").json()["deliveries"] == []
     control.close()
+
+
+@pytest.mark.parametrize("module", ["py_autotask.simulator", "py_autotask.cli"])
+def test_serve_options_set_the_webhook_knobs(module: str) -> None:
+    prefix = ("py_autotask.cli", "simulator") if module == "py_autotask.cli" else (module,)
+    with served(
+        *prefix,
+        *("serve", "--port", "0", "--webhook-drop", "0.25", "--webhook-delay", "5"),
+        *("--webhook-sign", "raw", "--webhook-ci-entity-type", "InstalledProduct"),
+    ) as (url, _):
+        root = url.split("/ATServicesRest")[0]
+        settings = httpx.get(root + "/_sim/webhooks", timeout=30).json()["settings"]
+    assert (settings["drop"], settings["delaySeconds"], settings["sign"]) == (0.25, 5.0, "raw")
+    assert settings["ciEntityType"] == "InstalledProduct"
+    bad = subprocess.run(
+        [sys.executable, "-m", *prefix, "serve", "--port", "0", "--webhook-duplicate", "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "fraction from 0 to 1" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
