@@ -1,8 +1,8 @@
 """The ``py-autotask`` application: the root command and the registration of every command group.
 
 One module per command group (``_query``: query/get/count/entities/describe, ``_estimate``,
-``_export``, ``_sync``, ``_bulk``, ``_simulator``, ``_profile``, ``_demo``), all on the shared
-options/output/exit-code module ``_shared``. Importing them is cheap: each command imports the
+``_export``, ``_sync``, ``_bulk``, ``_simulator``, ``_profile``, ``_demo``, ``_webhooks``), all
+on the shared options/output/exit-code module ``_shared``. Importing them is cheap: each command imports the
 client and its feature (export, sync, bulk, the simulator) when it runs, so ``py-autotask --help``
 loads typer and nothing else of weight.
 
@@ -28,6 +28,7 @@ from ._profile import profile_app
 from ._query import count, describe, entities, get, query
 from ._simulator import simulator_app
 from ._sync import sync
+from ._webhooks import webhooks_app
 
 __all__ = ["app", "main"]
 
@@ -67,6 +68,7 @@ def _root(
 app.add_typer(profile_app, name="profile")
 app.add_typer(simulator_app, name="simulator")
 app.add_typer(bulk_app, name="bulk")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("bulk-create")(bulk_create_command)
 app.command("bulk-update")(bulk_update_command)
 app.command("bulk-delete")(bulk_delete_command)

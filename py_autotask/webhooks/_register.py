@@ -22,6 +22,7 @@ no :class:`Webhook` attribute, repr or error message holds it.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +35,7 @@ from .._config import Credentials
 from .._core import ApiRequest, ApiResponse, ClientCore
 from .._hooksig import SIGNATURE_HEADER, dotnet_form, sign
 from .._registry import entity_names, spec_for
-from .._sender import Flow, collect_pages, request
+from .._sender import Flow, blocking, collect_pages, request
 from .._spec import EntitySpec
 from .._values import _integral
 from ..exceptions import (
@@ -46,10 +47,11 @@ from ..exceptions import (
 from ..query import F, or_
 
 if TYPE_CHECKING:
-    from .._sender import Sender
+    from .._sender import AsyncSender, Sender
     from ..caching._metadata import MetadataProvider
 
 __all__ = [
+    "AsyncWebhookRegistry",
     "DeactivatedWebhook",
     "FieldCatalog",
     "TestDelivery",
@@ -68,7 +70,6 @@ EVENTS: Mapping[str, str] = {
     "delete": "isSubscribedToDeleteEvents",
 }
 _ERROR_LOGS = "WebhookEventErrorLogs"
-#: the webhook model's string limits (schemas: secretKey 64, name 50, urls 500)
 _TEST_TIMEOUT = 10.0  # Autotask's own callout timeout
 
 
@@ -118,15 +119,26 @@ def _webhook_spec(entity: EntitySpec) -> EntitySpec | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _webhook_entities() -> tuple[str, ...]:
+    out = set()
+    for name in entity_names():
+        if not name.lower().endswith("webhooks"):
+            continue
+        hooks = spec_for(name)
+        try:  # the singular name without "Webhook": "Ticket" -> Tickets
+            owner = spec_for(hooks.singular[: -len("Webhook")])
+        except AutotaskConfigError:
+            continue
+        if _webhook_spec(owner) == hooks:
+            out.add(owner.name)
+    return tuple(sorted(out))
+
+
 def webhook_entities() -> list[str]:
     """The collections that have webhook configuration collections, sorted (whether the tenant
     lets them call out is ``supportsWebhookCallouts``, checked when registering)."""
-    out = []
-    for name in entity_names():
-        spec = spec_for(name)
-        if _webhook_spec(spec) is not None and not name.lower().endswith("webhooks"):
-            out.append(name)
-    return sorted(out)
+    return list(_webhook_entities())
 
 
 def webhook_collections(entity: str | EntitySpec) -> WebhookCollections:
@@ -171,6 +183,9 @@ class FieldCatalog:
     entity: str
     fields: Mapping[str, int]
     udfs: Mapping[str, int]
+    #: the collections whose ``fieldID`` / ``udfFieldID`` picklists these come from
+    fields_source: str | None = None
+    udfs_source: str | None = None
 
     def field_name(self, field_id: int) -> str:
         for name, fid in self.fields.items():
@@ -199,7 +214,12 @@ class FieldCatalog:
                 out[key] = pool[key]
         if bad:
             kind = "UDF" if udf else "field"
-            allowed = ", ".join(sorted(pool)) or "none (the tenant's metadata lists none)"
+            source = self.udfs_source if udf else self.fields_source
+            key = "udfFieldID" if udf else "fieldID"
+            allowed = ", ".join(sorted(pool)) or (
+                f"none (the {key} picklist of {source or 'the webhook field collection'} is "
+                "empty in this tenant's metadata)"
+            )
             raise AutotaskConfigError(
                 f"{self.entity} webhooks cannot subscribe to {kind}"
                 f"{'s' if len(bad) > 1 else ''} {', '.join(repr(b) for b in bad)}; "
@@ -233,15 +253,31 @@ def _catalog_flow(meta: MetadataProvider, cols: WebhookCollections) -> Flow[Fiel
         )
     entity_fields = yield from meta.load_flow(cols.entity, "fields")
     rest = {str(f.get("name", "")).lower(): str(f.get("name")) for f in entity_fields or []}
+    # where the tenant flags fields (isSupportedWebhookField), a field flagged false is left out
+    # even when the picklist names it; a tenant flagging none leaves the picklist as it is
+    flagged = any(f.get("isSupportedWebhookField") for f in entity_fields or [])
+    refused = {
+        str(f.get("name", "")).lower()
+        for f in entity_fields or []
+        if flagged and f.get("isSupportedWebhookField") is False
+    }
     raw = yield from meta.load_flow(cols.fields.name, "fields")
     fields = {
-        rest.get(label.lower(), label): fid for label, fid in _picklist(raw, "fieldID").items()
+        rest.get(label.lower(), label): fid
+        for label, fid in _picklist(raw, "fieldID").items()
+        if label.lower() not in refused
     }
     udfs: dict[str, int] = {}
     if cols.udf_fields is not None:
         raw_udf = yield from meta.load_flow(cols.udf_fields.name, "fields")
         udfs = _picklist(raw_udf, "udfFieldID")
-    return FieldCatalog(cols.entity, fields, udfs)
+    return FieldCatalog(
+        cols.entity,
+        fields,
+        udfs,
+        cols.fields.name,
+        cols.udf_fields.name if cols.udf_fields else None,
+    )
 
 
 # --- what comes back -------------------------------------------------------------------------------
@@ -326,6 +362,19 @@ class _Client(Protocol):
     def credentials(self) -> Credentials: ...
 
 
+class _AsyncClient(Protocol):
+    """What the async registry needs of an :class:`~py_autotask.AsyncAutotaskClient`."""
+
+    @property
+    def sender(self) -> AsyncSender: ...
+
+    @property
+    def metadata(self) -> MetadataProvider: ...
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+
 def _items(reader: ClientCore, first: ApiRequest) -> Flow[list[dict[str, Any]]]:
     def read(response: ApiResponse) -> tuple[list[dict[str, Any]], str | None]:
         data = reader.read_json(response) or {}
@@ -376,8 +425,8 @@ def _check_text(value: str | None, what: str, limit: int, *, required: bool = Tr
     return value
 
 
-def _check_url(value: str | None, what: str) -> str:
-    url = _check_text(value, what, 500)
+def _check_url(value: str | None, what: str, limit: int) -> str:
+    url = _check_text(value, what, limit)
     assert url is not None
     if not url.lower().startswith(("http://", "https://")):
         raise AutotaskConfigError(f"{what} {url!r} must be an http:// or https:// URL")
@@ -389,42 +438,33 @@ def _limit(spec: EntitySpec, name: str, default: int) -> int:
     return fld.length if fld is not None and fld.length > 0 else default
 
 
-class WebhookRegistry:
-    """Webhooks of every entity that has them, managed through one (sync) client::
+class _RegistryFlows:
+    """The registry's logic, written once as flows; :class:`WebhookRegistry` runs them on a
+    sync client, :class:`AsyncWebhookRegistry` on an async one."""
 
-    hooks = WebhookRegistry(client)
-    hook = hooks.register("Tickets", url="https://example.com/hook",
-                          fields=["status", "priority"], secret_key=secret)
-    for hook in hooks.list(): ...
-    """
-
-    def __init__(self, client: _Client) -> None:
-        self._client = client
-        self._sender = client.sender
-        self._reader = client.sender.reader
+    def __init__(self, reader: ClientCore, metadata: MetadataProvider, username: str) -> None:
+        self._reader = reader
+        self._metadata = metadata
+        self._username = username
         self._catalogs: dict[str, FieldCatalog] = {}
 
     def __repr__(self) -> str:
-        return "WebhookRegistry()"
+        return f"{type(self).__name__}()"
 
     # - reading -
 
-    def catalog(self, entity: str | EntitySpec) -> FieldCatalog:
-        """What ``entity``'s webhooks can subscribe to in this tenant."""
-        cols = webhook_collections(entity)
+    def _catalog(self, cols: WebhookCollections) -> Flow[FieldCatalog]:
         found = self._catalogs.get(cols.entity)
         if found is None:
-            found = self._sender.run(_catalog_flow(self._client.metadata, cols))
+            found = yield from _catalog_flow(self._metadata, cols)
             self._catalogs[cols.entity] = found
         return found
 
-    def own_resource_id(self) -> int:
-        """The resource id of the API user this client signs in as (``Resources`` whose
-        ``userName`` or ``email`` is the client's user name)."""
-        username = self._client.credentials.username
+    def _own_resource_id(self) -> Flow[int]:
+        username = self._username
         spec = spec_for("Resources")
-        rows = self._sender.run(
-            _query(self._reader, spec, or_(F("userName").eq(username), F("email").eq(username)))
+        rows = yield from _query(
+            self._reader, spec, or_(F("userName").eq(username), F("email").eq(username))
         )
         ids = sorted({int(r["id"]) for r in rows if r.get("id") is not None})
         if len(ids) != 1:
@@ -459,11 +499,11 @@ class WebhookRegistry:
             out[child.name] = rows
         return out
 
-    def _webhooks(self, cols: WebhookCollections, filter: Any) -> list[Webhook]:
-        hooks = self._sender.run(_query(self._reader, cols.webhooks, filter))
+    def _webhooks(self, cols: WebhookCollections, filter: Any) -> Flow[list[Webhook]]:
+        hooks = yield from _query(self._reader, cols.webhooks, filter)
         ids = [int(h["id"]) for h in hooks]
-        children = self._sender.run(self._children_flow(cols, ids))
-        catalog = self.catalog(cols.entity) if ids else FieldCatalog(cols.entity, {}, {})
+        children = yield from self._children_flow(cols, ids)
+        catalog = (yield from self._catalog(cols)) if ids else FieldCatalog(cols.entity, {}, {})
         return [self._webhook(cols, catalog, h, children) for h in hooks]
 
     @staticmethod
@@ -511,37 +551,31 @@ class WebhookRegistry:
             rows=rows,
         )
 
-    def get(self, entity: str | EntitySpec, webhook_id: int) -> Webhook:
-        """One webhook with its field, UDF and excluded-resource rows."""
+    def _get_flow(self, entity: str | EntitySpec, webhook_id: int) -> Flow[Webhook]:
         cols = webhook_collections(entity)
-        found = self._webhooks(cols, F("id").eq(int(webhook_id)))
+        found = yield from self._webhooks(cols, F("id").eq(int(webhook_id)))
         if not found:
             raise AutotaskConfigError(f"{cols.webhooks.name} has no webhook with id {webhook_id}")
         return found[0]
 
-    def list(self, entity: str | EntitySpec | None = None) -> list[Webhook]:
-        """Every webhook of ``entity`` (of every entity with webhooks when None)."""
+    def _list_flow(self, entity: str | EntitySpec | None) -> Flow[list[Webhook]]:
         names = [spec_for(entity).name] if entity is not None else webhook_entities()
         out: list[Webhook] = []
         for name in names:
-            out += self._webhooks(webhook_collections(name), None)
+            out += yield from self._webhooks(webhook_collections(name), None)
         return out
 
-    def deactivated(self) -> builtins.list[DeactivatedWebhook]:
-        """Inactive webhooks of every entity, each with its ``WebhookEventErrorLogs`` rows where
-        the API links them to that kind of webhook."""
+    def _deactivated_flow(self) -> Flow[list[DeactivatedWebhook]]:
         out: list[DeactivatedWebhook] = []
         for name in webhook_entities():
             cols = webhook_collections(name)
-            hooks = self._webhooks(cols, F("isActive").eq(False))
+            hooks = yield from self._webhooks(cols, F("isActive").eq(False))
             logs: list[dict[str, Any]] = []
             if hooks and cols.error_log_field is not None:
-                logs = self._sender.run(
-                    _query(
-                        self._reader,
-                        spec_for(_ERROR_LOGS),
-                        F(cols.error_log_field).in_([h.id for h in hooks]),
-                    )
+                logs = yield from _query(
+                    self._reader,
+                    spec_for(_ERROR_LOGS),
+                    F(cols.error_log_field).in_([h.id for h in hooks]),
                 )
             for hook in hooks:
                 mine = tuple(r for r in logs if r.get(cols.error_log_field or "") == hook.id)
@@ -550,31 +584,27 @@ class WebhookRegistry:
 
     # - writing -
 
-    def register(
+    def _register_flow(
         self,
         entity: str | EntitySpec,
         *,
         url: str,
         secret_key: str,
-        fields: Sequence[str] = (),
-        udfs: Sequence[str] = (),
-        display_always: Sequence[str] = (),
-        exclude_resources: Sequence[int] | None = None,
-        deactivation_url: str | None = None,
-        name: str | None = None,
-        events: Sequence[str] = ("create", "update", "delete"),
-        notification_email: str | None = None,
-    ) -> Webhook:
-        """Create a webhook on ``entity`` with its field, UDF and excluded-resource rows.
-
-        ``exclude_resources=None`` excludes the API user's own resource (its changes would echo
-        back as events); ``[]`` excludes none. ``deactivation_url`` defaults to ``url``. Every
-        name is checked against the tenant's catalog before anything is created; a failure after
-        the webhook exists deletes what was created (:class:`WebhookRegistrationError`)."""
+        fields: Sequence[str],
+        udfs: Sequence[str],
+        display_always: Sequence[str],
+        exclude_resources: Sequence[int] | None,
+        deactivation_url: str | None,
+        name: str | None,
+        events: Sequence[str],
+        notification_email: str | None,
+    ) -> Flow[Webhook]:
         cols = webhook_collections(entity)
         hooks = cols.webhooks
-        url = _check_url(url, "url")
-        deactivation = _check_url(deactivation_url or url, "deactivation_url")
+        url = _check_url(url, "url", _limit(hooks, "webhookUrl", 500))
+        deactivation = _check_url(
+            deactivation_url or url, "deactivation_url", _limit(hooks, "deactivationUrl", 500)
+        )
         secret = _check_text(secret_key, "secret_key", _limit(hooks, "secretKey", 64))
         label = _check_text(name, "name", _limit(hooks, "name", 50), required=False)
         unknown = [e for e in events if e.lower() not in EVENTS]
@@ -587,14 +617,14 @@ class WebhookRegistry:
                 "a webhook needs at least one field or UDF to subscribe to (Autotask sends "
                 "nothing before one exists)"
             )
-        catalog = self.catalog(cols.entity)
+        catalog = yield from self._catalog(cols)
         chosen = catalog.resolve(fields)
         shown = catalog.resolve(display_always)
         chosen_udfs = catalog.resolve(udfs, udf=True)
         if chosen_udfs and cols.udf_fields is None:
             raise AutotaskConfigError(f"{cols.entity} webhooks cannot subscribe to UDFs")
         excluded = (
-            [self.own_resource_id()]
+            [(yield from self._own_resource_id())]
             if exclude_resources is None
             else [int(r) for r in exclude_resources]
         )
@@ -650,15 +680,13 @@ class WebhookRegistry:
         created: list[tuple[EntitySpec, int]] = []
         webhook_id: int | None = None
         try:
-            webhook_id = self._sender.run(self._create_flow(hooks, body))
+            webhook_id = yield from self._create_flow(hooks, body)
             for spec, data in rows:
-                row_id = self._sender.run(
-                    self._create_child_flow(
-                        cols, spec, webhook_id, {**data, "webhookID": webhook_id}
-                    )
+                row_id = yield from self._create_child_flow(
+                    cols, spec, webhook_id, {**data, "webhookID": webhook_id}
                 )
                 created.append((spec, row_id))
-            return self.get(cols.entity, webhook_id)
+            return (yield from self._get_flow(cols.entity, webhook_id))
         except Exception as exc:
             if webhook_id is None:
                 if isinstance(exc, AutotaskAmbiguousWriteError):
@@ -671,7 +699,7 @@ class WebhookRegistry:
                         left=[f"{cols.webhooks.name} named {body['name']!r} (maybe)"],
                     ) from exc
                 raise
-            self._undo(cols, webhook_id, created, exc, secret or "")
+            yield from self._undo(cols, webhook_id, created, exc, secret or "")
             raise  # pragma: no cover - _undo always raises
 
     def _create_flow(self, spec: EntitySpec, body: Mapping[str, Any]) -> Flow[int]:
@@ -689,20 +717,20 @@ class WebhookRegistry:
 
     def _delete_rows(
         self, cols: WebhookCollections, webhook_id: int, rows: Sequence[tuple[EntitySpec, int]]
-    ) -> builtins.list[str]:
+    ) -> Flow[list[str]]:
         """Delete ``rows`` (newest first), then the webhook; what could not be deleted."""
         left: list[str] = []
         for spec, row_id in reversed(rows):
             route = spec.route_for_parent(cols.webhooks.name)
             assert route is not None
             try:
-                self._sender.run(
-                    self._delete_flow(_core.child_delete_request(spec, route, webhook_id, row_id))
+                yield from self._delete_flow(
+                    _core.child_delete_request(spec, route, webhook_id, row_id)
                 )
             except AutotaskError:
                 left.append(f"{spec.name} {row_id} (webhook {webhook_id})")
         try:
-            self._sender.run(self._delete_flow(_core.delete_request(cols.webhooks, webhook_id)))
+            yield from self._delete_flow(_core.delete_request(cols.webhooks, webhook_id))
         except AutotaskError:
             left.insert(0, f"{cols.webhooks.name} {webhook_id}")
         return left
@@ -718,14 +746,14 @@ class WebhookRegistry:
         created: Sequence[tuple[EntitySpec, int]],
         exc: Exception,
         secret: str,
-    ) -> None:
+    ) -> Flow[None]:
         """Delete everything of the half-registered webhook: the rows the server lists for it
         (a create whose outcome was unknown may have made one more than ``created`` knows of),
         then the webhook; raise :class:`WebhookRegistrationError` saying what is left."""
         cause = scrub_secrets(str(exc), [secret]) if secret else str(exc)
         rows = list(created)
         try:
-            listed = self._sender.run(self._children_flow(cols, [webhook_id]))
+            listed = yield from self._children_flow(cols, [webhook_id])
         except AutotaskError:
             listed = {}
         known = {(spec.name, row_id) for spec, row_id in rows}
@@ -733,7 +761,7 @@ class WebhookRegistry:
             for row_id in _ids(found, "id"):
                 if (name, row_id) not in known:
                     rows.append((spec_for(name), row_id))
-        left = self._delete_rows(cols, webhook_id, rows)
+        left = yield from self._delete_rows(cols, webhook_id, rows)
         if not left:
             raise WebhookRegistrationError(
                 f"registering the {cols.entity} webhook failed after it was created ({cause}); "
@@ -750,12 +778,11 @@ class WebhookRegistry:
             left=left,
         ) from exc
 
-    def delete(self, entity: str | EntitySpec, webhook_id: int) -> None:
-        """Delete a webhook: its field, UDF and excluded-resource rows, then itself."""
-        hook = self.get(entity, webhook_id)
+    def _delete_webhook_flow(self, entity: str | EntitySpec, webhook_id: int) -> Flow[None]:
+        hook = yield from self._get_flow(entity, webhook_id)
         cols = webhook_collections(entity)
         rows = [(spec_for(name), row_id) for name, ids in hook.rows.items() for row_id in ids]
-        left = self._delete_rows(cols, hook.id, rows)
+        left = yield from self._delete_rows(cols, hook.id, rows)
         if left:
             raise AutotaskError(f"deleting {cols.webhooks.name} {hook.id} left: {'; '.join(left)}")
 
@@ -777,19 +804,14 @@ class WebhookRegistry:
             "PersonID": None,
         }
 
-    def test(
-        self, entity: str | EntitySpec, webhook_id: int, *, secret_key: str | None = None
-    ) -> TestDelivery:
-        """POST a signed sample payload to the webhook's URL (Autotask's REST API has no "send a
-        test callout" endpoint). The secret is the one given, else the webhook's ``secretKey`` as
-        the API returns it."""
-        import httpx
-
+    def _test_flow(
+        self, entity: str | EntitySpec, webhook_id: int, secret_key: str | None
+    ) -> Flow[TestDelivery]:
         cols = webhook_collections(entity)
-        hook = self.get(cols.entity, webhook_id)
+        hook = yield from self._get_flow(cols.entity, webhook_id)
         secret = secret_key
         if not secret:
-            raw = self._sender.run(_query(self._reader, cols.webhooks, F("id").eq(int(webhook_id))))
+            raw = yield from _query(self._reader, cols.webhooks, F("id").eq(int(webhook_id)))
             secret = str(raw[0].get("secretKey") or "") if raw else ""
         if not secret:
             raise AutotaskConfigError(
@@ -805,13 +827,171 @@ class WebhookRegistry:
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, dotnet_form(body)),
         }
-        started = time.perf_counter()
-        try:
-            response = httpx.post(hook.url, content=body, headers=headers, timeout=_TEST_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise AutotaskError(
-                f"posting the sample to {hook.url} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        return TestDelivery(
-            hook.url, response.status_code, time.perf_counter() - started, response.content
+        return (yield from blocking(_post_sample, hook.url, body, headers))
+
+
+def _post_sample(url: str, body: bytes, headers: Mapping[str, str]) -> TestDelivery:
+    import httpx
+
+    started = time.perf_counter()
+    try:
+        response = httpx.post(url, content=body, headers=dict(headers), timeout=_TEST_TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise AutotaskError(
+            f"posting the sample to {url} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return TestDelivery(url, response.status_code, time.perf_counter() - started, response.content)
+
+
+_REGISTER_DOC = """Create a webhook on ``entity`` with its field, UDF and excluded-resource rows.
+
+        ``exclude_resources=None`` excludes the API user's own resource (its changes would echo
+        back as events); ``[]`` excludes none. ``deactivation_url`` defaults to ``url``. Every
+        name is checked against the tenant's catalog before anything is created; a failure after
+        the webhook exists deletes what was created (:class:`WebhookRegistrationError`)."""
+
+
+class WebhookRegistry(_RegistryFlows):
+    """Webhooks of every entity that has them, managed through a sync client::
+
+    hooks = WebhookRegistry(client)
+    hook = hooks.register("Tickets", url="https://example.com/hook",
+                          fields=["status", "priority"], secret_key=secret)
+    for hook in hooks.list(): ...
+    """
+
+    def __init__(self, client: _Client) -> None:
+        super().__init__(client.sender.reader, client.metadata, client.credentials.username)
+        self._sender = client.sender
+
+    def catalog(self, entity: str | EntitySpec) -> FieldCatalog:
+        """What ``entity``'s webhooks can subscribe to in this tenant."""
+        return self._sender.run(self._catalog(webhook_collections(entity)))
+
+    def own_resource_id(self) -> int:
+        """The resource id of the API user this client signs in as (``Resources`` whose
+        ``userName`` or ``email`` is the client's user name)."""
+        return self._sender.run(self._own_resource_id())
+
+    def get(self, entity: str | EntitySpec, webhook_id: int) -> Webhook:
+        """One webhook with its field, UDF and excluded-resource rows."""
+        return self._sender.run(self._get_flow(entity, webhook_id))
+
+    def list(self, entity: str | EntitySpec | None = None) -> builtins.list[Webhook]:
+        """Every webhook of ``entity`` (of every entity with webhooks when None)."""
+        return self._sender.run(self._list_flow(entity))
+
+    def deactivated(self) -> builtins.list[DeactivatedWebhook]:
+        """Inactive webhooks of every entity, each with its ``WebhookEventErrorLogs`` rows where
+        the API links them to that kind of webhook."""
+        return self._sender.run(self._deactivated_flow())
+
+    def register(
+        self,
+        entity: str | EntitySpec,
+        *,
+        url: str,
+        secret_key: str,
+        fields: Sequence[str] = (),
+        udfs: Sequence[str] = (),
+        display_always: Sequence[str] = (),
+        exclude_resources: Sequence[int] | None = None,
+        deactivation_url: str | None = None,
+        name: str | None = None,
+        events: Sequence[str] = ("create", "update", "delete"),
+        notification_email: str | None = None,
+    ) -> Webhook:
+        return self._sender.run(
+            self._register_flow(
+                entity,
+                url=url,
+                secret_key=secret_key,
+                fields=fields,
+                udfs=udfs,
+                display_always=display_always,
+                exclude_resources=exclude_resources,
+                deactivation_url=deactivation_url,
+                name=name,
+                events=events,
+                notification_email=notification_email,
+            )
         )
+
+    register.__doc__ = _REGISTER_DOC
+
+    def delete(self, entity: str | EntitySpec, webhook_id: int) -> None:
+        """Delete a webhook: its field, UDF and excluded-resource rows, then itself."""
+        self._sender.run(self._delete_webhook_flow(entity, webhook_id))
+
+    def test(
+        self, entity: str | EntitySpec, webhook_id: int, *, secret_key: str | None = None
+    ) -> TestDelivery:
+        """POST a signed sample payload to the webhook's URL (Autotask's REST API has no "send a
+        test callout" endpoint). The secret is the one given, else the webhook's ``secretKey`` as
+        the API returns it."""
+        return self._sender.run(self._test_flow(entity, webhook_id, secret_key))
+
+
+class AsyncWebhookRegistry(_RegistryFlows):
+    """:class:`WebhookRegistry` for an :class:`~py_autotask.AsyncAutotaskClient` (same methods,
+    awaited)."""
+
+    def __init__(self, client: _AsyncClient) -> None:
+        super().__init__(client.sender.reader, client.metadata, client.credentials.username)
+        self._sender = client.sender
+
+    async def catalog(self, entity: str | EntitySpec) -> FieldCatalog:
+        return await self._sender.run(self._catalog(webhook_collections(entity)))
+
+    async def own_resource_id(self) -> int:
+        return await self._sender.run(self._own_resource_id())
+
+    async def get(self, entity: str | EntitySpec, webhook_id: int) -> Webhook:
+        return await self._sender.run(self._get_flow(entity, webhook_id))
+
+    async def list(self, entity: str | EntitySpec | None = None) -> builtins.list[Webhook]:
+        return await self._sender.run(self._list_flow(entity))
+
+    async def deactivated(self) -> builtins.list[DeactivatedWebhook]:
+        return await self._sender.run(self._deactivated_flow())
+
+    async def register(
+        self,
+        entity: str | EntitySpec,
+        *,
+        url: str,
+        secret_key: str,
+        fields: Sequence[str] = (),
+        udfs: Sequence[str] = (),
+        display_always: Sequence[str] = (),
+        exclude_resources: Sequence[int] | None = None,
+        deactivation_url: str | None = None,
+        name: str | None = None,
+        events: Sequence[str] = ("create", "update", "delete"),
+        notification_email: str | None = None,
+    ) -> Webhook:
+        return await self._sender.run(
+            self._register_flow(
+                entity,
+                url=url,
+                secret_key=secret_key,
+                fields=fields,
+                udfs=udfs,
+                display_always=display_always,
+                exclude_resources=exclude_resources,
+                deactivation_url=deactivation_url,
+                name=name,
+                events=events,
+                notification_email=notification_email,
+            )
+        )
+
+    register.__doc__ = _REGISTER_DOC
+
+    async def delete(self, entity: str | EntitySpec, webhook_id: int) -> None:
+        await self._sender.run(self._delete_webhook_flow(entity, webhook_id))
+
+    async def test(
+        self, entity: str | EntitySpec, webhook_id: int, *, secret_key: str | None = None
+    ) -> TestDelivery:
+        return await self._sender.run(self._test_flow(entity, webhook_id, secret_key))

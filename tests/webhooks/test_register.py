@@ -8,6 +8,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -23,10 +24,35 @@ from py_autotask.webhooks._register import (
     webhook_entities,
 )
 
-from .conftest import TICKET_FIELDS, TICKET_UDFS, client_for
+from .registry_helpers import TICKET_FIELDS, TICKET_UDFS, build_webhook_schemas, client_for
 
 SECRET = "whreg-secret-Zq81x"
 URL = "https://hooks.example.com/autotask"
+
+
+@pytest.fixture(scope="session")
+def webhook_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_webhook_schemas(tmp_path_factory.mktemp("webhook-schemas"))
+
+
+@pytest.fixture(scope="module")
+def sim(webhook_schemas: Path) -> Iterator[Simulator]:
+    with Simulator(schemas_dir=webhook_schemas, seed=7, profile="tiny", hourly_threshold=0) as s:
+        yield s
+
+
+@pytest.fixture
+def own_resource(sim: Simulator) -> int:
+    """A seeded resource made the API user's own: its email set to the API user name (the
+    simulator's API user has no Resources row of its own)."""
+    with client_for(sim) as client:
+        first = client.raw_request(
+            "POST", "Resources/query", json={"filter": [{"op": "gt", "field": "id", "value": 0}]}
+        )["items"][0]
+        client.raw_request(
+            "PATCH", "Resources", json={"id": first["id"], "email": sim.credentials["username"]}
+        )
+        return int(first["id"])
 
 
 @pytest.fixture
@@ -156,6 +182,15 @@ def test_explicit_exclusions_and_none(sim: Simulator, client: AutotaskClient) ->
     assert rows(client, "TicketWebhookExcludedResources", none.id) == []
 
 
+#: mistakes found without the tenant's metadata
+OFFLINE = (
+    "at least one field or UDF",
+    "choose one or more of",
+    "must be an http:// or https:// URL",
+    "secret_key is 65 characters",
+)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -184,6 +219,8 @@ def test_bad_input_creates_nothing(
         WebhookRegistry(client).register("Tickets", **args)
     assert message in str(err.value)
     assert writes(sim) == []
+    if message in OFFLINE:
+        assert sim.journal() == []  # found wrong before any request, metadata included
 
 
 def test_unknown_api_user_resource_is_an_error_before_anything_is_created(
@@ -359,3 +396,97 @@ def test_test_posts_a_signed_sample_to_the_url(
     assert verify_signature(
         "given-secret-1", _Receiver.received[1][1], _Receiver.received[1][0][SIGNATURE_HEADER]
     )
+
+
+def test_async_registry_runs_the_same_flows(sim: Simulator, receiver: str) -> None:
+    import asyncio
+
+    from py_autotask import AsyncAutotaskClient
+    from py_autotask.webhooks._register import AsyncWebhookRegistry
+
+    async def main() -> None:
+        c = sim.credentials
+        async with AsyncAutotaskClient(
+            c["username"], c["secret"], c["integration_code"], api_url=sim.url
+        ) as client:
+            reg = AsyncWebhookRegistry(client)
+            hook = await reg.register(
+                "Tickets",
+                url=receiver,
+                secret_key=SECRET,
+                fields=["priority"],
+                exclude_resources=[2],
+            )
+            assert [h.id for h in await reg.list("Tickets") if h.id == hook.id] == [hook.id]
+            assert hook.fields == ("priority",) and hook.excluded_resources == (2,)
+            delivery = await reg.test("Tickets", hook.id)
+            assert delivery.status == 200
+            await reg.delete("Tickets", hook.id)
+            with pytest.raises(AutotaskConfigError, match="no webhook with id"):
+                await reg.get("Tickets", hook.id)
+
+    asyncio.run(main())
+    ((headers, body),) = _Receiver.received
+    assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
+
+
+def test_fields_flagged_unsupported_are_left_out(sim: Simulator, client: AutotaskClient) -> None:
+    # the picklist names createDate, the Companies metadata flags it isSupportedWebhookField=false
+    catalog = WebhookRegistry(client).catalog("Companies")
+    assert dict(catalog.fields) == {"companyName": 1, "phone": 2}
+    sim.clear_journal()
+    with pytest.raises(
+        AutotaskConfigError, match="field 'createDate'; allowed fields: companyName, phone"
+    ):
+        WebhookRegistry(client).register(
+            "Companies", url=URL, secret_key=SECRET, fields=["createDate"], exclude_resources=[]
+        )
+    assert writes(sim) == []
+
+
+def test_an_empty_catalog_names_the_picklist(client: AutotaskClient) -> None:
+    with pytest.raises(AutotaskConfigError) as err:
+        WebhookRegistry(client).register(
+            "Contacts", url=URL, secret_key=SECRET, fields=["firstName"], exclude_resources=[]
+        )
+    assert "allowed fields: none (the fieldID picklist of ContactWebhookFields is empty" in str(
+        err.value
+    )
+
+
+def test_registrations_in_parallel_stay_within_three_per_endpoint(
+    sim: Simulator, client: AutotaskClient
+) -> None:
+    # six registrations at once through one client: the client's limiter keeps every endpoint
+    # at 3 requests in flight at most (the simulator would answer a 4th with 429)
+    from concurrent.futures import ThreadPoolExecutor
+
+    reg = WebhookRegistry(client)
+    reg.catalog("Tickets")
+    # slow writes, so that the registrations' requests overlap
+    sim.add_fault(
+        match={"method": "POST"}, effect={"type": "latency", "dist": "fixed", "seconds": 0.05}
+    )
+    sim.clear_journal()
+
+    def one(n: int) -> int:
+        hook = reg.register(
+            "Tickets",
+            url=f"{URL}/{n}",
+            secret_key=SECRET,
+            fields=["status", "priority", "title", "queueID"],
+            exclude_resources=[n],
+        )
+        return hook.id
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = list(pool.map(one, range(1, 7)))
+    journal = sim.journal()
+    assert len(set(ids)) == 6
+    assert 1 <= max(e.in_flight_at_start for e in journal) < 3  # overlapped, never past 3
+    assert all(e.status == 200 and not e.outcome.startswith("rejected") for e in journal)
+    for n, hook_id in enumerate(ids, start=1):
+        assert len(rows(client, "TicketWebhookFields", hook_id)) == 4
+        assert [
+            r["resourceID"] for r in rows(client, "TicketWebhookExcludedResources", hook_id)
+        ] == [n]

@@ -4,18 +4,16 @@ The metadata snapshot in ``schemas/`` has no ``fieldID`` picklist on ``<X>Webhoo
 n8n-derived catalog was left out of the sources); a live tenant returns one from
 ``TicketWebhookFields/entityInformation/fields``. This copy of ``schemas/`` adds one for Tickets
 (ids as the reference lists them: 2 Title, 5 Status, 6 Priority, 11 AssignedResourceID,
-14 QueueID) and a ``udfFieldID`` picklist naming two of the Tickets UDFs of the snapshot.
+14 QueueID), a ``udfFieldID`` picklist naming two of the Tickets UDFs of the snapshot, and a
+Companies ``fieldID`` picklist naming one field the Companies metadata flags as not supported.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from py_autotask import AutotaskClient
 from py_autotask.simulator import Simulator
@@ -24,6 +22,8 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 TICKET_FIELDS = {2: "Title", 5: "Status", 6: "Priority", 11: "AssignedResourceID", 14: "QueueID"}
 TICKET_UDFS = {101: "Ext URL", 102: "Agreed Start Date"}
+#: Companies fields flag isSupportedWebhookField; createDate is flagged false
+COMPANY_FIELDS = {1: "CompanyName", 2: "Phone", 3: "CreateDate"}
 
 
 def _with_picklist(folder: Path, field: str, values: dict[int, str]) -> None:
@@ -47,13 +47,13 @@ def _with_picklist(folder: Path, field: str, values: dict[int, str]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
-@pytest.fixture(scope="session")
-def webhook_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("webhook-schemas")
+def build_webhook_schemas(root: Path) -> Path:
+    """The copy of ``schemas/`` under ``root`` (entity folders symlinked, two edited)."""
     shutil.copy(SCHEMAS / "index.json", root / "index.json")
     (root / "entities").mkdir()
     edited = {"TicketWebhookFields": ("fieldID", TICKET_FIELDS)}
     edited["TicketWebhookUdfFields"] = ("udfFieldID", TICKET_UDFS)
+    edited["CompanyWebhookFields"] = ("fieldID", COMPANY_FIELDS)
     for folder in (SCHEMAS / "entities").iterdir():
         target = root / "entities" / folder.name
         if folder.name in edited:
@@ -64,27 +64,8 @@ def webhook_schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def sim(webhook_schemas: Path) -> Iterator[Simulator]:
-    with Simulator(schemas_dir=webhook_schemas, seed=7, profile="tiny", hourly_threshold=0) as s:
-        yield s
-
-
 def client_for(sim: Simulator, **options: Any) -> AutotaskClient:
     c = sim.credentials
     return AutotaskClient(
         c["username"], c["secret"], c["integration_code"], api_url=sim.url, **options
     )
-
-
-@pytest.fixture
-def own_resource(sim: Simulator) -> int:
-    """A seeded resource made the API user's own (its email set to the API user name, as Autotask API users have)."""
-    with client_for(sim) as client:
-        first = client.raw_request(
-            "POST", "Resources/query", json={"filter": [{"op": "gt", "field": "id", "value": 0}]}
-        )["items"][0]
-        client.raw_request(
-            "PATCH", "Resources", json={"id": first["id"], "email": sim.credentials["username"]}
-        )
-        return int(first["id"])
