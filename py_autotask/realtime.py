@@ -247,13 +247,23 @@ class RealtimeSync:
     def handle(self, event: Any) -> None:
         """A handler for :class:`~py_autotask.webhooks.WebhookServer` (``"*"``) that queues the
         event's record and returns at once."""
+        self._note(event)
         self.submit(str(event.entity), int(event.id), str(event.action))
+
+    def _note(self, event: Any) -> None:
+        if str(event.action).lower() == "deactivated":
+            self._status(
+                f"warning: a Deactivated callout (webhook {getattr(event, 'webhook_guid', None)}, "
+                f"{event.entity} {event.id}): if Autotask switched the webhook off, events stop; "
+                "the scheduled incremental runs keep the mirror converging until it is re-enabled"
+            )
 
     async def handle_committed(self, event: Any) -> None:
         """An async handler that returns once the event's record is committed, so the receiver's
         durable queue keeps the event until then (a crash loses nothing; a failed write is
         retried by the receiver). Run the server with ``workers`` >= :data:`BATCH_LIMIT` so many
         events wait on one batch."""
+        self._note(event)
         future = self.submit_and_wait(str(event.entity), int(event.id), str(event.action))
         await asyncio.wrap_future(future)
 

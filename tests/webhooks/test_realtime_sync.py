@@ -256,6 +256,8 @@ def test_cli_listen_applies_signed_callouts_and_stops_on_sigterm(
         assert _post(hook, _payload("Create", "Ticket", made, 1, {"title": "x"})) == 200
         assert _post(hook, _payload("Update", "Ticket", changed, 2, {"title": "x"})) == 200
         assert _post(hook, _payload("Delete", "Ticket", old, 3, {})) == 200
+        # Autotask switching the webhook off: said on stderr, the record re-read (harmless)
+        assert _post(hook, _payload("Deactivated", "Ticket", changed, 5, {})) == 200
         forged = _payload("Delete", "Ticket", changed, 4, {})
         unsigned = httpx.post(
             hook, content=forged, headers={"Content-Type": "application/json"}, timeout=10
@@ -273,6 +275,7 @@ def test_cli_listen_applies_signed_callouts_and_stops_on_sigterm(
     assert proc.returncode == 0, err
     assert "Traceback" not in err and SECRET not in err + out
     assert "realtime: stopped:" in err
+    assert "warning: a Deactivated callout" in err
     assert json.loads(out)["entities"][0]["entity"] == "Tickets"  # the first run's summary
     rows = db_rows(url, "tickets", "Tickets")
     assert rows[changed]["title"] == "Grüße & <tags>"
