@@ -83,6 +83,17 @@ class _ControlBase:
         else:
             self._cache.invalidate(base, Invalidation(entities=tuple(_names(entities))))
 
+    def invalidate_records(self, entity: str, ids: Iterable[int]) -> None:
+        """Drop the cached responses a change to records ``ids`` of ``entity`` makes stale (what
+        a write through this client drops): their get-by-id entries and the entity's queries and
+        counts. For changes made elsewhere, e.g. announced by a webhook event."""
+        base = self._features.core.base_url
+        if base is None:
+            return
+        (name,) = _names(entity)
+        records = tuple((name, int(i)) for i in ids)
+        self._cache.invalidate(base, Invalidation(collections=(name,), records=records))
+
 
 class CacheControl(_ControlBase):
     """``client.cache`` of :class:`~py_autotask.AutotaskClient`."""

@@ -79,6 +79,31 @@ def sync(
         bool,
         typer.Option("--status", help="Show the sync state stored in the database and exit."),
     ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="Real-time: after the incremental run, receive webhook callouts on HOST:PORT "
+            "(':8080' is 127.0.0.1:8080; 0.0.0.0:8080 for every interface) and apply their "
+            "changes; --every is then the gap-closing run's interval (default 5 min).",
+        ),
+    ] = None,
+    secret_env: Annotated[
+        str,
+        typer.Option(
+            "--secret-from-env",
+            metavar="VAR",
+            help="--listen: the environment variable holding the webhooks' secret key.",
+        ),
+    ] = "AUTOTASK_WEBHOOK_SECRET",
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            help="--listen: the receiver's durable event queue (default: <database>.webhooks.db).",
+        ),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
     quiet: QuietOpt = False,
     source: Annotated[
@@ -152,6 +177,29 @@ def sync(
         if not lock_timeout >= 0:
             fail("--lock-timeout must be a number of seconds >= 0", ExitCode.USAGE)
         check_database_url(database, allow_memory=False)
+        if listen is not None:
+            host, port = parse_listen(listen)
+            secret = _listen_secret(secret_env)
+            client = credentials.client()
+            with client, _database_errors(database):
+                ok = run_realtime(
+                    client,
+                    list(entities),
+                    database,
+                    host=host,
+                    port=port,
+                    secret_key=secret,
+                    queue=queue,
+                    every=every if every is not None else 5.0,
+                    overlap=overlap,
+                    reconcile=reconcile,
+                    output=output,
+                    quiet=quiet,
+                    lock_timeout=lock_timeout,
+                )
+            if not ok:
+                raise typer.Exit(ExitCode.PARTIAL)
+            return
         client = credentials.client()
         with client, _database_errors(database):
             result = run_sync(
@@ -170,6 +218,84 @@ def sync(
             )
         if not result:
             raise typer.Exit(ExitCode.PARTIAL)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``:PORT`` (127.0.0.1) or ``[v6]:PORT`` -> (host, port); a bad value exits 2
+    with one line."""
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        fail(
+            f"--listen {value!r} is not HOST:PORT: give e.g. :8080, 127.0.0.1:8080 or 0.0.0.0:8080",
+            ExitCode.USAGE,
+        )
+    return host, int(port_text)
+
+
+def _listen_secret(variable: str) -> str:
+    import os
+
+    secret = os.environ.get(variable, "")
+    if not secret.strip():
+        fail(
+            f"--listen needs the webhooks' secret key in the environment variable {variable} "
+            "(or name another with --secret-from-env VAR): unsigned callouts are never accepted",
+            ExitCode.USAGE,
+        )
+    return secret
+
+
+def run_realtime(
+    client: AutotaskClient,
+    entities: list[str],
+    database: str,
+    *,
+    host: str,
+    port: int,
+    secret_key: str,
+    queue: str | None = None,
+    every: float = 5.0,
+    overlap: float = 10.0,
+    reconcile: bool | None = None,
+    output: OutputFormat = OutputFormat.table,
+    quiet: bool = False,
+    lock_timeout: float = 0.0,
+) -> bool:
+    """``sync --listen``: the incremental run, then the webhook receiver keeping the mirror
+    current until SIGINT/SIGTERM; status lines on stderr, each run's summary on stdout."""
+    from ..realtime import RealtimeSync
+    from ..sync import SyncResult
+
+    all_ok = True
+
+    def on_run(result: SyncResult) -> None:
+        nonlocal all_ok
+        if not quiet:
+            _print_sync_summary(result, output)
+        all_ok = all_ok and all(e.status in ("ok", "stopped") for e in result.entities)
+        for e in result.entities:
+            if e.status not in ("ok", "stopped"):
+                err_console().print(f"[bold red]error:[/bold red] {escape(e.message or e.status)}")
+
+    def on_status(line: str) -> None:
+        if not quiet:
+            err_console().print(f"realtime: {escape(line)}")
+
+    realtime = RealtimeSync(
+        client,
+        database,
+        entities,
+        catch_up_every=_dt.timedelta(minutes=every),
+        overlap=_dt.timedelta(minutes=overlap),
+        reconcile=reconcile,
+        lock_timeout=lock_timeout,
+        on_status=on_status,
+        on_catch_up=on_run,
+    )
+    realtime.serve(host, port, secret_key=secret_key, queue=queue)
+    return all_ok
 
 
 @contextlib.contextmanager
