@@ -38,8 +38,7 @@ from benchmarks._util import report
 from py_autotask import AutotaskClient
 from py_autotask._hooksig import SIGNATURE_HEADER, dotnet_form, sign
 from py_autotask.realtime import BATCH_LIMIT, RealtimeSync
-from py_autotask.webhooks import EventQueue, WebhookServer
-from py_autotask.webhooks._register import WebhookRegistry
+from py_autotask.webhooks import EventQueue, WebhookRegistry, WebhookServer
 
 SECRET = "bench-webhook-secret"
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from py_autotask import AutotaskClient
 from py_autotask.simulator import Simulator
-from py_autotask.webhooks import EventQueue, WebhookEvent, WebhookServer
-from py_autotask.webhooks._register import WebhookRegistry
+from py_autotask.webhooks import EventQueue, WebhookEvent, WebhookRegistry, WebhookServer
 
 
 async def run(changes: int, queue_dir: Path) -> int:

@@ -20,7 +20,7 @@ import pytest
 from py_autotask import AutotaskClient
 from py_autotask.resilience import PacingConfig
 from py_autotask.simulator import Simulator
-from py_autotask.webhooks._register import WebhookRegistry
+from py_autotask.webhooks import WebhookRegistry
 from tests._cli import cli_env
 from tests.sync.helpers import allow_ui_delete, assert_same, db_rows, expected_rows
 

@@ -402,7 +402,7 @@ def test_async_registry_runs_the_same_flows(sim: Simulator, receiver: str) -> No
     import asyncio
 
     from py_autotask import AsyncAutotaskClient
-    from py_autotask.webhooks._register import AsyncWebhookRegistry
+    from py_autotask.webhooks import AsyncWebhookRegistry
 
     async def main() -> None:
         c = sim.credentials
