@@ -102,17 +102,18 @@ def _private_zone_cache(
 
 
 @pytest.fixture(autouse=True)
-def _private_limiter(
+def _private_user_dirs(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every test gets its own user cache folder, so the default request limiter (one file per
-    machine there, shared by every process) is the test's own: no test waits on slots or a token
-    bucket another test used, and child processes a test starts (which inherit the variable, even
-    when a test strips the ``AUTOTASK_*`` credentials from their environment) share it."""
+    """Every test gets its own user cache and state folders: the default request limiter (one
+    file per machine in the cache folder, shared by every process) and the default webhook queue
+    (in the state folder; it remembers every delivery it saw, to drop replays) are the test's own.
+    Child processes a test starts inherit the variables, even when a test strips the
+    ``AUTOTASK_*`` credentials from their environment."""
     monkeypatch.delenv("AUTOTASK_LIMITER_URL", raising=False)
-    monkeypatch.setenv(
-        "XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / f"cache-{uuid.uuid4().hex}")
-    )
+    base = tmp_path_factory.getbasetemp() / f"user-{uuid.uuid4().hex}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(base / "state"))
 
 
 # --- secrets never leak -------------------------------------------------------------------------

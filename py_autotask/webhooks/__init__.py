@@ -27,20 +27,20 @@ from ._register import (
     webhook_collections,
     webhook_entities,
 )
-from ._server import Handler, WebhookServer
+from ._server import WebhookHandler, WebhookServer
 
 __all__ = [
     "AsyncWebhookRegistry",
     "DeactivatedWebhook",
     "EventQueue",
     "FieldCatalog",
-    "Handler",
     "ParkedEvent",
     "PayloadError",
     "TestDelivery",
     "Webhook",
     "WebhookCollections",
     "WebhookEvent",
+    "WebhookHandler",
     "WebhookRegistrationError",
     "WebhookRegistry",
     "WebhookServer",

@@ -99,7 +99,8 @@ class WebhookEvent(Mapping[str, Any]):
     ``event.fields`` are the changed (and display-always) fields, named as the metadata spells
     them; ``event.model`` is the entity's generated model built from them (partial: only those
     fields and ``id`` are set); ``event["ticket"]`` (the singular snake name, or the collection
-    name) gives the fields too, and ``event["Action"]`` etc. the raw payload keys.
+    name) gives the record as far as the event tells it: ``id`` and the fields (the seed plan's
+    ``event_data["ticket"]["id"]``), and ``event["Action"]`` etc. the raw payload keys.
     """
 
     action: str
@@ -133,7 +134,7 @@ class WebhookEvent(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         if self._entity_key(key):
-            return self.fields
+            return self.fields if self.id is None else {"id": self.id, **self.fields}
         if key in self.raw:
             return self.raw[key]
         raise KeyError(key)

@@ -40,7 +40,9 @@ __all__ = ["Handler", "WebhookServer"]
 
 _log = logging.getLogger("py_autotask.webhooks")
 
-Handler = Callable[[WebhookEvent], Any]
+#: a handler: a sync or async function taking the :class:`WebhookEvent` (the seed plan's name)
+WebhookHandler = Callable[[WebhookEvent], Any]
+Handler = WebhookHandler
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

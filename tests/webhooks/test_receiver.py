@@ -48,7 +48,7 @@ def test_a_dotnet_signed_delivery_with_non_ascii_text_reaches_the_handler(tmp_pa
         event.action == "updated" and event.entity == "Tickets" and event.topic == "ticket.updated"
     )
     assert event.fields == {"title": fields["Title"], "status": 5, "priority": "2"}
-    assert event["ticket"] == event.fields and event["Action"] == "Update"
+    assert event["ticket"] == {"id": event.id, **event.fields} and event["Action"] == "Update"
     assert event.model is not None
     assert event.model.id == 42 and event.model["title"] == fields["Title"]
     assert event.model["priority"] == 2  # read as the metadata's integer, losslessly
@@ -188,6 +188,7 @@ def test_entity_names_fields_and_off_type_values(tmp_path: Path) -> None:
         wait_for(lambda: len(got) == 3)
     company = got["company.created"]
     assert company.entity == "Companies" and company["company"] == {
+        "id": company.id,
         "companyName": "Acme",
         "isActive": True,
     }
