@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import datetime as _dt
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,7 +39,7 @@ from .exceptions import AutotaskConfigError, AutotaskError
 from .sync import Database, EntitySyncResult, Syncer, SyncResult, open_database, table_name
 from .sync._db import RowReader, check_database_url, text_columns
 from .sync._lock import FileLock, SyncLock, acquire_sync_lock, sync_lock_for
-from .sync._syncer import UDF_COLUMN
+from .sync._syncer import UDF_COLUMN, on_stop_signals
 
 if TYPE_CHECKING:
     from ._client import AutotaskClient
@@ -341,24 +340,13 @@ class RealtimeSync:
             self._status(f"stopped: {self.stats.line()}")
 
     def _install_signals(self, interrupted: threading.Event) -> Callable[[], None] | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum: int, _frame: Any) -> None:
+        def stop(signum: int) -> None:
             logger.warning("signal %s: stopping after the batch in progress", signum)
             interrupted.set()
             if not self._started.is_set():
                 self.stop(timeout=0)  # the first run stops after its committed page
 
-        for sig in previous:
-            signal.signal(sig, handler)
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return restore
+        return on_stop_signals(stop)
 
     def _stopped_error(self) -> BaseException:
         return AutotaskError(

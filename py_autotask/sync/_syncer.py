@@ -83,6 +83,27 @@ UDF_COLUMN = "userDefinedFields"
 ProgressCallback = Callable[[str, str, int, "int | None"], None]
 
 
+def on_stop_signals(callback: Callable[[int], None]) -> Callable[[], None] | None:
+    """Call ``callback(signum)`` on SIGINT/SIGTERM instead of the current handlers; returns the
+    function that puts the previous handlers back (``None`` off the main thread, where Python
+    cannot install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, _frame: Any) -> None:
+        callback(signum)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
 class MassDeletionError(AutotaskError):
     """Reconciliation would delete more than the allowed fraction of a table; nothing was deleted.
     Re-run with ``force=True`` (CLI: ``--force``) if the deletions are real."""
@@ -467,22 +488,11 @@ class Syncer:
         return names
 
     def _install_signals(self) -> Callable[[], None] | None:
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-        def handler(signum: int, _frame: Any) -> None:
+        def stop(signum: int) -> None:
             logger.warning("signal %s: finishing the current page, then stopping", signum)
             self._stop.set()
 
-        for sig in previous:
-            signal.signal(sig, handler)
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return restore
+        return on_stop_signals(stop)
 
     def _send_json(self, request: _core.ApiRequest, res: EntitySyncResult | None) -> Any:
         response = self.sender.send(request)
