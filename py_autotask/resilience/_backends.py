@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from .._config import user_cache_dir
+from .._files import private_dir, private_file
 
 try:
     import fcntl
@@ -256,9 +257,7 @@ class _FileSlots:
     up; taking and giving back a slot costs a few system calls, not a database transaction."""
 
     def __init__(self, folder: Path) -> None:
-        if not folder.exists():
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.folder = folder
+        self.folder = private_dir(folder)
         self._held: dict[str, int] = {}
         self._paths: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
@@ -655,13 +654,9 @@ def _text(value: object) -> str:
 
 
 def _private_file(path: Path) -> None:
-    """Create ``path``'s folder (0700 when we create it) and the file itself 0600 (with SQLite's
-    WAL and shared-memory files, which SQLite creates with the database file's mode)."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-    if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
+    """``path`` 0600 in its folder, made 0700 (the one rule of ``_files``)."""
+    private_dir(path.parent)
+    private_file(path)
 
 
 def default_limiter_path() -> Path:
