@@ -24,6 +24,7 @@ from ._config import Credentials, mask_username
 from ._core import ApiRequest, ApiResponse, ClientCore, NextPageMethod, PreparedRequest
 from ._features import Features
 from ._model import ReadStats
+from ._observe import Observers
 from ._reconcile import ReconcileConfig, exactly_once
 from ._registry import spec_for
 from ._sender import Flow, adrive, drive
@@ -159,6 +160,14 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
         and threshold polls included) and rate-limit rejections and seconds waited per kind
         (``.rejected``, ``.waited``, ``.to_dict()``)."""
         return self._core.stats
+
+    @property
+    def observers(self) -> Observers:
+        """What the pipeline and the jobs report to: ``client.observers.add(observer)`` with a
+        :class:`~py_autotask.monitoring.Observer` subclass sees every HTTP attempt (retries and
+        threshold polls included), wait, cache lookup, off-type value, job, row count and lag.
+        :class:`~py_autotask.monitoring.MetricsCollector` and the tracing are observers."""
+        return self._core.observers
 
     def add_wait_listener(self, listener: WaitListener) -> None:
         """Call ``listener(event)`` with a :class:`~py_autotask.resilience.WaitEvent` whenever

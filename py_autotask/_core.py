@@ -32,6 +32,7 @@ from ._model import (
     read_item,
     read_page,
 )
+from ._observe import Observers
 from ._spec import EntitySpec, RouteSpec
 from ._values import show
 from ._version import __version__
@@ -720,6 +721,8 @@ class ClientCore:
         self.base_url: str | None = credentials.api_url
         self.strict = strict
         self.stats = ReadStats()
+        #: what the pipeline and the jobs report to (metrics, traces, plugins): :mod:`._observe`
+        self.observers = Observers()
         # Per-client, per-context impersonation override (``client.impersonating(...)``): a
         # ContextVar so concurrent threads / asyncio tasks each see their own value.
         self.impersonation: ContextVar[int | _Unset | None] = ContextVar(
@@ -887,6 +890,8 @@ class ClientCore:
             for value in record.off_type_fields.values():
                 if self.strict:
                     raise self._off_type_error(response, entity, record_id, value)
+                if self.observers:
+                    self.observers.off_type(entity, value.field)
                 if self.stats.record(entity, value):
                     logger.warning(
                         scrub_secrets(_off_type_text(entity, record_id, value), secrets)

@@ -240,6 +240,8 @@ class Features:
             )
             if key is not None:
                 hit = yield from blocking(cache.lookup, key, req.entity, prepared, cheap=cheap)
+                if self.core.observers:
+                    self.core.observers.cache_lookup(req.entity, hit is not None)
                 if hit is not None:
                     response: _core.ApiResponse = hit
                     return response

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._core import ApiResponse, ClientCore, PreparedRequest
+from .._observe import RequestInfo, RequestOutcome, current_job
 from .._tally import RequestTally, active_tallies
 from ..exceptions import (
     AutotaskAmbiguousWriteError,
@@ -240,6 +241,70 @@ class Engine:
     def count_waited(self, reason: str, seconds: float) -> None:
         for tally in self.tallies():
             tally.note_waited(reason, seconds)
+        observers = self.core.observers
+        if observers:
+            observers.waited(reason, seconds)
+
+    # --- observers (metrics, traces, plugins: :mod:`py_autotask._observe`) --------------------
+
+    def observe_start(
+        self,
+        prepared: PreparedRequest,
+        operation: str | None,
+        endpoint: str | None,
+        call: CallState | None,
+    ) -> tuple[RequestInfo, tuple[Any, ...]] | None:
+        """Tell the observers an attempt is about to be sent; ``None`` when there are none."""
+        observers = self.core.observers
+        if not observers:
+            return None
+        source = prepared.source
+        parts = urlsplit(prepared.url)
+        info = RequestInfo(
+            method=prepared.method,
+            url=f"{parts.scheme}://{parts.netloc}{parts.path}",
+            host=parts.hostname or "",
+            port=parts.port or (443 if parts.scheme == "https" else 80),
+            entity=source.entity if source is not None else None,
+            operation="threshold" if call is None else operation,
+            endpoint=endpoint,
+            resend_count=0 if call is None else call.retries + call.rate_limited,
+            poll=call is None,
+            job=current_job(),
+        )
+        return info, observers.request_started(info)
+
+    def observe_end(
+        self,
+        observed: tuple[RequestInfo, tuple[Any, ...]] | None,
+        response: ApiResponse | None,
+        error: BaseException | None,
+        elapsed: float,
+        outcome: BaseException | None,
+    ) -> None:
+        """Tell the observers how an attempt ended: ``outcome`` is what concluding it raised
+        (:class:`Failed` when it will be retried or handed up, another error), else ``None``."""
+        if observed is None:
+            return
+        info, tokens = observed
+        kind, delay, reason = "ok", None, None
+        if isinstance(outcome, Failed):
+            kind = outcome.verdict.kind.value
+            delay = outcome.delay
+            reason = outcome.verdict.detail if delay is not None else None
+        elif outcome is not None:
+            kind = "error"
+        elif response is not None and not response.is_success:
+            kind = "final"
+        result = RequestOutcome(
+            status=response.status_code if response is not None else None,
+            elapsed=elapsed,
+            kind=kind,
+            error_type=type(error.__cause__ or error).__name__ if error is not None else None,
+            retry_delay=delay,
+            retry_reason=reason,
+        )
+        self.core.observers.request_ended(info, tokens, result)
 
     def notice(
         self,
@@ -401,6 +466,8 @@ class Engine:
         if verdict.kind in _REJECTIONS:
             for tally in self.tallies():
                 tally.note_rejected(verdict.kind.value)
+            if self.core.observers:
+                self.core.observers.rate_limited(verdict.kind.value, None)
         return self.judge(prepared, call, verdict, response, error, endpoint)
 
     def judge(

@@ -168,6 +168,7 @@ class SyncPipeline:
         slot = self._pace(endpoint, call)
         response: ApiResponse | None = None
         error: AutotaskConnectionError | None = None
+        observed = engine.observe_start(prepared, operation, endpoint, call)
         started = time.monotonic()
         engine.count_sent()
         try:
@@ -178,7 +179,15 @@ class SyncPipeline:
             if slot is not None and self.backend is not None:
                 self.backend.release(*slot)
         elapsed = time.monotonic() - started
-        return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
+        if observed is None:
+            return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
+        try:
+            result = engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
+        except BaseException as raised:
+            engine.observe_end(observed, response, error, elapsed, raised)
+            raise
+        engine.observe_end(observed, response, error, elapsed, None)
+        return result
 
     # --- pacing -----------------------------------------------------------------------------------
 
@@ -244,16 +253,20 @@ class SyncPipeline:
                 return None
             prepared = engine.core.prepare(THRESHOLD_REQUEST)
             slot = self._pace("thresholdinformation", None)
+            observed = engine.observe_start(prepared, "threshold", "thresholdinformation", None)
+            started = time.monotonic()
             engine.count_sent(poll=True)
             try:
                 response = self._transmit(prepared)
             except AutotaskConnectionError as exc:
                 logger.debug("threshold poll failed: %s", type(exc).__name__)
                 engine.last_poll_error = str(exc)
+                engine.observe_end(observed, None, exc, time.monotonic() - started, exc)
                 return None
             finally:
                 if slot is not None and backend is not None:
                     backend.release(*slot)
+            engine.observe_end(observed, response, None, time.monotonic() - started, None)
             self._apply_poll(response)
             return response
         finally:
@@ -359,6 +372,7 @@ class AsyncPipeline:
         slot = await self._pace(endpoint, call)
         response: ApiResponse | None = None
         error: AutotaskConnectionError | None = None
+        observed = engine.observe_start(prepared, operation, endpoint, call)
         started = time.monotonic()
         engine.count_sent()
         try:
@@ -369,7 +383,15 @@ class AsyncPipeline:
             if slot is not None and self.backend is not None:
                 await self.backend.release(*slot)
         elapsed = time.monotonic() - started
-        return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
+        if observed is None:
+            return engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
+        try:
+            result = engine.conclude(prepared, operation, endpoint, call, response, error, elapsed)
+        except BaseException as raised:
+            engine.observe_end(observed, response, error, elapsed, raised)
+            raise
+        engine.observe_end(observed, response, error, elapsed, None)
+        return result
 
     async def _pace(self, endpoint: str | None, call: CallState | None) -> tuple[str, str] | None:
         engine, backend = self.engine, self.backend
@@ -433,16 +455,20 @@ class AsyncPipeline:
                 return None
             prepared = engine.core.prepare(THRESHOLD_REQUEST)
             slot = await self._pace("thresholdinformation", None)
+            observed = engine.observe_start(prepared, "threshold", "thresholdinformation", None)
+            started = time.monotonic()
             engine.count_sent(poll=True)
             try:
                 response = await self._transmit(prepared)
             except AutotaskConnectionError as exc:
                 logger.debug("threshold poll failed: %s", type(exc).__name__)
                 engine.last_poll_error = str(exc)
+                engine.observe_end(observed, None, exc, time.monotonic() - started, exc)
                 return None
             finally:
                 if slot is not None and backend is not None:
                     await backend.release(*slot)
+            engine.observe_end(observed, response, None, time.monotonic() - started, None)
             verdict = classify_response("GET", "threshold", response.status_code, response.content)
             if verdict.kind is Kind.OK:
                 snap = _snapshot(response)

@@ -1,0 +1,1 @@
+"""Plugins: hook specifications, the Plugin base class and the PluginManager (docs/plugins.md)."""
