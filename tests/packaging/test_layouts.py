@@ -115,6 +115,8 @@ def deps_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "typing-extensions",
             "tenacity",
             "sniffio",
+            "opentelemetry-api",
+            "pluggy",
         ],
         cwd=ROOT,
     )
