@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -53,13 +53,16 @@ from .exceptions import (
 from .query import to_api_value
 
 __all__ = [
+    "PROTECTED_HEADERS",
     "READ_OPERATIONS",
     "WRITE_OPERATIONS",
     "ApiRequest",
     "ApiResponse",
     "ClientCore",
+    "HeaderHook",
     "NextPageMethod",
     "PreparedRequest",
+    "RecordHook",
     "WriteData",
     "WriteOperation",
     "child_delete_request",
@@ -693,6 +696,33 @@ class _Unset:
 
 _UNSET: Final = _Unset()
 
+#: headers no hook may set or replace: credentials, impersonation, and what the client itself
+#: decides (lower-case)
+PROTECTED_HEADERS: Final = frozenset(
+    {
+        "username",
+        "secret",
+        "apiintegrationcode",
+        "impersonationresourceid",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "host",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "accept",
+        "user-agent",
+    }
+)
+
+#: ``hook(request, url)`` -> headers to add to a request being prepared; ``url`` is the
+#: request's URL without its query string. The hook sees no header the client set.
+HeaderHook: TypeAlias = Callable[["ApiRequest", str], Mapping[str, str] | None]
+#: ``hook(entity, record)`` -> the record to read instead (a JSON object as Autotask sent it)
+RecordHook: TypeAlias = Callable[[str, dict[str, Any]], dict[str, Any]]
+_HEADER_NAME_RE: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
 
 class ClientCore:
     """Credentials + base URL + the rules to turn :class:`ApiRequest` into wire requests and raw
@@ -723,6 +753,15 @@ class ClientCore:
         self.stats = ReadStats()
         #: what the pipeline and the jobs report to (metrics, traces, plugins): :mod:`._observe`
         self.observers = Observers()
+        #: header hooks run on every request prepared (plugins' ``before_request``); they can
+        #: only add headers, never set a :data:`PROTECTED_HEADERS` one or read the client's
+        self.header_hooks: tuple[HeaderHook, ...] = ()
+        #: one record hook applied to every record read (plugins' opt-in ``on_record``)
+        self.record_hook: RecordHook | None = None
+        #: how many plugin managers want the old values of this client's updates: while it is
+        #: not 0, each update or replace of a record with get-by-id reads the record first (one
+        #: more request) and publishes ``record.updating`` with its old values
+        self.update_watchers = 0
         # Per-client, per-context impersonation override (``client.impersonating(...)``): a
         # ContextVar so concurrent threads / asyncio tasks each see their own value.
         self.impersonation: ContextVar[int | _Unset | None] = ContextVar(
@@ -785,17 +824,48 @@ class ClientCore:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def prepare(self, request: ApiRequest) -> PreparedRequest:
+    def prepare(self, request: ApiRequest, *, hooks: bool = True) -> PreparedRequest:
+        """The wire request; ``hooks=False`` leaves out the :attr:`header_hooks` (a cache key)."""
         content = None
         if request.json is not None:
             content = json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
+        url = self.resolve_url(request.path, request.params)
+        headers = self.headers(has_body=content is not None)
+        if hooks and self.header_hooks:
+            self._hook_headers(request, url, headers)
         return PreparedRequest(
             method=request.method,
-            url=self.resolve_url(request.path, request.params),
-            headers=self.headers(has_body=content is not None),
+            url=url,
+            headers=headers,
             content=content,
             source=request,
         )
+
+    def _hook_headers(self, request: ApiRequest, url: str, headers: dict[str, str]) -> None:
+        """Add the headers the hooks give; a protected, already-set or malformed one is dropped
+        with a warning (a hook can neither replace credentials nor inject a header line)."""
+        taken = {name.lower() for name in headers}
+        bare = redact_url(url.split("?", 1)[0])
+        for hook in self.header_hooks:
+            extra = hook(request, bare)
+            for name, value in (extra or {}).items():
+                ok = (
+                    isinstance(name, str)
+                    and isinstance(value, str)
+                    and _HEADER_NAME_RE.match(name) is not None
+                    and "\r" not in value
+                    and "\n" not in value
+                )
+                if not ok or name.lower() in PROTECTED_HEADERS or name.lower() in taken:
+                    logger.warning(
+                        "a before_request hook's header %r was not added: only new, "
+                        "well-formed headers other than %s may be added",
+                        name if isinstance(name, str) else type(name).__name__,
+                        "credentials, impersonation, Accept, Content-Type and User-Agent",
+                    )
+                    continue
+                headers[name] = value
+                taken.add(name.lower())
 
     # errors
 
@@ -857,8 +927,9 @@ class ClientCore:
             if is_json:
                 return None
         self.raise_for_status(response)
+        content = self._hooked(response, "item") if self.record_hook else response.content
         try:
-            record, off_type = read_item(model, response.content)
+            record, off_type = read_item(model, content)
         except (pydantic.ValidationError, ValueError) as exc:
             raise self._bad_body(response, f"{model.__name__} item", exc) from exc
         if off_type and record is not None:
@@ -869,13 +940,37 @@ class ClientCore:
         """Query/list page, validated in one ``model_validate_json`` call (record by record, tolerant
         of off-type values, only when that fails)."""
         self.raise_for_status(response)
+        content = self._hooked(response, "items") if self.record_hook else response.content
         try:
-            page, off_type = read_page(model, response.content)
+            page, off_type = read_page(model, content)
         except (pydantic.ValidationError, ValueError) as exc:
             raise self._bad_body(response, f"page of {model.__name__}", exc) from exc
         if off_type:
             self._off_type(response, model, off_type)
         return page
+
+    def _hooked(self, response: ApiResponse, key: Literal["item", "items"]) -> bytes:
+        """The body with :attr:`record_hook` applied to its record(s); a body that is not the
+        expected JSON is handed on unchanged (the reader reports it)."""
+        hook = self.record_hook
+        source = response.request.source
+        entity = source.entity if source is not None else None
+        if hook is None or not entity:
+            return response.content
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            return response.content
+        if not isinstance(body, dict):
+            return response.content
+        found = body.get(key)
+        if key == "item" and isinstance(found, dict):
+            body["item"] = hook(entity, found)
+        elif key == "items" and isinstance(found, list):
+            body["items"] = [hook(entity, r) if isinstance(r, dict) else r for r in found]
+        else:
+            return response.content
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
     def _off_type(
         self, response: ApiResponse, model: type[AutotaskModel], records: Sequence[AutotaskModel]

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from . import _core
+from . import _core, _events
 from ._model import AutotaskModel
 from ._registry import spec_for
 from ._sender import Flow, blocking, request
@@ -44,6 +44,13 @@ __all__ = ["Features"]
 
 _WRITE_OPS: Final = frozenset({"create", "update", "replace"})
 _QUERY_OPS: Final = frozenset({"query", "count", "next"})
+#: a write's operation -> the event bus topic it is published under once it succeeded
+_CHANGE_TOPICS: Final = {
+    "create": "record.created",
+    "update": "record.updated",
+    "replace": "record.updated",
+    "delete": "record.deleted",
+}
 _CHILD_PATH_RE: Final = re.compile(r"^/?([A-Za-z0-9]+)/(\d+)/([A-Za-z0-9]+)")
 _BASE_RE: Final = re.compile(r"^https?://[^/]+/ATServicesRest/V[0-9.]+/", re.IGNORECASE)
 _ID_TAIL_RE: Final = re.compile(r"/(\d+)/?$")
@@ -104,23 +111,34 @@ def invalidation(request: _core.ApiRequest, response: _core.ApiResponse | None) 
         or op not in ("create", "update", "replace", "delete")
     ):
         return Invalidation(entities=(name, *parents))
-    record_id: Any = None
-    if op in ("update", "replace") and isinstance(request.json, Mapping):
-        record_id = request.json.get("id")
-    elif op == "delete":
-        tail = _ID_TAIL_RE.search(path)
-        record_id = int(tail.group(1)) if tail else None
-    else:
-        try:
-            record_id = json.loads(response.content).get("itemId")
-        except (ValueError, AttributeError):
-            record_id = None
-    if isinstance(record_id, bool) or not isinstance(record_id, int):
+    record_id = written_id(request, response)
+    if record_id is None:
         return Invalidation(entities=(name, *parents))
     records = [(name, record_id)]
     if route is not None and parent is not None:
         records.append((route[0], int(parent.group(2))))
     return Invalidation(collections=(name, *parents), records=tuple(records))
+
+
+def written_id(request: _core.ApiRequest, response: _core.ApiResponse | None) -> int | None:
+    """The record a create/update/replace/delete wrote: the body's ``id`` of an update, the
+    path's tail of a delete, the response's ``itemId`` of a create; ``None`` when unknown."""
+    op = request.operation
+    record_id: Any = None
+    if op in ("update", "replace") and isinstance(request.json, Mapping):
+        record_id = request.json.get("id")
+    elif op == "delete":
+        path = _BASE_RE.sub("", request.path).split("?")[0].strip("/")
+        tail = _ID_TAIL_RE.search(path)
+        record_id = int(tail.group(1)) if tail else None
+    elif op == "create" and response is not None:
+        try:
+            record_id = json.loads(response.content).get("itemId")
+        except (ValueError, AttributeError):
+            record_id = None
+    if isinstance(record_id, bool) or not isinstance(record_id, int):
+        return None
+    return record_id
 
 
 def get_record_id(request: _core.ApiRequest) -> int | None:
@@ -129,6 +147,15 @@ def get_record_id(request: _core.ApiRequest) -> int | None:
         return None
     tail = _ID_TAIL_RE.search(request.path.split("?")[0])
     return int(tail.group(1)) if tail else None
+
+
+def _item_of(response: _core.ApiResponse) -> dict[str, Any] | None:
+    """The record of a get-by-id response (``{"item": {...}}``), ``None`` if it has none."""
+    try:
+        item = json.loads(response.content).get("item")
+    except (ValueError, AttributeError):
+        return None
+    return item if isinstance(item, dict) else None
 
 
 class _Unreadable:
@@ -227,14 +254,57 @@ class Features:
 
     def send(self, req: _core.ApiRequest) -> Flow[_core.ApiResponse]:
         """Rewrite ``req``, then send it (its requests go to the resilient layer) through the
-        cache: a hit is answered locally, a cacheable miss is stored, a write invalidates."""
+        cache: a hit is answered locally, a cacheable miss is stored, a write invalidates. A
+        successful write is published on the event bus (:meth:`_published`)."""
         req = yield from self.rewrite(req)
+        if req.operation in _CHANGE_TOPICS and _events.bus.subscribers(
+            _CHANGE_TOPICS[req.operation]
+        ):
+            return (yield from self._published(req))
+        return (yield from self._cached(req))
+
+    def _published(self, req: _core.ApiRequest) -> Flow[_core.ApiResponse]:
+        """Send a write and publish it: ``record.created|updated|deleted`` with ``entity`` (the
+        collection), ``id``, ``new`` (the fields written), ``old`` (``None``: see
+        ``record.updating``) and ``source`` ``"client"``. While some plugin manager wants old
+        values (:attr:`~py_autotask._core.ClientCore.update_watchers`), an update first reads
+        the record (one GET) and publishes ``record.updating`` with ``old``, the record before
+        the write: a webhook arriving before this write's response then finds them."""
+        topic = _CHANGE_TOPICS[req.operation or ""]
+        spec = _spec_of(req)
+        body = req.json if isinstance(req.json, Mapping) else {}
+        before = written_id(req, None)
+        if (
+            spec is not None
+            and before is not None
+            and req.operation in ("update", "replace")
+            and self.core.update_watchers > 0
+            and "get" in spec.root_operations
+        ):
+            read = yield from request(_core.get_request(spec, before))
+            old = _item_of(read) if read.is_success else None
+            if old is not None:
+                _events.publish(
+                    "record.updating",
+                    {"entity": spec.name, "id": before, "old": old, "source": "client"},
+                )
+        response = yield from self._cached(req)
+        record_id = written_id(req, response)
+        if spec is not None and record_id is not None and response.is_success:
+            new = None if topic == "record.deleted" else {**body, "id": record_id}
+            _events.publish(
+                topic,
+                {"entity": spec.name, "id": record_id, "new": new, "old": None, "source": "client"},
+            )
+        return response
+
+    def _cached(self, req: _core.ApiRequest) -> Flow[_core.ApiResponse]:
         cache = self.cache
         if cache is None:
             return (yield from request(req))
         cheap = self._cheap
         if cache.is_cacheable(req):
-            prepared = self.core.prepare(req)
+            prepared = self.core.prepare(req, hooks=False)
             key = yield from blocking(
                 cache.key, req, prepared, self.identity, get_record_id(req), cheap=cheap
             )
@@ -293,6 +363,6 @@ class Features:
             if not isinstance(record_id, int):
                 continue
             get = _core.get_request(spec, record_id)
-            key = cache.key(get, self.core.prepare(get), self.identity, record_id)
+            key = cache.key(get, self.core.prepare(get, hooks=False), self.identity, record_id)
             if key is not None:
                 cache.store_body(key, spec.name, json.dumps({"item": item}).encode())

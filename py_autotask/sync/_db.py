@@ -396,6 +396,25 @@ class Database:
             found.update({int(r[0]): r[1] for r in rows})
         return found
 
+    def records(
+        self, table: str, ids: Sequence[int], columns: Sequence[str]
+    ) -> dict[int, dict[str, Any]]:
+        """``id -> {column: value}`` of the rows of ``ids`` already in ``table`` (values as the
+        database holds them)."""
+        found: dict[int, dict[str, Any]] = {}
+        names = [c for c in columns if c != "id"]
+        select = ", ".join(q(c) for c in ["id", *names])
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            rows = self.query(
+                f"SELECT {select} FROM {q(table)} WHERE {q('id')} IN ({self._ph(len(chunk))})",
+                tuple(chunk),
+            )
+            for row in rows:
+                found[int(row[0])] = {"id": int(row[0]), **dict(zip(names, row[1:], strict=True))}
+        return found
+
     def all_ids(self, table: str) -> set[int]:
         return {int(r[0]) for r in self.query(f"SELECT {q('id')} FROM {q(table)}")}
 

@@ -33,14 +33,14 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from py_autotask_generated.entities import DELETION_LOGS
 from py_autotask_generated.entities import spec as entity_spec
 
-from .. import _core
+from .. import _core, _events
 from .._registry import spec_for, table_name
 from .._sender import Sender
 from .._spec import EntitySpec
@@ -714,6 +714,16 @@ class Syncer:
                 res.created += len(set(ids) - existing)
                 res.updated += len(existing & set(ids))
                 fresh = items
+            # change events for the plugins (only while someone listens): the rows before
+            old_rows = (
+                db.records(
+                    table,
+                    [int(i["id"]) for i in fresh],
+                    [c.name for c in reader.effective_columns()],
+                )
+                if fresh and _watching()
+                else None
+            )
             rows, steps = self._rows(db, table, reader, fresh, res)
             if tracking_col:
                 values = [i.get(tracking_col) for i in items]
@@ -732,6 +742,8 @@ class Syncer:
             state.updated_at = _iso(_utcnow())
             steps += db.upsert_steps(table, reader.effective_columns(), rows, all_new=all_new)
             db.write(steps + db.state_steps(state))
+            if old_rows is not None:
+                _publish_rows(name, fresh, old_rows)
             done += len(items)
             if self.progress is not None:
                 self.progress(name, state.phase, done, None)
@@ -854,6 +866,7 @@ class Syncer:
             state.run_id = run_id
             state.updated_at = _iso(_utcnow())
             db.write(db.delete_ids_steps(table, present) + db.state_steps(state))
+            _publish_deleted(log.entity, present)
             deleted += len(present)
         return deleted
 
@@ -929,6 +942,7 @@ class Syncer:
                     "if the deletions are real."
                 )
             db.write(db.delete_ids_steps(table, gone))
+            _publish_deleted(spec.name, gone)
             res.deleted += len(gone)
         if missing:
             ordered = sorted(missing)
@@ -961,6 +975,43 @@ class Syncer:
             db.write(db.upsert_steps(RUNS_TABLE, cols, [row], key=("run_id", "entity")))
         except Exception as exc:  # pragma: no cover - bookkeeping must not hide the real outcome
             logger.warning("could not record the run: %s", exc)
+
+
+def _watching() -> bool:
+    """Whether anyone listens to the change events a sync publishes."""
+    return bool(
+        _events.bus.subscribers("record.updated") or _events.bus.subscribers("record.created")
+    )
+
+
+def _publish_rows(
+    entity: str, items: Sequence[Mapping[str, Any]], old_rows: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Publish the rows of a committed page: ``record.updated`` (``old`` the row as the
+    database held it) for rows it had, ``record.created`` for the others; ``source`` ``sync``."""
+    for item in items:
+        record_id = int(item["id"])
+        old = old_rows.get(record_id)
+        _events.publish(
+            "record.created" if old is None else "record.updated",
+            {
+                "entity": entity,
+                "id": record_id,
+                "new": dict(item),
+                "old": None if old is None else dict(old),
+                "source": "sync",
+            },
+        )
+
+
+def _publish_deleted(entity: str, ids: Iterable[int]) -> None:
+    if not _events.bus.subscribers("record.deleted"):
+        return
+    for record_id in sorted(ids):
+        _events.publish(
+            "record.deleted",
+            {"entity": entity, "id": record_id, "new": None, "old": None, "source": "sync"},
+        )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
