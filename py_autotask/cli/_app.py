@@ -24,6 +24,7 @@ from ._bulk import bulk_app, bulk_create_command, bulk_delete_command, bulk_upda
 from ._demo import demo
 from ._estimate import estimate
 from ._export import export
+from ._plugins import plugins_app
 from ._profile import profile_app
 from ._query import count, describe, entities, get, query
 from ._simulator import simulator_app
@@ -69,6 +70,7 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(simulator_app, name="simulator")
 app.add_typer(bulk_app, name="bulk")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(plugins_app, name="plugins")
 app.command("bulk-create")(bulk_create_command)
 app.command("bulk-update")(bulk_update_command)
 app.command("bulk-delete")(bulk_delete_command)

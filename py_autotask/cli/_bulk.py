@@ -291,7 +291,7 @@ def bulk_update_command(
     source, size = job.source(), job.size()
     with errors():
         snap = parse_datetime(snapshot_time) if snapshot_time else None
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client, _progress(job.quiet, f"update {entity}") as progress:
             result = _manager(client, job.max_concurrent).bulk_update(
                 entity,
@@ -337,7 +337,7 @@ def bulk_create_command(
     """Create one record per CSV/SQL row, exactly once (journaled; resumable)."""
     source, size = job.source(), job.size()
     with errors():
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client, _progress(job.quiet, f"create {entity}") as progress:
             result = _manager(client, job.max_concurrent).bulk_create(
                 entity,
@@ -378,7 +378,7 @@ def bulk_delete_command(
         source = job.source()
     size = job.size()
     with errors():
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client, _progress(job.quiet, f"delete {entity}") as progress:
             result = _manager(client, job.max_concurrent).bulk_delete(
                 entity,
@@ -417,7 +417,7 @@ def sync_push_command(
     from ..bulk import sync_sql_to_autotask
 
     with errors():
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client:
             pushed = sync_sql_to_autotask(
                 _manager(client, max_concurrent),
@@ -457,7 +457,7 @@ def resume_command(
 ) -> None:
     """Finish an interrupted job (creates are reconciled by their token before anything is resent)."""
     with errors():
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client, _progress(quiet, "resume") as progress:
             result = _manager(client, max_concurrent).resume(
                 journal, resend_unknown=resend_unknown, progress_callback=progress
@@ -483,7 +483,7 @@ def undo_command(
     """Restore updated fields to their previous values; delete created records where the entity
     allows it (lists what could not be undone)."""
     with errors():
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client, _progress(quiet, "undo") as progress:
             result = _manager(client, max_concurrent).undo(
                 journal, force=force, progress_callback=progress

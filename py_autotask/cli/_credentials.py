@@ -12,13 +12,21 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import AutotaskConfigError
 
-__all__ = ["ProfileStore", "ResolvedCredentials", "config_dir", "resolve_credentials"]
+__all__ = [
+    "PluginState",
+    "ProfileStore",
+    "ResolvedCredentials",
+    "config_dir",
+    "resolve_credentials",
+    "write_private_json",
+]
 
 FIELDS = ("username", "secret", "integration_code", "api_url", "impersonation_resource_id")
 ENV = {
@@ -37,6 +45,59 @@ def config_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "py-autotask"
+
+
+def write_private_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` to ``path`` atomically (a temporary file renamed over it), mode 0600, in
+    a folder made private: the one way the CLI's config files are written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        os.chmod(path.parent, stat.S_IRWXU)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.chmod(path, 0o600)
+
+
+class PluginState:
+    """``plugins.json`` beside ``profiles.json``: ``{"disabled": [NAME, ...]}``, the installed
+    plugins ``py-autotask plugins disable`` turned off (every other one is enabled)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or (config_dir() / "plugins.json")
+
+    def disabled(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise AutotaskConfigError(f"cannot read the plugin file {self.path}: {exc}") from exc
+        names = data.get("disabled") if isinstance(data, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise AutotaskConfigError(
+                f"{self.path} is not a py-autotask plugin file (expected "
+                '{"disabled": [names]}); fix or delete it'
+            )
+        return set(names)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        names = self.disabled()
+        if enabled:
+            names.discard(name)
+        else:
+            names.add(name)
+        write_private_json(self.path, {"disabled": sorted(names)})
 
 
 class ProfileStore:
@@ -58,23 +119,7 @@ class ProfileStore:
         return data
 
     def save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(self.path.parent, stat.S_IRWXU)
-        fd, tmp = tempfile.mkstemp(prefix=".profiles-", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        os.chmod(self.path, 0o600)
+        write_private_json(self.path, data)
 
     def get(self, name: str) -> dict[str, Any]:
         data = self.load()

@@ -234,7 +234,7 @@ def export(
                     ExitCode.USAGE,
                 )
             output, fmt, single_file = _fields_target(output, fmt)
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client:
             check_against_metadata(client, specs, parsed, chosen)
             ranges = {

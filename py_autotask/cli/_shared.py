@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from .. import AutotaskClient
     from .._spec import EntitySpec
+    from ..plugins import PluginManager
     from ._filterlang import ParsedFilter
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "UrlOpt",
     "UsernameOpt",
     "WaitLine",
+    "attach_plugins",
     "cell",
     "check_against_metadata",
     "entity_spec",
@@ -160,9 +162,11 @@ class Credentials:
     on_budget: str | None = None
     limiter: str | None = None
 
-    def client(self) -> AutotaskClient:
-        """The client these resolve to (flag > environment > profile); missing ones exit 3."""
-        return make_client(
+    def client(self, *, plugins: bool = False) -> AutotaskClient:
+        """The client these resolve to (flag > environment > profile); missing ones exit 3.
+        ``plugins``: the installed plugins enabled in the config receive this run's events
+        (the long jobs: export, sync, bulk)."""
+        client = make_client(
             self.profile,
             self.username,
             self.secret,
@@ -172,6 +176,21 @@ class Credentials:
             on_budget=self.on_budget,
             limiter=self.limiter,
         )
+        if plugins:
+            attach_plugins(client)
+        return client
+
+
+def attach_plugins(client: AutotaskClient | None) -> PluginManager:
+    """A plugin manager for ``client`` with the installed plugins (entry points), those
+    ``py-autotask plugins disable`` turned off left disabled. It lives as long as the process
+    (it is subscribed to the event bus)."""
+    from ..plugins import PluginManager
+    from ._credentials import PluginState
+
+    manager = PluginManager(client)
+    manager.load_entrypoints(disabled=PluginState().disabled())
+    return manager
 
 
 #: the credential options, last in every command that talks to Autotask (in this order)

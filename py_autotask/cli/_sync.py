@@ -180,7 +180,7 @@ def sync(
         if listen is not None:
             host, port = parse_listen(listen)
             secret = _listen_secret(secret_env)
-            client = credentials.client()
+            client = credentials.client(plugins=True)
             with client, _database_errors(database):
                 ok = run_realtime(
                     client,
@@ -200,7 +200,7 @@ def sync(
             if not ok:
                 raise typer.Exit(ExitCode.PARTIAL)
             return
-        client = credentials.client()
+        client = credentials.client(plugins=True)
         with client, _database_errors(database):
             result = run_sync(
                 client,

@@ -714,14 +714,15 @@ class Syncer:
                 res.created += len(set(ids) - existing)
                 res.updated += len(existing & set(ids))
                 fresh = items
-            # change events for the plugins (only while someone listens): the rows before
+            # change events for the plugins, only while someone listens and not in a full load
+            # (copying what exists is no change): the rows as they were before this page
             old_rows = (
                 db.records(
                     table,
                     [int(i["id"]) for i in fresh],
                     [c.name for c in reader.effective_columns()],
                 )
-                if fresh and _watching()
+                if fresh and state.phase != "full" and _watching()
                 else None
             )
             rows, steps = self._rows(db, table, reader, fresh, res)
