@@ -215,7 +215,10 @@ class PluginManager:
         with self._lock:
             if plugin_name in self._entries:
                 raise AutotaskConfigError(f"a plugin named {plugin_name!r} is registered already")
-            self._pm.register(plugin, plugin_name)
+            try:
+                self._pm.register(plugin, plugin_name)
+            except pluggy.PluginValidationError as exc:
+                raise AutotaskConfigError(f"plugin {plugin_name!r}: {exc}") from None
             try:
                 self._check(plugin_name)
             except BaseException:

@@ -3,6 +3,7 @@ wire, record transforms, failures, and what watching updates costs in requests."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -253,7 +254,14 @@ def test_hook_names_and_arguments_are_checked_at_registration(client: AutotaskCl
 
         def on_company_company_name_changed(self, c: Any, old: Any, new: Any) -> None: ...
 
+    class Named(Plugin):
+        name = "named"
+
+        def on_record_deleted(self, entity: str, record: Any) -> None: ...
+
     with PluginManager(client) as manager:
+        with pytest.raises(AutotaskConfigError, match=r"plugin 'named'.*record"):
+            manager.register_plugin(Named())
         with pytest.raises(AutotaskConfigError, match="did you mean on_ticket_priority_changed"):
             manager.register_plugin(Typo())
         with pytest.raises(AutotaskConfigError, match=r"takes \(company, old_company_name"):
@@ -287,3 +295,40 @@ def test_alerts_on_the_bus_reach_on_alert() -> None:
         _events.publish("alert.raised", alert)
     _events.publish("alert.raised", alert)  # closed: not delivered
     assert got == [alert]
+
+
+def test_the_async_client_gets_the_same_hooks(sim: Simulator) -> None:
+    from py_autotask import AsyncAutotaskClient
+
+    changes: list[tuple[int, Any, Any]] = []
+    wire = Wire()
+
+    class Watcher(Plugin):
+        name = "watcher"
+
+        def before_request(self, request: Any) -> None:
+            request.headers["X-Async"] = "yes"
+
+        def on_ticket_priority_changed(self, ticket, old_priority, new_priority):  # type: ignore[no-untyped-def]
+            changes.append((ticket["id"], old_priority, new_priority))
+
+    async def main() -> int:
+        async def hook(request: httpx.Request) -> None:
+            wire(request)
+
+        http = httpx.AsyncClient(event_hooks={"request": [hook]})
+        async with AsyncAutotaskClient(**sim.credentials, http_client=http) as client:
+            ticket = (await client.tickets.query(max_records=1)).items[0]
+            with PluginManager(client) as manager:
+                manager.register_plugin(Watcher)
+                new = 1 if ticket.priority != 1 else 2
+                await client.tickets.update({"id": ticket.id, "priority": new})
+                await client.tickets.update({"id": ticket.id, "priority": ticket.priority})
+        await http.aclose()
+        return int(ticket.priority)
+
+    old = asyncio.run(main())
+    new = 1 if old != 1 else 2
+    tid = changes[0][0]
+    assert changes == [(tid, old, new), (tid, new, old)]
+    assert [h.get("X-Async") for h in wire.headers] == [None, "yes", "yes", "yes", "yes"]
