@@ -159,3 +159,20 @@ def test_a_sync_run_makes_the_enabled_example_post_each_change_once(
     assert third.returncode == 0, third.stderr
     assert len(inbox.bodies) == 1
     assert "Traceback" not in first.stderr + second.stderr + third.stderr
+
+
+def test_a_bulk_update_run_posts_each_change_with_its_old_value(
+    sim: Simulator, installed: Path, tmp_path: Path, inbox: Inbox
+) -> None:
+    env = _env(sim, tmp_path, installed, PY_AUTOTASK_NOTIFIER_URL=inbox.url)
+    with AutotaskClient(**sim.credentials) as client:
+        ticket = client.tickets.query(max_records=1).items[0]
+    tid, old = int(ticket.id), int(ticket.priority)
+    new = 3 if old != 3 else 2
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"id,priority\n{tid},{new}\n")
+    result = run_cli("bulk", "update", "Tickets", "--csv", str(rows), env=env)
+    assert result.returncode == 0, result.stderr
+    assert [(b["event"], b["id"], b["old"], b["new"]) for b in inbox.bodies] == [
+        ("updated", tid, {"priority": old}, {"priority": new})
+    ]
