@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from .._registry import spec_for
 from .._spec import EntitySpec
 from ..exceptions import AutotaskUnknownEntityError
-from ..webhooks._events import topic_name
 
 __all__ = ["EntityHooks", "GeneratedHook", "entity_hooks", "generated_hook", "snake_singular"]
 
 
 def snake_singular(spec: EntitySpec) -> str:
-    """``Ticket`` -> ``ticket``: the webhook topics' entity part."""
+    """``Ticket`` -> ``ticket``: the webhook topics' entity part (their rule, imported when
+    first needed: the webhooks package is not loaded by a job that has no plugin)."""
+    from ..webhooks._events import topic_name
+
     return topic_name(spec.singular, "").rstrip(".")
 
 
