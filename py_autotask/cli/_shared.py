@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ._filterlang import ParsedFilter
 
 __all__ = [
+    "LOG_FORMAT",
     "WAITS",
     "CodeOpt",
     "Credentials",
@@ -73,6 +74,8 @@ __all__ = [
     "fail",
     "field_list",
     "make_client",
+    "secrets",
+    "stderr_line",
     "waits_shown_in",
     "with_credentials",
     "write_records",
@@ -256,8 +259,32 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+#: the ``--log-format`` of this process (``text`` or ``json``), set by the root command
+LOG_FORMAT: list[str] = ["text"]
+
+
+def secrets() -> list[str]:
+    """The secrets this process resolved (scrubbed from logs and error lines)."""
+    return list(_SECRETS)
+
+
+def stderr_line(level: str, message: str, **fields: Any) -> bool:
+    """Under ``--log-format json``, write ``message`` as one JSON log line on stderr and return
+    True; otherwise do nothing and return False (the caller prints its text form)."""
+    if LOG_FORMAT[0] != "json":
+        return False
+    from ..monitoring._logs import json_line
+
+    sys.stderr.write(json_line(level, "py_autotask.cli", message, _SECRETS, **fields) + "\n")
+    sys.stderr.flush()
+    return True
+
+
 def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
-    """Print ``error: message`` (and ``hint: ...``) on stderr and exit with ``code``."""
+    """Print ``error: message`` (and ``hint: ...``) on stderr and exit with ``code`` (one JSON
+    line under ``--log-format json``)."""
+    if stderr_line("error", message, hint=hint, exit_code=int(code)):
+        raise typer.Exit(code)
     console = err_console()
     console.print(f"[bold red]error:[/bold red] {escape(message)}")
     if hint:
@@ -429,8 +456,9 @@ class WaitLine:
         self.followers: list[Callable[[Any], None]] = []
 
     def __call__(self, event: Any) -> None:
-        sys.stderr.write(f"{event}\n")
-        sys.stderr.flush()
+        if not stderr_line("warning", str(event), wait_seconds=event.seconds):
+            sys.stderr.write(f"{event}\n")
+            sys.stderr.flush()
         for follower in list(self.followers):
             follower(event)
 
