@@ -21,11 +21,12 @@ import contextlib
 import enum
 import functools
 import inspect
+import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 
@@ -246,10 +247,44 @@ _SECRETS: list[str] = []
 
 
 def err_console() -> Console:
-    """A rich console on stderr (progress, logs, errors)."""
+    """A rich console on stderr (progress, logs, errors); under ``--log-format json`` each line
+    it prints becomes one JSON log line (:class:`_JsonLines`)."""
     from rich.console import Console
 
+    if LOG_FORMAT[0] == "json":
+        lines = cast("IO[str]", _JsonLines())
+        return Console(file=lines, highlight=False, soft_wrap=True, color_system=None)
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _JsonLines(io.TextIOBase):
+    """A text stream writing each complete non-blank line to stderr as a JSON log line (level
+    ``error`` / ``warning`` for lines starting so, else ``info``), secrets scrubbed."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            message = line.rstrip()
+            if message.strip():
+                level = next(
+                    (lv for lv in ("error", "warning") if message.startswith(f"{lv}:")), "info"
+                )
+                stderr_line(level, message.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending.strip():
+            self.write("\n")
 
 
 def escape(text: str) -> str:

@@ -292,7 +292,8 @@ class AlertManager(Observer):
         threshold_read = info.operation == "threshold" and outcome.status == 200
         rejected = outcome.kind == "budget"
         failed = outcome.kind in _FAILED_KINDS
-        breaker_raised = any(k[0] == "breaker_open" for k in self._active)
+        with self._lock:
+            breaker_raised = any(k[0] == "breaker_open" for k in self._active)
         if not (threshold_read or rejected or failed or breaker_raised):
             return
         for health in self._snapshots():

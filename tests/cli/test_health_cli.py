@@ -181,6 +181,23 @@ def test_json_logs_parse_line_by_line_and_hold_no_secret(
     assert "--budget-degraded-at" in error["message"]
 
 
+def test_json_logs_cover_progress_and_status_lines_of_other_commands(
+    sim: dict[str, Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "export"
+    done = run_cli(
+        *("--log-format", "json", "--log-level", "info", "export", "Tickets"),
+        *("--format", "jsonl", "--output", str(out)),
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    assert any(r["logger"] == "py_autotask.cli" and "5/5 rows" in r["message"] for r in records)
+    assert len((out / "tickets.jsonl").read_text().splitlines()) == 5
+    for secret in _secrets(env):
+        assert secret not in done.stderr
+
+
 def test_a_secret_in_a_log_message_is_scrubbed(sim: dict[str, Any], env: dict[str, str]) -> None:
     """A wrong secret sent by flag lands in no line, whatever the level."""
     wrong = "flag-secret-Pp93k"
