@@ -298,3 +298,34 @@ def test_client_health_never_raises_when_the_limiter_backend_is_down(sim: Any) -
     assert health.error is not None and "Connection refused" in health.error
     assert health.in_flight == {}
     assert sim.journal() == []  # nothing could be paced, so nothing was sent
+
+
+def test_async_client_runs_the_zone_lookup_cache_and_webhook_checks(
+    sim: Any, tmp_path: Path
+) -> None:
+    creds = {k: v for k, v in sim.credentials.items() if k != "api_url"}
+    options = ZoneOptions(
+        lookup_url=sim.url + "zoneInformation", cache_path=tmp_path / "zones.json", probe_hosts=()
+    )
+
+    async def run() -> HealthStatus:
+        async with AsyncAutotaskClient(
+            **creds, zones=options, pacing=LOCAL, cache_config=CacheConfig(backend="memory")
+        ) as client:
+            return await HealthMonitor(client, webhooks=True).check_all()
+
+    status = asyncio.run(run())
+    assert [c.name for c in status.checks if c.status != "ok"] in ([], ["webhooks"])
+    zone, cache, hooks = (status.check(n) for n in ("zone", "cache", "webhooks"))
+    assert zone is not None and zone.data["discovery"] is True and zone.latency is not None
+    assert "confirmed by zoneInformation" in zone.detail and status.api_url == sim.url
+    assert cache is not None and cache.data["backend"] == "memory" and cache.latency is not None
+    operations = [e.operation for e in sim.journal()]
+    assert operations[:3] == ["zone", "threshold", "zone"]  # discovery, health, fresh lookup
+    _no_secret(status, sim)
+    # the webhook check reads what the sync client reads (the seed has inactive webhooks)
+    with AutotaskClient(**sim.credentials, pacing=LOCAL) as client:
+        sync_hooks = HealthMonitor(client, webhooks=True).check().check("webhooks")
+    assert hooks is not None and sync_hooks is not None
+    assert hooks.data == sync_hooks.data and hooks.status == sync_hooks.status
+    assert hooks.status == ("degraded" if hooks.data["deactivated"] else "ok")
