@@ -298,9 +298,14 @@ def escape(text: str) -> str:
 LOG_FORMAT: list[str] = ["text"]
 
 
+#: the API user names this process resolved: scrubbed from log lines (a zone lookup's URL names
+#: the user), not from error messages, which may need to name it
+_USERNAMES: list[str] = []
+
+
 def secrets() -> list[str]:
-    """The secrets this process resolved (scrubbed from logs and error lines)."""
-    return list(_SECRETS)
+    """What log lines never show: the secrets and user names this process resolved."""
+    return [*_SECRETS, *_USERNAMES]
 
 
 def stderr_line(level: str, message: str, **fields: Any) -> bool:
@@ -310,7 +315,7 @@ def stderr_line(level: str, message: str, **fields: Any) -> bool:
         return False
     from ..monitoring._logs import json_line
 
-    sys.stderr.write(json_line(level, "py_autotask.cli", message, _SECRETS, **fields) + "\n")
+    sys.stderr.write(json_line(level, "py_autotask.cli", message, secrets(), **fields) + "\n")
     sys.stderr.flush()
     return True
 
@@ -447,6 +452,7 @@ def make_client(
             "--username ... (try `py-autotask demo` for a credential-free run)",
         )
     _SECRETS.extend(v for v in (creds.secret, creds.integration_code) if v)
+    _USERNAMES.extend(v for v in (creds.username,) if v)
     options: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
     client = AutotaskClient(**creds.kwargs(), strict=strict, **options)
     client.add_wait_listener(WAITS)

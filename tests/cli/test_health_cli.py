@@ -75,7 +75,7 @@ def _checks(stdout: str) -> dict[str, dict[str, Any]]:
 
 
 def _secrets(env: dict[str, str]) -> list[str]:
-    return [env["AUTOTASK_SECRET"], env["AUTOTASK_INTEGRATION_CODE"]]
+    return [env["AUTOTASK_SECRET"], env["AUTOTASK_INTEGRATION_CODE"], env["AUTOTASK_USERNAME"]]
 
 
 def test_healthy_exits_0_and_the_budget_equals_the_simulators(
