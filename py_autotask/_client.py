@@ -44,7 +44,7 @@ from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskEr
 from .query import FilterArg, build_query_body
 from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
 from .resilience._engine import Engine
-from .resilience._shells import AsyncPipeline, SyncPipeline
+from .resilience._shells import AsyncPipeline, SyncPipeline, build_health
 from .resilience._waits import WaitListener
 from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationConfig, Validator
 
@@ -187,6 +187,18 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
     def api_url(self) -> str | None:
         """The REST base URL (``.../ATServicesRest/V1.0/``), ``None`` until zone discovery ran."""
         return self._core.base_url
+
+    @property
+    def zone_discovery(self) -> bool:
+        """Whether the zone is discovered (and a moved tenant followed); ``False`` when an
+        ``api_url`` was given (argument or ``AUTOTASK_API_URL``)."""
+        return not self._zone_explicit
+
+    def health_snapshot(self) -> Health:
+        """What the client knows now, without sending anything: the last ThresholdInformation
+        read, breaker states and pacing (no in-flight counts, no limiter round trip). Cheap
+        enough for observers (alerts) to call after every request; :meth:`health` reads fresh."""
+        return build_health(self._resilience.engine, self.api_url, None, None, {})
 
     def _entity(self, cls: type[E]) -> E:
         """The per-client instance of a generated entity class (created on first use)."""
@@ -592,6 +604,17 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         requests per endpoint, breaker states and the retry budget. Never raises."""
         return self._resilience.health(self._ensure_api_url, lambda: self.api_url)
 
+    def lookup_zone(self) -> str:
+        """The zone URL Autotask's ``zoneInformation`` answers for this user now: one
+        unauthenticated lookup past the zone cache, no probing (the answer is cached). Compare it
+        with :attr:`api_url` to see whether the tenant moved. Raises
+        :class:`~py_autotask.exceptions.AutotaskConfigError` when discovery is off
+        (:attr:`zone_discovery`) or the answer is unusable, ``AutotaskConnectionError`` when the
+        lookup is unreachable."""
+        if self._zone_explicit:
+            raise AutotaskConfigError("zone discovery is off: an api_url was given")
+        return self._zones.lookup(self._http)
+
     def create_bulk_manager(self, **options: Any) -> BulkManager:
         """A :class:`~py_autotask.bulk.BulkManager`: ``bulk_create`` / ``bulk_update`` /
         ``bulk_delete`` with validation, conflict resolution, a write-ahead journal, ``resume`` and
@@ -836,6 +859,12 @@ class AsyncAutotaskClient(
     async def health(self) -> Health:
         """Async twin of :meth:`AutotaskClient.health`."""
         return await self._resilience.health(self._ensure_api_url, lambda: self.api_url)
+
+    async def lookup_zone(self) -> str:
+        """Async twin of :meth:`AutotaskClient.lookup_zone`."""
+        if self._zone_explicit:
+            raise AutotaskConfigError("zone discovery is off: an api_url was given")
+        return await self._zones.alookup(self._http)
 
     def create_bulk_manager(self, **options: Any) -> AsyncBulkManager:
         """Async twin of :meth:`AutotaskClient.create_bulk_manager` (coroutine methods)."""

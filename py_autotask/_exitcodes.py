@@ -13,7 +13,8 @@ __all__ = ["ExitCode"]
 
 
 class ExitCode(enum.IntEnum):
-    """``0`` ok, ``1`` error, ``2`` usage, ``3`` auth, ``4`` rate limit, ``5`` partial, ``6`` locked."""
+    """``0`` ok, ``1`` error, ``2`` usage, ``3`` auth, ``4`` rate limit, ``5`` partial, ``6`` locked,
+    ``7`` unhealthy."""
 
     #: everything worked
     OK = 0
@@ -30,3 +31,5 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 5
     #: another sync holds the database's sync lock (nothing was synced)
     LOCKED = 6
+    #: ``health``: a check is unhealthy (or degraded, with ``--fail-on degraded``)
+    UNHEALTHY = 7

@@ -428,6 +428,23 @@ class ZoneResolver:
         url, reason, transport = found
         return url or self._probe_sync(http, reason, transport=transport)
 
+    def lookup(self, http: httpx.Client) -> str:
+        """Only the ``zoneInformation`` lookup (no cache, no probing): the zone it answers now
+        (remembered), else :class:`AutotaskConnectionError` / :class:`AutotaskConfigError`."""
+        import httpx
+
+        try:
+            response = http.get(self.lookup_url(), timeout=self.options.probe_timeout)
+        except httpx.RequestError as exc:
+            return self._looked_up(None, exc)
+        return self._looked_up(response, None)
+
+    def _looked_up(self, response: httpx.Response | None, error: Exception | None) -> str:
+        url, reason, transport = self._after_lookup(response, error)
+        if url is None:
+            raise self._unreachable_error(reason, [], transport=transport)
+        return url
+
     def _probe_sync(self, http: httpx.Client, reason: str, *, transport: bool) -> str:
         import httpx
 
@@ -484,6 +501,16 @@ class ZoneResolver:
             found = self._after_lookup(None, exc)
         url, reason, transport = found
         return url or await self._probe_async(http, reason, transport=transport)
+
+    async def alookup(self, http: httpx.AsyncClient) -> str:
+        """Async twin of :meth:`lookup`."""
+        import httpx
+
+        try:
+            response = await http.get(self.lookup_url(), timeout=self.options.probe_timeout)
+        except httpx.RequestError as exc:
+            return self._looked_up(None, exc)
+        return self._looked_up(response, None)
 
     async def _probe_async(self, http: httpx.AsyncClient, reason: str, *, transport: bool) -> str:
         import asyncio

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -65,6 +66,23 @@ class _ControlBase:
 
     def reset_stats(self) -> None:
         self._cache.reset_stats()
+
+    def ping(self) -> float:
+        """One round trip to the cache backend (write a probe key, read it back, delete it), for
+        health checks; returns the seconds it took. Raises the backend's error (Redis down, a
+        read-only disk folder) or :class:`OSError` when the value read back differs."""
+        cache = self._cache
+        token = uuid.uuid4().hex
+        key = f"{cache.config.key_prefix}:health:{token}"
+        started = time.perf_counter()
+        cache.backend.set(key, token.encode(), 30.0)
+        try:
+            got = cache.backend.get(key)
+        finally:
+            cache.backend.delete(key)
+        if got != token.encode():
+            raise OSError(f"the {cache.config.backend} cache did not return the value written")
+        return time.perf_counter() - started
 
     def clear(self) -> int:
         """Remove every cached response and tenant metadata under the key prefix (every client

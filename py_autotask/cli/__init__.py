@@ -1,10 +1,11 @@
 """The ``py-autotask`` command line (install with ``pip install "py-autotask[cli]"``).
 
 Commands: ``query``, ``get``, ``count``, ``entities``, ``describe``, ``estimate``, ``export``,
-``sync``, ``demo``, ``bulk ...``, ``bulk-create|update|delete``, ``profile add|list|remove|default``,
-``simulator serve``. Exit codes (:class:`~py_autotask._exitcodes.ExitCode`): 0 ok, 1 error,
-2 usage, 3 auth, 4 rate limit/budget, 5 partial failure, 6 another syncer holds the database's
-sync lock.
+``sync``, ``demo``, ``health``, ``bulk ...``, ``bulk-create|update|delete``, ``profile
+add|list|remove|default``, ``simulator serve``. Exit codes
+(:class:`~py_autotask._exitcodes.ExitCode`): 0 ok, 1 error, 2 usage, 3 auth, 4 rate limit/budget,
+5 partial failure, 6 another syncer holds the database's sync lock, 7 ``health`` found the client
+unhealthy.
 """
 
 from __future__ import annotations

@@ -21,11 +21,12 @@ import contextlib
 import enum
 import functools
 import inspect
+import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn, cast
 
 import typer
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from ._filterlang import ParsedFilter
 
 __all__ = [
+    "LOG_FORMAT",
     "WAITS",
     "CodeOpt",
     "Credentials",
@@ -75,6 +77,8 @@ __all__ = [
     "fail",
     "field_list",
     "make_client",
+    "secrets",
+    "stderr_line",
     "waits_shown_in",
     "with_credentials",
     "write_records",
@@ -262,10 +266,44 @@ _SECRETS: list[str] = []
 
 
 def err_console() -> Console:
-    """A rich console on stderr (progress, logs, errors)."""
+    """A rich console on stderr (progress, logs, errors); under ``--log-format json`` each line
+    it prints becomes one JSON log line (:class:`_JsonLines`)."""
     from rich.console import Console
 
+    if LOG_FORMAT[0] == "json":
+        lines = cast("IO[str]", _JsonLines())
+        return Console(file=lines, highlight=False, soft_wrap=True, color_system=None)
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _JsonLines(io.TextIOBase):
+    """A text stream writing each complete non-blank line to stderr as a JSON log line (level
+    ``error`` / ``warning`` for lines starting so, else ``info``), secrets scrubbed."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            message = line.rstrip()
+            if message.strip():
+                level = next(
+                    (lv for lv in ("error", "warning") if message.startswith(f"{lv}:")), "info"
+                )
+                stderr_line(level, message.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending.strip():
+            self.write("\n")
 
 
 def escape(text: str) -> str:
@@ -275,8 +313,37 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+#: the ``--log-format`` of this process (``text`` or ``json``), set by the root command
+LOG_FORMAT: list[str] = ["text"]
+
+
+#: the API user names this process resolved: scrubbed from log lines (a zone lookup's URL names
+#: the user), not from error messages, which may need to name it
+_USERNAMES: list[str] = []
+
+
+def secrets() -> list[str]:
+    """What log lines never show: the secrets and user names this process resolved."""
+    return [*_SECRETS, *_USERNAMES]
+
+
+def stderr_line(level: str, message: str, **fields: Any) -> bool:
+    """Under ``--log-format json``, write ``message`` as one JSON log line on stderr and return
+    True; otherwise do nothing and return False (the caller prints its text form)."""
+    if LOG_FORMAT[0] != "json":
+        return False
+    from ..monitoring._logs import json_line
+
+    sys.stderr.write(json_line(level, "py_autotask.cli", message, secrets(), **fields) + "\n")
+    sys.stderr.flush()
+    return True
+
+
 def fail(message: str, code: int, hint: str | None = None) -> NoReturn:
-    """Print ``error: message`` (and ``hint: ...``) on stderr and exit with ``code``."""
+    """Print ``error: message`` (and ``hint: ...``) on stderr and exit with ``code`` (one JSON
+    line under ``--log-format json``)."""
+    if stderr_line("error", message, hint=hint, exit_code=int(code)):
+        raise typer.Exit(code)
     console = err_console()
     console.print(f"[bold red]error:[/bold red] {escape(message)}")
     if hint:
@@ -404,6 +471,7 @@ def make_client(
             "--username ... (try `py-autotask demo` for a credential-free run)",
         )
     _SECRETS.extend(v for v in (creds.secret, creds.integration_code) if v)
+    _USERNAMES.extend(v for v in (creds.username,) if v)
     options: dict[str, Any] = {"pacing": pacing} if pacing is not None else {}
     client = AutotaskClient(**creds.kwargs(), strict=strict, **options)
     client.add_wait_listener(WAITS)
@@ -448,8 +516,9 @@ class WaitLine:
         self.followers: list[Callable[[Any], None]] = []
 
     def __call__(self, event: Any) -> None:
-        sys.stderr.write(f"{event}\n")
-        sys.stderr.flush()
+        if not stderr_line("warning", str(event), wait_seconds=event.seconds):
+            sys.stderr.write(f"{event}\n")
+            sys.stderr.flush()
         for follower in list(self.followers):
             follower(event)
 

@@ -4,12 +4,24 @@ OpenTelemetry traces and alerts. See docs/monitoring.md."""
 from __future__ import annotations
 
 from .._observe import JobInfo, Observer, Observers, RequestInfo, RequestOutcome, current_job
+from ._alerts import ALERT_TOPIC, Alert, AlertManager, AlertRules
+from ._health import Check, HealthMonitor, HealthStatus
+from ._logs import JsonFormatter, configure_logging
 
 __all__ = [
+    "ALERT_TOPIC",
+    "Alert",
+    "AlertManager",
+    "AlertRules",
+    "Check",
+    "HealthMonitor",
+    "HealthStatus",
     "JobInfo",
+    "JsonFormatter",
     "Observer",
     "Observers",
     "RequestInfo",
     "RequestOutcome",
+    "configure_logging",
     "current_job",
 ]

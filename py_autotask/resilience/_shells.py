@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._core import ApiRequest, ApiResponse, PreparedRequest
 from ..exceptions import AutotaskConfigError, AutotaskConnectionError
@@ -27,7 +30,7 @@ from ._policy import (
     window_seconds,
 )
 
-__all__ = ["AsyncPipeline", "SyncPipeline"]
+__all__ = ["AsyncPipeline", "SyncPipeline", "build_health"]
 
 logger = logging.getLogger("py_autotask.resilience")
 
@@ -115,12 +118,19 @@ class SyncPipeline:
         except Exception as exc:  # report, never raise
             error = f"{type(exc).__name__}: {exc}"
         engine, backend = self.engine, self.backend
-        in_flight = (
-            {ep: backend.in_flight(engine.slot_key(ep)) for ep in sorted(engine.endpoints)}
-            if backend is not None
-            else {}
-        )
-        return build_health(engine, api_url(), response, error, in_flight)
+        in_flight: dict[str, int] = {}
+        limiter = _limiter_report(engine)
+        if backend is not None:
+            key, token = _probe_key()
+            started = time.perf_counter()
+            try:
+                backend.set(key, token, _PROBE_TTL)
+                _probe_result(limiter, token, backend.get(key), started)
+                for ep in sorted(engine.endpoints):
+                    in_flight[ep] = backend.in_flight(engine.slot_key(ep))
+            except Exception as exc:  # report, never raise
+                _probe_result(limiter, token, exc, started)
+        return build_health(engine, api_url(), response, error, in_flight, limiter)
 
     # --- the send path ----------------------------------------------------------------------------
 
@@ -266,8 +276,11 @@ class SyncPipeline:
             finally:
                 if slot is not None and backend is not None:
                     backend.release(*slot)
-            engine.observe_end(observed, response, None, time.monotonic() - started, None)
-            self._apply_poll(response)
+            elapsed = time.monotonic() - started
+            try:
+                self._apply_poll(response)
+            finally:  # observers see the poll once the client knows its answer
+                engine.observe_end(observed, response, None, elapsed, None)
             return response
         finally:
             engine.end_poll()
@@ -323,10 +336,18 @@ class AsyncPipeline:
             error = f"{type(exc).__name__}: {exc}"
         engine, backend = self.engine, self.backend
         in_flight: dict[str, int] = {}
+        limiter = _limiter_report(engine)
         if backend is not None:
-            for ep in sorted(engine.endpoints):
-                in_flight[ep] = await backend.in_flight(engine.slot_key(ep))
-        return build_health(engine, api_url(), response, error, in_flight)
+            key, token = _probe_key()
+            started = time.perf_counter()
+            try:
+                await backend.set(key, token, _PROBE_TTL)
+                _probe_result(limiter, token, await backend.get(key), started)
+                for ep in sorted(engine.endpoints):
+                    in_flight[ep] = await backend.in_flight(engine.slot_key(ep))
+            except Exception as exc:  # report, never raise
+                _probe_result(limiter, token, exc, started)
+        return build_health(engine, api_url(), response, error, in_flight, limiter)
 
     async def send(self, prepared: PreparedRequest) -> ApiResponse:
         transmit = self._transmit
@@ -468,18 +489,25 @@ class AsyncPipeline:
             finally:
                 if slot is not None and backend is not None:
                     await backend.release(*slot)
-            engine.observe_end(observed, response, None, time.monotonic() - started, None)
-            verdict = classify_response("GET", "threshold", response.status_code, response.content)
-            if verdict.kind is Kind.OK:
-                snap = _snapshot(response)
-                if snap is not None:
-                    engine.record_snapshot(snap)
-                    if backend is not None and engine.shared:
-                        await backend.set(
-                            engine.snapshot_key, snap.to_json(), window_seconds(snap, engine.pacing)
-                        )
-            elif verdict.kind is Kind.BUDGET:
-                engine.mark_exhausted()
+            elapsed = time.monotonic() - started
+            try:
+                verdict = classify_response(
+                    "GET", "threshold", response.status_code, response.content
+                )
+                if verdict.kind is Kind.OK:
+                    snap = _snapshot(response)
+                    if snap is not None:
+                        engine.record_snapshot(snap)
+                        if backend is not None and engine.shared:
+                            await backend.set(
+                                engine.snapshot_key,
+                                snap.to_json(),
+                                window_seconds(snap, engine.pacing),
+                            )
+                elif verdict.kind is Kind.BUDGET:
+                    engine.mark_exhausted()
+            finally:  # observers see the poll once the client knows its answer
+                engine.observe_end(observed, response, None, elapsed, None)
             return response
         finally:
             engine.end_poll()
@@ -494,6 +522,7 @@ def build_health(
     response: ApiResponse | None,
     error: str | None,
     in_flight: dict[str, int],
+    limiter: dict[str, Any] | None = None,
 ) -> Health:
     reachable = response is not None or (error is None and engine.last_status is not None)
     if response is not None and not response.is_success:
@@ -511,4 +540,49 @@ def build_health(
         breakers=engine.breaker_states(),
         retry_budget=quota,
         latency_ewma=engine.latency_ewma,
+        extra={"limiter": limiter} if limiter is not None else {},
     )
+
+
+# --- the limiter backend's round trip (health) ----------------------------------------------------
+
+#: seconds the health probe's key lives in the limiter backend
+_PROBE_TTL = 30.0
+
+
+def _limiter_report(engine: Engine) -> dict[str, Any]:
+    """Where the limits live, as a user may see it: ``local``, ``sqlite`` with the file's path,
+    ``redis`` with host, port and database (never a password from the URL)."""
+    url = engine.backend_url if engine.pacing.enabled else "local"
+    kind = url.split("://")[0]
+    if kind == "sqlite":
+        where = url[len("sqlite:///") :]
+    elif kind in ("redis", "rediss"):
+        parts = urlsplit(url)
+        where = f"{parts.hostname or ''}:{parts.port or 6379}{parts.path or ''}"
+    else:
+        where = "this process"
+    return {"backend": kind, "where": where, "ok": None, "latency": None, "error": None}
+
+
+def _probe_key() -> tuple[str, str]:
+    token = uuid.uuid4().hex
+    return f"py-autotask:health:{token}", token
+
+
+def _probe_result(report: dict[str, Any], token: str, got: object, started: float) -> None:
+    """Fill ``report`` from one write-and-read-back of the limiter backend: ``got`` is what came
+    back, or the exception it raised (named, its text scrubbed of the URL's password)."""
+    report["latency"] = time.perf_counter() - started
+    if isinstance(got, BaseException):
+        report["ok"] = False
+        report["error"] = f"{type(got).__name__}: {_without_password(str(got))}"
+    elif got != token:
+        report["ok"] = False
+        report["error"] = "the value written was not read back"
+    else:
+        report["ok"] = True
+
+
+def _without_password(text: str) -> str:
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]+@", r"\1***@", text)
