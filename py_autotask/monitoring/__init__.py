@@ -4,9 +4,12 @@ OpenTelemetry traces and alerts. See docs/monitoring.md."""
 from __future__ import annotations
 
 from .._observe import JobInfo, Observer, Observers, RequestInfo, RequestOutcome, current_job
+from ._metrics import MetricsCollector, MetricsServer
 
 __all__ = [
     "JobInfo",
+    "MetricsCollector",
+    "MetricsServer",
     "Observer",
     "Observers",
     "RequestInfo",
