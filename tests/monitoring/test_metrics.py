@@ -390,3 +390,38 @@ def test_no_secret_in_the_exposition(sim: Any, tmp_path: Path) -> None:
         assert secret not in text
     assert sim.url not in text and "127.0.0.1" not in text
     assert 'status="401"' in text
+
+
+def test_off_type_values_of_an_export_and_a_sync_are_counted_once_per_field(
+    tmp_path: Path,
+) -> None:
+    with (
+        simulator.Simulator(
+            seed=42, profile="tiny", counts={"Tickets": 200}, messy=0.05, hourly_threshold=0
+        ) as messy,
+        client_of(messy) as client,
+    ):
+        metrics = MetricsCollector(client).start_collection()
+        exported = client.create_exporter().add_entities("Tickets").export(tmp_path / "e", "csv")
+        after_export = parse(metrics.exposition().decode())
+        synced = client.create_syncer().sync_to_database(
+            f"sqlite:///{tmp_path / 's.db'}", ["Tickets"]
+        )
+        after_sync = parse(metrics.exposition().decode())
+    reports = {(r.entity, r.field): r.values for r in exported.off_type}
+    assert reports, "the messy tenant sent no off-type value"
+    got = {
+        (dict(labels)["entity"], dict(labels)["field"]): v
+        for (n, labels), v in after_export.items()
+        if n == "autotask_off_type_values_total"
+    }
+    assert got == reports
+    synced_reports = Counter({(r.entity, r.field): r.values for r in synced.off_type})
+    assert synced_reports
+    both = Counter(reports) + synced_reports
+    got = {
+        (dict(labels)["entity"], dict(labels)["field"]): v
+        for (n, labels), v in after_sync.items()
+        if n == "autotask_off_type_values_total"
+    }
+    assert got == dict(both)
