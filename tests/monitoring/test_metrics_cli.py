@@ -70,8 +70,8 @@ def test_a_cli_export_serves_metrics_while_it_runs(
     sim.add_fault(
         {
             "match": {"entity": "Tickets", "operation": "query"},
-            "effect": {"type": "latency", "seconds": 0.6},
-            "count": 3,
+            "effect": {"type": "latency", "seconds": 0.5},
+            "count": 2,
         }
     )
     port = free_port()
