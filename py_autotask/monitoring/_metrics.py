@@ -157,12 +157,13 @@ class _Observer(Observer):
                 info.entity or NONE, info.operation or NONE, info.method
             )
             self._timed[key] = timed
-        counted = self._counted.get((*key, outcome.status))
+        status_key = (info.entity, info.operation, info.method, outcome.status)
+        counted = self._counted.get(status_key)
         if counted is None:
             counted = m.requests.labels(
                 info.entity or NONE, info.operation or NONE, info.method, outcome.status_label
             )
-            self._counted[(*key, outcome.status)] = counted
+            self._counted[status_key] = counted
         counted.inc()
         timed.observe(outcome.elapsed)
         if outcome.retry_delay is not None:
