@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as _dt
 import os
 import threading
@@ -113,7 +114,12 @@ async def _run_in_thread(
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
                 loop.call_soon_threadsafe(_finish, done)
 
-    thread = threading.Thread(target=work, name="autotask-async-job", daemon=True)
+    # the job runs in a copy of the awaiting task's context: its job scopes (and a tracer's
+    # current span) are the parents of what the job does
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(work,), name="autotask-async-job", daemon=True
+    )
     thread.start()
     try:
         await asyncio.shield(done)

@@ -184,6 +184,14 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
         self._resilience.engine.notices.remove(listener)
 
     @property
+    def threshold_reading(self) -> dict[str, Any] | None:
+        """The pacing's last ThresholdInformation reading, without sending a request:
+        ``externalRequestThreshold``, ``currentTimeframeRequestCount``,
+        ``requestThresholdTimeframe`` and ``age_seconds``; ``None`` before the first reading
+        (the pacing polls after ``PacingConfig.threshold_first_poll_after`` requests)."""
+        return self._resilience.engine.threshold_report()
+
+    @property
     def api_url(self) -> str | None:
         """The REST base URL (``.../ATServicesRest/V1.0/``), ``None`` until zone discovery ran."""
         return self._core.base_url

@@ -178,7 +178,11 @@ class SyncEntity(_EntityBase[M]):
     def _query_all(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
     ) -> list[M]:
-        return list(self._query_all_iter(filter, include_fields=include_fields))
+        observers = self._reader.observers
+        if not observers:
+            return list(self._query_all_iter(filter, include_fields=include_fields))
+        with observers.job("query_all", self._spec.name):
+            return list(self._query_all_iter(filter, include_fields=include_fields))
 
     def to_dataframe(
         self,
@@ -262,7 +266,15 @@ class AsyncEntity(_EntityBase[M]):
     async def _query_all(
         self, filter: FilterArg | None = None, *, include_fields: Iterable[str] | None = None
     ) -> list[M]:
-        return [item async for item in self._query_all_iter(filter, include_fields=include_fields)]
+        observers = self._reader.observers
+        if not observers:
+            return [
+                item async for item in self._query_all_iter(filter, include_fields=include_fields)
+            ]
+        with observers.job("query_all", self._spec.name):
+            return [
+                item async for item in self._query_all_iter(filter, include_fields=include_fields)
+            ]
 
     async def query_async(
         self,

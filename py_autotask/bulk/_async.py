@@ -13,7 +13,18 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._sender import AsyncSender, Flow, arun_effects
 from .._tally import counting
-from ._jobs import BulkJobs, JobEffect, JobFlow, Join, Spawn, account, once, shell_method
+from ._jobs import (
+    BulkJobs,
+    JobEffect,
+    JobFlow,
+    Join,
+    Spawn,
+    account,
+    job_scope,
+    once,
+    report,
+    shell_method,
+)
 
 __all__ = ["AsyncBulkManager"]
 
@@ -69,10 +80,14 @@ def _runs(
 
     async def run(self: AsyncBulkManager, /, *args: P.args, **kwargs: P.kwargs) -> T:
         tasks = _Tasks(self._sender)
+        observers = self._sender.reader.observers
         try:
-            with counting() as tally:  # tasks started inside copy it: their requests count
+            # tasks started inside copy the context: their requests count, in the job's scope
+            with job_scope(observers, run.__name__) as scope, counting() as tally:
                 flow = job(self, *args, **kwargs)
-                return account(await arun_effects(flow, tasks.perform), tally)
+                result = account(await arun_effects(flow, tasks.perform), tally)
+                report(observers, scope, result)
+                return result
         finally:
             await tasks.close()
 

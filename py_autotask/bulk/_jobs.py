@@ -35,10 +35,11 @@ from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeAlias, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeAlias, TypeVar
 
 from .. import _core
 from .._core import ApiRequest, ApiResponse, ClientCore
+from .._observe import JobInfo, Observers
 from .._registry import require_operation, spec_for
 from .._sender import Effect, Flow, blocking, collect_pages, request
 from .._spec import EntitySpec
@@ -304,6 +305,33 @@ def account(result: T, tally: RequestTally) -> T:
             result.requests[kind] += n
     result.rate_limits = tally.rate_limits()
     return result
+
+
+#: the outcome a row that went through (``ok``) is counted as, per operation
+_DONE: Final = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+def job_scope(observers: Observers, name: str) -> contextlib.AbstractContextManager[Any]:
+    """The job scope of a manager method (``bulk_create``, ``resume``...) on the client's
+    observers; nothing to build when none is attached (``estimate`` sends no write: no job)."""
+    if not observers or name == "estimate":
+        return contextlib.nullcontext()
+    return observers.job(name if name.startswith("bulk_") else f"bulk_{name}")
+
+
+def report(observers: Observers, job: JobInfo | None, result: Any) -> None:
+    """A finished job's rows per outcome (``created``/``updated``/``deleted`` for the rows that
+    went through, ``dry_run`` for those a dry run checked, then ``failed``, ``skipped``,
+    ``unknown``, ``pending`` as the result says) and its status."""
+    if job is None or not isinstance(result, BulkResult):
+        return
+    job.entity = result.entity
+    job.attributes["status"] = "ok" if result.succeeded else (result.stopped_on or "partial")
+    for status, count in result.counts().items():
+        outcome = status
+        if status == "ok":
+            outcome = "dry_run" if result.dry_run else _DONE.get(result.operation, "ok")
+        observers.rows(result.entity, outcome, count)
 
 
 def _row(job: _Job, outcome: Flow[RowOutcome]) -> Flow[None]:

@@ -26,8 +26,10 @@ from ._jobs import (
     Spawn,
     account,
     default_journal_dir,
+    job_scope,
     journal_path,
     once,
+    report,
     shell_method,
 )
 
@@ -95,9 +97,12 @@ def _runs(
 
     def run(self: BulkManager, /, *args: P.args, **kwargs: P.kwargs) -> T:
         threads = _Threads(self._sender)
+        observers = self._sender.reader.observers
         try:
-            with counting() as tally:
-                return account(run_effects(job(self, *args, **kwargs), threads.perform), tally)
+            with job_scope(observers, run.__name__) as scope, counting() as tally:
+                result = account(run_effects(job(self, *args, **kwargs), threads.perform), tally)
+                report(observers, scope, result)
+                return result
         finally:
             threads.close()
 

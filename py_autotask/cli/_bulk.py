@@ -24,10 +24,12 @@ from .._exitcodes import ExitCode
 from .._values import parse_datetime
 from ._shared import (
     Credentials,
+    MetricsPortOpt,
     QuietOpt,
     errors,
     fail,
     option_group,
+    serving_metrics,
     waits_shown_in,
     with_credentials,
 )
@@ -143,6 +145,7 @@ class JobOptions:
     encoding: str = "utf-8-sig"
     output: str = "summary"
     quiet: bool = False
+    metrics_port: int | None = None
 
     def source(self) -> Any:
         return _source(self.csv, self.sql, self.table, self.query)
@@ -171,6 +174,7 @@ with_job = option_group(
         ("encoding", EncodingOpt, "utf-8-sig"),
         ("output", OutputOpt, "summary"),
         ("quiet", QuietOpt, False),
+        ("metrics_port", MetricsPortOpt, None),
     ],
 )
 
@@ -292,7 +296,11 @@ def bulk_update_command(
     with errors():
         snap = parse_datetime(snapshot_time) if snapshot_time else None
         client = credentials.client(plugins=True)
-        with client, _progress(job.quiet, f"update {entity}") as progress:
+        with (
+            client,
+            serving_metrics(client, job.metrics_port),
+            _progress(job.quiet, f"update {entity}") as progress,
+        ):
             result = _manager(client, job.max_concurrent).bulk_update(
                 entity,
                 source,
@@ -338,7 +346,11 @@ def bulk_create_command(
     source, size = job.source(), job.size()
     with errors():
         client = credentials.client(plugins=True)
-        with client, _progress(job.quiet, f"create {entity}") as progress:
+        with (
+            client,
+            serving_metrics(client, job.metrics_port),
+            _progress(job.quiet, f"create {entity}") as progress,
+        ):
             result = _manager(client, job.max_concurrent).bulk_create(
                 entity,
                 source,
@@ -379,7 +391,11 @@ def bulk_delete_command(
     size = job.size()
     with errors():
         client = credentials.client(plugins=True)
-        with client, _progress(job.quiet, f"delete {entity}") as progress:
+        with (
+            client,
+            serving_metrics(client, job.metrics_port),
+            _progress(job.quiet, f"delete {entity}") as progress,
+        ):
             result = _manager(client, job.max_concurrent).bulk_delete(
                 entity,
                 source,
@@ -410,6 +426,7 @@ def sync_push_command(
     dry_run: DryRunOpt = False,
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
+    metrics_port: MetricsPortOpt = None,
     *,
     credentials: Credentials,
 ) -> None:
@@ -418,7 +435,7 @@ def sync_push_command(
 
     with errors():
         client = credentials.client(plugins=True)
-        with client:
+        with client, serving_metrics(client, metrics_port):
             pushed = sync_sql_to_autotask(
                 _manager(client, max_concurrent),
                 entity,
@@ -452,13 +469,14 @@ def resume_command(
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
+    metrics_port: MetricsPortOpt = None,
     *,
     credentials: Credentials,
 ) -> None:
     """Finish an interrupted job (creates are reconciled by their token before anything is resent)."""
     with errors():
         client = credentials.client(plugins=True)
-        with client, _progress(quiet, "resume") as progress:
+        with client, serving_metrics(client, metrics_port), _progress(quiet, "resume") as progress:
             result = _manager(client, max_concurrent).resume(
                 journal, resend_unknown=resend_unknown, progress_callback=progress
             )
@@ -477,6 +495,7 @@ def undo_command(
     max_concurrent: ConcurrencyOpt = None,
     output: OutputOpt = "summary",
     quiet: QuietOpt = False,
+    metrics_port: MetricsPortOpt = None,
     *,
     credentials: Credentials,
 ) -> None:
@@ -484,7 +503,7 @@ def undo_command(
     allows it (lists what could not be undone)."""
     with errors():
         client = credentials.client(plugins=True)
-        with client, _progress(quiet, "undo") as progress:
+        with client, serving_metrics(client, metrics_port), _progress(quiet, "undo") as progress:
             result = _manager(client, max_concurrent).undo(
                 journal, force=force, progress_callback=progress
             )

@@ -24,6 +24,7 @@ from ..exceptions import AutotaskConfigError
 from ._shared import (
     Credentials,
     FilterOpt,
+    MetricsPortOpt,
     OutputFormat,
     QuietOpt,
     check_against_metadata,
@@ -33,6 +34,7 @@ from ._shared import (
     escape,
     fail,
     field_list,
+    serving_metrics,
     waits_shown_in,
     with_credentials,
     write_records,
@@ -192,6 +194,7 @@ def export(
         ),
     ] = 3,
     quiet: QuietOpt = False,
+    metrics_port: MetricsPortOpt = None,
     *,
     credentials: Credentials,
 ) -> None:
@@ -235,7 +238,7 @@ def export(
                 )
             output, fmt, single_file = _fields_target(output, fmt)
         client = credentials.client(plugins=True)
-        with client:
+        with client, serving_metrics(client, metrics_port):
             check_against_metadata(client, specs, parsed, chosen)
             ranges = {
                 spec.name: _date_range_items(

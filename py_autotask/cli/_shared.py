@@ -150,6 +150,18 @@ StrictOpt = Annotated[
         "type and value) instead of reading it and reporting it.",
     ),
 ]
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        metavar="PORT",
+        help="Serve Prometheus metrics on http://127.0.0.1:PORT/metrics while the job runs "
+        "(0: any free port, printed on stderr). Needs py-autotask[monitoring].",
+        show_default=False,
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -408,6 +420,38 @@ def errors() -> Iterator[None]:
         from ..exceptions import scrub_secrets
 
         fail(scrub_secrets(f"{type(exc).__name__}: {exc}", _SECRETS), ExitCode.ERROR)
+
+
+@contextlib.contextmanager
+def serving_metrics(client: Any, port: int | None) -> Iterator[None]:
+    """With ``--metrics-port``: a :class:`~py_autotask.monitoring.MetricsCollector` on ``client``
+    serving ``/metrics`` on 127.0.0.1 while the block runs (its URL on stderr). Call it before
+    the command sends anything: a port in use exits 2 with nothing sent."""
+    if port is None:
+        yield
+        return
+    import errno
+
+    from ..monitoring import MetricsCollector
+
+    metrics = MetricsCollector(client).start_collection()
+    try:
+        server = metrics.serve(port)
+    except OSError as exc:
+        metrics.stop_collection()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"--metrics-port: port {port} is in use",
+                ExitCode.USAGE,
+                "pick a free port, or 0 for any free one",
+            )
+        fail(f"--metrics-port: cannot listen on port {port}: {exc.strerror or exc}", ExitCode.USAGE)
+    err_console().print(f"metrics: {server.url}", highlight=False)
+    try:
+        yield
+    finally:
+        server.close()
+        metrics.stop_collection()
 
 
 # --- entities and the client -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import typer
 from .._exitcodes import ExitCode
 from ._shared import (
     Credentials,
+    MetricsPortOpt,
     OutputFormat,
     OutputOpt,
     QuietOpt,
@@ -21,6 +22,7 @@ from ._shared import (
     errors,
     escape,
     fail,
+    serving_metrics,
     waits_shown_in,
     with_credentials,
     write_records,
@@ -126,6 +128,7 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="--from sql: validate every row, write nothing.")
     ] = False,
+    metrics_port: MetricsPortOpt = None,
     *,
     credentials: Credentials,
 ) -> None:
@@ -150,6 +153,7 @@ def sync(
             table=table,
             query=query,
             dry_run=dry_run,
+            metrics_port=metrics_port,
             **dataclasses.asdict(credentials),
         )
         return
@@ -181,7 +185,7 @@ def sync(
             host, port = parse_listen(listen)
             secret = _listen_secret(secret_env)
             client = credentials.client(plugins=True)
-            with client, _database_errors(database):
+            with client, serving_metrics(client, metrics_port), _database_errors(database):
                 ok = run_realtime(
                     client,
                     list(entities),
@@ -201,7 +205,7 @@ def sync(
                 raise typer.Exit(ExitCode.PARTIAL)
             return
         client = credentials.client(plugins=True)
-        with client, _database_errors(database):
+        with client, serving_metrics(client, metrics_port), _database_errors(database):
             result = run_sync(
                 client,
                 list(entities),

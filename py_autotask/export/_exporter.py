@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import logging
 import os
@@ -628,24 +629,43 @@ class Exporter:
         client = _CountingSender(self.sender, counter)
         progress = _Progress(self.progress)
         for job in self._jobs.values():
-            self._fetch_root(stage, client, job, progress)
+            with self._scope("export_entity", job.name):
+                self._fetch_root(stage, client, job, progress)
         targets: list[str] = []
         for r in self._relationships:
             if r.target not in targets:
                 targets.append(r.target)
         for target in targets:
-            self._fetch_related(
-                stage,
-                client,
-                target,
-                [r for r in self._relationships if r.target == target],
-                progress,
-            )
+            with self._scope("export_entity", target, related=True):
+                self._fetch_related(
+                    stage,
+                    client,
+                    target,
+                    [r for r in self._relationships if r.target == target],
+                    progress,
+                )
         staged = StagedExport(stage, self.entities, list(self._relationships), counter.n)
+        observers = self.sender.reader.observers
         for name in staged.entities:
             for report in staged.off_type(name):
                 logger.warning("%s", report)
+                if observers:
+                    observers.off_type(name, report.field, report.values)
         return staged
+
+    def _scope(self, kind: str, entity: str | None = None, **attributes: Any) -> Any:
+        """A job scope on the client's observers (nothing to build when none is attached)."""
+        observers = self.sender.reader.observers
+        if not observers:
+            return contextlib.nullcontext()
+        return observers.job(kind, entity, **attributes)
+
+    def _report_rows(self, infos: Mapping[str, EntityExport]) -> None:
+        """Rows published per entity (after they were written and checked)."""
+        observers = self.sender.reader.observers
+        if observers:
+            for name, info in infos.items():
+                observers.rows(name, "exported", info.rows)
 
     def _fetch_root(self, stage: Stage, client: Sender, job: _Job, progress: _Progress) -> None:
         ent = stage.entity(job.name)
@@ -714,8 +734,13 @@ class Exporter:
                 columns = stage.columns(target)
             else:
                 with ThreadPoolExecutor(max_workers=2) as pool:
-                    f_udfs = pool.submit(reader.udf_definitions)
-                    f_fields = pool.submit(reader.field_metadata) if self.picklist_labels else None
+                    # each task in its own copy of this context: the job scope reaches it
+                    f_udfs = pool.submit(contextvars.copy_context().run, reader.udf_definitions)
+                    f_fields = (
+                        pool.submit(contextvars.copy_context().run, reader.field_metadata)
+                        if self.picklist_labels
+                        else None
+                    )
                     from ._fetch import _columns_for
 
                     columns = _columns_for(
@@ -754,7 +779,11 @@ class Exporter:
             progress.add(target, "related", batch.num_rows)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
+            futures = [
+                pool.submit(contextvars.copy_context().run, run, i)
+                for i, p in enumerate(parts)
+                if not p.done
+            ]
             for f in futures:
                 f.result()
         stage.update(key, done=True)
@@ -856,7 +885,10 @@ class Exporter:
         _refuse_to_discard(work, str(target), resume=resume, overwrite=overwrite)
         fresh = not work.exists()
         try:
-            return self._export_to(target, fmt, work, compress, resume, keep_work_dir, single_file)
+            with self._scope("export", None, format=fmt):
+                return self._export_to(
+                    target, fmt, work, compress, resume, keep_work_dir, single_file
+                )
         except OSError as exc:
             if exc.errno not in WRITE_ERRNOS:
                 raise
@@ -951,6 +983,7 @@ class Exporter:
             write_json_atomic(sidecar, manifest, fsync=self.fsync)
         if not keep_work_dir:
             staged.discard()
+        self._report_rows(infos)
         return ExportResult(
             str(target),
             fmt,
@@ -1014,6 +1047,30 @@ class Exporter:
             where = stable_hash([_describe(connection), self.fingerprint()])
             work_dir = Path(tempfile.gettempdir()) / f"py-autotask-export-{where}"
         _refuse_to_discard(work_dir, _describe(connection), resume=resume, overwrite=overwrite)
+        with self._scope("export", None, format=dialect):
+            return self._to_sql(
+                connection,
+                dialect,
+                work_dir,
+                create_tables=create_tables,
+                preserve_relationships=preserve_relationships,
+                batch_size=batch_size,
+                resume=resume,
+                keep_work_dir=keep_work_dir,
+            )
+
+    def _to_sql(
+        self,
+        connection: Any,
+        dialect: str,
+        work_dir: str | os.PathLike[str],
+        *,
+        create_tables: bool,
+        preserve_relationships: bool,
+        batch_size: int,
+        resume: bool,
+        keep_work_dir: bool,
+    ) -> ExportResult:
         staged = self.fetch(work_dir, resume=resume)
         infos = {name: staged.info(name) for name in staged.entities}
         warnings: list[str] = [str(r) for info in infos.values() for r in info.off_type]
@@ -1037,6 +1094,7 @@ class Exporter:
             _check_rows(t.entity, t.rows, infos[t.entity])
         if not keep_work_dir:
             staged.discard()
+        self._report_rows(infos)
         manifest["foreign_keys"] = [
             {"entity": a, "column": b, "references": c} for a, b, c in declared
         ]

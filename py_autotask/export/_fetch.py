@@ -20,11 +20,13 @@ Every request goes through the client's sender, so retries and pacing of the cli
 
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .. import _core
 from .._sender import Sender
@@ -33,6 +35,8 @@ from ._columns import Column, PageDecoder, arrow_schema, conform
 from ._tolerance import OffTypeCount, merge_counts
 
 __all__ = ["IN_BATCH", "PAGE_SIZE", "EntityReader", "PageResult", "Partition", "plan_partitions"]
+
+T = TypeVar("T")
 
 PAGE_SIZE: Final = 500
 #: Partitions (threads) beyond the request slots: while one converts and writes its page, the spare
@@ -422,12 +426,18 @@ def read_entity(
             sink.close_part(index)
 
     with ThreadPoolExecutor(max_workers=partitions, thread_name_prefix="autotask-export") as pool:
+
+        def submit(fn: Callable[..., T], *args: Any) -> Future[T]:
+            # each task runs in its own copy of this context: the job scope (and a tracer's
+            # current span) reach the worker threads
+            return pool.submit(contextvars.copy_context().run, fn, *args)
+
         first_error: BaseException | None = None
         if resumed is None:
-            f_udfs = pool.submit(limited, reader.udf_definitions)
-            f_fields = pool.submit(limited, reader.field_metadata) if picklist_labels else None
-            f_count = pool.submit(limited, reader.count)
-            f_first = pool.submit(limited, reader.fetch, None, None)
+            f_udfs = submit(limited, reader.udf_definitions)
+            f_fields = submit(limited, reader.field_metadata) if picklist_labels else None
+            f_count = submit(limited, reader.count)
+            f_first = submit(limited, reader.fetch, None, None)
             udfs = f_udfs.result()
             fields = f_fields.result() if f_fields else None
             count = f_count.result()
@@ -444,7 +454,7 @@ def read_entity(
                 parts = [Partition(None, None)]
             sink.set_parts(parts)
             # the partitions start now; the first page is written meanwhile
-            futures = [pool.submit(run, i) for i in range(1, len(parts))]
+            futures = [submit(run, i) for i in range(1, len(parts))]
             try:
                 sink.write(0, first.batch, last=first.last_id, done=True, off_type=first.off_type)
                 parts[0].done = True
@@ -457,7 +467,7 @@ def read_entity(
         else:
             columns, count, parts = resumed
             decoder = _decoder(reader.spec, columns, sink, strict)
-            futures = [pool.submit(run, i) for i, p in enumerate(parts) if not p.done]
+            futures = [submit(run, i) for i, p in enumerate(parts) if not p.done]
         errors = [f.exception() for f in futures]
         for failure in [first_error, *errors]:
             if failure is not None:

@@ -7,6 +7,7 @@ from .._observe import JobInfo, Observer, Observers, RequestInfo, RequestOutcome
 from ._alerts import ALERT_TOPIC, Alert, AlertManager, AlertRules
 from ._health import Check, HealthMonitor, HealthStatus
 from ._logs import JsonFormatter, configure_logging
+from ._metrics import MetricsCollector, MetricsServer
 
 __all__ = [
     "ALERT_TOPIC",
@@ -18,6 +19,8 @@ __all__ = [
     "HealthStatus",
     "JobInfo",
     "JsonFormatter",
+    "MetricsCollector",
+    "MetricsServer",
     "Observer",
     "Observers",
     "RequestInfo",

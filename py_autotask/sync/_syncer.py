@@ -41,6 +41,7 @@ from py_autotask_generated.entities import DELETION_LOGS
 from py_autotask_generated.entities import spec as entity_spec
 
 from .. import _core, _events
+from .._observe import JobInfo
 from .._registry import spec_for, table_name
 from .._sender import Sender
 from .._spec import EntitySpec
@@ -412,6 +413,34 @@ class Syncer:
 
         Takes no lock by itself: :meth:`sync_to_database` holds the database's sync lock around
         its runs and checks it is still held before each entity."""
+        options: dict[str, Any] = {
+            "overlap": overlap,
+            "reconcile": reconcile,
+            "reconcile_every": reconcile_every,
+            "max_delete_fraction": max_delete_fraction,
+            "force": force,
+            "full": full,
+        }
+        observers = self.sender.reader.observers
+        if not observers:
+            return self._run_once(db, entities, **options)
+        with observers.job("sync") as job:
+            result = self._run_once(db, entities, **options)
+            job.attributes["status"] = "ok" if result.ok else "incomplete"
+            return result
+
+    def _run_once(
+        self,
+        db: Database,
+        entities: Sequence[str],
+        *,
+        overlap: _dt.timedelta,
+        reconcile: bool | None,
+        reconcile_every: _dt.timedelta,
+        max_delete_fraction: float,
+        force: bool,
+        full: bool,
+    ) -> SyncResult:
         start = time.perf_counter()
         run = SyncResult(run_id=uuid.uuid4().hex[:12], started_at=_iso(_utcnow()))
         for name in self._resolve(entities):
@@ -424,18 +453,22 @@ class Syncer:
             run.entities.append(res)
             started = _iso(_utcnow())
             try:
-                self._sync_entity(
-                    db,
-                    name,
-                    res,
-                    run.run_id,
-                    overlap=overlap,
-                    reconcile=reconcile,
-                    reconcile_every=reconcile_every,
-                    max_delete_fraction=max_delete_fraction,
-                    force=force,
-                    full=full,
-                )
+                with self._scope("sync_entity", name) as job:
+                    try:
+                        self._sync_entity(
+                            db,
+                            name,
+                            res,
+                            run.run_id,
+                            overlap=overlap,
+                            reconcile=reconcile,
+                            reconcile_every=reconcile_every,
+                            max_delete_fraction=max_delete_fraction,
+                            force=force,
+                            full=full,
+                        )
+                    finally:
+                        self._report(name, res, job)
             except MassDeletionError as exc:
                 res.status, res.message = "guarded", str(exc)
                 self._mark_state(db, name, "guarded", str(exc))
@@ -459,6 +492,30 @@ class Syncer:
         return run
 
     # -- internals ------------------------------------------------------------------------------
+    def _scope(self, kind: str, entity: str | None = None) -> Any:
+        """A job scope on the client's observers (nothing to build when none is attached)."""
+        observers = self.sender.reader.observers
+        if not observers:
+            return contextlib.nullcontext()
+        return observers.job(kind, entity)
+
+    def _report(self, name: str, res: EntitySyncResult, job: JobInfo | None) -> None:
+        """An entity's rows and off-type values, once per run, to the client's observers."""
+        observers = self.sender.reader.observers
+        if not observers:
+            return
+        if job is not None:
+            job.attributes["status"] = res.status
+            job.attributes["mode"] = res.mode
+        for outcome, count in (
+            ("created", res.created),
+            ("updated", res.updated),
+            ("deleted", res.deleted),
+        ):
+            observers.rows(name, outcome, count)
+        for report in res.off_type:
+            observers.off_type(name, report.field, report.values)
+
     @staticmethod
     def _mark_state(db: Database, name: str, status: str, message: str) -> None:
         """Record a failure in the state row; the checkpoint (phase, cursor) stays as committed,
@@ -765,6 +822,11 @@ class Syncer:
                 state.watermark = format_api_datetime(pending)
         elif tracking_col and state.watermark is None:
             state.watermark = format_api_datetime(run_start)
+        observers = self.sender.reader.observers
+        newest = datetime_or_none(state.watermark or "", naive=True) if observers else None
+        if newest is not None:
+            # the lag: how old the newest change the mirror holds is, once this pass is done
+            observers.lag(name, max(0.0, (_utcnow() - newest).total_seconds()))
         if state.phase == "full":
             state.last_full_load = _iso(run_start)
             if state.last_reconciliation is None:

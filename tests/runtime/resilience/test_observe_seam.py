@@ -67,8 +67,15 @@ def test_every_attempt_reaches_the_observers_once(fresh: Any) -> None:
     assert recorder.rejected == ["thread_limit"]
     resends = [i.resend_count for i, _ in recorder.ended]
     assert max(resends) == 3 and resends.count(0) == 3  # 3 pages, the first resent 3 times
-    assert all(i.job is not None and i.job.kind == "probe" for i, _ in recorder.ended)
-    assert recorder.jobs == [("probe", "Tickets", "start"), ("probe", "Tickets", "end")]
+    # query_all is a job of its own, inside the caller's
+    assert all(i.job is not None and i.job.kind == "query_all" for i, _ in recorder.ended)
+    assert all(i.job.parent is job for i, _ in recorder.ended if i.job is not None)
+    assert recorder.jobs == [
+        ("probe", "Tickets", "start"),
+        ("query_all", "Tickets", "start"),
+        ("query_all", "Tickets", "end"),
+        ("probe", "Tickets", "end"),
+    ]
     seen = repr([(i, o) for i, o in recorder.ended])
     for secret in secrets_of(fresh):
         assert secret not in seen
