@@ -4,6 +4,7 @@ OpenTelemetry traces and alerts. See docs/monitoring.md."""
 from __future__ import annotations
 
 from .._observe import JobInfo, Observer, Observers, RequestInfo, RequestOutcome, current_job
+from ._tracing import TracingObserver
 
 __all__ = [
     "JobInfo",
@@ -11,5 +12,6 @@ __all__ = [
     "Observers",
     "RequestInfo",
     "RequestOutcome",
+    "TracingObserver",
     "current_job",
 ]
