@@ -332,14 +332,19 @@ def test_tracing_switch(fresh: Any) -> None:
     What the default sends to a global SDK provider: the test below."""
     with AutotaskClient(**fresh.credentials) as client:
         assert [type(o) for o in client.observers] == [TracingObserver]
+        # this process loaded the API but set no global provider: spans are no-ops
+        with client.observers.job("no_sdk"):
+            assert client.tickets.get(1) is not None
+            assert not trace.get_current_span().get_span_context().is_valid
     with AutotaskClient(**fresh.credentials, tracing=False) as client:
         assert list(client.observers) == []
+        assert client.tickets.get(2) is not None
     with pytest.raises(AutotaskConfigError) as raised:
         AutotaskClient(**fresh.credentials, tracing="yes")  # type: ignore[arg-type]
     assert str(raised.value) == (
         "tracing must be True, False or an OpenTelemetry TracerProvider, not str"
     )
-    assert fresh.journal() == []
+    assert [e.path.rsplit("/", 1)[1] for e in fresh.journal(entity="Tickets")] == ["1", "2"]
 
 
 def test_observer_json_dump_of_a_whole_session_has_no_secret(fresh: Any, traced: Any) -> None:
@@ -357,7 +362,6 @@ def test_observer_json_dump_of_a_whole_session_has_no_secret(fresh: Any, traced:
     spans = exporter.get_finished_spans()
     assert span_keys(requests_of(spans)) == journal_keys(fresh)
     assert_clean(spans, fresh, CONTENT)
-    assert "Secret" not in json.dumps([attrs(s) for s in spans])
 
 
 #: a fresh interpreter: the default client before any OpenTelemetry import, with the API only,
