@@ -41,6 +41,7 @@ from .caching._metadata import MetadataProvider
 from .compat._client import LegacyClientMixin, apply_request_config, legacy_positional
 from .compat._names import resolve_client_attribute
 from .exceptions import AutotaskConfigError, AutotaskConnectionError, AutotaskError
+from .monitoring._tracing import TracingObserver
 from .query import FilterArg, build_query_body
 from .resilience import CircuitBreakerConfig, Estimate, Health, PacingConfig, RetryConfig
 from .resilience._engine import Engine
@@ -50,6 +51,7 @@ from .validation import AsyncPicklists, AsyncValidator, Picklists, ValidationCon
 
 if TYPE_CHECKING:
     import pandas as pd
+    from opentelemetry.trace import TracerProvider
     from typing_extensions import Unpack
 
     from ._async_jobs import AsyncExporter, AsyncSyncer
@@ -100,6 +102,7 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
         pacing: PacingConfig | None = None,
         config: RequestConfig | None = None,
         strict: bool = False,
+        tracing: bool | TracerProvider = True,
     ) -> None:
         username, secret, integration_code, api_url, config = legacy_positional(
             username, secret, integration_code, api_url, config
@@ -114,6 +117,8 @@ class _ClientBase(LegacyClientMixin, Generic[HttpT, TransportT]):
             impersonation_resource_id=impersonation_resource_id,
         )
         self._core = ClientCore(credentials, next_page_method=next_page_method, strict=strict)
+        if tracing is not False:
+            self._core.observers.add(TracingObserver(None if tracing is True else tracing))
         if zones is not None and not isinstance(zones, ZoneOptions):
             raise AutotaskConfigError("zones must be a py_autotask.ZoneOptions")
         # An explicit api_url (argument or AUTOTASK_API_URL) switches zone discovery off.
@@ -374,6 +379,10 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
     ``strict=True`` raises :class:`~py_autotask.AutotaskOffTypeValueError` for a record value that
     does not match its declared type; by default it is converted where lossless or kept as
     received, and counted in ``client.stats``.
+    ``tracing`` reports each HTTP attempt and job as an OpenTelemetry span
+    (:class:`~py_autotask.monitoring.TracingObserver`): ``True`` (default) through the global
+    tracer provider, a no-op until the application installs an SDK; an
+    ``opentelemetry.trace.TracerProvider`` to use that one instead; ``False`` for none.
     ``with client.impersonating(resource_id):`` acts as another resource for the calls inside;
     ``client.attachments`` uploads and downloads files through their parent records.
     """

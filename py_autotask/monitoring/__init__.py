@@ -8,6 +8,7 @@ from ._alerts import ALERT_TOPIC, Alert, AlertManager, AlertRules
 from ._health import Check, HealthMonitor, HealthStatus
 from ._logs import JsonFormatter, configure_logging
 from ._metrics import MetricsCollector, MetricsServer
+from ._tracing import TracingObserver
 
 __all__ = [
     "ALERT_TOPIC",
@@ -25,6 +26,7 @@ __all__ = [
     "Observers",
     "RequestInfo",
     "RequestOutcome",
+    "TracingObserver",
     "configure_logging",
     "current_job",
 ]
