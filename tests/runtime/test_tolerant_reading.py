@@ -253,7 +253,8 @@ def _mutations(kind: str) -> st.SearchStrategy[tuple[Any, Check]]:
                 lambda f: (f, lambda h, f=f: _same_number(f, h))
             ),
             st.text(max_size=4).map(
-                lambda t: (t, lambda h, t=t: h is None if t == "" else _same_number(t, h))
+                # blank text (``""``, ``"\r"``, spaces) reads as null, as documented in read_wire
+                lambda t: (t, lambda h, t=t: h is None if t.strip() == "" else _same_number(t, h))
             ),
             junk.map(lambda j: (j, _never)),
         )
