@@ -126,7 +126,10 @@ def test_one_span_per_request_with_retries_as_events(fresh: Any, traced: Any) ->
     assert len(ids) == 50
     spans = exporter.get_finished_spans()
     requests = requests_of(spans)
-    (job,) = [s for s in spans if s.kind is SpanKind.INTERNAL]
+    jobs = {s.name: s for s in spans if s.kind is SpanKind.INTERNAL}
+    assert sorted(jobs) == ["autotask.probe", "autotask.query_all"]
+    job, query_all = jobs["autotask.probe"], jobs["autotask.query_all"]
+    assert query_all.parent is not None and query_all.parent.span_id == job.context.span_id
 
     # one span per request the server received, same method, path and status
     assert span_keys(requests) == journal_keys(fresh)
@@ -141,8 +144,8 @@ def test_one_span_per_request_with_retries_as_events(fresh: Any, traced: Any) ->
         "autotask.job.mode": "test",
     }
     assert job.status.status_code is StatusCode.UNSET
-    for span in requests:
-        assert span.parent is not None and span.parent.span_id == job.context.span_id
+    for span in requests:  # query_all is a job of its own, inside the caller's
+        assert span.parent is not None and span.parent.span_id == query_all.context.span_id
         assert span.context.trace_id == job.context.trace_id
 
     # the failed attempts: error.type is the status, status ERROR, a retry event
@@ -246,12 +249,23 @@ def test_async_client_requests_are_children_of_the_job(fresh: Any, traced: Any) 
 
     assert asyncio.run(run()) == 50
     spans = exporter.get_finished_spans()
-    (job,) = [s for s in spans if s.kind is SpanKind.INTERNAL]
+    jobs = {s.name: s for s in spans if s.kind is SpanKind.INTERNAL}
+    assert sorted(jobs) == ["autotask.gather", "autotask.query_all"]
+    job, query_all = jobs["autotask.gather"], jobs["autotask.query_all"]
+    assert query_all.parent is not None and query_all.parent.span_id == job.context.span_id
     requests = requests_of(spans)
     assert span_keys(requests) == journal_keys(fresh)
     inside = [s for s in requests if s.parent is not None]
     outside = [s for s in requests if s.parent is None]
-    assert all(s.parent.span_id == job.context.span_id for s in inside)  # type: ignore[union-attr]
+    parents = {job.context.span_id, query_all.context.span_id}
+    assert all(s.parent.span_id in parents for s in inside)  # type: ignore[union-attr]
+    # the pages read inside query_all's span, the gathered gets directly inside the caller's job
+    paged = [
+        attrs(s)["autotask.operation"]
+        for s in inside
+        if s.parent is not None and s.parent.span_id == query_all.context.span_id
+    ]
+    assert paged[0] == "query" and set(paged[1:]) <= {"next"}
     gets = sorted(
         attrs(s)["autotask.operation"] for s in inside if "Tickets/" in attrs(s)["url.full"]
     )
