@@ -641,7 +641,9 @@ class AutotaskClient(_ClientBase[httpx.Client, httpx.BaseTransport], SyncEntitie
         return BulkManager(self.sender, **options)
 
     def close(self) -> None:
-        """Close the underlying ``httpx.Client`` if this client created it."""
+        """Close the underlying ``httpx.Client`` if this client created it (and detach what
+        attached itself to the client: plugin managers)."""
+        self._core.closed()
         self._resilience.close()
         if self._owns_http:
             self._http.close()
@@ -890,7 +892,9 @@ class AsyncAutotaskClient(
         return AsyncBulkManager(self.sender, **options)
 
     async def close(self) -> None:
-        """Close the underlying ``httpx.AsyncClient`` if this client created it."""
+        """Close the underlying ``httpx.AsyncClient`` if this client created it (and detach what
+        attached itself to the client: plugin managers)."""
+        self._core.closed()
         await self._resilience.close()
         if self._owns_http:
             await self._http.aclose()

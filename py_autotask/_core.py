@@ -753,6 +753,9 @@ class ClientCore:
         self.stats = ReadStats()
         #: what the pipeline and the jobs report to (metrics, traces, plugins): :mod:`._observe`
         self.observers = Observers()
+        #: called (last added first) when the client closes: what attached itself to this client
+        #: and must let go with it (a plugin manager's event-bus subscriptions)
+        self.on_close: list[Callable[[], object]] = []
         #: header hooks run on every request prepared (plugins' ``before_request``); they can
         #: only add headers, never set a :data:`PROTECTED_HEADERS` one or read the client's
         self.header_hooks: tuple[HeaderHook, ...] = ()
@@ -767,6 +770,15 @@ class ClientCore:
         self.impersonation: ContextVar[int | _Unset | None] = ContextVar(
             f"py_autotask_impersonation_{id(self):x}", default=_UNSET
         )
+
+    def closed(self) -> None:
+        """The client closed: call :attr:`on_close` (each failure logged, the others still run)."""
+        while self.on_close:
+            callback = self.on_close.pop()
+            try:
+                callback()
+            except Exception:
+                logger.exception("a close callback of the client failed")
 
     # URL and header building
 

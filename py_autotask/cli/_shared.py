@@ -199,8 +199,8 @@ class Credentials:
 
 def attach_plugins(client: AutotaskClient | None) -> PluginManager:
     """A plugin manager for ``client`` with the installed plugins (entry points), those
-    ``py-autotask plugins disable`` turned off left disabled. It lives as long as the process
-    (it is subscribed to the event bus)."""
+    ``py-autotask plugins disable`` turned off left disabled. It is subscribed to the event bus
+    until the client closes (or :meth:`~py_autotask.plugins.PluginManager.close`)."""
     from ..plugins import PluginManager
     from ._credentials import PluginState
 

@@ -192,6 +192,7 @@ class PluginManager:
         ]
         core = self._core
         if core is not None:
+            core.on_close.append(self.close)  # closing the client detaches the manager
             core.header_hooks = (*core.header_hooks, self._before_request)
             core.observers.add(self._observer)
             if transform_records:
@@ -488,6 +489,8 @@ class PluginManager:
             unsubscribe()
         core = self._core
         if core is not None:
+            if self.close in core.on_close:
+                core.on_close.remove(self.close)
             core.header_hooks = tuple(h for h in core.header_hooks if h != self._before_request)
             core.observers.remove(self._observer)
             if self._transforms and core.record_hook == self._on_record:

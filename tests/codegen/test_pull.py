@@ -83,13 +83,15 @@ def _handler(state: FakeAutotask) -> type[BaseHTTPRequestHandler]:
                 answer = queued.pop(0) if queued else state.routes.get(parts.path)
             try:
                 time.sleep(state.delay)
-                if answer is None:
-                    self._send(404, "<html><body>404 - File or directory not found.</body></html>")
-                else:
-                    self._send(*answer)
             finally:
+                # done before the answer is written: once the client has read it, it may send the
+                # next request before this thread would get here (seen as 3 of 2 under load)
                 with state.lock:
                     state.in_flight -= 1
+            if answer is None:
+                self._send(404, "<html><body>404 - File or directory not found.</body></html>")
+            else:
+                self._send(*answer)
 
         def _send(self, status: int, body: Any) -> None:
             raw = (body if isinstance(body, str) else json.dumps(body)).encode()

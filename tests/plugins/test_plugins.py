@@ -332,3 +332,32 @@ def test_the_async_client_gets_the_same_hooks(sim: Simulator) -> None:
     tid = changes[0][0]
     assert changes == [(tid, old, new), (tid, new, old)]
     assert [h.get("X-Async") for h in wire.headers] == [None, "yes", "yes", "yes", "yes"]
+
+
+def test_closing_the_client_detaches_its_plugin_manager(sim: Simulator) -> None:
+    """A manager attached to a client lets go of the bus and the client when the client closes
+    (the CLI attaches one per command: repeated in one process, they piled up on the bus)."""
+    bus = _events.EventBus()
+    seen: list[str] = []
+
+    class Listener(Plugin):
+        name = "listener"
+        version = "1"
+
+        def on_record_created(self, entity: str, record: dict[str, Any]) -> None:
+            seen.append(entity)
+
+    with AutotaskClient(**sim.credentials) as client:
+        manager = PluginManager(client, bus=bus)
+        manager.register_plugin(Listener())
+        assert bus.subscribers("record.created")
+        assert len(client.observers) == 2  # the tracing and the manager's request observer
+        bus.publish("record.created", {"entity": "Tickets", "id": 1, "record": {"id": 1}})
+        assert seen == ["Tickets"]
+    assert bus.subscribers("record.created") == []
+    assert bus.subscribers("alert.raised") == []
+    assert [type(o).__name__ for o in client.observers] == ["TracingObserver"]
+    assert client.sender.reader.header_hooks == ()
+    bus.publish("record.created", {"entity": "Tickets", "id": 2, "record": {"id": 2}})
+    assert seen == ["Tickets"]
+    manager.close()  # closing again is harmless

@@ -61,8 +61,9 @@ def test_the_default_bus_is_process_wide() -> None:
     got: list[str] = []
     stop = _events.subscribe("record.deleted", lambda t, p: got.append(t))
     try:
-        assert _events.bus.publish("record.deleted", {}) == 1
-        assert _events.publish("record.deleted", {}) == 1
+        # (other subscribers of this process may hear it too: count ours)
+        assert _events.bus.publish("record.deleted", {}) >= 1
+        assert _events.publish("record.deleted", {}) >= 1
     finally:
         stop()
     assert got == ["record.deleted", "record.deleted"]
