@@ -22,9 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from py_autotask import AsyncAutotaskClient, AutotaskClient  # noqa: E402
 from py_autotask.export import _fetch  # noqa: E402
 from py_autotask.monitoring import MetricsCollector, current_job  # noqa: E402
-from py_autotask.resilience import PacingConfig, RetryBudget, RetryConfig  # noqa: E402
+from py_autotask.resilience import PacingConfig  # noqa: E402
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+from tests._retry import fast_retry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +40,12 @@ def sim(module_sim: Any) -> Any:
     return module_sim
 
 
-def fast_retry() -> RetryConfig:
-    return RetryConfig(
-        max_retries=6,
-        base_delay=0.005,
-        max_delay=0.02,
-        thread_limit_delay=0.01,
-        max_retry_after=0.05,
-        retry_budget=RetryBudget(),
-    )
-
-
 def client_of(sim: Any, **options: Any) -> AutotaskClient:
-    return AutotaskClient(**sim.credentials, retry_config=fast_retry(), **options)
+    return AutotaskClient(
+        **sim.credentials,
+        retry_config=fast_retry(max_retries=6, max_delay=0.02, max_retry_after=0.05),
+        **options,
+    )
 
 
 def scrape(url: str) -> Samples:
@@ -365,7 +359,10 @@ def test_seed_sketch_runs_as_written(sim: Any) -> None:
 
 def test_async_client_query_all_and_export(sim: Any, tmp_path: Path) -> None:
     async def main() -> Samples:
-        async with AsyncAutotaskClient(**sim.credentials, retry_config=fast_retry()) as client:
+        async with AsyncAutotaskClient(
+            **sim.credentials,
+            retry_config=fast_retry(max_retries=6, max_delay=0.02, max_retry_after=0.05),
+        ) as client:
             metrics = MetricsCollector(client).start_collection()
             await client.tickets.query_all()
             await client.create_exporter().add_entities("Tickets").export(tmp_path / "a", "csv")

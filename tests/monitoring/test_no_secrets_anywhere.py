@@ -45,8 +45,8 @@ from py_autotask.monitoring import (  # noqa: E402
     MetricsCollector,
 )
 from py_autotask.plugins import Plugin, PluginManager  # noqa: E402
-from py_autotask.resilience import RetryBudget, RetryConfig  # noqa: E402
 from tests._cli import ROOT, cli_env, run_cli  # noqa: E402
+from tests._retry import fast_retry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -91,17 +91,6 @@ class Recorder(Plugin):
         self.calls.append(f"alert {alert!r}")
 
 
-def fast_retry() -> RetryConfig:
-    return RetryConfig(
-        max_retries=6,
-        base_delay=0.005,
-        max_delay=0.02,
-        thread_limit_delay=0.01,
-        max_retry_after=0.05,
-        retry_budget=RetryBudget(),
-    )
-
-
 def test_a_full_library_run_leaks_nothing(sim: Any, tmp_path: Path) -> None:
     sim.reset()
     for effect in (
@@ -126,7 +115,11 @@ def test_a_full_library_run_leaks_nothing(sim: Any, tmp_path: Path) -> None:
     alerts: list[Any] = []
     recorder = Recorder()
     try:
-        with AutotaskClient(**sim.credentials, retry_config=fast_retry(), tracing=provider) as c:
+        with AutotaskClient(
+            **sim.credentials,
+            retry_config=fast_retry(max_retries=6, max_delay=0.02, max_retry_after=0.05),
+            tracing=provider,
+        ) as c:
             metrics = MetricsCollector(c).start_collection()
             manager = AlertManager(c, AlertRules(budget_fraction=0.001), callbacks=[alerts.append])
             plugins = PluginManager(c)
@@ -161,7 +154,11 @@ def test_a_full_library_run_leaks_nothing(sim: Any, tmp_path: Path) -> None:
             manager.detach(c)
             plugins.close()
         bad = {**sim.credentials, "secret": sim.credentials["secret"][::-1]}
-        with AutotaskClient(**bad, retry_config=fast_retry(), tracing=provider) as wrong:
+        with AutotaskClient(
+            **bad,
+            retry_config=fast_retry(max_retries=6, max_delay=0.02, max_retry_after=0.05),
+            tracing=provider,
+        ) as wrong:
             try:
                 wrong.tickets.query(max_records=1)
             except AutotaskError as exc:

@@ -30,7 +30,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 from py_autotask import AsyncAutotaskClient, AutotaskClient
 from py_autotask.exceptions import AutotaskConfigError, AutotaskError
 from py_autotask.monitoring import JobInfo, TracingObserver
-from py_autotask.resilience import RetryBudget, RetryConfig
 
 simulator = pytest.importorskip("py_autotask.simulator")
 pytest.importorskip("py_autotask_generated._client_mixin")
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ALL = {"filter": [{"op": "gte", "field": "id", "value": 0}], "MaxRecords": 20}
 #: a record value that must never reach a span (sent in a body, echoed in an error text)
 CONTENT = "Sentinel-Title-7f3a"
+from tests._retry import fast_retry  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +59,6 @@ def traced() -> tuple[TracerProvider, InMemorySpanExporter]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider, exporter
-
-
-def fast_retry() -> RetryConfig:
-    return RetryConfig(
-        max_retries=6,
-        base_delay=0.005,
-        max_delay=0.05,
-        thread_limit_delay=0.01,
-        retry_budget=RetryBudget(),
-    )
 
 
 def requests_of(spans: tuple[ReadableSpan, ...]) -> list[ReadableSpan]:
@@ -120,7 +110,9 @@ def test_one_span_per_request_with_retries_as_events(fresh: Any, traced: Any) ->
         {"match": {"entity": "Tickets"}, "effect": {"type": "status", "status": 503}, "count": 2}
     )
     fresh.add_fault({"match": {"entity": "Tickets"}, "effect": "throttle", "count": 1})
-    with AutotaskClient(**fresh.credentials, retry_config=fast_retry(), tracing=provider) as client:
+    with AutotaskClient(
+        **fresh.credentials, retry_config=fast_retry(max_retries=6), tracing=provider
+    ) as client:
         with client.observers.job("probe", "Tickets", mode="test"):
             ids = [t.id for t in client.tickets.query_all(ALL)]
     assert len(ids) == 50
@@ -184,7 +176,9 @@ def test_one_span_per_request_with_retries_as_events(fresh: Any, traced: Any) ->
 def test_connection_failure_is_an_error_type_without_status(fresh: Any, traced: Any) -> None:
     provider, exporter = traced
     fresh.add_fault({"match": {"entity": "Tickets"}, "effect": "reset", "count": 1})
-    with AutotaskClient(**fresh.credentials, retry_config=fast_retry(), tracing=provider) as client:
+    with AutotaskClient(
+        **fresh.credentials, retry_config=fast_retry(max_retries=6), tracing=provider
+    ) as client:
         assert client.tickets.get(1) is not None
     tickets = [
         s for s in requests_of(exporter.get_finished_spans()) if attrs(s).get("autotask.entity")
@@ -365,7 +359,9 @@ def test_observer_json_dump_of_a_whole_session_has_no_secret(fresh: Any, traced:
     """Every span of a mixed session (reads, a write, a threshold poll, failures) as JSON."""
     provider, exporter = traced
     fresh.add_fault({"match": {"entity": "Companies"}, "effect": 503, "count": 1})
-    with AutotaskClient(**fresh.credentials, retry_config=fast_retry(), tracing=provider) as client:
+    with AutotaskClient(
+        **fresh.credentials, retry_config=fast_retry(max_retries=6), tracing=provider
+    ) as client:
         with client.observers.job("mixed"):
             company = client.companies.query(max_records=1).items[0].id
             created = client.tickets.create(

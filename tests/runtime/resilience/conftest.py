@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from py_autotask.resilience import RetryBudget, RetryConfig
+from tests._retry import fast_retry
+
+__all__ = ["ALL", "creds", "fast_retry", "paged", "secrets_of"]
 
 simulator = pytest.importorskip("py_autotask.simulator")
 pytest.importorskip("py_autotask_generated._client_mixin")
@@ -21,19 +23,6 @@ def paged(max_records: int) -> dict[str, Any]:
 
 def creds(sim: Any) -> dict[str, Any]:
     return {**sim.credentials, "api_url": sim.url}
-
-
-def fast_retry(**changes: Any) -> RetryConfig:
-    """Real retry logic with millisecond delays so fault tests run quickly."""
-    options: dict[str, Any] = {
-        "max_retries": 4,
-        "base_delay": 0.005,
-        "max_delay": 0.05,
-        "thread_limit_delay": 0.01,
-        "retry_budget": RetryBudget(),
-    }
-    options.update(changes)
-    return RetryConfig(**options)
 
 
 def secrets_of(sim: Any) -> list[str]:
