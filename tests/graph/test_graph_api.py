@@ -374,6 +374,7 @@ def test_1200_tickets_cost_their_pages_plus_ceil_ids_over_500_per_relationship()
             # one batch per 500 ticket ids, each with the pages its time entries fill
             "TimeEntries": sum(max(1, math.ceil(k / 500)) for k in per_chunk),
         }
+        assert result.requests == sum(sent.values())
         naive = 3 + 2 * 1200  # the tickets' pages, then a company and a time-entry query each
         assert naive / sum(sent.values()) >= 50
         direct = client.time_entries.query_all()
