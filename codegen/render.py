@@ -25,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from codegen import facts
+from codegen import facts, graphql
 from codegen._jsonio import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -443,11 +443,18 @@ def render_tree(schemas: Path, out: Path) -> None:
             param_type=_param_type,
             package=PACKAGE,
         )
+    files[pkg / "schema.graphql"] = render_sdl(entities)
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
     _ruff(pkg)
     (out / "api-surface.txt").write_text(api_surface(entities), encoding="utf-8")
     (out / "codegen.lock.json").write_text(lock_file(schemas, out), encoding="utf-8")
+
+
+def render_sdl(entities: list[EntityCtx]) -> str:
+    """The GraphQL schema (``schema.graphql``) of ``entities`` (rules: ``codegen/graphql.py``)."""
+    gql_types, gql_roots = graphql.build(entities, graphql.load_aliases())
+    return _env().get_template("schema.graphql.jinja").render(types=gql_types, roots=gql_roots)
 
 
 def _ruff(target: Path) -> None:
@@ -520,7 +527,13 @@ def lock_file(schemas: Path, out: Path) -> str:
     lock = {
         "generator": {
             "codegen": _hash_tree(
-                [ROOT / "codegen" / "render.py", ROOT / "codegen" / "facts.py"], ROOT
+                [
+                    ROOT / "codegen" / "render.py",
+                    ROOT / "codegen" / "facts.py",
+                    ROOT / "codegen" / "graphql.py",
+                    graphql.ALIASES_FILE,
+                ],
+                ROOT,
             ),
             "versions": versions,
         },
