@@ -1,0 +1,347 @@
+"""GraphQL's database source over real sync mirrors: the simulator's records are synced into a
+SQLite file and a real PostgreSQL database, and every filter the executor can send gives, over the
+mirror, exactly the records the API gives for it (read over HTTP and through ``read_wire``), with
+no request reaching the simulator while the mirror is read."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from py_autotask._registry import spec_for
+from py_autotask._values import KEPT, read_wire, value_kind
+from py_autotask.exceptions import AutotaskConfigError
+from py_autotask.graph._db import PICKLIST_TABLE, UDF_COLUMN, DatabaseSource, MirrorError
+from py_autotask.simulator import Simulator
+from tests.servers import PostgresServer
+from tests.sync.helpers import client_for
+
+pytestmark = pytest.mark.xdist_group("graph_db")
+
+ENTITIES = ["Tickets", "Companies", "Resources", "TimeEntries"]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(
+        profile="tiny", seed=11, counts={"Tickets": 400}, thread_limit=0, hourly_threshold=0
+    ) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def mirrors(
+    sim: Simulator, tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer
+) -> Iterator[dict[str, DatabaseSource]]:
+    sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('graph_db') / 'mirror.db'}"
+    pg_url = postgres_server.create_database(f"g_{uuid.uuid4().hex[:12]}")
+    with client_for(sim) as client:
+        syncer = client.create_syncer()
+        for url in (sqlite_url, pg_url):
+            result = syncer.sync_to_database(url, ENTITIES, handle_signals=False)
+            assert result.ok, result.to_dict()
+    sources = {"sqlite": DatabaseSource(sqlite_url), "postgresql": DatabaseSource(pg_url)}
+    yield sources
+    for s in sources.values():
+        s.close()
+
+
+def _read(entity: str, record: dict[str, Any]) -> dict[str, Any]:
+    """An API record with its values read by ``read_wire`` (what the API source gives)."""
+    spec = spec_for(entity)
+    kinds = {n.lower(): value_kind(f.data_type) for n, f in spec.fields.items()}
+    kinds["id"] = "integer"
+    kinds[UDF_COLUMN.lower()] = "udfs"
+    out = {}
+    for name, value in record.items():
+        typed, status = read_wire(kinds.get(name.lower(), "string"), value)
+        out[name] = value if status == KEPT else typed
+    return out
+
+
+def api_records(
+    sim: Simulator,
+    entity: str,
+    flt: list[dict[str, Any]],
+    fields: list[str] | None = None,
+    first: int | None = None,
+) -> list[dict[str, Any]]:
+    """What the API returns for ``flt``, id-ordered, keyset-paged over HTTP."""
+    out: list[dict[str, Any]] = []
+    last = -1
+    with client_for(sim) as client:
+        while True:
+            body: dict[str, Any] = {
+                "filter": [*flt, {"op": "gt", "field": "id", "value": last}],
+                "MaxRecords": 500,
+            }
+            if fields:
+                body["IncludeFields"] = ["id", *fields]
+            items = client.raw_request("POST", f"{entity}/query", json=body)["items"]
+            if not items:
+                break
+            out += [_read(entity, i) for i in items]
+            last = items[-1]["id"]
+    out.sort(key=lambda r: r["id"])
+    return out[:first] if first is not None else out
+
+
+def find(
+    source: DatabaseSource,
+    entity: str,
+    flt: list[dict[str, Any]],
+    fields: list[str] | None = None,
+    first: int | None = None,
+) -> list[dict[str, Any]]:
+    return asyncio.run(source.find(entity, flt, fields, first))
+
+
+def _some(sim: Simulator, entity: str, field: str) -> list[Any]:
+    values = [r[field] for r in api_records(sim, entity, []) if r.get(field) is not None]
+    assert values, f"the simulator seeded no {entity}.{field}"
+    return values
+
+
+CASES: list[tuple[str, str, Any, list[str] | None, int | None]] = [
+    # (name, entity, filter (a callable of the simulator), fields, first)
+    ("eq int", "Tickets", lambda s: [{"op": "eq", "field": "priority", "value": 1}], None, None),
+    ("in", "Tickets", lambda s: [{"op": "in", "field": "priority", "value": [1, 2]}], None, None),
+    ("notIn", "Tickets", lambda s: [{"op": "notIn", "field": "status", "value": [5]}], None, None),
+    ("noteq", "Tickets", lambda s: [{"op": "noteq", "field": "priority", "value": 3}], None, 25),
+    (
+        "datetime range",
+        "Tickets",
+        lambda s: [
+            {
+                "op": "gte",
+                "field": "createDate",
+                "value": sorted(_some(s, "Tickets", "createDate"))[50].isoformat(),
+            },
+            {
+                "op": "lt",
+                "field": "createDate",
+                "value": sorted(_some(s, "Tickets", "createDate"))[200].isoformat(),
+            },
+        ],
+        ["title", "createDate"],
+        None,
+    ),
+    (
+        "contains, case-insensitive",
+        "Tickets",
+        lambda s: [
+            {
+                "op": "contains",
+                "field": "title",
+                "value": _some(s, "Tickets", "title")[0].split()[0][1:4].upper(),
+            }
+        ],
+        ["title"],
+        None,
+    ),
+    (
+        "beginsWith",
+        "Companies",
+        lambda s: [
+            {
+                "op": "beginsWith",
+                "field": "companyName",
+                "value": _some(s, "Companies", "companyName")[0][:2].lower(),
+            }
+        ],
+        None,
+        None,
+    ),
+    (
+        "endsWith",
+        "Companies",
+        lambda s: [
+            {
+                "op": "endsWith",
+                "field": "companyName",
+                "value": _some(s, "Companies", "companyName")[1][-3:],
+            }
+        ],
+        None,
+        None,
+    ),
+    (
+        "eq text, case-insensitive",
+        "Resources",
+        lambda s: [
+            {"op": "eq", "field": "lastName", "value": _some(s, "Resources", "lastName")[0].upper()}
+        ],
+        ["firstName", "lastName", "email"],
+        None,
+    ),
+    (
+        "exist",
+        "Tickets",
+        lambda s: [{"op": "exist", "field": "assignedResourceID"}],
+        ["assignedResourceID"],
+        None,
+    ),
+    (
+        "notExist",
+        "Tickets",
+        lambda s: [{"op": "notExist", "field": "completedDate"}],
+        ["completedDate"],
+        None,
+    ),
+    (
+        "bool",
+        "Companies",
+        lambda s: [{"op": "eq", "field": "isActive", "value": True}],
+        ["isActive"],
+        None,
+    ),
+    (
+        "or of and",
+        "Tickets",
+        lambda s: [
+            {
+                "op": "or",
+                "items": [
+                    {"op": "eq", "field": "priority", "value": 1},
+                    {
+                        "op": "and",
+                        "items": [
+                            {"op": "eq", "field": "priority", "value": 2},
+                            {"op": "lte", "field": "id", "value": 100},
+                        ],
+                    },
+                ],
+            }
+        ],
+        ["priority"],
+        None,
+    ),
+    (
+        "relationship load",
+        "TimeEntries",
+        lambda s: [
+            {
+                "op": "in",
+                "field": "ticketID",
+                "value": sorted(set(_some(s, "TimeEntries", "ticketID")))[:40],
+            }
+        ],
+        ["hoursWorked", "dateWorked", "ticketID"],
+        None,
+    ),
+    ("first", "Tickets", lambda s: [{"op": "gt", "field": "id", "value": 0}], None, 7),
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_every_filter_gives_the_apis_records(
+    sim: Simulator, mirrors: dict[str, DatabaseSource], backend: str
+) -> None:
+    source = mirrors[backend]
+    assert source.name == backend
+    for name, entity, make, fields, first in CASES:
+        flt = make(sim)
+        expected = api_records(sim, entity, flt, fields, first)
+        assert expected, f"{name}: the case matches nothing, so it proves nothing"
+        sim.clear_journal()
+        got = find(source, entity, flt, fields, first)
+        assert sim.journal() == [], f"{name}: the mirror sent requests"
+        if fields is not None:
+            wanted = {"id", *fields}
+            assert all(set(r) == wanted for r in got), f"{name}: {set(got[0])} != {wanted}"
+            expected = [{k: v for k, v in r.items() if k in wanted} for r in expected]
+        assert [r["id"] for r in got] == [r["id"] for r in expected], name
+        for g, e in zip(got, expected, strict=True):
+            e = {k: e.get(k) for k in g}  # a field the API leaves out is null, as in the mirror
+            assert set(e) >= set(expected[0]) - {UDF_COLUMN}
+            assert g == e, (
+                name,
+                {k: (g.get(k), e.get(k)) for k in {*g, *e} if g.get(k) != e.get(k)},
+            )
+
+
+def test_udfs_and_datetimes_come_back_as_the_api_gives_them(
+    sim: Simulator, mirrors: dict[str, DatabaseSource]
+) -> None:
+    expected = api_records(sim, "Tickets", [{"op": "lte", "field": "id", "value": 50}])
+    for source in mirrors.values():
+        got = find(source, "Tickets", [{"op": "lte", "field": "id", "value": 50}], None, None)
+        assert got == expected
+        created = got[0]["createDate"]
+        assert created.tzinfo is not None and created.utcoffset().total_seconds() == 0
+        assert isinstance(got[0][UDF_COLUMN], list)
+        assert all(set(u) == {"name", "value"} for u in got[0][UDF_COLUMN])
+
+
+def test_picklists_come_from_the_mirrors_metadata(
+    sim: Simulator, mirrors: dict[str, DatabaseSource]
+) -> None:
+    with client_for(sim) as client:
+        meta = client.raw_request("GET", "Tickets/entityInformation/fields")
+    status = next(f for f in meta["fields"] if f["name"] == "status")
+    expected = sorted(
+        (str(p["value"]), p["label"], bool(p["isActive"])) for p in status["picklistValues"]
+    )
+    for source in mirrors.values():
+        values = asyncio.run(source.picklist("Tickets", "status"))
+        assert values is not None
+        assert sorted((p["value"], p["label"], p["isActive"]) for p in values) == expected
+        # an entity the mirror holds no metadata for: unknown, not empty
+        assert asyncio.run(source.picklist("Contacts", "title")) is None
+        assert "py-autotask sync Contacts --db" in source.missing_picklists_hint("Contacts")
+
+
+def test_a_collection_not_synced_names_it_and_the_sync_to_run(
+    sim: Simulator, mirrors: dict[str, DatabaseSource]
+) -> None:
+    for source in mirrors.values():
+        sim.clear_journal()
+        with pytest.raises(MirrorError) as info:
+            find(source, "Contacts", [{"op": "eq", "field": "id", "value": 1}])
+        text = str(info.value)
+        assert "Contacts" in text and "py-autotask sync Contacts --db" in text
+        assert "\n" not in text
+        with pytest.raises(MirrorError, match="no field 'nosuchField' for Tickets"):
+            find(source, "Tickets", [{"op": "eq", "field": "nosuchField", "value": 1}])
+        with pytest.raises(MirrorError, match="not a valid integer value for 'priority'"):
+            find(source, "Tickets", [{"op": "eq", "field": "priority", "value": "high"}])
+        with pytest.raises(MirrorError, match="unknown filter operator 'like'"):
+            find(source, "Tickets", [{"op": "like", "field": "title", "value": "x"}])
+        with pytest.raises(MirrorError, match="UDF"):
+            find(source, "Tickets", [{"op": "eq", "field": "Tier", "udf": True, "value": "x"}])
+        assert sim.journal() == []
+
+
+def test_a_missing_mirror_file_is_refused_and_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "nothing.db"
+    with pytest.raises(AutotaskConfigError, match="no sync mirror at") as info:
+        DatabaseSource(f"sqlite:///{path}")
+    assert "py-autotask sync" in str(info.value)
+    assert not path.exists()
+    with pytest.raises(AutotaskConfigError, match="unsupported mirror"):
+        DatabaseSource("mysql://u:hunter22@h/db")
+
+
+def test_the_password_never_shows(postgres_server: PostgresServer) -> None:
+    url = (
+        postgres_server.url.replace("postgres@", "postgres:s3cr3tpw@").rsplit("/", 1)[0] + "/nodb_x"
+    )
+    source = DatabaseSource(url)
+    try:
+        with pytest.raises(MirrorError) as info:
+            find(source, "Tickets", [{"op": "eq", "field": "id", "value": 1}])
+    finally:
+        source.close()
+    assert "s3cr3tpw" not in str(info.value)
+
+
+def test_the_mirror_names_match_the_syncers() -> None:
+    from py_autotask.sync._db import PICKLIST_TABLE as SYNC_PICKLISTS
+    from py_autotask.sync._syncer import UDF_COLUMN as SYNC_UDFS
+
+    assert (PICKLIST_TABLE, UDF_COLUMN) == (SYNC_PICKLISTS, SYNC_UDFS)
