@@ -285,7 +285,7 @@ class DatabaseSource:
                 raise MirrorError(
                     f"the {op!r} filter on {column!r} needs a non-empty list of values"
                 )
-            values = [self._param(column, kind, v) for v in value]
+            values = [self._param(entity, column, kind, v) for v in value]
             if kind == "string":
                 lowered = sa.func.lower(col)
                 values = [str(v).lower() for v in values]
@@ -301,7 +301,7 @@ class DatabaseSource:
                 op
             ]
             return col.ilike(pattern, escape="\\")
-        param = self._param(column, kind, value)
+        param = self._param(entity, column, kind, value)
         left = col
         if kind == "string":
             left, param = sa.func.lower(col), str(param).lower()
@@ -314,7 +314,7 @@ class DatabaseSource:
             "lte": lambda: left <= param,
         }[op]()
 
-    def _param(self, column: str, kind: Kind, value: Any) -> Any:
+    def _param(self, entity: str, column: str, kind: Kind, value: Any) -> Any:
         """A filter value as the column holds it (read with the API's rule; datetimes in the
         SQLite mirror's text form)."""
         if value is None:
@@ -323,6 +323,13 @@ class DatabaseSource:
             )
         typed, status = read_wire(kind, value)
         if status == KEPT or typed is None:
+            spec_field = spec_for(entity).fields.get(column)
+            if spec_field is not None and spec_field.is_picklist and isinstance(value, str):
+                # a label the executor could not resolve: the mirror has no picklists for it
+                raise MirrorError(
+                    f"{value!r} is not a value of {spec_for(entity).name}.{column} and labels "
+                    f"cannot be resolved: {self.missing_picklists_hint(entity)}"
+                )
             raise MirrorError(f"{value!r} is not a valid {kind} value for {column!r}")
         if isinstance(typed, _dt.datetime):
             return _sqlite_text(typed) if self._sqlite else typed

@@ -308,8 +308,8 @@ def test_a_collection_not_synced_names_it_and_the_sync_to_run(
         assert "\n" not in text
         with pytest.raises(MirrorError, match="no field 'nosuchField' for Tickets"):
             find(source, "Tickets", [{"op": "eq", "field": "nosuchField", "value": 1}])
-        with pytest.raises(MirrorError, match="not a valid integer value for 'priority'"):
-            find(source, "Tickets", [{"op": "eq", "field": "priority", "value": "high"}])
+        with pytest.raises(MirrorError, match="not a valid integer value for 'companyID'"):
+            find(source, "Tickets", [{"op": "eq", "field": "companyID", "value": "acme"}])
         with pytest.raises(MirrorError, match="unknown filter operator 'like'"):
             find(source, "Tickets", [{"op": "like", "field": "title", "value": "x"}])
         with pytest.raises(MirrorError, match="UDF"):
@@ -345,3 +345,25 @@ def test_the_mirror_names_match_the_syncers() -> None:
     from py_autotask.sync._syncer import UDF_COLUMN as SYNC_UDFS
 
     assert (PICKLIST_TABLE, UDF_COLUMN) == (SYNC_PICKLISTS, SYNC_UDFS)
+
+
+def test_a_label_over_a_mirror_without_picklists_says_how_to_get_them(
+    mirrors: dict[str, DatabaseSource], tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "no_picklists.db"
+    shutil.copy(str(mirrors["sqlite"].engine.url.database), copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute(f"DROP TABLE {PICKLIST_TABLE}")
+    source = DatabaseSource(str(copy))
+    try:
+        assert asyncio.run(source.picklist("Tickets", "status")) is None
+        with pytest.raises(MirrorError) as info:
+            find(source, "Tickets", [{"op": "in", "field": "status", "value": ["In Progress"]}])
+    finally:
+        source.close()
+    text = str(info.value)
+    assert "'In Progress' is not a value of Tickets.status" in text
+    assert f"py-autotask sync Tickets --db sqlite:///{copy}" in text
