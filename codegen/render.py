@@ -25,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from codegen import facts
+from codegen import facts, graphql
 from codegen._jsonio import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -443,6 +443,10 @@ def render_tree(schemas: Path, out: Path) -> None:
             param_type=_param_type,
             package=PACKAGE,
         )
+    gql_types, gql_roots = graphql.build(entities, graphql.load_aliases())
+    files[pkg / "schema.graphql"] = env.get_template("schema.graphql.jinja").render(
+        types=gql_types, roots=gql_roots
+    )
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
     _ruff(pkg)
@@ -520,7 +524,13 @@ def lock_file(schemas: Path, out: Path) -> str:
     lock = {
         "generator": {
             "codegen": _hash_tree(
-                [ROOT / "codegen" / "render.py", ROOT / "codegen" / "facts.py"], ROOT
+                [
+                    ROOT / "codegen" / "render.py",
+                    ROOT / "codegen" / "facts.py",
+                    ROOT / "codegen" / "graphql.py",
+                    graphql.ALIASES_FILE,
+                ],
+                ROOT,
             ),
             "versions": versions,
         },

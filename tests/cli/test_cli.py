@@ -434,6 +434,7 @@ _HEAVY = (
     "py_autotask.sync",
     "py_autotask.simulator",
     "py_autotask.cli._filterlang",
+    "py_autotask._filterlang",
 )
 
 
