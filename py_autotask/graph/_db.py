@@ -28,7 +28,7 @@ from .._sqlurl import check_sqlalchemy_url, database_problem, shown_url, sqlalch
 from .._values import KEPT, Kind, read_wire, value_kind
 from ..exceptions import AutotaskConfigError, AutotaskInputError
 
-__all__ = ["PICKLIST_TABLE", "UDF_COLUMN", "DatabaseSource", "MirrorError"]
+__all__ = ["PICKLIST_TABLE", "UDF_COLUMN", "DatabaseSource", "MirrorError", "open_source"]
 
 #: The mirror's picklist table and UDF column, as ``py_autotask.sync`` names them
 #: (``sync._db.PICKLIST_TABLE``, ``sync._syncer.UDF_COLUMN``; a sibling feature, so not imported:
@@ -358,3 +358,9 @@ class DatabaseSource:
                 return value
         typed, status = read_wire(kind, value)
         return typed if status != KEPT else value
+
+
+def open_source(url: str) -> DatabaseSource:
+    """The GraphSource of the sync mirror at ``url`` (what ``GraphQLQuery(db=url)`` and
+    ``py-autotask graphql --db`` use)."""
+    return DatabaseSource(url)

@@ -367,3 +367,69 @@ def test_a_label_over_a_mirror_without_picklists_says_how_to_get_them(
     text = str(info.value)
     assert "'In Progress' is not a value of Tickets.status" in text
     assert f"py-autotask sync Tickets --db sqlite:///{copy}" in text
+
+
+SEED_QUERY = """
+{
+    tickets(status: "open", priority: [1, 2]) {
+        id
+        title
+        priority
+        company {
+            name
+            isActive
+        }
+        assignedResource {
+            firstName
+            lastName
+            email
+        }
+        timeEntries {
+            hours
+            billableHours
+            dateWorked
+        }
+    }
+}
+"""
+
+GRAPH_QUERIES = [
+    SEED_QUERY,
+    # labels, filter:, first:, a reverse reference two levels down, a single record
+    """{ tickets(filter: "createDate >= 2000-01-01", first: 30) { id statusLabel priorityLabel
+         createDate company { id companyName tickets { id title } } } }""",
+    """{ companies(isActive: true) { id name tickets { id statusLabel } } }""",
+    """{ ticket(id: 3) { id title userDefinedFields { name value } timeEntries { id dateWorked } } }""",
+    """{ resources { id firstName ticketsByAssignedResource { id priority } } }""",
+]
+
+
+def test_graphql_gives_the_same_result_over_the_api_and_both_mirrors(
+    sim: Simulator, mirrors: dict[str, DatabaseSource]
+) -> None:
+    from py_autotask.query import GraphQLQuery
+
+    with client_for(sim) as client:
+        over_api = [GraphQLQuery(client).execute_sync(q).to_dict() for q in GRAPH_QUERIES]
+    assert over_api[0]["tickets"], "the seed query matches nothing, so it proves nothing"
+    assert any(t["timeEntries"] for t in over_api[0]["tickets"])
+    for backend, source in mirrors.items():
+        sim.clear_journal()
+        query = GraphQLQuery(db=source.url)
+        for text, expected in zip(GRAPH_QUERIES, over_api, strict=True):
+            assert query.execute_sync(text).to_dict() == expected, (backend, text)
+        assert sim.journal() == [], f"{backend}: querying the mirror sent requests"
+
+
+def test_graphql_over_a_mirror_missing_a_collection_names_the_sync_to_run(
+    sim: Simulator, mirrors: dict[str, DatabaseSource]
+) -> None:
+    from py_autotask.graph import GraphQLQueryError
+    from py_autotask.query import GraphQLQuery
+
+    sim.clear_journal()
+    with pytest.raises(GraphQLQueryError) as info:
+        GraphQLQuery(db=mirrors["sqlite"].url).execute_sync("{ contacts { id firstName } }")
+    text = str(info.value)
+    assert "no Contacts" in text and "py-autotask sync Contacts --db sqlite:///" in text
+    assert sim.journal() == []
