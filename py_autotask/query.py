@@ -22,10 +22,13 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from ._values import format_wire_datetime
 from .exceptions import AutotaskConfigError
+
+if TYPE_CHECKING:
+    from .graph import GraphQLQuery
 
 __all__ = [
     "ALL_ROWS",
@@ -36,6 +39,7 @@ __all__ = [
     "F",
     "Filter",
     "FilterArg",
+    "GraphQLQuery",
     "Group",
     "RawFilter",
     "and_",
@@ -496,3 +500,13 @@ def build_query_body(
         body["MaxRecords"] = _check_max_records(max_records)
     body.update(extra)
     return body
+
+
+def __getattr__(name: str) -> Any:
+    # ``from py_autotask.query import GraphQLQuery`` (the seed plan's spelling): the GraphQL
+    # feature (py_autotask.graph, extra [graphql]) loads only when that name is asked for
+    if name == "GraphQLQuery":
+        from .graph import GraphQLQuery
+
+        return GraphQLQuery
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
