@@ -443,15 +443,18 @@ def render_tree(schemas: Path, out: Path) -> None:
             param_type=_param_type,
             package=PACKAGE,
         )
-    gql_types, gql_roots = graphql.build(entities, graphql.load_aliases())
-    files[pkg / "schema.graphql"] = env.get_template("schema.graphql.jinja").render(
-        types=gql_types, roots=gql_roots
-    )
+    files[pkg / "schema.graphql"] = render_sdl(entities)
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
     _ruff(pkg)
     (out / "api-surface.txt").write_text(api_surface(entities), encoding="utf-8")
     (out / "codegen.lock.json").write_text(lock_file(schemas, out), encoding="utf-8")
+
+
+def render_sdl(entities: list[EntityCtx]) -> str:
+    """The GraphQL schema (``schema.graphql``) of ``entities`` (rules: ``codegen/graphql.py``)."""
+    gql_types, gql_roots = graphql.build(entities, graphql.load_aliases())
+    return _env().get_template("schema.graphql.jinja").render(types=gql_types, roots=gql_roots)
 
 
 def _ruff(target: Path) -> None:

@@ -28,6 +28,7 @@ from ._bulk import bulk_app, bulk_create_command, bulk_delete_command, bulk_upda
 from ._demo import demo
 from ._estimate import estimate
 from ._export import export
+from ._graphql import graphql
 from ._health import health
 from ._plugins import plugins_app
 from ._profile import profile_app
@@ -115,7 +116,19 @@ app.add_typer(plugins_app, name="plugins")
 app.command("bulk-create")(bulk_create_command)
 app.command("bulk-update")(bulk_update_command)
 app.command("bulk-delete")(bulk_delete_command)
-for _command in (query, get, count, entities, describe, estimate, sync, export, demo, health):
+for _command in (
+    query,
+    get,
+    count,
+    entities,
+    describe,
+    estimate,
+    sync,
+    export,
+    demo,
+    health,
+    graphql,
+):
     app.command()(_command)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from .._filterlang import check_filter, parse_expression
 from .._registry import spec_for
-from ..exceptions import AutotaskInputError
+from ..exceptions import AutotaskConfigError, AutotaskError
 from ._schema import Relation, TypeInfo, graphql_module, schema, type_infos
 from ._source import GraphSource
 
@@ -33,20 +33,18 @@ OPEN_ALIAS = "open"
 _COMPLETE = "complete"
 
 
-class GraphQLQueryError(AutotaskInputError):
-    """A GraphQL query was refused (bad syntax, an unknown field or argument, a bad argument
-    value) or failed; ``errors`` holds every GraphQL error message, each naming what is wrong."""
+class GraphQLQueryError(AutotaskConfigError):
+    """A GraphQL query was refused: bad syntax, an unknown field or argument, a bad argument
+    value (a label the tenant does not have, a bad filter expression). ``errors`` holds every
+    GraphQL error message, each naming the field or argument; ``str()`` shows them all."""
 
     def __init__(self, errors: Sequence[str]) -> None:
         self.errors = list(errors)
-        head = "GraphQL query failed" if len(self.errors) != 1 else "GraphQL query failed:"
-        text = head + (" " + self.errors[0] if len(self.errors) == 1 else "")
-        super().__init__(text if len(self.errors) == 1 else head + ":")
-        if len(self.errors) != 1:
-            self.args = (head + ":" + "".join(f"\n  - {e}" for e in self.errors),)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+        if len(self.errors) == 1:
+            text = f"GraphQL query refused: {self.errors[0]}"
+        else:
+            text = "GraphQL query refused:" + "".join(f"\n  - {e}" for e in self.errors)
+        super().__init__(text)
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.errors,))
@@ -450,6 +448,10 @@ async def execute(
         field_resolver=run.resolve,
     )
     if result.errors:
+        for err in result.errors:  # the source's own failures keep their type (and exit code)
+            original = getattr(err, "original_error", None)
+            if isinstance(original, AutotaskError) and not isinstance(original, ValueError):
+                raise original
         raise GraphQLQueryError(_messages(result.errors))
     return GraphResult(result.data or {}, finder.calls)
 

@@ -82,16 +82,23 @@ def _parse_picklist_value(value: Any) -> Any:
     return value
 
 
+def _hook(scalar: Any, names: tuple[str, ...], fn: Any) -> None:
+    for name in names:
+        if hasattr(scalar, name):
+            setattr(scalar, name, fn)
+
+
 @functools.lru_cache(maxsize=1)
 def _built() -> tuple[GraphQLSchema, dict[str, TypeInfo]]:
     graphql = graphql_module()
     schema = graphql.build_schema(sdl())
+    # graphql-core 3.2 names a scalar's hooks serialize/parse_value/parse_literal; 3.3 calls
+    # coerce_output_value/coerce_input_value/coerce_input_literal: set whichever it has
     for name in ("DateTime", "Date"):
-        scalar = schema.type_map[name]
-        scalar.serialize = _serialize_datetime
+        _hook(schema.type_map[name], ("serialize", "coerce_output_value"), _serialize_datetime)
     picklist = schema.type_map["PicklistValue"]
-    picklist.parse_literal = _parse_picklist_literal
-    picklist.parse_value = _parse_picklist_value
+    _hook(picklist, ("parse_value", "coerce_input_value"), _parse_picklist_value)
+    _hook(picklist, ("parse_literal", "coerce_input_literal"), _parse_picklist_literal)
     infos: dict[str, TypeInfo] = {}
     for type_name, gtype in schema.type_map.items():
         entity = _directive(getattr(gtype, "ast_node", None), "entity")
