@@ -94,7 +94,10 @@ def test_the_seed_query_on_10000_tickets_matches_direct_reads_within_the_request
                     {
                         "hours": te["hoursWorked"],
                         "billableHours": te["hoursToBill"],
-                        "dateWorked": te["dateWorked"],
+                        # a DateTime: ISO 8601 with its UTC offset, as GraphQL serializes it
+                        "dateWorked": None
+                        if te["dateWorked"] is None
+                        else te["dateWorked"].isoformat(),
                     }
                     for te in entries.get(t["id"], [])
                 ],

@@ -450,3 +450,34 @@ def test_graphql_over_a_mirror_missing_a_collection_names_the_sync_to_run(
     text = str(info.value)
     assert "no Contacts" in text and "py-autotask sync Contacts --db sqlite:///" in text
     assert sim.journal() == []
+
+
+def test_the_cli_queries_the_mirror_with_zero_requests(
+    sim: Simulator, mirrors: dict[str, DatabaseSource], tmp_path: Path
+) -> None:
+    import json
+
+    from py_autotask.query import GraphQLQuery
+    from tests._cli import cli_env, run_cli
+
+    text = "{ tickets(priority: [1, 2], first: 20) { id title priorityLabel company { name } } }"
+    with client_for(sim) as client:
+        expected = GraphQLQuery(client).execute_sync(text).to_dict()
+    # no credentials at all: the mirror needs none
+    env = cli_env({}, tmp_path)
+    sqlite_url = mirrors["sqlite"].url
+    sim.clear_journal()
+    proc = run_cli("graphql", "--db", sqlite_url, text, "-o", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == expected
+    # a collection the mirror lacks, a mirror file that does not exist: one line, exit 2
+    proc = run_cli("graphql", "--db", sqlite_url, "{ contacts { id } }", env=env)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "py-autotask sync Contacts --db" in proc.stderr and "Traceback" not in proc.stderr
+    missing = tmp_path / "none.db"
+    proc = run_cli("graphql", "--db", f"sqlite:///{missing}", text, env=env)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "no sync mirror at" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not missing.exists()
+    assert sim.journal() == []
