@@ -11,7 +11,7 @@ UTC text with ``Z`` (SQLite), and the tenant's picklists in the ``autotask_pickl
 :meth:`DatabaseSource.find` compiles the Autotask filter JSON the executor sends (``eq``,
 ``noteq``, ``gt``/``gte``/``lt``/``lte``, ``in``, ``notIn``, ``contains``/``beginsWith``/
 ``endsWith``, ``exist``/``notExist``, ``and``/``or`` nesting) to parameterized SQL with SQLAlchemy
-Core, with the API's semantics (text compared case-insensitively, a comparison with a null never
+Core (UDF conditions over the stored JSON list), with the API's semantics (text compared case-insensitively, a comparison with a null never
 matching), selects only the wanted columns and reads the rows back into the values the API source
 gives (:func:`py_autotask._values.read_wire`): so one query gives one result over either source.
 """
@@ -267,11 +267,7 @@ class DatabaseSource:
             parts = [self._condition(entity, t, columns, kinds, x) for x in items]
             return sa.and_(*parts) if op == "and" else sa.or_(*parts)
         if item.get("udf"):
-            raise MirrorError(
-                f"filtering {entity} on a UDF ({item.get('field')!r}) is not supported over the "
-                "mirror (it stores UDFs as JSON text): select userDefinedFields and filter the "
-                "results, or query the API"
-            )
+            return self._udf_condition(entity, t, columns, op, item)
         column = self._column(entity, columns, str(item.get("field") or ""))
         kind = kinds.get(column, "string")
         col = t.c[column]
@@ -313,6 +309,89 @@ class DatabaseSource:
             "lt": lambda: left < param,
             "lte": lambda: left <= param,
         }[op]()
+
+    def _udf_condition(
+        self, entity: str, t: Any, columns: Mapping[str, str], op: str, item: Mapping[str, Any]
+    ) -> Any:
+        """A condition on one UDF, over the JSON list the mirror stores (``[{"name", "value"}]``):
+        ``EXISTS`` an element of that name whose value matches. The mirror keeps no UDF types,
+        so values compare as text, case-insensitively (as Autotask compares text); a number
+        given for ``gt``/``gte``/``lt``/``lte`` compares numerically."""
+        sa = self._sa
+        column = columns.get(UDF_COLUMN.lower())
+        if column is None:
+            raise MirrorError(
+                f"the mirror {self.shown!r} holds no UDFs for {entity}: sync it again "
+                f"(`py-autotask sync {entity} --db {self.shown}`)"
+            )
+        name = str(item.get("field") or "")
+        if self._sqlite:
+            j = sa.func.json_each(t.c[column]).table_valued("value").alias("udf_item")
+            udf_name = sa.func.json_extract(j.c.value, "$.name")
+            udf_value = sa.func.json_extract(j.c.value, "$.value")
+        else:
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            j = (
+                sa.func.jsonb_array_elements(sa.cast(t.c[column], JSONB))
+                .table_valued("value")
+                .alias("udf_item")
+            )
+            udf_name = sa.func.jsonb_extract_path_text(j.c.value, "name")
+            udf_value = sa.func.jsonb_extract_path_text(j.c.value, "value")
+
+        def element(*conditions: Any) -> Any:
+            found = sa.select(sa.literal(1)).select_from(j)
+            return found.where(sa.func.lower(udf_name) == name.lower(), *conditions).exists()
+
+        if op == "exist":
+            return element(udf_value.is_not(None))
+        if op == "notExist":
+            return sa.not_(element(udf_value.is_not(None)))
+        value = item.get("value")
+        text = sa.func.lower(sa.cast(udf_value, sa.String))
+        if op in ("in", "notIn"):
+            if not isinstance(value, list) or not value:
+                raise MirrorError(f"the {op!r} filter on UDF {name!r} needs a non-empty list")
+            lowered = [str(v).lower() for v in value]
+            return element(text.in_(lowered) if op == "in" else text.not_in(lowered))
+        if value is None:
+            raise MirrorError(
+                f"a null value for UDF {name!r}: filter with exist/notExist to match (non-)empty "
+                "fields"
+            )
+        if op in _LIKE:
+            escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = {
+                "beginsWith": escaped + "%",
+                "endsWith": "%" + escaped,
+                "contains": f"%{escaped}%",
+            }[op]
+            return element(text.like(pattern.lower(), escape="\\"))
+        left: Any = text
+        param: Any = str(value).lower()
+        numeric_value = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if op in ("gt", "gte", "lt", "lte") and numeric_value:
+            # only values that are numbers (SQLite would read "n/a" as 0, PostgreSQL refuse it)
+            if self._sqlite:
+                trimmed = sa.func.trim(sa.cast(udf_value, sa.String))
+                is_number = sa.and_(
+                    trimmed.op("GLOB")("*[0-9]*"), sa.not_(trimmed.op("GLOB")("*[^0-9.+-]*"))
+                )
+            else:
+                is_number = udf_value.op("~")(r"^\s*[-+]?[0-9]+(\.[0-9]+)?\s*$")
+            numeric = sa.case((is_number, sa.cast(udf_value, sa.Float)), else_=None)
+            left, param = numeric, float(value)
+        return element(
+            {
+                "eq": lambda: left == param,
+                "noteq": lambda: left != param,
+                "gt": lambda: left > param,
+                "gte": lambda: left >= param,
+                "lt": lambda: left < param,
+                "lte": lambda: left <= param,
+            }[op]()
+        )
 
     def _param(self, entity: str, column: str, kind: Kind, value: Any) -> Any:
         """A filter value as the column holds it (read with the API's rule; datetimes in the

@@ -241,7 +241,55 @@ CASES: list[tuple[str, str, Any, list[str] | None, int | None]] = [
         None,
     ),
     ("first", "Tickets", lambda s: [{"op": "gt", "field": "id", "value": 0}], None, 7),
+    # UDFs (the mirror's JSON list): text compared case-insensitively, as the API does
+    ("udf eq", "Tickets", lambda s: [_udf("eq", "FR Result", "TRANSITIONED")], ["title"], None),
+    ("udf noteq", "Tickets", lambda s: [_udf("noteq", "fr result", "Transitioned")], None, None),
+    (
+        "udf in",
+        "Tickets",
+        lambda s: [_udf("in", "Project Swimlanes", ["pilot", "TaskProgress"])],
+        None,
+        None,
+    ),
+    (
+        "udf contains",
+        "Tickets",
+        lambda s: [_udf("contains", "Status Summary", "STOPPED")],
+        None,
+        None,
+    ),
+    (
+        "udf beginsWith",
+        "Tickets",
+        lambda s: [_udf("beginsWith", "N-central Alert ID", "c")],
+        None,
+        None,
+    ),
+    ("udf exist", "Tickets", lambda s: [_udf("exist", "Ext URL")], ["id"], None),
+    ("udf notExist", "Tickets", lambda s: [_udf("notExist", "Ext URL")], ["id"], None),
+    (
+        "udf or a field",
+        "Tickets",
+        lambda s: [
+            {
+                "op": "or",
+                "items": [
+                    _udf("eq", "Tasks Swimlanes", "assigned"),
+                    {"op": "eq", "field": "priority", "value": 1},
+                ],
+            }
+        ],
+        ["priority"],
+        None,
+    ),
 ]
+
+
+def _udf(op: str, name: str, value: Any = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"op": op, "field": name, "udf": True}
+    if value is not None:
+        item["value"] = value
+    return item
 
 
 @pytest.fixture(scope="module")
@@ -329,8 +377,8 @@ def test_a_collection_not_synced_names_it_and_the_sync_to_run(
             find(source, "Tickets", [{"op": "eq", "field": "companyID", "value": "acme"}])
         with pytest.raises(MirrorError, match="unknown filter operator 'like'"):
             find(source, "Tickets", [{"op": "like", "field": "title", "value": "x"}])
-        with pytest.raises(MirrorError, match="UDF"):
-            find(source, "Tickets", [{"op": "eq", "field": "Tier", "udf": True, "value": "x"}])
+        with pytest.raises(MirrorError, match="holds no UDFs for Resources"):
+            find(source, "Resources", [{"op": "eq", "field": "Tier", "udf": True, "value": "x"}])
         assert sim.journal() == []
 
 
@@ -481,3 +529,36 @@ def test_the_cli_queries_the_mirror_with_zero_requests(
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not missing.exists()
     assert sim.journal() == []
+
+
+def test_a_number_compares_a_udf_numerically(mirrors: dict[str, DatabaseSource]) -> None:
+    """The simulator seeds no number UDFs: three rows of each mirror get one (and a text value
+    that is not a number), restored afterwards."""
+    import json
+
+    import sqlalchemy as sa
+
+    scores = {1: "12", 2: "9", 3: "n/a"}
+    for source in mirrors.values():
+        with source.engine.begin() as conn:
+            rows = conn.execute(
+                sa.text('SELECT id, "userDefinedFields" FROM tickets WHERE id <= 3')
+            )
+            saved = {int(r[0]): r[1] for r in rows}
+            for i, score in scores.items():
+                conn.execute(
+                    sa.text('UPDATE tickets SET "userDefinedFields" = :u WHERE id = :i'),
+                    {"u": json.dumps([{"name": "Score", "value": score}]), "i": i},
+                )
+        try:
+            gt = find(source, "Tickets", [_udf("gt", "score", 10)], ["id"])
+            assert [r["id"] for r in gt] == [1]  # 9 < 10 (as text "9" > "10"); "n/a" no number
+            lte = find(source, "Tickets", [_udf("lte", "Score", 12.0)], ["id"])
+            assert [r["id"] for r in lte] == [1, 2]
+        finally:
+            with source.engine.begin() as conn:
+                for i, u in saved.items():
+                    conn.execute(
+                        sa.text('UPDATE tickets SET "userDefinedFields" = :u WHERE id = :i'),
+                        {"u": u, "i": i},
+                    )
