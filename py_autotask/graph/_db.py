@@ -74,7 +74,10 @@ class DatabaseSource:
                 "postgresql://USER@HOST/DATABASE (the mirror `py-autotask sync --db` writes)"
             )
         if "://" not in text:
-            text = "sqlite:///" + text
+            if text.lower().endswith((".duckdb", ".ddb")):
+                text = "duckdb:///" + text  # refused below, by name
+            else:
+                text = "sqlite:///" + text
         self.url = text
         self.shown = shown_url(text)
         backend = text.split("://", 1)[0].partition("+")[0].lower()

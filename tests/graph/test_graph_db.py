@@ -388,8 +388,10 @@ def test_a_missing_mirror_file_is_refused_and_not_created(tmp_path: Path) -> Non
         DatabaseSource(f"sqlite:///{path}")
     assert "py-autotask sync" in str(info.value)
     assert not path.exists()
-    with pytest.raises(AutotaskConfigError, match="unsupported mirror"):
-        DatabaseSource("mysql://u:hunter22@h/db")
+    for url in ("mysql://u:hunter22@h/db", "duckdb:///m.duckdb", str(tmp_path / "m.duckdb")):
+        with pytest.raises(AutotaskConfigError, match="unsupported mirror") as info:
+            DatabaseSource(url)
+        assert "hunter22" not in str(info.value)
 
 
 def test_the_password_never_shows(postgres_server: PostgresServer) -> None:
