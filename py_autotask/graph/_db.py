@@ -99,7 +99,7 @@ class DatabaseSource:
 
             if not Path(parsed.database).is_file():
                 raise AutotaskConfigError(
-                    f"no sync mirror at {self.shown!r}: the file does not exist; create it with "
+                    f"no sync mirror at {self.shown!r}: the database file does not exist; create it with "
                     f"`py-autotask sync Tickets Companies ... --db {self.shown}`"
                 )
         self.engine: Any = sa.create_engine(sqlalchemy_url(text), future=True)
