@@ -41,6 +41,15 @@ _LIKE = ("beginsWith", "endsWith", "contains")
 _OPS: dict[str, str] = {
     op.lower(): op for op in (*_COMPARE, *_LIKE, "in", "notIn", "exist", "notExist", "and", "or")
 }
+#: the text of a value of each kind in a PostgreSQL column turned into text (as the sync writes
+#: it: ``42``, ``12.5``, ``true``, ``2024-01-31 10:00:00.871+00``); other text is never cast
+_TEXT_FORMS: dict[str, str] = {
+    "integer": r"^\s*[-+]?[0-9]+\s*$",
+    "number": r"^\s*[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$",
+    "boolean": r"^(true|false)$",
+    "datetime": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?([+-][0-9]{2}(:?[0-9]{2})?|Z)?$",
+}
+_TEXT_FORMS["date"] = _TEXT_FORMS["datetime"]
 _PICKLIST_COLUMNS = (
     "value",
     "label",
@@ -104,6 +113,9 @@ class DatabaseSource:
                 )
         self.engine: Any = sa.create_engine(sqlalchemy_url(text), future=True)
         self._columns: dict[str, dict[str, str]] = {}
+        #: columns declared as text (PostgreSQL turns a typed column into text when a sync meets
+        #: a value its type cannot hold)
+        self._text: dict[str, set[str]] = {}
 
     # -- the GraphSource protocol ------------------------------------------------------------------
     async def find(
@@ -205,7 +217,8 @@ class DatabaseSource:
         try:
             insp = self._sa.inspect(self.engine)
             present = insp.has_table(table)
-            names = [str(c["name"]) for c in insp.get_columns(table)] if present else []
+            reflected = insp.get_columns(table) if present else []
+            names = [str(c["name"]) for c in reflected]
         except Exception as exc:
             problem = database_problem(exc, self.url)
             if problem is None:
@@ -218,6 +231,11 @@ class DatabaseSource:
             )
         found = {n.lower(): n for n in names}
         self._columns[table] = found
+        self._text[table] = {
+            str(c["name"])
+            for c in reflected
+            if str(c["type"]).split("(")[0].strip().upper() in ("TEXT", "VARCHAR")
+        }
         return found
 
     @staticmethod
@@ -274,6 +292,8 @@ class DatabaseSource:
         column = self._column(entity, columns, str(item.get("field") or ""))
         kind = kinds.get(column, "string")
         col = t.c[column]
+        if op not in ("exist", "notExist"):
+            col = self._typed(t, column, kind)
         if op == "exist":
             return col.is_not(None)
         if op == "notExist":
@@ -395,6 +415,35 @@ class DatabaseSource:
                 "lte": lambda: left <= param,
             }[op]()
         )
+
+    def _typed(self, t: Any, column: str, kind: Kind) -> Any:
+        """``column`` as a comparable value of ``kind``: a value the sync kept as received text
+        (``"m"`` for an integer: the column holds it as it came) is null, so it never matches a
+        typed comparison, as over the API. SQLite keeps each value's own type (datetimes are
+        ISO text); a PostgreSQL column turned into text holds every value as text, cast back."""
+        sa = self._sa
+        col = t.c[column]
+        if kind == "string" or column.lower() == "id":
+            return col
+        if self._sqlite:
+            if kind in ("datetime", "date"):
+                ok = col.op("GLOB")("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*Z")
+            elif kind in ("integer", "number", "boolean"):
+                ok = sa.func.typeof(col).in_(["integer", "real"])
+            else:
+                return col
+            return sa.case((ok, col), else_=None)
+        if column not in self._text.get(t.name, set()):
+            return col
+        pattern = _TEXT_FORMS.get(kind)
+        if pattern is None:
+            return col
+        target = {
+            "integer": sa.BigInteger,
+            "number": sa.Float,
+            "boolean": sa.Boolean,
+        }.get(kind, sa.DateTime(timezone=True))
+        return sa.case((col.op("~")(pattern), sa.cast(col, target)), else_=None)
 
     def _param(self, entity: str, column: str, kind: Kind, value: Any) -> Any:
         """A filter value as the column holds it (read with the API's rule; datetimes in the
