@@ -18,6 +18,7 @@ gives (:func:`py_autotask._values.read_wire`): so one query gives one result ove
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import json
 from collections.abc import Mapping, Sequence
@@ -126,7 +127,17 @@ class DatabaseSource:
         first: int | None,
     ) -> list[dict[str, Any]]:
         """The rows of ``entity``'s table matching ``filter``, ordered by id (as the API pages
-        them), as records keyed by API field names (see :class:`~py_autotask.graph.GraphSource`)."""
+        them), as records keyed by API field names (see :class:`~py_autotask.graph.GraphSource`).
+        The database is read in a worker thread, never on the event loop."""
+        return await asyncio.to_thread(self._find, entity, filter, fields, first)
+
+    def _find(
+        self,
+        entity: str,
+        filter: list[dict[str, Any]],
+        fields: Sequence[str] | None,
+        first: int | None,
+    ) -> list[dict[str, Any]]:
         sa = self._sa
         spec = spec_for(entity)
         table = table_name(spec.name)
@@ -166,6 +177,9 @@ class DatabaseSource:
         """The picklist values the sync stored for ``entity``'s ``field`` (``None`` when the
         mirror holds no picklist metadata for the entity: a database synced by another tool, or
         the picklist table missing)."""
+        return await asyncio.to_thread(self._picklist, entity, field)
+
+    def _picklist(self, entity: str, field: str) -> list[dict[str, Any]] | None:
         sa = self._sa
         spec = spec_for(entity)
         if not self._has_table(PICKLIST_TABLE):
