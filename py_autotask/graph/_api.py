@@ -52,6 +52,8 @@ class ApiSource:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        #: query pages sent so far (every page of every find; count requests not included)
+        self.pages = 0
         self.is_async = inspect.iscoroutinefunction(type(client.sender).run)
 
     async def _run(self, flow: Flow[T]) -> T:
@@ -69,6 +71,7 @@ class ApiSource:
         next_request: _core.ApiRequest | None = _core.query_request(spec, body)
         while next_request is not None:
             response = yield from request(next_request)
+            self.pages += 1
             data = reader.read_json(response) or {}
             records.extend(read(item) for item in data.get("items") or [])
             if first is not None and len(records) >= first:

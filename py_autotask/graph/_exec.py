@@ -100,7 +100,8 @@ def _plain(value: Any) -> Any:
 
 class GraphResult(Record):
     """The data of an executed query: ``result.tickets[0].company.name``; ``to_dict()`` gives
-    the JSON-ready data; ``requests`` is how many source queries it took."""
+    the JSON-ready data; ``requests`` is how many requests it took (query pages over the API;
+    for a source that does not count pages, the queries it ran)."""
 
     __slots__ = ("requests",)
 
@@ -334,7 +335,7 @@ class _Run:
         target = self.infos[rel.type_name]
         fields = _needed(target, selected)
         if rel.kind == "reference":
-            ids = sorted({p[rel.field] for p in parents if p.get(rel.field) is not None})
+            ids = sorted({p[rel.field] for p in parents if _is_id(p.get(rel.field))})
             batches = await asyncio.gather(
                 *(
                     self.finder.find(
@@ -350,7 +351,7 @@ class _Run:
         else:
             if fields is not None:
                 fields = sorted({*fields, rel.field})
-            ids = sorted({p["id"] for p in parents if p.get("id") is not None})
+            ids = sorted({p["id"] for p in parents if _is_id(p.get("id"))})
             batches = await asyncio.gather(
                 *(
                     self.finder.find(
@@ -391,6 +392,12 @@ class _Run:
             if name in tinfo.relations and tinfo.relations[name].kind == "reverse":
                 return parent.get(name) or []
         return parent.get(name)
+
+
+def _is_id(value: Any) -> bool:
+    """Only whole numbers are looked up (an off-type value a tenant sent, kept as received by
+    ``read_wire``, references nothing: its object field is null)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _stored(value: Any) -> Any:
@@ -439,6 +446,7 @@ async def execute(
     """Validate and run ``text`` over ``source``; raise :class:`GraphQLQueryError` on any error."""
     graphql = graphql_module()
     finder = _Counting(source)
+    pages_before = getattr(source, "pages", None)
     run = _Run(source, finder, variables=dict(variables or {}))
     result = await graphql.graphql(
         schema(),
@@ -453,7 +461,11 @@ async def execute(
             if isinstance(original, AutotaskError) and not isinstance(original, ValueError):
                 raise original
         raise GraphQLQueryError(_messages(result.errors))
-    return GraphResult(result.data or {}, finder.calls)
+    pages = getattr(source, "pages", None)
+    sent = (
+        pages - pages_before if isinstance(pages, int) and isinstance(pages_before, int) else None
+    )
+    return GraphResult(result.data or {}, finder.calls if sent is None else sent)
 
 
 # --- estimate -------------------------------------------------------------------------------------

@@ -339,3 +339,43 @@ def test_execution_is_a_graphql_job(sim: Simulator, client: AutotaskClient) -> N
     client.observers.add(Jobs())
     GraphQLQuery(client).execute_sync("{ tickets(first: 1) { id } }")
     assert ("graphql", {"action": "execute", "source": "api"}) in seen
+
+
+def test_1200_tickets_cost_their_pages_plus_ceil_ids_over_500_per_relationship() -> None:
+    with (
+        Simulator(
+            seed=5,
+            profile="tiny",
+            counts={"Tickets": 1200, "TimeEntries": 1500},
+            hourly_threshold=0,
+            thread_limit=0,
+        ) as sim,
+        AutotaskClient(**sim.credentials) as client,
+    ):
+        sim.clear_journal()
+        result = GraphQLQuery(client).execute_sync(
+            "{ tickets { id company { name } timeEntries { hours } } }"
+        )
+        sent: dict[str, int] = {}
+        for e in _data_requests(sim):
+            sent[e.entity] = sent.get(e.entity, 0) + 1
+        tickets = result.tickets
+        assert len(tickets) == 1200
+        ids = sorted(t.id for t in tickets)
+        companies = {t.company.name for t in tickets}
+        per_chunk = [
+            sum(len(t.timeEntries) for t in tickets if t.id in set(ids[i : i + 500]))
+            for i in range(0, len(ids), 500)
+        ]
+        assert sum(per_chunk) > 500  # some batch needs more than one page
+        assert sent == {
+            "Tickets": math.ceil(1200 / 500),
+            "Companies": math.ceil(len(companies) / 500),
+            # one batch per 500 ticket ids, each with the pages its time entries fill
+            "TimeEntries": sum(max(1, math.ceil(k / 500)) for k in per_chunk),
+        }
+        assert result.requests == sum(sent.values())
+        naive = 3 + 2 * 1200  # the tickets' pages, then a company and a time-entry query each
+        assert naive / sum(sent.values()) >= 50
+        direct = client.time_entries.query_all()
+        assert sum(per_chunk) == len([te for te in direct if te.ticket_id in set(ids)])

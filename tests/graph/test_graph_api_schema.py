@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
+
+import pytest
 
 from codegen import graphql as gql_codegen
 from codegen import render
@@ -55,3 +58,12 @@ def test_naming_rules() -> None:
     assert {"filter", "first", "status", "priority", "companyID"} <= set(args)
     assert str(args["status"].type) == "[PicklistValue!]"
     assert str(query.fields["ticket"].args["id"].type) == "Int!"
+
+
+def test_without_graphql_core_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from py_autotask.exceptions import AutotaskConfigError
+    from py_autotask.graph import _schema
+
+    monkeypatch.setitem(sys.modules, "graphql", None)  # as if graphql-core were not installed
+    with pytest.raises(AutotaskConfigError, match=r"pip install 'py-autotask\[graphql\]'"):
+        _schema.graphql_module()

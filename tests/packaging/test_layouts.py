@@ -199,6 +199,8 @@ def test_wheel_contents(dists: dict[str, Path]) -> None:
         "py_autotask_generated/_client_mixin.py",
         "py_autotask_generated/models/_tickets.py",
         "py_autotask_generated/entities/_tickets.py",
+        # the GraphQL schema is package data of the generated package
+        "py_autotask_generated/schema.graphql",
         # the simulator serves the metadata snapshot from inside the package when installed
         "py_autotask/_schemas/index.json",
         "py_autotask/_schemas/entities/Tickets/fields.json",
