@@ -232,7 +232,11 @@ def is_date_text(value: Any) -> bool:
 def format_wire_datetime(value: datetime) -> str:
     """Autotask's wire format: UTC, milliseconds, ``Z`` (naive values are taken as UTC)."""
     value = _as_utc(value, naive=True)
-    return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}Z"
+    # not strftime: its %Y gives "999" for the year 999 (glibc), which no ISO parser reads back
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 # --- plain values ---------------------------------------------------------------------------------
