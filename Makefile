@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 ## Everything CI checks: lint, types, generated-code drift, tests, benchmark smoke runs.
 test: $(STAMP) servers lint typecheck check-drift
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow"
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow" --durations=25
 	$(MAKE) bench-smoke
 
 ## The tests marked slow (minutes each; not part of `make test`).
