@@ -32,6 +32,7 @@ from ._health import health
 from ._plugins import plugins_app
 from ._profile import profile_app
 from ._query import count, describe, entities, get, query
+from ._report import report
 from ._shared import LOG_FORMAT, fail, secrets
 from ._simulator import simulator_app
 from ._sync import sync
@@ -115,7 +116,19 @@ app.add_typer(plugins_app, name="plugins")
 app.command("bulk-create")(bulk_create_command)
 app.command("bulk-update")(bulk_update_command)
 app.command("bulk-delete")(bulk_delete_command)
-for _command in (query, get, count, entities, describe, estimate, sync, export, demo, health):
+for _command in (
+    query,
+    get,
+    count,
+    entities,
+    describe,
+    estimate,
+    sync,
+    export,
+    demo,
+    health,
+    report,
+):
     app.command()(_command)
 
 
