@@ -33,6 +33,7 @@ from ._health import health
 from ._plugins import plugins_app
 from ._profile import profile_app
 from ._query import count, describe, entities, get, query
+from ._report import report
 from ._shared import LOG_FORMAT, fail, secrets
 from ._simulator import simulator_app
 from ._sync import sync
@@ -128,6 +129,7 @@ for _command in (
     demo,
     health,
     graphql,
+    report,
 ):
     app.command()(_command)
 

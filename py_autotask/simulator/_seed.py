@@ -98,6 +98,7 @@ from typing import Any
 
 from .._values import value_kind
 from ._messy import Apply, field_shapes, mess, udf_shapes
+from ._tickets import TicketStructure
 
 __all__ = [
     "DEFAULT_SCHEMAS_DIR",
@@ -1397,7 +1398,13 @@ def _rng(seed: int, collection: str, concern: str) -> random.Random:
 
 
 def _emit(
-    plan: _Plan, count: int, seed: int, *, with_owner: bool, messy: float = 0.0
+    plan: _Plan,
+    count: int,
+    seed: int,
+    *,
+    with_owner: bool,
+    messy: float = 0.0,
+    structure: TicketStructure | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Records ``start..count`` of one collection (``start`` = 0 with the owner company); a
     fraction ``messy`` of them carries off-type values (own random stream: see :mod:`._messy`)."""
@@ -1422,6 +1429,7 @@ def _emit(
     max_touch = 60 * _DAY_MS
     messy_rng = _rng(seed, name, "messy")
     messy_draw = messy_rng.random if messy > 0 else None
+    structure_rng = _rng(seed, name, "structure")
     for i in range(start, count + 1):
         if sequential_pool:
             base, refs, selfs, dates, days, udfv, scoped = pool[i - start]
@@ -1450,6 +1458,8 @@ def _emit(
                 else:
                     rec[fname] = None
         ts = (i - 1 if i > 0 else 0) * step + int(r() * step)
+        if structure is not None:
+            ts = structure.warp(ts)
         if created:
             text = fmt(ts)
             for fname in created:
@@ -1464,6 +1474,8 @@ def _emit(
             rec[fname] = mid(ts + off)
         for fname, fn in identity:
             rec[fname] = fn(rec, i, ts)
+        if structure is not None:
+            structure.apply(rec, ts, structure_rng, fmt, modified)
         if has_udfs:
             rec["userDefinedFields"] = list(map(copy_dict, udfv))
         if messy_draw is not None and messy_draw() < messy:
@@ -1507,7 +1519,13 @@ def generate(
             continue
         plan = _build_plan(ent, resolved, deferred.get(name, set()), owned)
         owner = name == "Companies"
-        for coll, rec in _emit(plan, resolved[name], seed, with_owner=owner, messy=messy):
+        structure = (
+            TicketStructure.from_fields(ent.fields, seed, _WINDOW_MS) if name == "Tickets" else None
+        )
+        emitted = _emit(
+            plan, resolved[name], seed, with_owner=owner, messy=messy, structure=structure
+        )
+        for coll, rec in emitted:
             if owner and rec["id"] == 0:
                 _owner_overrides(rec)
             yield coll, rec

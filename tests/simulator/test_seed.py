@@ -424,8 +424,11 @@ def test_values_look_like_autotask(demo: list[tuple[str, dict[str, Any]]]) -> No
     assert all("@" in e for e in emails)
     names = [c["companyName"] for c in data["Companies"]]
     assert len(set(names)) == len(names)
-    # date-only looking field at midnight
-    assert all(x["completedDate"] is None or x["completedDate"].endswith("T00:00:00") for x in t)
+    # a ticket's completedDate is a datetime (the seeded ticket structure, docs/simulator.md),
+    # never before the ticket was created or first resolved
+    done = [x for x in t if x["completedDate"] is not None]
+    assert done and not all(x["completedDate"].endswith("T00:00:00") for x in done)
+    assert all(x["completedDate"] >= x["resolvedDateTime"] >= x["createDate"] for x in done)
     # start/end pairs: a work period of at most 8 hours
     for e in data["TimeEntries"]:
         if e["startDateTime"] and e["endDateTime"]:
