@@ -17,6 +17,7 @@ import pytest
 
 from py_autotask.query import GraphQLQuery
 from py_autotask.simulator import Simulator
+from tests.graph._tenant import reopen_half
 from tests.graph.test_graph_db import SEED_QUERY, api_records
 from tests.sync.helpers import client_for
 
@@ -31,6 +32,7 @@ PAGE = 500
 def sim() -> Iterator[Simulator]:
     counts = {"Tickets": TICKETS, "TimeEntries": TIME_ENTRIES, "Companies": 200, "Resources": 50}
     with Simulator(profile="tiny", seed=17, counts=counts, thread_limit=0, hourly_threshold=0) as s:
+        reopen_half(s)
         yield s
 
 

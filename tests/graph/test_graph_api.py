@@ -18,6 +18,7 @@ from py_autotask.graph import GraphQLQueryError
 from py_autotask.graph._api import ApiSource
 from py_autotask.query import F, GraphQLQuery
 from py_autotask.simulator import Simulator
+from tests.graph._tenant import reopen_half
 
 pytestmark = pytest.mark.xdist_group("graph-api")
 
@@ -55,6 +56,7 @@ def sim() -> Iterator[Simulator]:
         hourly_threshold=0,
         thread_limit=0,
     ) as s:
+        reopen_half(s)
         with AutotaskClient(**s.credentials) as client:
             _complete_the_sketch_data(client)
         s.clear_journal()
@@ -352,6 +354,7 @@ def test_1200_tickets_cost_their_pages_plus_ceil_ids_over_500_per_relationship()
         ) as sim,
         AutotaskClient(**sim.credentials) as client,
     ):
+        reopen_half(sim)
         sim.clear_journal()
         result = GraphQLQuery(client).execute_sync(
             "{ tickets { id company { name } timeEntries { hours } } }"

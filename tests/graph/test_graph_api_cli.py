@@ -17,6 +17,7 @@ from py_autotask.cli import app
 from py_autotask.query import F
 from py_autotask.simulator import Simulator
 from tests._cli import cli_env, run_cli
+from tests.graph._tenant import reopen_half
 
 pytestmark = pytest.mark.xdist_group("graph-api-cli")
 
@@ -26,6 +27,7 @@ def sim() -> Iterator[Simulator]:
     with Simulator(
         seed=3, profile="tiny", counts={"Tickets": 30}, hourly_threshold=0, thread_limit=0
     ) as s:
+        reopen_half(s)
         yield s
 
 

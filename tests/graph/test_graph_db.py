@@ -18,6 +18,7 @@ from py_autotask._values import KEPT, read_wire, value_kind
 from py_autotask.exceptions import AutotaskConfigError
 from py_autotask.graph._db import PICKLIST_TABLE, UDF_COLUMN, DatabaseSource, MirrorError
 from py_autotask.simulator import Simulator
+from tests.graph._tenant import reopen_half
 from tests.servers import PostgresServer
 from tests.sync.helpers import client_for
 
@@ -31,6 +32,7 @@ def sim() -> Iterator[Simulator]:
     with Simulator(
         profile="tiny", seed=11, counts={"Tickets": 400}, thread_limit=0, hourly_threshold=0
     ) as s:
+        reopen_half(s)
         yield s
 
 

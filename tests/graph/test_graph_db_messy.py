@@ -17,6 +17,7 @@ from py_autotask._registry import spec_for
 from py_autotask._values import value_kind
 from py_autotask.graph._db import DatabaseSource
 from py_autotask.simulator import Simulator
+from tests.graph._tenant import reopen_half
 from tests.graph.test_graph_db import api_records
 from tests.servers import PostgresServer
 from tests.sync.helpers import client_for
@@ -36,6 +37,7 @@ def messy(
         hourly_threshold=0,
         messy=0.1,
     ) as sim:
+        reopen_half(sim)
         sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('messy') / 'mirror.db'}"
         pg_url = postgres_server.create_database(f"m_{uuid.uuid4().hex[:12]}")
         promoted: list[str] = []
