@@ -10,6 +10,31 @@ from typing import Any
 
 NEW = 1
 
+#: the seed plan's GraphQL example (section 6.2), as written
+SEED_QUERY = """
+{
+    tickets(status: "open", priority: [1, 2]) {
+        id
+        title
+        priority
+        company {
+            name
+            isActive
+        }
+        assignedResource {
+            firstName
+            lastName
+            email
+        }
+        timeEntries {
+            hours
+            billableHours
+            dateWorked
+        }
+    }
+}
+"""
+
 
 def reopen_half(sim: Any) -> None:
     """Every second seeded ticket (by id) in status New; call right after starting ``sim`` (a

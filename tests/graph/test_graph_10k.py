@@ -17,8 +17,8 @@ import pytest
 
 from py_autotask.query import GraphQLQuery
 from py_autotask.simulator import Simulator
-from tests.graph._tenant import reopen_half
-from tests.graph.test_graph_db import SEED_QUERY, api_records
+from tests.graph._tenant import SEED_QUERY, reopen_half
+from tests.graph.test_graph_db import api_records
 from tests.sync.helpers import client_for
 
 pytestmark = pytest.mark.xdist_group("graph_10k")

@@ -18,33 +18,9 @@ from py_autotask.graph import GraphQLQueryError
 from py_autotask.graph._api import ApiSource
 from py_autotask.query import F, GraphQLQuery
 from py_autotask.simulator import Simulator
-from tests.graph._tenant import reopen_half
+from tests.graph._tenant import SEED_QUERY, reopen_half
 
 pytestmark = pytest.mark.xdist_group("graph-api")
-
-SEED_QUERY = """
-{
-    tickets(status: "open", priority: [1, 2]) {
-        id
-        title
-        priority
-        company {
-            name
-            isActive
-        }
-        assignedResource {
-            firstName
-            lastName
-            email
-        }
-        timeEntries {
-            hours
-            billableHours
-            dateWorked
-        }
-    }
-}
-"""
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from py_autotask._values import KEPT, read_wire, value_kind
 from py_autotask.exceptions import AutotaskConfigError
 from py_autotask.graph._db import PICKLIST_TABLE, UDF_COLUMN, DatabaseSource, MirrorError
 from py_autotask.simulator import Simulator
-from tests.graph._tenant import reopen_half
+from tests.graph._tenant import SEED_QUERY, reopen_half
 from tests.servers import PostgresServer
 from tests.sync.helpers import client_for
 
@@ -437,30 +437,6 @@ def test_a_label_over_a_mirror_without_picklists_says_how_to_get_them(
     assert "'In Progress' is not a value of Tickets.status" in text
     assert f"py-autotask sync Tickets --db sqlite:///{copy}" in text
 
-
-SEED_QUERY = """
-{
-    tickets(status: "open", priority: [1, 2]) {
-        id
-        title
-        priority
-        company {
-            name
-            isActive
-        }
-        assignedResource {
-            firstName
-            lastName
-            email
-        }
-        timeEntries {
-            hours
-            billableHours
-            dateWorked
-        }
-    }
-}
-"""
 
 GRAPH_QUERIES = [
     SEED_QUERY,
