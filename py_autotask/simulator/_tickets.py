@@ -36,6 +36,7 @@ __all__ = [
     "QUEUE_RANGE",
     "REOPEN_RATE",
     "SIGMA",
+    "STALLED_SHARE",
     "TicketStructure",
 ]
 
@@ -58,6 +59,9 @@ FIRST_RESPONSE_HOURS = 0.25  # median first response of rank 0; doubles per rank
 SLA_SLACK = 1.6  # SLA targets: this times the median (so most, not all, tickets meet them)
 REOPEN_RATE = 0.07
 SLA_SHARE = 0.8  # tickets with a service level agreement
+#: tickets that stall (waiting on the customer, parts, a vendor) and are still open at the snapshot
+#: whatever their age: a real tenant's backlog, and what ``status`` filters for open tickets find
+STALLED_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,12 @@ class TicketStructure:
         rec["firstResponseDateTime"] = when(first_response)
         rec["resolvedDateTime"] = when(resolved)
         rec["completedDate"] = when(completed)
+        # drawn from the ticket's own creation time, not the shared stream: the other fields keep
+        # the values they had before stalled tickets existed
+        stalled = random.Random(ts ^ 0x5EED).random() < STALLED_SHARE
+        if stalled:
+            rec["resolvedDateTime"] = rec["completedDate"] = None
+            resolved = completed = snapshot + 1
         done = completed <= snapshot
         if not done:
             rec["completedByResourceID"] = None
