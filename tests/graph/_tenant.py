@@ -1,6 +1,6 @@
 """The graph tests' tenant: the simulator's seeded tickets are realistic (by the snapshot date
-nearly every one is Complete: docs/simulator.md, "Seeded ticket structure"), so the seed plan's
-``tickets(status: "open", ...)`` would select a handful. :func:`reopen_half` puts every second
+most are Complete and a stalled 30 % open: docs/simulator.md, "Seeded ticket structure"), so the
+seed plan's ``tickets(status: "open", priority: [1, 2])`` selects few of a small tenant. :func:`reopen_half` puts every second
 ticket back in status New (value 1), as a busy tenant's current tickets would be, so the queries
 have many tickets to load relationships for."""
 
