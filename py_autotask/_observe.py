@@ -201,22 +201,23 @@ class Observers:
 
     # --- requests -----------------------------------------------------------------------------
 
-    def request_started(self, info: RequestInfo) -> tuple[Any, ...]:
-        tokens: list[Any] = []
+    def request_started(self, info: RequestInfo) -> tuple[tuple[Observer, Any], ...]:
+        """Each observer with the token it returned: :meth:`request_ended` hands every token back
+        to the observer that made it, and only to the observers the attempt started with (one
+        added or removed meanwhile neither gets a stranger's token nor misses its own)."""
+        started: list[tuple[Observer, Any]] = []
         for observer in self._observers:
             try:
-                tokens.append(observer.request_started(info))
+                started.append((observer, observer.request_started(info)))
             except Exception:
                 self._failed(observer, "request_started")
-                tokens.append(None)
-        return tuple(tokens)
+                started.append((observer, None))
+        return tuple(started)
 
     def request_ended(
-        self, info: RequestInfo, tokens: tuple[Any, ...], outcome: RequestOutcome
+        self, info: RequestInfo, started: tuple[tuple[Observer, Any], ...], outcome: RequestOutcome
     ) -> None:
-        observers = self._observers
-        for i, observer in enumerate(observers):
-            token = tokens[i] if i < len(tokens) else None
+        for observer, token in started:
             try:
                 observer.request_ended(info, token, outcome)
             except Exception:

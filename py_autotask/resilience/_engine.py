@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .._core import ApiResponse, ClientCore, PreparedRequest
-from .._observe import RequestInfo, RequestOutcome, current_job
+from .._observe import Observer, RequestInfo, RequestOutcome, current_job
 from .._tally import RequestTally, active_tallies
 from ..exceptions import (
     AutotaskAmbiguousWriteError,
@@ -262,7 +262,7 @@ class Engine:
         operation: str | None,
         endpoint: str | None,
         call: CallState | None,
-    ) -> tuple[RequestInfo, tuple[Any, ...]] | None:
+    ) -> tuple[RequestInfo, tuple[tuple[Observer, Any], ...]] | None:
         """Tell the observers an attempt is about to be sent; ``None`` when there are none."""
         observers = self.core.observers
         if not observers:
@@ -287,7 +287,7 @@ class Engine:
 
     def observe_end(
         self,
-        observed: tuple[RequestInfo, tuple[Any, ...]] | None,
+        observed: tuple[RequestInfo, tuple[tuple[Observer, Any], ...]] | None,
         response: ApiResponse | None,
         error: BaseException | None,
         elapsed: float,

@@ -80,3 +80,32 @@ def test_every_attempt_reaches_the_observers_once(fresh: Any) -> None:
     for secret in secrets_of(fresh):
         assert secret not in seen
     assert all("?" not in i.url for i, _ in recorder.ended)
+
+
+def test_an_observer_added_during_an_attempt_gets_no_stranger_token() -> None:
+    """Tokens go back to the observers that made them: one added while an attempt is in flight
+    neither ends an attempt it never started nor shifts the others' tokens."""
+    from py_autotask.monitoring import Observers
+
+    observers = Observers()
+    ended: list[tuple[str, Any]] = []
+
+    class Named(Observer):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def request_started(self, info: RequestInfo) -> Any:
+            return f"{self.name}-token"
+
+        def request_ended(self, info: RequestInfo, token: Any, outcome: RequestOutcome) -> None:
+            ended.append((self.name, token))
+
+    first, second, late = Named("first"), Named("second"), Named("late")
+    observers.add(first)
+    observers.add(second)
+    info = RequestInfo("GET", "https://h/x", "h", 443, "Tickets", "get", "tickets", 0)
+    started = observers.request_started(info)
+    observers.remove(first)
+    observers.add(late)
+    observers.request_ended(info, started, RequestOutcome(200, 0.01, "ok"))
+    assert ended == [("first", "first-token"), ("second", "second-token")]
